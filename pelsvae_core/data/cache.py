@@ -1,0 +1,182 @@
+"""The Parquet cache of cleaned, folded curves: built once, rebuilt when inputs or settings change.
+
+``stars.parquet`` has one row per star and band, kept or not: a dropped star
+carries the reason in ``status``, so every light curve read is accounted for.
+``manifest.json`` records the fingerprint (input files, settings, pipeline
+version) the table was built from; it is written last, so an interrupted build
+leaves no manifest that matches and the next load rebuilds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from .. import paths
+from ..paths import DataRootError
+from ..atomic import atomic_path, write_text
+from .period import estimate_period
+from .preprocess import FoldedCurve, PreprocessConfig, fold
+from .records import LightCurve
+from .surveys import CATALOGUE_FOLDERS, SURVEYS, DataRoot
+
+log = logging.getLogger(__name__)
+#: Bump when the pipeline's output changes for the same inputs and settings.
+PIPELINE_VERSION = 1
+KEPT = "kept"
+STARS_FILE = "stars.parquet"
+MANIFEST_FILE = "manifest.json"
+CURVE_COLUMNS = ("phase", "mag", "err")
+
+
+@dataclass
+class Cache:
+    """A loaded cache: the star table and the manifest it was built with."""
+
+    stars: pd.DataFrame
+    manifest: dict
+    directory: Path
+
+    @property
+    def kept(self) -> pd.DataFrame:
+        return self.stars[self.stars["status"] == KEPT]
+
+
+def fingerprint(root: Path, cfg: PreprocessConfig) -> str:
+    """Hash of every input file's name, size and modification time, the settings and the pipeline."""
+    digest = hashlib.sha256(json.dumps({"cfg": cfg.to_dict(), "version": PIPELINE_VERSION},
+                                       sort_keys=True).encode())
+    folders = [s.folder for s in SURVEYS] + list(CATALOGUE_FOLDERS)
+    for folder in sorted(folders):
+        for dirpath, _, files in sorted(os.walk(root / folder)):
+            for name in sorted(files):
+                stat = (Path(dirpath) / name).stat()
+                rel = os.path.relpath(Path(dirpath) / name, root)
+                digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def process(lc: LightCurve, cfg: PreprocessConfig) -> dict:
+    """One row of the star table: metadata, status and, if kept, the folded curve."""
+    if not lc.read_problem and not np.isfinite(lc.period) and lc.n_obs >= cfg.min_observations:
+        lc.period = estimate_period(lc.time, lc.mag, lc.err, lc.cls)
+    result = fold(lc, cfg)
+    p = lc.params
+    row = {
+        "survey": lc.survey, "band": lc.band, "star_id": lc.star_id, "star_key": lc.star_key,
+        "cls": lc.cls, "subtype": lc.subtype, "period": lc.period,
+        "period_source": lc.period_source, "n_read": lc.n_obs,
+        "n_bad_lines": int(sum(lc.bad_lines.values())), "bad_lines": json.dumps(lc.bad_lines),
+        "teff": p.teff, "abs_mag": p.abs_mag, "abs_mag_band": p.abs_mag_band,
+        "teff_source": p.teff_source, "abs_mag_source": p.abs_mag_source,
+    }
+    if isinstance(result, FoldedCurve):
+        row.update(status=KEPT, n_kept=int(result.phase.size), amplitude=result.amplitude,
+                   mean_mag=result.mean_mag, snr=result.snr, epoch=result.epoch,
+                   n_clipped=result.n_clipped,
+                   **{c: getattr(result, c).astype(np.float32) for c in CURVE_COLUMNS})
+    else:
+        empty = np.empty(0, dtype=np.float32)
+        row.update(status=result, n_kept=0, amplitude=np.nan, mean_mag=np.nan, snr=np.nan,
+                   epoch=np.nan, n_clipped=0, **{c: empty for c in CURVE_COLUMNS})
+    return row
+
+
+def _process_star(args: tuple[LightCurve, PreprocessConfig]) -> dict:
+    return process(*args)
+
+
+def _rows(root: DataRoot, cfg: PreprocessConfig, workers: int, progress: bool,
+          surveys: Iterable[str] | None) -> list[dict]:
+    chosen = [s for s in SURVEYS if (surveys is None or s.key in surveys)
+              and (root.path / s.folder).is_dir()]
+    if not chosen:
+        raise DataRootError(f"{root.path} holds none of the survey folders "
+                            f"{', '.join(s.folder for s in SURVEYS)}")
+    rows: list[dict] = []
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    pool = context.Pool(workers) if workers > 1 else None
+    try:
+        for s in chosen:
+            work = ((lc, cfg) for lc in s.read(root))
+            results = pool.imap(_process_star, work, chunksize=16) if pool else map(_process_star, work)
+            rows.extend(tqdm(results, desc=f"{s.name:<18}", unit=" curves", disable=not progress,
+                             mininterval=0.5))
+    finally:
+        if pool:
+            pool.terminate()
+    return rows
+
+
+def build(data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+          cfg: PreprocessConfig | None = None, workers: int | None = None,
+          progress: bool = True, surveys: Iterable[str] | None = None) -> Cache:
+    """Read every survey present under the data root, clean and fold each curve, write the cache.
+
+    ``surveys`` (keys of :data:`SURVEYS`) restricts the build to some surveys; such
+    a partial cache is never taken as current by :func:`load`.
+    """
+    cfg = cfg or PreprocessConfig()
+    root = paths.data_root(data_root)
+    directory = paths.cache_dir(cache_dir)
+    workers = workers or min(2, os.cpu_count() or 1)
+    started = time.perf_counter()
+    rows = _rows(DataRoot(root), cfg, workers, progress, surveys)
+    stars = pd.DataFrame(rows)
+    table = pa.Table.from_pandas(stars, preserve_index=False)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MANIFEST_FILE).unlink(missing_ok=True)
+    with atomic_path(directory / STARS_FILE) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    manifest = {
+        "fingerprint": fingerprint(root, cfg), "pipeline_version": PIPELINE_VERSION,
+        "data_root": str(root), "config": cfg.to_dict(),
+        "surveys": sorted(set(stars["survey"])),
+        "surveys_missing": [s.folder for s in SURVEYS if not (root / s.folder).is_dir()],
+        "surveys_requested": None if surveys is None else sorted(surveys),
+        "bad_lines": dict(sum((Counter(json.loads(b)) for b in stars["bad_lines"]), Counter())),
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
+    write_text(directory / MANIFEST_FILE, json.dumps(manifest, indent=2))
+    log.info("cache written to %s (%d curves, %.0f s)", directory, len(stars),
+             manifest["build_seconds"])
+    return Cache(stars, manifest, directory)
+
+
+def is_current(data_root: str | os.PathLike | None = None,
+               cache_dir: str | os.PathLike | None = None,
+               cfg: PreprocessConfig | None = None) -> bool:
+    """Whether the cache on disk was built, completely, from these inputs and settings."""
+    manifest_path = paths.cache_dir(cache_dir) / MANIFEST_FILE
+    if not manifest_path.is_file() or not (manifest_path.parent / STARS_FILE).is_file():
+        return False
+    manifest = json.loads(manifest_path.read_text())
+    return (manifest.get("surveys_requested") is None and manifest.get("fingerprint")
+            == fingerprint(paths.data_root(data_root), cfg or PreprocessConfig()))
+
+
+def load(data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
+         cfg: PreprocessConfig | None = None, rebuild: bool = True, progress: bool = True) -> Cache:
+    """The cache for these inputs and settings, rebuilt first if it is missing or stale."""
+    directory = paths.cache_dir(cache_dir)
+    if not is_current(data_root, directory, cfg):
+        if not rebuild:
+            raise FileNotFoundError(f"no current cache in {directory}; run `pelsvae data build`")
+        log.info("cache in %s is missing or stale: rebuilding", directory)
+        return build(data_root, directory, cfg, progress=progress)
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    stars = pq.read_table(directory / STARS_FILE).to_pandas()
+    return Cache(stars, manifest, directory)

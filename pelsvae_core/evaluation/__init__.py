@@ -1,0 +1,1 @@
+"""Measurements of how well a model reconstructs and generates real light curves."""

@@ -1,0 +1,84 @@
+"""Reconstruction error on real test stars, against a per-class median template and Fourier fits."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import fourier
+from ..data.dataset import TrainingSet
+
+TEMPLATE_BINS = 100
+
+
+def masked_rmse(truth: np.ndarray, model: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """RMSE of each curve over its distinct real observations."""
+    weights = mask.astype(float)
+    return np.sqrt(((truth - model) ** 2 * weights).sum(1) / weights.sum(1))
+
+
+def median_templates(train: TrainingSet, bins: int = TEMPLATE_BINS) -> np.ndarray:
+    """Per class, the median normalised magnitude in phase bins of the real training curves."""
+    real = train.subset(~train.augmented)
+    templates = np.full((len(train.classes), bins), np.nan)
+    which = np.minimum((real.phase * bins).astype(int), bins - 1)
+    for c in range(len(train.classes)):
+        rows = real.cls == c
+        for b in range(bins):
+            values = real.mag[rows][(which[rows] == b) & real.mask[rows]]
+            if values.size:
+                templates[c, b] = np.median(values)
+    # fill empty bins from their neighbours around the cycle
+    for row in templates:
+        if np.isnan(row).all():
+            row[:] = 0.5
+        elif np.isnan(row).any():
+            good = np.flatnonzero(~np.isnan(row))
+            row[:] = np.interp(np.arange(bins), good, row[good], period=bins)
+    return templates
+
+
+def template_predictions(templates: np.ndarray, data: TrainingSet) -> np.ndarray:
+    bins = templates.shape[1]
+    centres = (np.arange(bins) + 0.5) / bins
+    return np.stack([np.interp(p, centres, templates[c], period=1.0)
+                     for p, c in zip(data.phase, data.cls)])
+
+
+def fourier_predictions(data: TrainingSet, order: int) -> np.ndarray:
+    """Each curve's own weighted Fourier fit of the given order (in-sample: context, not a rival)."""
+    out = np.empty_like(data.mag, dtype=float)
+    for i in range(len(data)):
+        m = data.mask[i]
+        coeffs = fourier.fit(data.phase[i][m], data.mag[i][m], data.err[i][m], order)
+        out[i] = fourier.evaluate(coeffs, data.phase[i])
+    return out
+
+
+def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.DataFrame:
+    """Per class: median RMSE (normalised and in magnitudes) of the VAE, the template, Fourier 1-4."""
+    z, _ = model.encode(data)
+    vae, _ = _decode_own_band(model, z, data)
+    predictions = {"vae": vae, "median_template": template_predictions(median_templates(train), data)}
+    for order in range(1, 5):
+        predictions[f"fourier_{order}"] = fourier_predictions(data, order)
+    rows = []
+    for name, prediction in predictions.items():
+        rmse = masked_rmse(data.mag, prediction, data.mask)
+        for c, cls in enumerate(data.classes):
+            rows_c = data.cls == c
+            if rows_c.any():
+                rows.append({"class": cls, "method": name, "n_curves": int(rows_c.sum()),
+                             "rmse_norm": float(np.median(rmse[rows_c])),
+                             "rmse_mag": float(np.median(rmse[rows_c] * data.amplitude[rows_c]))})
+    return pd.DataFrame(rows)
+
+
+def _decode_own_band(model, z: np.ndarray, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+    """Decode each curve in its own band."""
+    mag = np.empty_like(data.mag)
+    err = np.empty_like(data.err)
+    for b, band in enumerate(data.bands):
+        rows = data.band == b
+        if rows.any():
+            mag[rows], err[rows] = model.decode(z[rows], data.cls[rows], data.phase[rows], band=band)
+    return mag, err

@@ -1,0 +1,82 @@
+"""Model configuration: one frozen, versioned record written next to the weights."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+#: Bumped when the saved layout or the meaning of a field changes.
+FORMAT_VERSION = 1
+ARCHITECTURES = ("tcn", "gru", "lstm")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape. ``paper()`` gives the best values of Martinez-Palomera et al. (2022), Table 2."""
+
+    classes: tuple[str, ...]
+    bands: tuple[str, ...]
+    architecture: str = "tcn"
+    latent_dim: int = 4
+    hidden: int = 32
+    blocks: int = 6
+    kernel: int = 5
+    rnn_layers: int = 2
+    dropout: float = 0.2
+    #: cVAE-P: the encoder also sees (Teff, M, log P) with a mask for missing values.
+    physics: bool = False
+    #: Decoder output grid: the curve is decoded on this many phases in [0, 1) and
+    #: interpolated periodically, so a value depends on its phase alone.
+    grid_size: int = 128
+    decoder_channels: int = 32
+    decoder_seed_size: int = 16
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
+        size = self.decoder_seed_size
+        while size < self.grid_size:
+            size *= 2
+        if size != self.grid_size:
+            raise ValueError("grid_size must be decoder_seed_size times a power of two")
+
+    @classmethod
+    def paper(cls, classes, bands, **overrides) -> "ModelConfig":
+        """Table 2 best values: latent 4, 48 hidden units, 9 temporal blocks, kernel 5, dropout 0.2."""
+        return cls(classes=tuple(classes), bands=tuple(bands), **{
+            "latent_dim": 4, "hidden": 48, "blocks": 9, "kernel": 5, "dropout": 0.2, **overrides})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        data = dict(data)
+        data["classes"], data["bands"] = tuple(data["classes"]), tuple(data["bands"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; the paper's are Adam, lr 1e-3, cosine schedule, batch 128, beta 0.75."""
+
+    epochs: int = 40
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    scheduler: str = "cosine"  # none | exponential | cosine | plateau
+    beta: float = 0.75
+    error_weight: float = 1.0
+    #: Floor on normalised errors in the weighted MSE, so a few tiny errors cannot dominate.
+    error_floor: float = 0.02
+    patience: int = 8
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.scheduler not in ("none", "exponential", "cosine", "plateau"):
+            raise ValueError(f"unknown scheduler {self.scheduler!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,169 @@
+"""Training loop: Adam, a learning-rate schedule, early stopping on the whole validation split,
+an atomic checkpoint every epoch, resume, and a progress bar showing the losses."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..atomic import atomic_path, write_text
+from ..data.dataset import TrainingSet
+from .config import ModelConfig, TrainConfig
+from .losses import active_units, vae_loss
+from .vae import PELSVAE, Batch
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.json"
+
+
+def batch_from(data: TrainingSet, index: np.ndarray | slice | None = None) -> Batch:
+    """A :class:`Batch` of tensors from rows of a training set."""
+    pick = slice(None) if index is None else index
+    physics = np.stack([data.teff[pick], data.abs_mag[pick], data.log_period[pick]], axis=1)
+    return Batch(phase=torch.from_numpy(data.phase[pick]), mag=torch.from_numpy(data.mag[pick]),
+                 err=torch.from_numpy(data.err[pick]), mask=torch.from_numpy(data.mask[pick]),
+                 cls=torch.from_numpy(data.cls[pick]), band=torch.from_numpy(data.band[pick]),
+                 physics=torch.from_numpy(physics.astype(np.float32)))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_scheduler(optimizer, cfg: TrainConfig):
+    if cfg.scheduler == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
+    return None
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+    best_val: float = math.inf
+    best_epoch: int = -1
+
+
+def evaluate_loss(model: PELSVAE, data: TrainingSet, cfg: TrainConfig, device,
+                  batch_size: int = 1024) -> dict[str, float]:
+    """Mean loss terms over a whole split, decoding from the posterior mean (no sampling)."""
+    model.eval()
+    sums, mus = {}, []
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            batch = batch_from(data, slice(start, start + batch_size)).to(device)
+            mu, logvar, mag, err = model(batch, sample=False)
+            terms = vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, cfg.beta,
+                             cfg.error_weight, cfg.error_floor).as_floats()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value * len(batch.cls)
+            mus.append(mu.cpu())
+    result = {k: v / len(data) for k, v in sums.items()}
+    result["active_units"] = active_units(torch.cat(mus))
+    return result
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, history: History,
+                     best_state: dict) -> None:
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict() if scheduler else {},
+             "epoch": epoch, "best_state": best_state, "torch_rng": torch.get_rng_state(),
+             "history": json.dumps(vars(history))}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: Path,
+        resume: bool = False, progress: bool = True) -> tuple[PELSVAE, History]:
+    """Train on the ``train`` split, stop early on the ``val`` loss, return the best model.
+
+    ``work_dir`` receives ``checkpoint.pt`` after every epoch and ``history.json``.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    train, val = data.split_part("train"), data.split_part("val")
+    if not len(train) or not len(val):
+        raise ValueError("training needs curves in both the train and val splits")
+    model = PELSVAE(model_cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    scheduler = make_scheduler(optimizer, cfg)
+    history, start_epoch = History(), 0
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    checkpoint = work_dir / CHECKPOINT
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler:
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        history = History(**json.loads(state["history"]))
+        best_state, start_epoch = state["best_state"], state["epoch"] + 1
+        log.info("resuming from epoch %d of %s", start_epoch, checkpoint)
+
+    rng = np.random.default_rng(cfg.seed + start_epoch)
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        started = time.perf_counter()
+        order = rng.permutation(len(train))
+        bar = tqdm(range(0, len(train), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   unit="batch", disable=not progress, leave=False)
+        running = 0.0
+        for k, start in enumerate(bar):
+            batch = batch_from(train, order[start:start + cfg.batch_size]).to(device)
+            mu, logvar, mag, err = model(batch)
+            terms = vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, cfg.beta,
+                             cfg.error_weight, cfg.error_floor)
+            optimizer.zero_grad()
+            terms.total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optimizer.step()
+            running += (float(terms.total) - running) / (k + 1)
+            bar.set_postfix(loss=f"{running:.3f}", kl=f"{float(terms.kl):.2f}")
+        seconds = time.perf_counter() - started
+        val_terms = evaluate_loss(model, val, cfg, device)
+        if scheduler is not None:
+            scheduler.step(val_terms["total"]) if cfg.scheduler == "plateau" else scheduler.step()
+        record = {"epoch": epoch + 1, "train_total": running, "seconds": round(seconds, 2),
+                  "curves_per_second": round(len(train) / seconds, 1),
+                  "learning_rate": optimizer.param_groups[0]["lr"],
+                  **{f"val_{k}": v for k, v in val_terms.items()}}
+        history.epochs.append(record)
+        if val_terms["total"] < history.best_val:
+            history.best_val, history.best_epoch = val_terms["total"], epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        _save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, history, best_state)
+        write_text(work_dir / HISTORY, json.dumps(vars(history), indent=1))
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: train {running:.4f}  val {val_terms['total']:.4f} "
+                       f"(mse {val_terms['reconstruction']:.3f}, kl {val_terms['kl']:.2f}, "
+                       f"active {val_terms['active_units']}/{model_cfg.latent_dim})  "
+                       f"{record['curves_per_second']:.0f} curves/s")
+        if epoch + 1 - history.best_epoch >= cfg.patience:
+            log.info("early stop: no validation improvement for %d epochs", cfg.patience)
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, history

@@ -1,0 +1,76 @@
+"""The conditional VAE (cVAE, and cVAE-P when ``physics`` is on) as one torch module."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .config import ModelConfig
+from .networks import N_PHYSICS, Encoder, GridDecoder, periodic_interpolate
+
+#: Physical inputs are standardised with these centres and scales (Teff in K, M in mag, log10 P in days)
+#: so that no raw 6000 K value meets a saturating unit.
+PHYSICS_CENTRE = (6000.0, 0.0, 0.0)
+PHYSICS_SCALE = (1500.0, 2.0, 1.0)
+
+
+@dataclass
+class Batch:
+    """Tensors of one batch: curves (B, L) and per-curve conditions (B,)."""
+
+    phase: torch.Tensor
+    mag: torch.Tensor
+    err: torch.Tensor
+    mask: torch.Tensor
+    cls: torch.Tensor
+    band: torch.Tensor
+    physics: torch.Tensor  # (B, 3), NaN where unknown
+
+    def to(self, device) -> "Batch":
+        return Batch(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+class PELSVAE(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = GridDecoder(cfg)
+        self.register_buffer("physics_centre", torch.tensor(PHYSICS_CENTRE), persistent=False)
+        self.register_buffer("physics_scale", torch.tensor(PHYSICS_SCALE), persistent=False)
+
+    def labels(self, cls: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.one_hot(cls, len(self.cfg.classes)).float(),
+                          F.one_hot(band, len(self.cfg.bands)).float()], dim=1)
+
+    def physics_inputs(self, physics: torch.Tensor) -> torch.Tensor:
+        """Standardised values with missing ones set to 0, followed by a known/unknown mask."""
+        known = torch.isfinite(physics)
+        values = torch.where(known, (physics - self.physics_centre) / self.physics_scale,
+                             torch.zeros_like(physics))
+        return torch.cat([values, known.float()], dim=1)
+
+    def encode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        conditions = self.labels(batch.cls, batch.band)
+        if self.cfg.physics:
+            conditions = torch.cat([conditions, self.physics_inputs(batch.physics)], dim=1)
+        return self.encoder(batch.phase, batch.mag, batch.err, batch.mask, conditions)
+
+    def decode_grid(self, z: torch.Tensor, cls: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+        """(B, 2, grid_size): normalised magnitude and error over one cycle."""
+        return self.decoder(torch.cat([z, self.labels(cls, band)], dim=1))
+
+    def decode(self, z, cls, band, phase) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised magnitude and error at any phases (B, n): a value depends on its phase only."""
+        values = periodic_interpolate(self.decode_grid(z, cls, band), phase)
+        return values[:, 0], values[:, 1]
+
+    def forward(self, batch: Batch, sample: bool = True):
+        mu, logvar = self.encode(batch)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        mag, err = self.decode(z, batch.cls, batch.band, batch.phase)
+        return mu, logvar, mag, err
+
+
