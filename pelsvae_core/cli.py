@@ -40,6 +40,16 @@ def cmd_data_summary(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    import torch
+    from .model import recipe
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    loaded = recipe.load_recipe(args.config)
+    folder = recipe.run(loaded, args.data_root, args.cache_dir, output=args.output, resume=args.resume)
+    print(f"model written to {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pelsvae", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -56,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(summ)
     summ.add_argument("--seed", type=int, default=42, help="seed of the splits and augmentation")
     summ.set_defaults(func=cmd_data_summary)
+
+    train = commands.add_parser("train", help="train a model from a recipe (train/*.toml)")
+    train.add_argument("--config", required=True, help="recipe file, e.g. train/default.toml")
+    train.add_argument("--data-root", help="survey data folder")
+    train.add_argument("--cache-dir", help="cache folder")
+    train.add_argument("--output", help="model folder to write (default: the recipe's)")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    train.set_defaults(func=cmd_train)
     return parser
 
 

@@ -67,6 +67,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     scheduler: str = "cosine"  # none | exponential | cosine | plateau
     beta: float = 0.75
+    #: beta rises linearly from 0 over this many epochs (KL annealing, Bowman et al. 2016),
+    #: so the decoder learns to use z before the KL term can switch it off.
+    kl_warmup_epochs: int = 5
     error_weight: float = 1.0
     #: Floor on normalised errors in the weighted MSE, so a few tiny errors cannot dominate.
     error_floor: float = 0.02

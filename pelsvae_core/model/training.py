@@ -28,11 +28,11 @@ HISTORY = "history.json"
 def batch_from(data: TrainingSet, index: np.ndarray | slice | None = None) -> Batch:
     """A :class:`Batch` of tensors from rows of a training set."""
     pick = slice(None) if index is None else index
-    physics = np.stack([data.teff[pick], data.abs_mag[pick], data.log_period[pick]], axis=1)
-    return Batch(phase=torch.from_numpy(data.phase[pick]), mag=torch.from_numpy(data.mag[pick]),
-                 err=torch.from_numpy(data.err[pick]), mask=torch.from_numpy(data.mask[pick]),
-                 cls=torch.from_numpy(data.cls[pick]), band=torch.from_numpy(data.band[pick]),
-                 physics=torch.from_numpy(physics.astype(np.float32)))
+    tensor = lambda values: torch.from_numpy(np.array(values[pick]))  # a writable copy
+    physics = np.stack([data.teff, data.abs_mag, data.log_period], axis=1).astype(np.float32)
+    return Batch(phase=tensor(data.phase), mag=tensor(data.mag), err=tensor(data.err),
+                 mask=tensor(data.mask), cls=tensor(data.cls), band=tensor(data.band),
+                 physics=tensor(physics))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -131,10 +131,11 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
         bar = tqdm(range(0, len(train), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    unit="batch", disable=not progress, leave=False)
         running = 0.0
+        beta = cfg.beta * min(1.0, (epoch + 1) / max(cfg.kl_warmup_epochs, 1))
         for k, start in enumerate(bar):
             batch = batch_from(train, order[start:start + cfg.batch_size]).to(device)
             mu, logvar, mag, err = model(batch)
-            terms = vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, cfg.beta,
+            terms = vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, beta,
                              cfg.error_weight, cfg.error_floor)
             optimizer.zero_grad()
             terms.total.backward()
@@ -146,7 +147,8 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
         val_terms = evaluate_loss(model, val, cfg, device)
         if scheduler is not None:
             scheduler.step(val_terms["total"]) if cfg.scheduler == "plateau" else scheduler.step()
-        record = {"epoch": epoch + 1, "train_total": running, "seconds": round(seconds, 2),
+        record = {"epoch": epoch + 1, "train_total": running, "beta": beta,
+                  "seconds": round(seconds, 2),
                   "curves_per_second": round(len(train) / seconds, 1),
                   "learning_rate": optimizer.param_groups[0]["lr"],
                   **{f"val_{k}": v for k, v in val_terms.items()}}
