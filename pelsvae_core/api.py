@@ -8,20 +8,65 @@ from typing import Sequence
 import numpy as np
 import torch
 
+import pandas as pd
+
+from . import generation
 from .data.dataset import TrainingSet
 from .model.storage import load_folder
 from .model.training import batch_from
 from .model.vae import PELSVAE
+from .physics_map import ClassPhysics
+from .regressors import Predictor, load_predictors
+
+REGRESSORS_FILE = "regressors.npz"
+LATENTS_FILE = "latents.parquet"
 
 
 class Model:
     """A trained PELS-VAE with NumPy in and out. Use :func:`load_model` to get one."""
 
-    def __init__(self, network: PELSVAE, metadata: dict, folder: Path):
+    def __init__(self, network: PELSVAE, metadata: dict, folder: Path,
+                 predictors: dict[str, Predictor] | None = None):
         self.network = network
         self.metadata = metadata
         self.folder = folder
         self.config = network.cfg
+        self.predictors = predictors or {}
+        self.class_physics = {cls: ClassPhysics.from_dict(info) for cls, info
+                              in metadata.get("physics", {}).get("classes", {}).items()}
+
+    def latents(self) -> pd.DataFrame:
+        """Latent vectors of the real curves the model was trained and validated on."""
+        path = self.folder / LATENTS_FILE
+        if not path.is_file():
+            raise ValueError(f"{self.folder} has no latent table; run `pelsvae fit-regressors`")
+        return pd.read_parquet(path)
+
+    def parameters(self) -> dict[str, dict]:
+        """Per class: the parameters it responds to (of teff, abs_mag, log_period), its bands,
+        and the range and median of each over the real training stars."""
+        return {cls: info.to_dict() for cls, info in self.class_physics.items()}
+
+    def generate(self, cls: str, teff=None, abs_mag=None, period=None, times=None, phases=None,
+                 cadence=None, n_samples: int = 10, regressor: str = "rf", band: str | None = None,
+                 distance_pc: float | None = None, noise: bool = False, epoch: float = 0.0,
+                 seed: int = 0, latent=None) -> pd.DataFrame:
+        """Light curves from physical parameters, one row per sample and observation.
+
+        Give ``times`` (days; phases follow from ``period`` and ``epoch``), ``phases``,
+        or a ``cadence`` (a preset name of :mod:`pelsvae_core.cadences` or a dict
+        ``{"name": ..., <changed numbers>}``); none gives 200 uniform phases.
+        Parameters a class does not respond to are ignored; missing ones take the
+        class's median. Magnitudes are absolute (``abs_mag`` given), apparent (and a
+        ``distance_pc``), or relative to the mean (class trained without M); the
+        ``extrapolation`` column says how far outside the training range, in range
+        widths, the parameters lie (beyond 1 is refused); ``z0``... hold each sample's
+        latent vector. ``latent`` decodes that vector instead of the regressor's (the
+        amplitude still follows the physics). Deterministic under ``seed``.
+        """
+        return generation.generate(self, cls, teff, abs_mag, period, times, phases, cadence,
+                                   n_samples, regressor, band, distance_pc, noise, epoch, seed,
+                                   latent)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -67,22 +112,31 @@ class Model:
         ``phases`` is (n, m) or (m,) for all curves; any number, any order; values
         outside [0, 1) wrap around, as a periodic curve should.
         """
-        z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
+        z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         n = len(z)
         if z.shape[1] != self.config.latent_dim:
             raise ValueError(f"z has {z.shape[1]} dimensions; the model's latent space has "
                              f"{self.config.latent_dim}")
-        phase = np.asarray(phases, dtype=np.float32)
+        phase = np.asarray(phases, dtype=np.float64)
         if phase.ndim == 1:
             phase = np.broadcast_to(phase, (n, phase.size))
         if phase.shape[0] != n or not np.isfinite(phase).all():
             raise ValueError("phases must be finite, shaped (m,) or (n_curves, m)")
+        mag, err = generation.periodic_values(self.decode_grid(z, cls, band), phase)
+        return mag.astype(np.float32), err.astype(np.float32)
+
+    def decode_grid(self, z, cls, band: str | None = None) -> np.ndarray:
+        """The decoder's own periodic grid, (n, 2, grid_size): magnitude and error over one cycle
+        at phases ``arange(grid_size) / grid_size``; what :meth:`decode` interpolates."""
+        z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
         with torch.no_grad():
-            mag, err = self.network.decode(z, self.class_index(cls, n), self.band_index(band, n),
-                                           torch.from_numpy(np.ascontiguousarray(phase)))
-        return mag.numpy(), err.numpy()
+            return self.network.decode_grid(z, self.class_index(cls, len(z)),
+                                            self.band_index(band, len(z))).numpy()
 
 
 def load_model(path: str | os.PathLike | None = None) -> Model:
     """Load a model folder (default: the shipped ``models/default``); checksums are verified."""
-    return Model(*load_folder(path))
+    network, metadata, folder = load_folder(path)
+    regressors = folder / REGRESSORS_FILE
+    predictors = load_predictors(regressors.read_bytes()) if regressors.is_file() else None
+    return Model(network, metadata, folder, predictors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from .paths import DataRootError
 
@@ -50,6 +51,50 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_fit_regressors(args) -> int:
+    from .physics_map import fit_into_folder
+    table = fit_into_folder(args.model, args.data_root, args.cache_dir, seed=args.seed)
+    print("Validation error of the physics -> latent regressors (by-star val split)\n")
+    print(table.pivot(index="class", columns="regressor", values="rmse_latent").round(3).to_string())
+    return 0
+
+
+def cmd_generate(args) -> int:
+    import torch
+    from .api import load_model
+    from .atomic import atomic_path
+    torch.set_num_threads(1)
+    model = load_model(args.model)
+    cadence = None
+    if args.cadence:
+        cadence = {"name": args.cadence, **dict(_number(kv) for kv in args.set or [])}
+    times = None
+    if args.times:
+        import pandas as pd
+        times = pd.read_csv(args.times).iloc[:, 0].to_numpy()
+    table = model.generate(args.cls, teff=args.teff, abs_mag=args.abs_mag, period=args.period,
+                           times=times, cadence=cadence, n_samples=args.n_samples,
+                           regressor=args.regressor, band=args.band, distance_pc=args.distance_pc,
+                           noise=args.noise, seed=args.seed)
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ValueError(f"--out must end in .csv or .parquet, not {suffix or 'nothing'}")
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, index=False) if suffix == ".csv" else table.to_parquet(tmp, index=False)
+    print(f"{len(table)} rows ({args.n_samples} curves) written to {args.out}")
+    return 0
+
+
+def _number(setting: str) -> tuple[str, float]:
+    key, sep, value = setting.partition("=")
+    if not sep:
+        raise ValueError(f"--set expects NAME=NUMBER, not {setting!r}")
+    try:
+        return key, float(value) if "." in value or "e" in value.lower() else int(value)
+    except ValueError:
+        raise ValueError(f"--set {key}: {value!r} is not a number") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pelsvae", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -75,6 +120,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     train.set_defaults(func=cmd_train)
+
+    fit = commands.add_parser("fit-regressors", help="fit the physics -> latent regressors of a model")
+    fit.add_argument("--model", help="model folder (default: models/default)")
+    fit.add_argument("--data-root", help="survey data folder")
+    fit.add_argument("--cache-dir", help="cache folder")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.set_defaults(func=cmd_fit_regressors)
+
+    gen = commands.add_parser("generate", help="generate light curves from physical parameters")
+    gen.add_argument("--model", help="model folder (default: models/default)")
+    gen.add_argument("--class", dest="cls", required=True, help="e.g. RRLYR, CEP, ECL")
+    gen.add_argument("--teff", type=float, help="effective temperature, K")
+    gen.add_argument("--abs-mag", type=float, help="absolute magnitude (Gaia G)")
+    gen.add_argument("--period", type=float, required=True, help="period, days")
+    gen.add_argument("--cadence", help="uniform | ogle | gaia | lsst | ztf")
+    gen.add_argument("--set", action="append", metavar="NAME=NUMBER",
+                     help="change a cadence number, e.g. --set nights=60 (repeatable)")
+    gen.add_argument("--times", help="CSV file whose first column holds observation times (days)")
+    gen.add_argument("--n-samples", type=int, default=10)
+    gen.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
+    gen.add_argument("--band")
+    gen.add_argument("--distance-pc", type=float)
+    gen.add_argument("--noise", action="store_true", help="add noise drawn from the decoded errors")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--out", required=True, help="output .csv or .parquet")
+    gen.set_defaults(func=cmd_generate)
     return parser
 
 
@@ -84,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (DataRootError, ValueError) as error:
+    except (DataRootError, ValueError, OSError) as error:
         print(f"pelsvae: error: {error}", file=sys.stderr)
         return 2
 

@@ -33,6 +33,15 @@ def _periodogram(time, mag, err, f_min: float, f_max: float, n_freq: int):
     return result.fmin + result.df * np.arange(result.power.size), result.power
 
 
+def periodogram(time: np.ndarray, mag: np.ndarray, err: np.ndarray, min_period: float,
+                max_period: float | None = None, n_freq: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Lomb–Scargle power on a uniform frequency grid, for plotting (periods, power)."""
+    baseline = float(np.ptp(time))
+    max_period = max_period or max(baseline / 2, 2 * min_period)
+    freq, power = _periodogram(time, mag, err, 1 / max_period, 1 / min_period, n_freq)
+    return 1 / freq, power
+
+
 def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
                         min_period: float = MIN_PERIOD_DAYS) -> float:
     """Period of the highest Lomb–Scargle peak between ``min_period`` and half the baseline.

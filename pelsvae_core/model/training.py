@@ -141,8 +141,8 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
             terms.total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             optimizer.step()
-            running += (float(terms.total) - running) / (k + 1)
-            bar.set_postfix(loss=f"{running:.3f}", kl=f"{float(terms.kl):.2f}")
+            running += (float(terms.total.detach()) - running) / (k + 1)
+            bar.set_postfix(loss=f"{running:.3f}", kl=f"{float(terms.kl.detach()):.2f}")
         seconds = time.perf_counter() - started
         val_terms = evaluate_loss(model, val, cfg, device)
         if scheduler is not None:

@@ -1,0 +1,169 @@
+"""pelsvae explorer: physics-driven light curves, cadence effects, latent space, RR Lyrae morph.
+
+Run with ``panel serve dashboard/app.py``; the shipped model is loaded once per
+server process (``PELSVAE_MODEL`` chooses another model folder).
+"""
+from __future__ import annotations
+
+import logging
+
+import holoviews as hv
+import panel as pn
+import torch
+
+from dashboard import plots
+from dashboard.state import Explorer, shared_model
+
+log = logging.getLogger(__name__)
+SLIDERS = ("teff", "abs_mag", "log_period")
+
+
+def physics_controls(state: Explorer) -> pn.Column:
+    """Class, regressor and physics sliders; a slider the class ignores is disabled with the reason."""
+    rmse = pn.pane.Markdown(sizing_mode="stretch_width", margin=(0, 10))
+    rows = []
+    reasons = {}
+    sliders = {}
+    for name in SLIDERS:
+        sliders[name] = pn.widgets.FloatSlider.from_param(state.param[name], step=0.01)
+        reasons[name] = pn.pane.Markdown("", styles={"color": "#888", "font-size": "0.85em"},
+                                         margin=(-10, 10, 0, 10))
+        rows += [sliders[name], reasons[name]]
+
+    def sync(*_):
+        for name in SLIDERS:
+            ok, why = state.responds(name)
+            sliders[name].disabled = not ok
+            reasons[name].object = why
+        rmse.object = f"Validation RMSE in latent space: **{state.validation_rmse():.3f}**"
+
+    state.param.watch(sync, ["star_class", "regressor"])
+    sync()
+    redraw = pn.widgets.Button(name="Redraw samples", button_type="primary")
+    redraw.on_click(lambda _: state.redraw())
+    return pn.Column(
+        pn.widgets.Select.from_param(state.param.star_class),
+        pn.widgets.Select.from_param(state.param.regressor), rmse,
+        pn.widgets.Select.from_param(state.param.band), *rows,
+        pn.widgets.IntSlider.from_param(state.param.n_samples), redraw)
+
+
+def cadence_controls(state: Explorer) -> pn.Column:
+    upload = pn.widgets.FileInput(accept=".csv", name="Custom cadence (CSV of times)")
+    upload.param.watch(lambda event: state.upload_times(event.new), "value")
+    return pn.Column(
+        pn.widgets.Select.from_param(state.param.cadence),
+        pn.widgets.FloatInput.from_param(state.param.baseline_days),
+        pn.widgets.IntInput.from_param(state.param.nights),
+        pn.widgets.FloatInput.from_param(state.param.season_days),
+        pn.widgets.IntInput.from_param(state.param.visits_per_night),
+        pn.widgets.Checkbox.from_param(state.param.noise),
+        pn.widgets.FloatInput.from_param(state.param.distance_pc),
+        pn.pane.Markdown("Custom cadence: a CSV whose `time` (or first) column holds days."),
+        upload)
+
+
+def export_controls(state: Explorer) -> pn.Row:
+    def download(fmt):
+        return pn.widgets.FileDownload(callback=lambda: state.export(fmt), filename=f"pelsvae_curves.{fmt}",
+                                       label=f"Download {fmt.upper()}", button_type="success")
+    return pn.Row(download("csv"), download("parquet"))
+
+
+def message_banner(state: Explorer) -> pn.pane.Alert:
+    banner = pn.pane.Alert(alert_type="warning", visible=False, sizing_mode="stretch_width")
+
+    def show(*_):
+        banner.object = state.message
+        banner.visible = bool(state.message)
+
+    state.param.watch(show, "message")
+    show()
+    return banner
+
+
+def curve_tab(state: Explorer) -> pn.Column:
+    streams = [hv.streams.Params(state, ["curve", "observed", "search"])]
+    folded = hv.DynamicMap(lambda **_: plots.folded(state.curve, state.observed), streams=streams)
+    series = hv.DynamicMap(lambda **_: plots.time_series(state.observed), streams=streams)
+    power = hv.DynamicMap(lambda **_: plots.periodogram(state.search), streams=streams)
+    return pn.Column(pn.pane.HoloViews(folded, sizing_mode="stretch_width", name="folded"),
+                     pn.pane.HoloViews(series, sizing_mode="stretch_width"),
+                     pn.pane.HoloViews(power, sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width")
+
+
+def latent_tab(state: Explorer) -> pn.Column:
+    streams = [hv.streams.Params(state, ["position", "projection"])]
+    latent = hv.DynamicMap(lambda **_: plots.latent_space(state.latent_points(), state.current_point()),
+                           streams=streams)
+    tap = hv.streams.Tap(source=latent)
+    tap.add_subscriber(lambda x, y: state.decode_latent_point(x, y) if x is not None else None)
+    return pn.Column(pn.widgets.Select.from_param(state.param.projection),
+                     pn.pane.HoloViews(latent, sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width")
+
+
+def morph_tab(state: Explorer) -> pn.Column:
+    output = pn.Column(pn.pane.Markdown(
+        "Generated RR Lyrae across the Teff range of the real training stars, other parameters "
+        "at their medians; one row per regressor (paper Fig. 8). Cool stars should look like "
+        "RRab sawtooths, hot ones like RRc sinusoids."), sizing_mode="stretch_width")
+    button = pn.widgets.Button(name="Show the RR Lyrae morph", button_type="primary")
+
+    def show(_):
+        button.loading = True
+        try:
+            curves, shapes = state.morph()
+            output[:] = [output[0], pn.pane.HoloViews(plots.morph(curves, shapes))]
+        except ValueError as error:
+            output[:] = [output[0], pn.pane.Alert(str(error), alert_type="warning")]
+        finally:
+            button.loading = False
+
+    button.on_click(show)
+    return pn.Column(button, output, sizing_mode="stretch_width")
+
+
+def model_tab(state: Explorer) -> pn.pane.Markdown:
+    meta = state.model.metadata
+    lines = [f"### Model `{state.model.folder.name}`", "",
+             f"Trained on: {', '.join(meta.get('trained_on', {}).get('surveys', []))}", "",
+             "| class | survey | train curves (real) | test curves |", "|---|---|---|---|"]
+    counts = meta.get("trained_on", {}).get("counts", {})
+    for cls, surveys in sorted(counts.get("train", {}).items()):
+        for survey, kinds in sorted(surveys.items()):
+            test = counts.get("test", {}).get(cls, {}).get(survey, {}).get("real", 0)
+            lines.append(f"| {cls} | {survey} | {kinds.get('real', 0)} | {test} |")
+    recon = [r for r in meta.get("metrics", {}).get("test_reconstruction", []) if r["method"] in
+             ("vae", "median_template")]
+    if recon:
+        lines += ["", "Test-split reconstruction RMSE (normalised units, median per class):", "",
+                  "| class | VAE | median template |", "|---|---|---|"]
+        by_class = {}
+        for row in recon:
+            by_class.setdefault(row["class"], {})[row["method"]] = row["rmse_norm"]
+        for cls, row in sorted(by_class.items()):
+            lines.append(f"| {cls} | {row.get('vae', float('nan')):.3f} | "
+                         f"{row.get('median_template', float('nan')):.3f} |")
+    return pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")
+
+
+def build(state: Explorer | None = None) -> pn.Row:
+    state = state or Explorer(shared_model())
+    sidebar = pn.Column(
+        "## pelsvae", pn.pane.Markdown("Physics in, light curves out."),
+        physics_controls(state), pn.layout.Divider(), "### Cadence", cadence_controls(state),
+        pn.layout.Divider(), "### Export", export_controls(state), width=330)
+    tabs = pn.Tabs(("Light curve", curve_tab(state)), ("Latent space", latent_tab(state)),
+                   ("RR Lyrae morph", morph_tab(state)), ("Model", model_tab(state)),
+                   dynamic=True, sizing_mode="stretch_width")
+    return pn.Row(sidebar, pn.Column(message_banner(state), tabs, sizing_mode="stretch_width"),
+                  sizing_mode="stretch_width")
+
+
+if pn.state.served:
+    torch.set_num_threads(1)
+    pn.extension(throttled=True, notifications=False)
+    hv.extension("bokeh")
+    build().servable(title="pelsvae explorer")

@@ -1,0 +1,283 @@
+"""The dashboard's state and logic as ``param`` classes, testable without a browser.
+
+All science lives in :mod:`pelsvae_core`; this module only turns widget values
+into calls to it and keeps the results (tables ready to plot) and a message
+for the user when an input cannot be used.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import param
+
+from pelsvae_core import load_model
+from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset
+from pelsvae_core.data.period import lomb_scargle_period, periodogram
+from pelsvae_core.evaluation.morph import rr_lyrae_morph
+from pelsvae_core.latents import latent_columns, pca_basis, project
+
+log = logging.getLogger(__name__)
+MODEL_ENV = "PELSVAE_MODEL"
+CADENCES = ("uniform", *PRESETS, "custom")
+PERIOD_TOLERANCE = 0.01  # a period is "recovered" within 1 %
+PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
+MAX_CUSTOM_TIMES = 100_000
+
+
+@functools.lru_cache(maxsize=None)
+def shared_model(path: str | None = None):
+    """The model, loaded once per server process and shared by every session."""
+    return load_model(path or os.environ.get(MODEL_ENV) or None)
+
+
+def parse_times_csv(content: bytes) -> np.ndarray:
+    """Observation times from a CSV: a column named time/mjd/hjd/jd/t, else the first column."""
+    if not content or not content.strip():
+        raise ValueError("the uploaded file is empty")
+    try:
+        table = pd.read_csv(io.BytesIO(content))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"could not read the file as CSV: {error}") from None
+    if table.empty or not len(table.columns):
+        raise ValueError("the CSV has no rows")
+    names = {str(c).strip().lower(): c for c in table.columns}
+    column = next((names[n] for n in ("time", "mjd", "hjd", "jd", "t") if n in names), table.columns[0])
+    values = pd.to_numeric(table[column], errors="coerce")
+    if values.isna().any():
+        bad = int(values.isna().sum())
+        raise ValueError(f"column {column!r} has {bad} value(s) that are not numbers")
+    times = np.sort(values.to_numpy(float))
+    if times.size < 3:
+        raise ValueError("a cadence needs at least 3 observation times")
+    if times.size > MAX_CUSTOM_TIMES:
+        raise ValueError(f"at most {MAX_CUSTOM_TIMES} observation times, got {times.size}")
+    if not np.isfinite(times).all():
+        raise ValueError("observation times must be finite")
+    return times - times[0]
+
+
+class Explorer(param.Parameterized):
+    """Physics in, light curves out: one user's session."""
+
+    star_class = param.Selector(objects=["RRLYR"], label="Class")
+    regressor = param.Selector(objects=["linear", "rf", "mlp"], default="rf", label="Regressor")
+    band = param.Selector(objects=["g"], label="Band")
+    teff = param.Number(7000.0, bounds=(3000, 12000), label="Teff (K)")
+    abs_mag = param.Number(0.5, bounds=(-8, 8), label="Absolute magnitude M_G")
+    log_period = param.Number(-0.3, bounds=(-2, 3), label="log10 period (days)")
+    n_samples = param.Integer(10, bounds=(1, 50), label="Variational samples")
+    seed = param.Integer(0, bounds=(0, None), label="Seed")
+
+    cadence = param.Selector(objects=list(CADENCES), default="lsst", label="Cadence")
+    baseline_days = param.Number(3652.5, bounds=(1, 20000), label="Baseline (days)")
+    nights = param.Integer(90, bounds=(1, 5000), label="Epochs / nights")
+    season_days = param.Number(180.0, bounds=(1, YEAR_DAYS), label="Season length (days)")
+    visits_per_night = param.Integer(2, bounds=(1, 10), label="Visits per night")
+    noise = param.Boolean(True, label="Add noise")
+    distance_pc = param.Number(10_000.0, bounds=(10, 1e7), label="Distance (pc)")
+    custom_times = param.Array(default=None, allow_None=True, precedence=-1)
+
+    projection = param.Selector(objects=["pca"], default="pca", label="Latent projection")
+
+    # results, read by the views
+    message = param.String("", precedence=-1)
+    curve = param.DataFrame(default=None, allow_None=True, precedence=-1)
+    observed = param.DataFrame(default=None, allow_None=True, precedence=-1)
+    search = param.Dict(default={}, precedence=-1)
+    position = param.Array(default=None, allow_None=True, precedence=-1)
+    table = param.DataFrame(default=None, allow_None=True, precedence=-1)
+    z_override = param.Array(default=None, allow_None=True, precedence=-1)
+
+    def __init__(self, model=None, **params):
+        self.model = model or shared_model()
+        super().__init__(**params)
+        self.param["star_class"].objects = sorted(self.model.class_physics)
+        latent_dims = self.model.config.latent_dim
+        self.param["projection"].objects = ["pca"] + [f"z{a}-z{b}" for a in range(latent_dims)
+                                                   for b in range(a + 1, latent_dims)]
+        self._latents = self.model.latents()
+        self._basis = pca_basis(self._latents)
+        self._class_changed()
+        self._cadence_changed()
+
+    # -- what the class responds to ------------------------------------------------
+    @property
+    def info(self):
+        return self.model.class_physics[self.star_class]
+
+    def responds(self, parameter: str) -> tuple[bool, str]:
+        """Whether the current class's model uses a parameter, and if not, why in one line."""
+        if parameter in self.info.parameters:
+            return True, ""
+        return False, f"{self.star_class} training stars have no {parameter.replace('_', ' ')}: fixed"
+
+    def validation_rmse(self, regressor: str | None = None) -> float:
+        rows = self.model.metadata.get("physics", {}).get("regressor_validation", [])
+        for row in rows:
+            if row["class"] == self.star_class and row["regressor"] == (regressor or self.regressor):
+                return row["rmse_latent"]
+        return math.nan
+
+    @param.depends("star_class", watch=True)
+    def _class_changed(self):
+        info = self.info
+        with param.parameterized.batch_call_watchers(self):
+            self.param["band"].objects = list(info.bands)
+            self.band = info.bands[0]
+            for name in ("teff", "abs_mag", "log_period"):
+                if name in info.ranges:
+                    lo, hi = info.ranges[name]
+                    pad = 0.05 * (hi - lo) or 0.1
+                    self.param[name].bounds = (lo - pad, hi + pad)
+                    setattr(self, name, info.typical[name])
+            self.z_override = None
+        self.refresh()
+
+    @param.depends("cadence", watch=True)
+    def _cadence_changed(self):
+        if self.cadence in PRESETS:
+            preset = PRESETS[self.cadence]
+            with param.parameterized.batch_call_watchers(self):
+                self.baseline_days = preset.baseline_days
+                self.nights = preset.nights
+                self.season_days = preset.season_days
+                self.visits_per_night = preset.visits_per_night
+        self.refresh()
+
+    @param.depends("teff", "abs_mag", "log_period", "regressor", "band", "n_samples", "seed",
+                   watch=True)
+    def _physics_changed(self):
+        self.z_override = None
+        self.refresh()
+
+    @param.depends("baseline_days", "nights", "season_days", "visits_per_night", "noise",
+                   "distance_pc", "custom_times", watch=True)
+    def _observation_changed(self):
+        self.refresh()
+
+    # -- actions --------------------------------------------------------------------
+    def redraw(self):
+        """New variational samples for the same physics."""
+        self.seed += 1
+
+    def upload_times(self, content: bytes) -> bool:
+        """Use times from an uploaded CSV as the cadence; a bad file leaves a message, no change."""
+        try:
+            times = parse_times_csv(content)
+        except ValueError as error:
+            self.message = f"Custom cadence not used: {error}"
+            return False
+        with param.parameterized.batch_call_watchers(self):
+            self.custom_times = times
+            self.cadence = "custom"
+        return True
+
+    def decode_latent_point(self, x: float, y: float):
+        """Decode from a clicked point of the latent plot (other dimensions at the current curve)."""
+        base = self.position.mean(0) if self.position is not None else np.zeros(self.model.config.latent_dim)
+        if self.projection == "pca":
+            centre, axes = self._basis
+            z = centre + np.array([x, y]) @ axes
+        else:
+            a, b = (int(p.lstrip("z")) for p in self.projection.split("-"))
+            z = base.copy()
+            z[a], z[b] = x, y
+        self.z_override = np.atleast_2d(z)
+        self.refresh()
+
+    # -- results ----------------------------------------------------------------------
+    def cadence_times(self) -> np.ndarray:
+        if self.cadence == "custom":
+            if self.custom_times is None:
+                raise ValueError("upload a CSV of observation times for a custom cadence")
+            return self.custom_times
+        if self.cadence == "uniform":
+            return np.linspace(0.0, self.baseline_days, self.nights)
+        return preset(self.cadence, self.seed, baseline_days=self.baseline_days,
+                      nights=self.nights, season_days=self.season_days,
+                      visits_per_night=self.visits_per_night)
+
+    def _generate(self, **where) -> pd.DataFrame:
+        return self.model.generate(self.star_class, teff=self.teff, abs_mag=self.abs_mag,
+                                   period=10**self.log_period, n_samples=self.n_samples,
+                                   regressor=self.regressor, band=self.band,
+                                   distance_pc=self.distance_pc, seed=self.seed,
+                                   latent=None if self.z_override is None else self.z_override[0],
+                                   **where)
+
+    def refresh(self):
+        """Recompute every result; an input that cannot be used becomes a message, not an error."""
+        try:
+            self._refresh()
+            self.message = ""
+        except ValueError as error:
+            self.message = str(error)
+        except Exception as error:  # never let a traceback reach the page
+            log.exception("dashboard refresh failed")
+            self.message = f"Something went wrong ({type(error).__name__}); the last good curve is shown."
+
+    def _refresh(self):
+        period = 10**self.log_period
+        dense = self._generate(phases=PHASE_GRID)
+        times = self.cadence_times()
+        observed = self._generate(times=times, noise=self.noise)
+        spread = dense.groupby("phase")["mag"]
+        curve = pd.DataFrame({"phase": PHASE_GRID, "median": spread.median().to_numpy(),
+                              "low": spread.quantile(0.16).to_numpy(),
+                              "high": spread.quantile(0.84).to_numpy()})
+        first = observed[observed["sample"] == 0]
+        self.search = self._period_search(first, period)
+        self.position = dense.groupby("sample")[latent_columns(dense)].first().to_numpy()
+        self.table = observed
+        self.observed = first[["time", "phase", "mag", "mag_err"]].reset_index(drop=True)
+        self.curve = curve
+
+    def _period_search(self, observed: pd.DataFrame, period: float) -> dict:
+        t, m, e = (observed[c].to_numpy() for c in ("time", "mag", "mag_err"))
+        if t.size < 5 or np.ptp(t) <= 0:
+            return {"periods": np.array([]), "power": np.array([]), "found": math.nan,
+                    "recovered": False, "true": period}
+        found = lomb_scargle_period(t, m, e, min_period=min(0.05, period / 2))
+        lo, hi = period / 4, min(4 * period, max(np.ptp(t) / 2, period * 1.5))
+        periods, power = periodogram(t, m, e, min_period=lo, max_period=hi, n_freq=4000)
+        return {"periods": periods, "power": power, "found": found, "true": period,
+                "recovered": bool(abs(found / period - 1) < PERIOD_TOLERANCE)}
+
+    def latent_points(self) -> pd.DataFrame:
+        """Training stars projected with the current projection, for the scatter plot."""
+        xy = project(self._latents[latent_columns(self._latents)].to_numpy(), self.projection,
+                     self._basis)
+        return self._latents.assign(x=xy[:, 0], y=xy[:, 1])
+
+    def current_point(self) -> np.ndarray:
+        return project(self.position, self.projection, self._basis) if self.position is not None \
+            else np.empty((0, 2))
+
+    def morph(self, n_teff: int = 5):
+        """Generated RR Lyrae across the real training stars' Teff range, one row per regressor."""
+        return rr_lyrae_morph(self.model, n_teff=n_teff, n_samples=self.n_samples, seed=self.seed)
+
+    # -- export -------------------------------------------------------------------------
+    def export(self, fmt: str) -> io.BytesIO:
+        """The generated curves under the current cadence, with the parameters and cadence used."""
+        if self.table is None:
+            raise ValueError("nothing generated yet")
+        table = self.table.assign(cadence=self.cadence, baseline_days=self.baseline_days,
+                                  nights=self.nights, season_days=self.season_days,
+                                  visits_per_night=self.visits_per_night, noise=self.noise,
+                                  seed=self.seed, model=str(self.model.folder.name))
+        buffer = io.BytesIO()
+        if fmt == "csv":
+            table.to_csv(buffer, index=False)
+        elif fmt == "parquet":
+            table.to_parquet(buffer, index=False)
+        else:
+            raise ValueError(f"unknown export format {fmt!r}")
+        buffer.seek(0)
+        return buffer

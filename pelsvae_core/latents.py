@@ -1,0 +1,46 @@
+"""The training stars' positions in latent space, and 2-D projections of them."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data.dataset import TrainingSet
+
+
+def latent_table(model, data: TrainingSet) -> pd.DataFrame:
+    """Posterior means of real curves, with class, band, period and parameters, one row per curve."""
+    mu, _ = model.encode(data)
+    frame = pd.DataFrame(mu, columns=[f"z{i}" for i in range(mu.shape[1])])
+    frame.insert(0, "star", data.star_key)
+    frame.insert(1, "cls", [data.classes[c] for c in data.cls])
+    frame.insert(2, "band", [data.bands[b] for b in data.band])
+    frame.insert(3, "period", 10.0 ** data.log_period.astype(float))
+    frame.insert(4, "teff", data.teff)
+    frame.insert(5, "abs_mag", data.abs_mag)
+    frame.insert(6, "split", data.split)
+    return frame
+
+
+def latent_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("z") and c[1:].isdigit()]
+
+
+def pca_basis(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and the two leading principal axes of the latent vectors."""
+    z = frame[latent_columns(frame)].to_numpy(float)
+    centre = z.mean(0)
+    _, _, axes = np.linalg.svd(z - centre, full_matrices=False)
+    return centre, axes[:2]
+
+
+def project(z: np.ndarray, projection: str, basis: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(n, 2) coordinates: ``"pca"``, or a pair of latent dimensions such as ``"z0-z2"``."""
+    z = np.atleast_2d(z)
+    if projection == "pca":
+        centre, axes = basis
+        return (z - centre) @ axes.T
+    try:
+        a, b = (int(part.lstrip("z")) for part in projection.split("-"))
+    except ValueError:
+        raise ValueError(f"projection must be 'pca' or like 'z0-z1', not {projection!r}") from None
+    return z[:, [a, b]]

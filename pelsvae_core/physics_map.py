@@ -1,0 +1,168 @@
+"""Fitting the physics -> latent regressors on a trained model, and describing each class's physics.
+
+Each class gets its own regressors (linear, random forest, MLP) on the
+parameters its training curves carry. Targets are the latent vector and the
+log10 amplitude (so generated curves come out in magnitudes). Validation uses
+the model's own by-star split: regressors fit on ``train`` curves, are scored on
+``val`` curves, never on stars they saw (paper Table 3, without the original's
+in-sample errors).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import r2_score
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
+
+from .data.dataset import TrainingSet
+from .regressors import (KINDS, MIN_CURVES_WITH_PARAMETER, PARAMETERS, Predictor, design,
+                         make_estimator)
+
+log = logging.getLogger(__name__)
+#: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
+REPEATS = 10
+
+
+@dataclass
+class ClassPhysics:
+    """Which parameters a class responds to, in which bands, and their real ranges."""
+
+    cls: str
+    parameters: tuple[str, ...]
+    bands: tuple[str, ...]
+    ranges: dict[str, tuple[float, float]]   # min and max over the training stars
+    typical: dict[str, float]                # median over the training stars
+    n_stars: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClassPhysics":
+        return cls(cls=data["cls"], parameters=tuple(data["parameters"]), bands=tuple(data["bands"]),
+                   ranges={k: tuple(v) for k, v in data["ranges"].items()},
+                   typical=data["typical"], n_stars=data["n_stars"])
+
+
+def physics_matrix(data: TrainingSet) -> np.ndarray:
+    return np.column_stack([data.teff, data.abs_mag, data.log_period]).astype(np.float64)
+
+
+def describe_class(data: TrainingSet, c: int) -> ClassPhysics | None:
+    """Parameters with enough training curves, the bands those curves are in, their ranges."""
+    real = data.subset((data.cls == c) & ~data.augmented & (data.split == "train"))
+    if not len(real):
+        return None
+    physics = physics_matrix(real)
+    known = np.isfinite(physics)
+    parameters = tuple(p for i, p in enumerate(PARAMETERS) if known[:, i].sum() >= MIN_CURVES_WITH_PARAMETER)
+    if "log_period" not in parameters:
+        parameters = ("log_period",)
+    columns = [PARAMETERS.index(p) for p in parameters]
+    usable = known[:, columns].all(axis=1)
+    values = physics[usable][:, columns]
+    return ClassPhysics(
+        cls=data.classes[c], parameters=parameters,
+        bands=tuple(sorted({data.bands[b] for b in real.band[usable]})),
+        ranges={p: (float(values[:, i].min()), float(values[:, i].max())) for i, p in enumerate(parameters)},
+        typical={p: float(np.median(values[:, i])) for i, p in enumerate(parameters)},
+        n_stars=int(len(set(real.star_key[usable]))))
+
+
+def _samples(model, data: TrainingSet, info: ClassPhysics, repeats: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's regression set: repeated physical vectors with fresh dummies, z ~ N(mu, sigma)."""
+    columns = [PARAMETERS.index(p) for p in info.parameters]
+    physics = physics_matrix(data)[:, columns]
+    keep = np.isfinite(physics).all(axis=1) & np.isin(data.band, [data.bands.index(b) for b in info.bands])
+    part = data.subset(keep)
+    if not len(part):
+        return np.empty((0, 0)), np.empty((0, 0))
+    mu, logvar = model.encode(part)
+    band_onehot = (part.band[:, None] == np.array([data.bands.index(b) for b in info.bands])).astype(float)
+    x, y = [], []
+    for _ in range(repeats):
+        z = mu + rng.standard_normal(mu.shape) * np.exp(0.5 * logvar)
+        x.append(design(physics[keep], band_onehot, rng.uniform(0, 1, len(part))))
+        y.append(np.column_stack([z, np.log10(part.amplitude)]))
+    return np.concatenate(x), np.concatenate(y)
+
+
+def fit_regressors(model, data: TrainingSet, kinds=KINDS, seed: int = 0, repeats: int = REPEATS,
+                   progress: bool = True):
+    """Fit every kind for every class; return predictors, class descriptions and a metrics table."""
+    rng = np.random.default_rng(seed)
+    train = data.subset((data.split == "train") & ~data.augmented)
+    val = data.split_part("val")
+    predictors, infos, rows = {}, {}, []
+    jobs = [(c, kind) for c in range(len(data.classes)) for kind in kinds]
+    bar = tqdm(jobs, desc="regressors", unit="fit", disable=not progress)
+    samples = {}
+    for c, kind in bar:
+        cls = data.classes[c]
+        bar.set_postfix_str(f"{cls} {kind}")
+        if c not in samples:
+            info = describe_class(data, c)
+            if info is None:
+                samples[c] = None
+                continue
+            infos[cls] = info
+            samples[c] = (_samples(model, train.subset(train.cls == c), info, repeats, rng),
+                          _samples(model, val.subset(val.cls == c), info, 1, rng))
+        if samples[c] is None or not len(samples[c][0][0]):
+            continue
+        (x_train, y_train), (x_val, y_val) = samples[c]
+        scaler = StandardScaler().fit(x_train)
+        scaler.scale_[scaler.scale_ == 0] = 1.0
+        estimator = make_estimator(kind, seed).fit(scaler.transform(x_train), y_train)
+        predictor = Predictor.from_sklearn(kind, scaler, estimator)
+        predictors[f"{cls}/{kind}"] = predictor
+        if len(x_val):
+            pred = predictor.predict(x_val)
+            latent = slice(0, y_val.shape[1] - 1)
+            rows.append({"class": cls, "regressor": kind, "n_val": len(x_val),
+                         "rmse_latent": float(np.sqrt(np.mean((pred[:, latent] - y_val[:, latent]) ** 2))),
+                         "r2_latent": float(r2_score(y_val[:, latent], pred[:, latent])),
+                         "rmse_log_amplitude": float(np.sqrt(np.mean((pred[:, -1] - y_val[:, -1]) ** 2)))})
+    return predictors, infos, pd.DataFrame(rows)
+
+
+def fit_into_folder(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: int = 0,
+                    progress: bool = True):
+    """Fit regressors for the model in ``folder`` on its own training data and splits, and
+    rewrite the folder with them and the real curves' latent vectors (atomically).
+    Returns the validation metrics table."""
+    import io
+
+    from .api import LATENTS_FILE, REGRESSORS_FILE, load_model
+    from .latents import latent_table
+    from .data import cache
+    from .data.dataset import DatasetConfig, build_training_set
+    from .data.preprocess import PreprocessConfig
+    from .model.storage import save_folder
+    from .regressors import save_predictors
+
+    model = load_model(folder)
+    dataset_cfg = DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in model.metadata["dataset_config"].items()})
+    loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
+                        progress=progress)
+    data = build_training_set(loaded.kept, dataset_cfg)
+    predictors, infos, table = fit_regressors(model, data, kinds, seed, progress=progress)
+    metadata = {**model.metadata, "physics": {
+        "classes": {cls: info.to_dict() for cls, info in infos.items()},
+        "regressor_validation": table.to_dict(orient="records"),
+        "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
+        "repeats": REPEATS, "seed": seed}}
+    for key in ("library_versions", "git_commit"):
+        metadata.pop(key, None)
+    latents = io.BytesIO()
+    latent_table(model, data.subset(~data.augmented)).to_parquet(latents, index=False)
+    save_folder(model.folder, model.network, metadata,
+                extra_files={REGRESSORS_FILE: save_predictors(predictors),
+                             LATENTS_FILE: latents.getvalue()})
+    return table

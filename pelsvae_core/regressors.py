@@ -1,0 +1,133 @@
+"""Physics -> latent regressors (Martinez-Palomera et al. 2022, Sect. 4.2-4.3).
+
+For each class, a regressor maps the physical parameters that class has
+(Teff, absolute magnitude, log period: whichever its training stars carry),
+the band, and a uniform "dummy" dimension to the latent space. Its training
+set follows the paper: each star's physical vector is repeated with fresh
+dummy values, and paired with latent vectors drawn from the encoder's
+N(mu, sigma), so one physical vector yields a family of slightly different curves.
+
+Three kinds, all scikit-learn fits with standardised inputs: linear, random
+forest and MLP. They are stored as plain arrays (``.npz`` read with
+``allow_pickle=False``) and evaluated by the small NumPy predictors below, so
+loading a model folder never unpickles anything.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import LinearRegression
+from sklearn.neural_network import MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+PARAMETERS = ("teff", "abs_mag", "log_period")
+KINDS = ("linear", "rf", "mlp")
+#: A parameter is used for a class when at least this many of its training curves have it.
+MIN_CURVES_WITH_PARAMETER = 30
+
+
+@dataclass
+class Predictor:
+    """A fitted regressor as arrays: standardisation, then linear / MLP / forest arithmetic."""
+
+    kind: str
+    arrays: dict[str, np.ndarray]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        a = self.arrays
+        x = (np.asarray(x, dtype=np.float64) - a["x_mean"]) / a["x_scale"]
+        if self.kind == "linear":
+            return x @ a["coef"] + a["intercept"]
+        if self.kind == "mlp":
+            n_layers = int(a["n_layers"])
+            for i in range(n_layers):
+                x = x @ a[f"w{i}"] + a[f"b{i}"]
+                if i < n_layers - 1:
+                    x = np.maximum(x, 0.0)
+            return x
+        return _forest_predict(a, x)
+
+    @classmethod
+    def from_sklearn(cls, kind: str, scaler: StandardScaler, estimator) -> "Predictor":
+        arrays = {"x_mean": scaler.mean_, "x_scale": scaler.scale_}
+        if kind == "linear":
+            arrays.update(coef=estimator.coef_.T, intercept=estimator.intercept_)
+        elif kind == "mlp":
+            arrays["n_layers"] = np.array(len(estimator.coefs_))
+            for i, (w, b) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
+                arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        else:
+            arrays.update(_forest_arrays(estimator))
+        return cls(kind, arrays)
+
+
+def _forest_arrays(forest: RandomForestRegressor) -> dict[str, np.ndarray]:
+    """Concatenate the trees' node arrays, with per-tree offsets."""
+    trees = [t.tree_ for t in forest.estimators_]
+    offsets = np.cumsum([0] + [t.node_count for t in trees])[:-1]
+    shift = lambda child, off: np.where(child >= 0, child + off, -1)
+    return {
+        "left": np.concatenate([shift(t.children_left, o) for t, o in zip(trees, offsets)]),
+        "right": np.concatenate([shift(t.children_right, o) for t, o in zip(trees, offsets)]),
+        "feature": np.concatenate([t.feature for t in trees]),
+        "threshold": np.concatenate([t.threshold for t in trees]),
+        "value": np.concatenate([t.value[:, :, 0] for t in trees]),
+        "roots": offsets,
+    }
+
+
+def _forest_predict(a: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    total = np.zeros((len(x), a["value"].shape[1]))
+    rows = np.arange(len(x))
+    for root in a["roots"]:
+        node = np.full(len(x), root)
+        while True:
+            leaf = a["left"][node] < 0
+            if leaf.all():
+                break
+            go_left = x[rows, np.maximum(a["feature"][node], 0)] <= a["threshold"][node]
+            step = np.where(go_left, a["left"][node], a["right"][node])
+            node = np.where(leaf, node, step)
+        total += a["value"][node]
+    return total / len(a["roots"])
+
+
+def make_estimator(kind: str, seed: int):
+    if kind == "linear":
+        return LinearRegression()
+    if kind == "rf":
+        return RandomForestRegressor(n_estimators=40, max_depth=12, min_samples_leaf=5,
+                                     random_state=seed, n_jobs=1)
+    if kind == "mlp":
+        return MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=300, early_stopping=True,
+                            random_state=seed)
+    raise ValueError(f"unknown regressor {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def design(physics: np.ndarray, band_onehot: np.ndarray, dummy: np.ndarray) -> np.ndarray:
+    """Regressor inputs: chosen physical parameters, band one-hot, dummy U(0, 1)."""
+    return np.column_stack([physics, band_onehot, dummy])
+
+
+def save_predictors(predictors: dict[str, Predictor]) -> bytes:
+    """All predictors in one ``.npz`` (keys ``<name>/<array>``), no pickled objects."""
+    flat = {}
+    for name, predictor in predictors.items():
+        flat[f"{name}/__kind__"] = np.array(predictor.kind)
+        for key, value in predictor.arrays.items():
+            flat[f"{name}/{key}"] = np.asarray(value)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **flat)
+    return buffer.getvalue()
+
+
+def load_predictors(content: bytes) -> dict[str, Predictor]:
+    with np.load(io.BytesIO(content), allow_pickle=False) as data:
+        grouped: dict[str, dict[str, np.ndarray]] = {}
+        for key in data.files:
+            name, _, field = key.rpartition("/")
+            grouped.setdefault(name, {})[field] = data[key]
+    return {name: Predictor(str(arrays.pop("__kind__")), arrays) for name, arrays in grouped.items()}

@@ -1,0 +1,185 @@
+"""The network, its loss terms, cadence invariance, saving/loading and training."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pelsvae_core import load_model
+from pelsvae_core.api import Model
+from pelsvae_core.data.dataset import DatasetConfig, build_training_set
+from pelsvae_core.model import losses, storage
+from pelsvae_core.model.config import ModelConfig, TrainConfig
+from pelsvae_core.model.training import batch_from, fit
+from pelsvae_core.model.vae import PELSVAE
+
+CLASSES = ("ACEP", "CEP", "DSCT", "ECL", "ELL", "LPV", "RRLYR", "T2CEP")
+
+
+def tiny(architecture="tcn", **overrides) -> ModelConfig:
+    return ModelConfig(classes=CLASSES, bands=("I", "V"), architecture=architecture,
+                       hidden=8, blocks=3, rnn_layers=1, decoder_channels=8, grid_size=64,
+                       **overrides)
+
+
+def random_batch(n=6, length=50, seed=0):
+    from pelsvae_core.model.vae import Batch
+    g = torch.Generator().manual_seed(seed)
+    phase = torch.sort(torch.rand(n, length, generator=g), dim=1).values
+    physics = torch.tensor([[6500.0, 0.5, -0.3]] * n)
+    physics[::2, :2] = float("nan")  # unknown Teff and M for half the curves
+    return Batch(phase=phase, mag=torch.rand(n, length, generator=g),
+                 err=torch.full((n, length), 0.05), mask=torch.ones(n, length, dtype=torch.bool),
+                 cls=torch.arange(n) % 8, band=torch.arange(n) % 2, physics=physics)
+
+
+@pytest.mark.parametrize("architecture", ["tcn", "gru", "lstm"])
+@pytest.mark.parametrize("physics", [False, True])
+def test_shapes_and_gradients(architecture, physics):
+    model = PELSVAE(tiny(architecture, physics=physics))
+    batch = random_batch()
+    mu, logvar, mag, err = model(batch)
+    assert mu.shape == logvar.shape == (6, 4)
+    assert mag.shape == err.shape == (6, 50)
+    assert ((mag >= 0) & (mag <= 1)).all() and (err > 0).all()
+    terms = losses.vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, 0.75, 1.0, 0.02)
+    terms.total.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_missing_physics_enter_as_mask_not_invented_values():
+    model = PELSVAE(tiny(physics=True))
+    inputs = model.physics_inputs(torch.tensor([[6000.0, float("nan"), 0.0]]))
+    assert inputs.tolist() == [[0.0, 0.0, 0.0, 1.0, 0.0, 1.0]]
+
+
+def test_loss_terms_against_hand_computed_values():
+    mag = torch.tensor([[0.2, 0.4, 0.9]])
+    mag_hat = torch.tensor([[0.3, 0.4, 0.5]])
+    err = torch.tensor([[0.1, 0.01, 0.2]])
+    mask = torch.tensor([[True, True, False]])
+    # floor 0.02 lifts the 0.01 error; the third point is masked out
+    expected_mse = ((0.1 / 0.1) ** 2 + 0.0) / 2
+    assert float(losses.weighted_mse(mag, mag_hat, err, mask, 0.02)) == pytest.approx(expected_mse)
+    mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(4.0)]])
+    expected_kl = 0.5 * ((1 + 1 - 0 - 1) + (4 + 0 - math.log(4) - 1))
+    assert float(losses.kl_to_unit_gaussian(mu, logvar)) == pytest.approx(expected_kl)
+    err_hat = torch.tensor([[0.2, 0.01, 1.0]])
+    expected_err = (math.log(2) + 0.5 * 0.25 - 0.5 + 0.0) / 2
+    assert float(losses.error_kl(err, err_hat, mask)) == pytest.approx(expected_err, rel=1e-5)
+    assert float(losses.error_kl(err, err, mask)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_active_units_detects_collapsed_dimensions():
+    mu = torch.stack([torch.randn(500), torch.zeros(500), 0.001 * torch.randn(500)], dim=1)
+    assert losses.active_units(mu) == 1
+
+
+@pytest.mark.parametrize("architecture", ["tcn", "gru"])
+def test_decoding_depends_on_phase_alone_and_is_periodic(architecture):
+    torch.manual_seed(0)
+    model = PELSVAE(tiny(architecture)).eval()
+    z = torch.randn(3, 4)
+    cls, band = torch.tensor([6, 3, 1]), torch.tensor([0, 1, 0])
+    dense = torch.linspace(0, 1, 5001)[:-1].expand(3, -1)
+    with torch.no_grad():
+        ref_mag, _ = model.decode(z, cls, band, dense)
+        rng = np.random.default_rng(1)
+        for n in (30, 100, 300, 1000):
+            idx = torch.from_numpy(rng.choice(5000, size=(3, n)))  # random order, repeats allowed
+            mag, _ = model.decode(z, cls, band, torch.gather(dense, 1, idx))
+            assert torch.allclose(mag, torch.gather(ref_mag, 1, idx), atol=1e-3)
+        shifted, _ = model.decode(z, cls, band, dense + 1.0)
+        assert torch.allclose(shifted, ref_mag, atol=1e-5)
+        edge, _ = model.decode(z, cls, band, torch.tensor([[0.0, 0.99999]] * 3))
+        assert torch.allclose(edge[:, 0], edge[:, 1], atol=1e-3)
+
+
+def make_model_folder(tmp_path, physics=True) -> Model:
+    torch.manual_seed(0)
+    network = PELSVAE(tiny(physics=physics)).eval()
+    folder = storage.save_folder(tmp_path / "model", network, {"note": "test"})
+    return load_model(folder)
+
+
+def test_save_load_round_trip_is_bit_identical(tmp_path):
+    model = make_model_folder(tmp_path)
+    z, phases = np.random.default_rng(0).normal(size=(4, 4)), np.linspace(0, 1, 77)
+    first = model.decode(z, "RRLYR", phases, band="I")
+    again = load_model(tmp_path / "model").decode(z, "RRLYR", phases, band="I")
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    metadata = json.loads((tmp_path / "model" / storage.METADATA).read_text())
+    assert metadata["note"] == "test" and "torch" in metadata["library_versions"]
+
+
+def test_corrupted_or_wrong_version_folder_is_refused(tmp_path):
+    make_model_folder(tmp_path)
+    folder = tmp_path / "model"
+    weights = folder / storage.WEIGHTS
+    content = bytearray(weights.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    weights.write_bytes(bytes(content))
+    with pytest.raises(storage.ModelFormatError, match="checksum"):
+        load_model(folder)
+    make_model_folder(tmp_path)
+    config = json.loads((folder / storage.CONFIG).read_text())
+    config["format_version"] = 99
+    (folder / storage.CONFIG).write_text(json.dumps(config))
+    checksums = json.loads((folder / storage.CHECKSUMS).read_text())
+    checksums[storage.CONFIG] = storage.sha256(folder / storage.CONFIG)
+    (folder / storage.CHECKSUMS).write_text(json.dumps(checksums))
+    with pytest.raises(storage.ModelFormatError, match="version 99"):
+        load_model(folder)
+    with pytest.raises(storage.ModelFormatError, match="not a model folder"):
+        load_model(tmp_path / "nothing-here")
+
+
+def test_api_rejects_bad_input(tmp_path):
+    model = make_model_folder(tmp_path)
+    with pytest.raises(ValueError, match="unknown class 'MIRA'"):
+        model.decode(np.zeros((1, 4)), "MIRA", [0.1])
+    with pytest.raises(ValueError, match="latent space has 4"):
+        model.decode(np.zeros((1, 3)), "CEP", [0.1])
+    with pytest.raises(ValueError, match="finite"):
+        model.decode(np.zeros((1, 4)), "CEP", [np.nan])
+    with pytest.raises(ValueError, match="unknown band"):
+        model.decode(np.zeros((1, 4)), "CEP", [0.1], band="K")
+
+
+@pytest.fixture(scope="module")
+def small_training(subset_cache):
+    return build_training_set(subset_cache.kept, DatasetConfig(large_class=100, large_target=200,
+                                                               small_target=60, n_points=100))
+
+
+def test_short_training_lowers_validation_loss_and_resumes(small_training, tmp_path):
+    cfg = ModelConfig(classes=small_training.classes, bands=small_training.bands, hidden=16,
+                      blocks=3, physics=True, decoder_channels=16, grid_size=64)
+    train_cfg = TrainConfig(epochs=2, batch_size=64, learning_rate=3e-3, patience=10,
+                            kl_warmup_epochs=1)
+    _, history = fit(small_training, cfg, train_cfg, tmp_path, progress=False)
+    assert len(history.epochs) == 2
+    _, resumed = fit(small_training, cfg, TrainConfig(**{**train_cfg.to_dict(), "epochs": 4}),
+                     tmp_path, resume=True, progress=False)
+    assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3, 4]
+    assert resumed.epochs[:2] == history.epochs
+    val = [e["val_total"] for e in resumed.epochs]
+    assert min(val[1:]) < val[0]
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 3
+
+
+def test_training_is_deterministic_under_a_seed(small_training, tmp_path):
+    cfg = ModelConfig(classes=small_training.classes, bands=small_training.bands, hidden=8,
+                      blocks=2, decoder_channels=8, grid_size=32)
+    train_cfg = TrainConfig(epochs=1, batch_size=64, seed=7)
+    a, _ = fit(small_training, cfg, train_cfg, tmp_path / "a", progress=False)
+    b, _ = fit(small_training, cfg, train_cfg, tmp_path / "b", progress=False)
+    batch = batch_from(small_training, slice(0, 5))
+    with torch.no_grad():
+        assert torch.equal(a(batch, sample=False)[2], b(batch, sample=False)[2])
