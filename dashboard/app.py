@@ -15,7 +15,7 @@ from dashboard import plots
 from dashboard.state import Explorer, shared_model
 
 log = logging.getLogger(__name__)
-SLIDERS = ("teff", "abs_mag", "log_period")
+SLIDERS = {"teff": 10.0, "abs_mag": 0.01, "log_period": 0.002}  # parameter: slider step
 
 
 def physics_controls(state: Explorer) -> pn.Column:
@@ -24,8 +24,8 @@ def physics_controls(state: Explorer) -> pn.Column:
     rows = []
     reasons = {}
     sliders = {}
-    for name in SLIDERS:
-        sliders[name] = pn.widgets.FloatSlider.from_param(state.param[name], step=0.01)
+    for name, step in SLIDERS.items():
+        sliders[name] = pn.widgets.FloatSlider.from_param(state.param[name], step=step)
         reasons[name] = pn.pane.Markdown("", styles={"color": "#888", "font-size": "0.85em"},
                                          margin=(-10, 10, 0, 10))
         rows += [sliders[name], reasons[name]]
@@ -106,9 +106,9 @@ def latent_tab(state: Explorer) -> pn.Column:
 
 def morph_tab(state: Explorer) -> pn.Column:
     output = pn.Column(pn.pane.Markdown(
-        "Generated RR Lyrae across the Teff range of the real training stars, other parameters "
-        "at their medians; one row per regressor (paper Fig. 8). Cool stars should look like "
-        "RRab sawtooths, hot ones like RRc sinusoids."), sizing_mode="stretch_width")
+        "Generated RR Lyrae across the Teff range of the real training stars, with period and "
+        "absolute magnitude following the real stars at each Teff; one row per regressor "
+        "(paper Fig. 8). Cool stars should look like RRab sawtooths, hot ones like RRc sinusoids."), sizing_mode="stretch_width")
     button = pn.widgets.Button(name="Show the RR Lyrae morph", button_type="primary")
 
     def show(_):

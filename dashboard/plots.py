@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the options below need)
 import numpy as np
 import pandas as pd
 
@@ -69,7 +70,8 @@ def morph(curves: pd.DataFrame, shapes: pd.DataFrame) -> hv.Layout:
     panels = []
     for (regressor, teff), part in curves.groupby(["regressor", "teff"], sort=False):
         shape = shapes[(shapes["regressor"] == regressor) & (shapes["teff"] == teff)].iloc[0]
-        title = f"{regressor} {teff:.0f} K  R21={shape['R21']:.2f} φ31={shape['phi31']:.2f}"
+        title = (f"{regressor} {teff:.0f} K P={shape['period']:.2f} d  "
+                 f"R21={shape['R21']:.2f} φ31={shape['phi31']:.2f}")
         panels.append(hv.Curve(part, "phase", "mag").opts(
             title=title, invert_yaxis=True, width=230, height=170, fontsize={"title": 9},
             color="#e377c2", line_width=2))

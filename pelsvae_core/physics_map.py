@@ -126,7 +126,8 @@ def fit_regressors(model, data: TrainingSet, kinds=KINDS, seed: int = 0, repeats
             latent = slice(0, y_val.shape[1] - 1)
             rows.append({"class": cls, "regressor": kind, "n_val": len(x_val),
                          "rmse_latent": float(np.sqrt(np.mean((pred[:, latent] - y_val[:, latent]) ** 2))),
-                         "r2_latent": float(r2_score(y_val[:, latent], pred[:, latent])),
+                         "r2_latent": float(r2_score(y_val[:, latent], pred[:, latent]))
+                         if len(x_val) > 1 else float("nan"),
                          "rmse_log_amplitude": float(np.sqrt(np.mean((pred[:, -1] - y_val[:, -1]) ** 2)))})
     return predictors, infos, pd.DataFrame(rows)
 

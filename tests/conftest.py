@@ -62,3 +62,24 @@ def subset_cache(subset_root: Path, tmp_path_factory):
     """The cache built from :func:`subset_root`."""
     from pelsvae_core.data import cache
     return cache.build(subset_root, tmp_path_factory.mktemp("subset_cache"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_model(subset_root: Path, subset_cache, tmp_path_factory):
+    """A small model trained briefly on the real subset, with regressors and latents fitted."""
+    from pelsvae_core import load_model
+    from pelsvae_core.data.dataset import DatasetConfig
+    from pelsvae_core.model.config import TrainConfig
+    from pelsvae_core.model.recipe import Recipe, run
+    from pelsvae_core.physics_map import fit_into_folder
+
+    folder = tmp_path_factory.mktemp("models") / "small"
+    recipe = Recipe(data=DatasetConfig(large_class=100, large_target=200, small_target=60,
+                                       n_points=100),
+                    model={"hidden": 16, "blocks": 3, "physics": True, "decoder_channels": 16,
+                           "grid_size": 64},
+                    train=TrainConfig(epochs=2, batch_size=64, learning_rate=3e-3),
+                    output=folder)
+    run(recipe, subset_root, subset_cache.directory, progress=False)
+    fit_into_folder(folder, subset_root, subset_cache.directory, progress=False)
+    return load_model(folder)

@@ -183,3 +183,37 @@ def test_training_is_deterministic_under_a_seed(small_training, tmp_path):
     batch = batch_from(small_training, slice(0, 5))
     with torch.no_grad():
         assert torch.equal(a(batch, sample=False)[2], b(batch, sample=False)[2])
+
+
+def test_shipped_default_model():
+    model = load_model()
+    assert model.classes == CLASSES and model.config.physics
+    assert set(model.class_physics) == set(CLASSES)
+    counts = model.metadata["trained_on"]["counts"]["train"]
+    assert set(counts) == set(CLASSES)
+    assert model.metadata["splits"]["by"] == "star"
+    recon = {(r["class"], r["method"]): r["rmse_norm"]
+             for r in model.metadata["metrics"]["test_reconstruction"]}
+    assert recon[("CEP", "vae")] < recon[("CEP", "median_template")]
+    total = sum(p.stat().st_size for p in model.folder.iterdir())
+    assert total < 20 * 2**20
+    z = np.random.default_rng(0).normal(size=(2, model.config.latent_dim))
+    dense = np.linspace(0, 1, 1000, endpoint=False)
+    ref, _ = model.decode(z, "RRLYR", dense, band="g")
+    for n in (30, 100, 300):
+        idx = np.random.default_rng(n).choice(1000, size=n)
+        part, _ = model.decode(z, "RRLYR", dense[idx], band="g")
+        np.testing.assert_allclose(part, ref[:, idx], atol=1e-6)
+
+
+def test_numpy_decode_matches_the_network(tmp_path):
+    model = make_model_folder(tmp_path)
+    z = np.random.default_rng(3).normal(size=(3, 4)).astype(np.float32)
+    phases = np.random.default_rng(4).uniform(-1, 2, size=(3, 40))
+    mag, err = model.decode(z, ["CEP", "ECL", "DSCT"], phases, band="V")
+    with torch.no_grad():
+        ref_mag, ref_err = model.network.decode(torch.from_numpy(z), torch.tensor([1, 3, 2]),
+                                                torch.tensor([1, 1, 1]),
+                                                torch.from_numpy(phases.astype(np.float32)))
+    np.testing.assert_allclose(mag, ref_mag.numpy(), atol=1e-5)
+    np.testing.assert_allclose(err, ref_err.numpy(), atol=1e-5)

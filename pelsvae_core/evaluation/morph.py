@@ -5,6 +5,13 @@ hot ones in the first overtone with near-sinusoids (RRc). Generated curves acros
 the Teff range of the real RR Lyrae training stars should show that, measured by
 the Fourier amplitude ratio R21 and phase difference phi31 (Simon & Lee 1981;
 OGLE convention, see :mod:`pelsvae_core.fourier`) and the skewness of the curve.
+
+In nature Teff does not vary alone: hot RR Lyrae are also the short-period
+ones. By default (``along="sequence"``) the period and absolute magnitude at
+each Teff are the medians of the real training stars within ``window`` K of
+it, so the morph follows the real RR Lyrae sequence; ``along="fixed"`` holds
+them at the class medians, as the paper's figure does, which at an RRab period
+asks the model about stars that do not exist.
 """
 from __future__ import annotations
 
@@ -26,26 +33,57 @@ def shape_parameters(phase: np.ndarray, mag: np.ndarray, order: int = 4) -> dict
     return {"R21": params["R21"], "phi31": params["phi31"], "skewness": skew}
 
 
-def rr_lyrae_morph(model, n_teff: int = 5, regressors=KINDS, teff_range=None, n_samples: int = 10,
-                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Curves and shape parameters across Teff, other parameters at the class medians.
+def sequence_parameters(model, teff: float, window: float) -> tuple[float, float]:
+    """Median period and absolute magnitude of the real RR Lyrae training stars near ``teff``."""
+    stars = model.latents()
+    stars = stars[(stars["cls"] == "RRLYR") & (stars["split"] == "train") & stars["teff"].notna()]
+    near = stars[(stars["teff"] - teff).abs() <= window]
+    if near.empty:
+        near = stars.iloc[[int((stars["teff"] - teff).abs().argmin())]]
+    return float(near["period"].median()), float(near["abs_mag"].median())
 
-    Returns ``curves`` (regressor, teff, phase, median mag) and ``shapes``
-    (regressor, teff, R21, phi31, skewness), measured on the median curve.
+
+def _central_teff_range(model) -> tuple[float, float]:
+    """5th to 95th percentile of the real RR Lyrae training stars' Teff (the extremes are outliers)."""
+    stars = model.latents()
+    teff = stars.loc[(stars["cls"] == "RRLYR") & (stars["split"] == "train"), "teff"].dropna()
+    return float(np.percentile(teff, 5)), float(np.percentile(teff, 95))
+
+
+def rr_lyrae_morph(model, n_teff: int = 5, regressors=KINDS, teff_range=None, n_samples: int = 10,
+                   seed: int = 0, along: str = "sequence",
+                   window: float = 300.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Curves and shape parameters across the Teff range of the real RR Lyrae training stars
+    (by default their 5th to 95th percentile).
+
+    Returns ``curves`` (regressor, teff, period, phase, median mag) and ``shapes``
+    (regressor, teff, period, R21, phi31, skewness), measured on the median curve.
     """
     info = model.class_physics["RRLYR"]
     if "teff" not in info.parameters:
         raise ValueError("this model's RR Lyrae regressors do not use Teff")
-    lo, hi = teff_range or info.ranges["teff"]
-    period = 10 ** info.typical["log_period"]
+    if along not in ("sequence", "fixed"):
+        raise ValueError(f"along must be 'sequence' or 'fixed', not {along!r}")
+    lo, hi = teff_range or _central_teff_range(model)
     curves, shapes = [], []
-    for regressor in regressors:
-        for teff in np.linspace(lo, hi, n_teff):
-            table = model.generate("RRLYR", teff=teff, period=period, phases=PHASES,
-                                   n_samples=n_samples, regressor=regressor, seed=seed)
+    for teff in np.linspace(lo, hi, n_teff):
+        if along == "sequence":
+            period, abs_mag = sequence_parameters(model, teff, window)
+        else:
+            period, abs_mag = 10 ** info.typical["log_period"], info.typical.get("abs_mag")
+        for regressor in regressors:
+            table = model.generate("RRLYR", teff=teff, abs_mag=abs_mag, period=period,
+                                   phases=PHASES, n_samples=n_samples, regressor=regressor,
+                                   seed=seed)
             median = table.groupby("phase")["mag"].median()
-            curves.append(pd.DataFrame({"regressor": regressor, "teff": teff,
+            curves.append(pd.DataFrame({"regressor": regressor, "teff": teff, "period": period,
                                         "phase": median.index, "mag": median.to_numpy()}))
-            shapes.append({"regressor": regressor, "teff": teff,
+            shapes.append({"regressor": regressor, "teff": teff, "period": period,
                            **shape_parameters(median.index.to_numpy(), median.to_numpy())})
-    return pd.concat(curves, ignore_index=True), pd.DataFrame(shapes)
+    order = {r: i for i, r in enumerate(regressors)}
+    curves = pd.concat(curves, ignore_index=True).sort_values(["regressor", "teff"], key=lambda c:
+                                                              c.map(order) if c.name == "regressor" else c,
+                                                              kind="stable")
+    shapes = pd.DataFrame(shapes).sort_values(["regressor", "teff"], key=lambda c: c.map(order)
+                                              if c.name == "regressor" else c, kind="stable")
+    return curves.reset_index(drop=True), shapes.reset_index(drop=True)

@@ -1,0 +1,96 @@
+"""Dashboard responsiveness in a real browser, on the shipped model.
+
+1. One session: time from releasing the Teff slider to the updated curve in the
+   page, over N moves: p50 and p95 (target p95 < 150 ms).
+2. Ten sessions moving sliders at once: the same, across all of them (target p95 < 300 ms).
+3. Server memory after 50 sessions have opened and closed, against after 5
+   (target: growth under 20 %).
+
+    .venv/bin/python benchmarks/dashboard_latency.py [--moves 20]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser import CHROMIUM, CHROMIUM_FLAGS, served_app  # noqa: E402
+
+MEDIAN_JS = """() => { for (const doc of Bokeh.documents) for (const m of doc.all_models)
+  if (m.data && m.data.median) return Array.from(m.data.median).slice(0, 20).join(','); return null; }"""
+
+
+async def open_page(browser, url):
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    await page.goto(url)
+    await page.wait_for_function(f"({MEDIAN_JS})() !== null", timeout=120_000)
+    return page
+
+
+async def move_and_time(page, direction: int) -> float:
+    """Drag the Teff slider; milliseconds from mouse release to a changed curve in the page."""
+    before = await page.evaluate(MEDIAN_JS)
+    box = await page.locator(".noUi-handle").nth(0).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x + direction * 25, y, steps=3)
+    started = time.perf_counter()
+    await page.mouse.up()
+    await page.wait_for_function(f"({MEDIAN_JS})() !== {before!r}", polling="raf", timeout=30_000)
+    return (time.perf_counter() - started) * 1000
+
+
+async def session_moves(page, moves: int) -> list[float]:
+    return [await move_and_time(page, 1 if i % 2 == 0 else -1) for i in range(moves)]
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return f"p50 {statistics.median(ordered):6.0f} ms   p95 {p95:6.0f} ms   (n={len(ordered)})"
+
+
+async def run(moves: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, served_app(None, Path(tmp) / "panel.log") as server:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = await open_page(browser, server.url)
+            single = await session_moves(page, moves)
+            await page.close()
+            print(f"1 session, {moves} Teff moves:      {percentiles(single)}   (target p95 < 150 ms)")
+
+            pages = await asyncio.gather(*[open_page(browser, server.url) for _ in range(10)])
+            results = await asyncio.gather(*[session_moves(pg, moves) for pg in pages])
+            for pg in pages:
+                await pg.close()
+            print(f"10 sessions at once:            {percentiles(sum(results, []))}   (target p95 < 300 ms)")
+
+            for _ in range(5):
+                await (await open_page(browser, server.url)).close()
+            await asyncio.sleep(2)
+            baseline = server.rss_mb()
+            for _ in range(50):
+                await (await open_page(browser, server.url)).close()
+            await asyncio.sleep(5)
+            after = server.rss_mb()
+            print(f"server memory after 5 sessions {baseline:.0f} MB, after 50 more {after:.0f} MB: "
+                  f"growth {100 * (after / baseline - 1):+.1f} %   (target < 20 %)")
+            await browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--moves", type=int, default=20)
+    asyncio.run(run(parser.parse_args().moves))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The dashboard's state and views without a browser."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.state import Explorer, parse_times_csv
+
+
+@pytest.fixture
+def explorer(small_model):
+    return Explorer(small_model)
+
+
+def test_starts_with_a_curve_and_no_message(explorer):
+    assert explorer.message == ""
+    assert explorer.curve is not None and len(explorer.curve) == 200
+    assert (explorer.curve["low"] <= explorer.curve["high"]).all()
+    assert explorer.observed is not None and len(explorer.observed) > 0
+
+
+def test_teff_slider_changes_the_curve_and_latent_position(explorer):
+    before, position = explorer.curve["median"].copy(), explorer.position.copy()
+    lo, hi = explorer.param["teff"].bounds
+    explorer.teff = hi
+    assert not np.allclose(before, explorer.curve["median"])
+    assert not np.allclose(position, explorer.position)
+
+
+def test_class_switch_sets_ranges_bands_and_disables_unused_sliders(explorer, small_model):
+    explorer.star_class = "ECL"
+    info = small_model.parameters()["ECL"]
+    assert explorer.band in info["bands"]
+    assert explorer.responds("teff")[0] is False and "no teff" in explorer.responds("teff")[1]
+    assert explorer.responds("log_period")[0] is True
+    lo, hi = info["ranges"]["log_period"]
+    b_lo, b_hi = explorer.param["log_period"].bounds
+    assert b_lo <= lo and hi <= b_hi
+    explorer.star_class = "CEP"
+    assert explorer.responds("teff")[0] is True
+    assert explorer.message == ""
+
+
+def test_cadence_presets_and_edits_change_the_observations(explorer):
+    explorer.cadence = "gaia"
+    assert explorer.nights == 35 and len(explorer.observed) == 70
+    explorer.nights = 10
+    assert len(explorer.observed) == 20
+    explorer.cadence = "uniform"
+    explorer.nights = 50
+    assert len(explorer.observed) == 50
+    assert set(explorer.search) >= {"periods", "power", "found", "recovered", "true"}
+
+
+def test_uploaded_cadence_and_bad_files(explorer):
+    assert explorer.upload_times(b"mjd,flux\n55000.1,1\n55001.7,2\n55003.2,3\n55010.9,4\n")
+    assert explorer.cadence == "custom" and len(explorer.observed) == 4
+    kept = explorer.observed.copy()
+    for content, reason in [(b"", "empty"), (b"time\n1\n2\nthree\n", "not numbers"),
+                            (b"time\n1\n", "at least 3"), (b"\xff\xfe\x00garbage", "")]:
+        assert not explorer.upload_times(content)
+        assert "Custom cadence not used" in explorer.message and reason in explorer.message
+        pd.testing.assert_frame_equal(explorer.observed, kept)
+    explorer.nights = 20  # the app keeps working
+    assert explorer.curve is not None
+
+
+def test_parse_times_prefers_a_time_column():
+    times = parse_times_csv(b"x,time\n5,10.5\n1,11.5\n7,10.0\n")
+    np.testing.assert_allclose(times, [0.0, 0.5, 1.5])
+
+
+def test_redraw_and_sample_count(explorer):
+    before = explorer.curve["median"].copy()
+    explorer.redraw()
+    assert explorer.seed == 1 and not np.allclose(before, explorer.curve["median"])
+    explorer.n_samples = 3
+    assert explorer.position.shape[0] == 3
+
+
+def test_latent_projection_and_click(explorer):
+    explorer.projection = "z0-z1"
+    points = explorer.latent_points()
+    assert {"x", "y", "cls", "period", "teff"} <= set(points.columns)
+    np.testing.assert_allclose(points["x"], points["z0"])
+    explorer.decode_latent_point(0.7, -0.4)
+    assert explorer.message == "" and np.allclose(explorer.position[:, :2], [0.7, -0.4])
+    explorer.teff = explorer.teff + 1  # moving a slider returns to the physics
+    assert explorer.z_override is None
+
+
+def test_morph_view(explorer):
+    curves, shapes = explorer.morph(n_teff=3)
+    assert set(shapes["regressor"]) == {"linear", "rf", "mlp"} and len(shapes) == 9
+    from dashboard import plots
+    layout = plots.morph(curves, shapes)
+    assert len(layout) == 9 and "R21=" in layout[0].opts.get().kwargs["title"]
+
+
+def test_export_holds_curves_parameters_and_cadence(explorer):
+    table = pd.read_csv(io.BytesIO(explorer.export("csv").getvalue()))
+    assert {"time", "phase", "mag", "mag_err", "teff", "period", "cadence", "seed"} <= set(table)
+    assert (table["cadence"] == explorer.cadence).all()
+    assert table["sample"].nunique() == explorer.n_samples
+    parquet = pd.read_parquet(explorer.export("parquet"))
+    assert len(parquet) == len(table)
+
+
+def test_out_of_range_value_gives_a_message_not_an_exception(explorer):
+    explorer.param["teff"].bounds = (0, 1e6)
+    explorer.teff = 500_000
+    assert "far outside" in explorer.message
+    assert explorer.curve is not None
+
+
+def test_app_builds_without_a_server(explorer):
+    from dashboard.app import build
+    layout = build(explorer)
+    assert layout is not None

@@ -1,0 +1,145 @@
+"""Regressors, generation in physical units, cadences, and the shape measures of the morph."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from pelsvae_core import cadences, load_model
+from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
+from pelsvae_core.regressors import (KINDS, Predictor, load_predictors, make_estimator,
+                                     save_predictors)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_array_predictors_match_scikit_learn_and_round_trip(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4)) * [1000, 1, 0.3, 1]
+    y = np.column_stack([np.sin(x[:, 0] / 500), x[:, 1] * x[:, 2], x[:, 3] ** 2])
+    scaler = StandardScaler().fit(x)
+    estimator = make_estimator(kind, 0).fit(scaler.transform(x), y)
+    predictor = Predictor.from_sklearn(kind, scaler, estimator)
+    expected = estimator.predict(scaler.transform(x[:50]))
+    np.testing.assert_allclose(predictor.predict(x[:50]), expected, rtol=1e-9, atol=1e-9)
+    restored = load_predictors(save_predictors({"X/" + kind: predictor}))["X/" + kind]
+    np.testing.assert_array_equal(restored.predict(x[:50]), predictor.predict(x[:50]))
+
+
+def test_model_folder_lists_each_class_parameters(small_model):
+    params = small_model.parameters()
+    assert params["CEP"]["parameters"] == ["teff", "abs_mag", "log_period"] or \
+        tuple(params["CEP"]["parameters"]) == ("teff", "abs_mag", "log_period")
+    assert tuple(params["ECL"]["parameters"]) == ("log_period",)
+    lo, hi = params["CEP"]["ranges"]["teff"]
+    assert 3000 < lo < hi < 10000
+    assert small_model.metadata["physics"]["regressor_validation"]
+
+
+def test_generation_shapes_units_and_determinism(small_model):
+    kwargs = dict(cls="CEP", teff=5800, abs_mag=-3.0, period=5.0, n_samples=4, band="I")
+    a = small_model.generate(**kwargs, phases=np.linspace(0, 1, 50), seed=3)
+    b = small_model.generate(**kwargs, phases=np.linspace(0, 1, 50), seed=3)
+    c = small_model.generate(**kwargs, phases=np.linspace(0, 1, 50), seed=4)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["mag"], c["mag"])
+    assert len(a) == 4 * 50 and set(a["sample"]) == {0, 1, 2, 3}
+    assert (a["mag_kind"] == "absolute").all() and (a["mag_err"] > 0).all()
+    assert abs(a["mag"].mean() - (-3.0)) < 1.5
+    far = small_model.generate(**kwargs, phases=np.linspace(0, 1, 50), seed=3, distance_pc=50_000)
+    np.testing.assert_allclose(far["mag"] - a["mag"], 5 * np.log10(50_000 / 10))
+    assert (far["mag_kind"] == "apparent").all()
+    timed = small_model.generate(**kwargs, times=[0.0, 2.5, 5.0, 12.5])
+    np.testing.assert_allclose(timed["phase"][:4], [0.0, 0.5, 0.0, 0.5])
+    relative = small_model.generate("ECL", period=0.4, n_samples=2)
+    assert (relative["mag_kind"] == "relative to mean").all()
+
+
+def test_band_choice_and_refusal(small_model):
+    with pytest.raises(ValueError, match="trained in band"):
+        small_model.generate("CEP", period=5.0, band="u")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(cls="MIRA", period=300.0), "unknown class"),
+    (dict(cls="CEP", period=0.0), "period must be positive"),
+    (dict(cls="CEP", period=5.0, teff=float("nan")), "teff must be finite"),
+    (dict(cls="CEP", period=5.0, teff="hot"), "teff must be a number"),
+    (dict(cls="CEP", period=5.0, times=[]), "no observation times"),
+    (dict(cls="CEP", period=5.0, teff=60_000), "far outside the CEP training range"),
+    (dict(cls="CEP", period=5.0, cadence="kepler"), "unknown cadence"),
+    (dict(cls="CEP", period=5.0, regressor="svm"), "unknown regressor"),
+])
+def test_bad_input_is_a_clear_error(small_model, bad, message):
+    with pytest.raises(ValueError, match=message):
+        small_model.generate(**bad)
+
+
+def test_mild_extrapolation_is_flagged_not_refused(small_model):
+    lo, hi = small_model.parameters()["CEP"]["ranges"]["teff"]
+    table = small_model.generate("CEP", teff=hi + 0.3 * (hi - lo), period=5.0, n_samples=1)
+    assert table["extrapolation"].iloc[0] == pytest.approx(0.3, abs=0.01)
+    inside = small_model.generate("CEP", teff=(lo + hi) / 2, period=5.0, n_samples=1)
+    assert inside["extrapolation"].iloc[0] == 0.0
+
+
+@pytest.mark.parametrize("name", list(cadences.PRESETS))
+def test_cadence_presets(name):
+    spec = cadences.PRESETS[name]
+    times = cadences.preset(name, seed=1)
+    assert np.all(np.diff(times) >= 0) and times[0] == 0
+    assert len(times) == spec.nights * spec.visits_per_night
+    assert times[-1] <= spec.baseline_days + 1
+    np.testing.assert_array_equal(times, cadences.preset(name, seed=1))
+    assert not np.array_equal(times, cadences.preset(name, seed=2))
+    if spec.season_days < cadences.YEAR_DAYS:
+        # no observations in the off-season gaps: the largest gaps are at least the off-season
+        assert np.sort(np.diff(times))[-2] > 0.5 * (cadences.YEAR_DAYS - spec.season_days)
+    fewer = cadences.preset(name, seed=1, nights=10)
+    assert len(fewer) == 10 * spec.visits_per_night
+
+
+def test_uniform_cadence_and_its_errors():
+    np.testing.assert_allclose(cadences.uniform(5, 4.0), [0, 1, 2, 3, 4])
+    with pytest.raises(ValueError):
+        cadences.uniform(0, 10.0)
+
+
+def test_shape_parameters_tell_sawtooth_from_sinusoid():
+    phase = np.linspace(0, 1, 400, endpoint=False)
+    sinusoid = shape_parameters(phase, np.cos(2 * np.pi * phase))
+    sawtooth = shape_parameters(phase, phase - 0.5 + 0.02 * np.cos(2 * np.pi * phase))
+    assert sinusoid["R21"] < 0.01 < 0.3 < sawtooth["R21"]
+    assert abs(sinusoid["skewness"]) < 0.05
+
+
+def test_rr_lyrae_morph_covers_the_training_range(small_model):
+    curves, shapes = rr_lyrae_morph(small_model, n_teff=3, regressors=("linear", "rf"), n_samples=2)
+    lo, hi = small_model.parameters()["RRLYR"]["ranges"]["teff"]
+    assert len(shapes) == 6 and shapes["teff"].min() == pytest.approx(lo)
+    assert shapes["teff"].max() == pytest.approx(hi)
+    assert set(curves["regressor"]) == {"linear", "rf"} and np.isfinite(shapes["R21"]).all()
+
+
+def test_generate_command_writes_a_table(small_model, tmp_path):
+    out = tmp_path / "curves.csv"
+    result = subprocess.run([sys.executable, "-m", "pelsvae_core.cli", "generate", "--model",
+                             str(small_model.folder), "--class", "CEP", "--period", "5",
+                             "--cadence", "ogle", "--set", "nights=30", "--n-samples", "2",
+                             "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert len(table) == 60 and {"time", "phase", "mag", "mag_err", "band", "teff"} <= set(table)
+    bad = subprocess.run([sys.executable, "-m", "pelsvae_core.cli", "generate", "--model",
+                          str(small_model.folder), "--class", "CEP", "--period", "5",
+                          "--out", str(tmp_path / "x.txt")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "must end in .csv or .parquet" in bad.stderr
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_folder_with_regressors_reloads(small_model):
+    again = load_model(small_model.folder)
+    assert set(again.predictors) == set(small_model.predictors)
