@@ -39,7 +39,7 @@ def physics_controls(state: Explorer) -> pn.Column:
 
     state.param.watch(sync, ["star_class", "regressor"])
     sync()
-    redraw = pn.widgets.Button(name="Redraw samples", button_type="primary")
+    redraw = pn.widgets.Button(label="Redraw samples", color="primary")
     redraw.on_click(lambda _: state.redraw())
     return pn.Column(
         pn.widgets.Select.from_param(state.param.star_class),
@@ -49,7 +49,7 @@ def physics_controls(state: Explorer) -> pn.Column:
 
 
 def cadence_controls(state: Explorer) -> pn.Column:
-    upload = pn.widgets.FileInput(accept=".csv", name="Custom cadence (CSV of times)")
+    upload = pn.widgets.FileInput(accept=".csv", label="Custom cadence (CSV of times)")
     upload.param.watch(lambda event: state.upload_times(event.new), "value")
     return pn.Column(
         pn.widgets.Select.from_param(state.param.cadence),
@@ -66,7 +66,7 @@ def cadence_controls(state: Explorer) -> pn.Column:
 def export_controls(state: Explorer) -> pn.Row:
     def download(fmt):
         return pn.widgets.FileDownload(callback=lambda: state.export(fmt), filename=f"pelsvae_curves.{fmt}",
-                                       label=f"Download {fmt.upper()}", button_type="success")
+                                       label=f"Download {fmt.upper()}", color="success")
     return pn.Row(download("csv"), download("parquet"))
 
 
@@ -109,7 +109,7 @@ def morph_tab(state: Explorer) -> pn.Column:
         "Generated RR Lyrae across the Teff range of the real training stars, with period and "
         "absolute magnitude following the real stars at each Teff; one row per regressor "
         "(paper Fig. 8). Cool stars should look like RRab sawtooths, hot ones like RRc sinusoids."), sizing_mode="stretch_width")
-    button = pn.widgets.Button(name="Show the RR Lyrae morph", button_type="primary")
+    button = pn.widgets.Button(label="Show the RR Lyrae morph", color="primary")
 
     def show(_):
         button.loading = True

@@ -85,6 +85,21 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .evaluation.suite import evaluate
+    from .physics_map import model_training_set
+    from .api import load_model
+    model = load_model(args.model)
+    data = model_training_set(model, args.data_root, args.cache_dir)
+    results = evaluate(model, data, Path(args.json) if args.json else None,
+                       Path(args.report) if args.report else None, regressor=args.regressor)
+    two = {r["class"]: round(r["accuracy"], 2) for r in results["two_sample"]}
+    print(f"two-sample accuracy per class (0.5 = indistinguishable): {two}")
+    print(f"train on synthetic, test on real: {results['tstr']}")
+    print(f"generate 100 curves: {results['generate_100_ms']:.1f} ms")
+    return 0
+
+
 def _number(setting: str) -> tuple[str, float]:
     key, sep, value = setting.partition("=")
     if not sep:
@@ -146,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", required=True, help="output .csv or .parquet")
     gen.set_defaults(func=cmd_generate)
+
+    ev = commands.add_parser("evaluate", help="measure a model on real test stars; JSON, PNG and Markdown")
+    ev.add_argument("--model", help="model folder (default: models/default)")
+    ev.add_argument("--data-root", help="survey data folder")
+    ev.add_argument("--cache-dir", help="cache folder")
+    ev.add_argument("--json", help="write the numbers here")
+    ev.add_argument("--report", help="write report.md and figures into this folder")
+    ev.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

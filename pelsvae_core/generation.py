@@ -103,6 +103,17 @@ def observation_phases(period: float, times=None, phases=None, cadence=None, epo
     return np.full(phases.size, np.nan), phases
 
 
+def predict_latents(model, info: ClassPhysics, values: dict[str, float], band: str, regressor: str,
+                    n_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Latent vectors (n_samples, d) and amplitudes (magnitudes) for one physical vector,
+    each sample with its own dummy ~ U(0, 1) (paper Sect. 4.2)."""
+    physics = np.tile([values[p] for p in info.parameters], (n_samples, 1))
+    band_onehot = np.tile([b == band for b in info.bands], (n_samples, 1)).astype(float)
+    out = model.predictors[f"{info.cls}/{regressor}"].predict(
+        design(physics, band_onehot, rng.uniform(0, 1, n_samples)))
+    return out[:, :-1], 10 ** out[:, -1]
+
+
 def periodic_values(grid: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear periodic interpolation of decoded grids (n, 2, G) at phases (m,) or (n, m):
     the NumPy twin of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference."""
@@ -144,11 +155,7 @@ def generate(model, cls: str, teff=None, abs_mag=None, period=None, times=None, 
         modulus = 5 * math.log10(distance_pc / 10)
 
     rng = np.random.default_rng(seed)
-    physics = np.tile([request.values[p] for p in info.parameters], (n_samples, 1))
-    band_onehot = np.tile([b == request.band for b in info.bands], (n_samples, 1)).astype(float)
-    out = model.predictors[f"{cls}/{regressor}"].predict(
-        design(physics, band_onehot, rng.uniform(0, 1, n_samples)))
-    z, amplitude = out[:, :-1], 10 ** out[:, -1]
+    z, amplitude = predict_latents(model, info, request.values, request.band, regressor, n_samples, rng)
     if latent is not None:
         z = np.broadcast_to(np.asarray(latent, dtype=float).reshape(1, -1), z.shape)
     grid = model.decode_grid(z, cls, band=request.band)

@@ -132,6 +132,19 @@ def fit_regressors(model, data: TrainingSet, kinds=KINDS, seed: int = 0, repeats
     return predictors, infos, pd.DataFrame(rows)
 
 
+def model_training_set(model, data_root=None, cache_dir=None, progress: bool = True) -> TrainingSet:
+    """The training set, with the same splits and augmentation, that ``model`` was trained on."""
+    from .data import cache
+    from .data.dataset import DatasetConfig, build_training_set
+    from .data.preprocess import PreprocessConfig
+
+    dataset_cfg = DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in model.metadata["dataset_config"].items()})
+    loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
+                        progress=progress)
+    return build_training_set(loaded.kept, dataset_cfg)
+
+
 def fit_into_folder(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: int = 0,
                     progress: bool = True):
     """Fit regressors for the model in ``folder`` on its own training data and splits, and
@@ -148,11 +161,7 @@ def fit_into_folder(folder=None, data_root=None, cache_dir=None, kinds=KINDS, se
     from .regressors import save_predictors
 
     model = load_model(folder)
-    dataset_cfg = DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in model.metadata["dataset_config"].items()})
-    loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
-                        progress=progress)
-    data = build_training_set(loaded.kept, dataset_cfg)
+    data = model_training_set(model, data_root, cache_dir, progress)
     predictors, infos, table = fit_regressors(model, data, kinds, seed, progress=progress)
     metadata = {**model.metadata, "physics": {
         "classes": {cls: info.to_dict() for cls, info in infos.items()},
