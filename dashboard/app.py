@@ -51,6 +51,9 @@ def physics_controls(state: Explorer) -> pn.Column:
 def cadence_controls(state: Explorer) -> pn.Column:
     upload = pn.widgets.FileInput(accept=".csv", label="Custom cadence (CSV of times)")
     upload.param.watch(lambda event: state.upload_times(event.new), "value")
+    pasted = pn.widgets.TextAreaInput(placeholder="or paste times (days), one per line", height=90)
+    use_pasted = pn.widgets.Button(label="Use pasted times")
+    use_pasted.on_click(lambda _: state.upload_times(pasted.value.encode()))
     return pn.Column(
         pn.widgets.Select.from_param(state.param.cadence),
         pn.widgets.FloatInput.from_param(state.param.baseline_days),
@@ -60,7 +63,7 @@ def cadence_controls(state: Explorer) -> pn.Column:
         pn.widgets.Checkbox.from_param(state.param.noise),
         pn.widgets.FloatInput.from_param(state.param.distance_pc),
         pn.pane.Markdown("Custom cadence: a CSV whose `time` (or first) column holds days."),
-        upload)
+        upload, pasted, use_pasted)
 
 
 def export_controls(state: Explorer) -> pn.Row:

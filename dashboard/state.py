@@ -37,18 +37,23 @@ def shared_model(path: str | None = None):
 
 
 def parse_times_csv(content: bytes) -> np.ndarray:
-    """Observation times from a CSV: a column named time/mjd/hjd/jd/t, else the first column."""
+    """Observation times from CSV text: a column named time/mjd/hjd/jd/t, else the first column;
+    a header line is optional (pasted numbers, one per line, work too)."""
     if not content or not content.strip():
-        raise ValueError("the uploaded file is empty")
+        raise ValueError("no observation times given (the file or text is empty)")
     try:
-        table = pd.read_csv(io.BytesIO(content))
+        table = pd.read_csv(io.BytesIO(content), header=None, dtype=str, skip_blank_lines=True)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"could not read the file as CSV: {error}") from None
-    if table.empty or not len(table.columns):
-        raise ValueError("the CSV has no rows")
-    names = {str(c).strip().lower(): c for c in table.columns}
-    column = next((names[n] for n in ("time", "mjd", "hjd", "jd", "t") if n in names), table.columns[0])
-    values = pd.to_numeric(table[column], errors="coerce")
+        raise ValueError(f"could not read the times as CSV: {error}") from None
+    first = table.iloc[0]
+    if pd.to_numeric(first, errors="coerce").isna().all():  # a header line
+        table = table.iloc[1:]
+        table.columns = [str(c).strip().lower() for c in first]
+    if table.empty:
+        raise ValueError("the CSV has a header but no rows")
+    column = next((c for c in ("time", "mjd", "hjd", "jd", "t") if c in table.columns),
+                  table.columns[0])
+    values = pd.to_numeric(table[column].str.strip(), errors="coerce")
     if values.isna().any():
         bad = int(values.isna().sum())
         raise ValueError(f"column {column!r} has {bad} value(s) that are not numbers")

@@ -60,6 +60,7 @@ def test_uploaded_cadence_and_bad_files(explorer):
     assert explorer.cadence == "custom" and len(explorer.observed) == 4
     kept = explorer.observed.copy()
     for content, reason in [(b"", "empty"), (b"time\n1\n2\nthree\n", "not numbers"),
+                            (b"time\n", "no rows"),
                             (b"time\n1\n", "at least 3"), (b"\xff\xfe\x00garbage", "")]:
         assert not explorer.upload_times(content)
         assert "Custom cadence not used" in explorer.message and reason in explorer.message
@@ -68,9 +69,10 @@ def test_uploaded_cadence_and_bad_files(explorer):
     assert explorer.curve is not None
 
 
-def test_parse_times_prefers_a_time_column():
+def test_parse_times_prefers_a_time_column_and_accepts_pasted_numbers():
     times = parse_times_csv(b"x,time\n5,10.5\n1,11.5\n7,10.0\n")
     np.testing.assert_allclose(times, [0.0, 0.5, 1.5])
+    np.testing.assert_allclose(parse_times_csv(b"3.0\n1.0\n 2.5\n"), [0.0, 1.5, 2.0])
 
 
 def test_redraw_and_sample_count(explorer):
