@@ -86,10 +86,13 @@ def message_banner(state: Explorer) -> pn.pane.Alert:
 
 
 def curve_tab(state: Explorer) -> pn.Column:
-    streams = [hv.streams.Params(state, ["curve", "observed", "search"])]
-    folded = hv.DynamicMap(lambda **_: plots.folded(state.curve, state.observed), streams=streams)
-    series = hv.DynamicMap(lambda **_: plots.time_series(state.observed), streams=streams)
-    power = hv.DynamicMap(lambda **_: plots.periodogram(state.search), streams=streams)
+    def on(*names):
+        return [hv.streams.Params(state, list(names))]
+
+    folded = hv.DynamicMap(lambda **_: plots.folded(state.curve, state.observed),
+                           streams=on("curve", "observed"))
+    series = hv.DynamicMap(lambda **_: plots.time_series(state.observed), streams=on("observed"))
+    power = hv.DynamicMap(lambda **_: plots.periodogram(state.search), streams=on("search"))
     return pn.Column(pn.pane.HoloViews(folded, sizing_mode="stretch_width", name="folded"),
                      pn.pane.HoloViews(series, sizing_mode="stretch_width"),
                      pn.pane.HoloViews(power, sizing_mode="stretch_width"),

@@ -237,11 +237,12 @@ class Explorer(param.Parameterized):
                               "low": spread.quantile(0.16).to_numpy(),
                               "high": spread.quantile(0.84).to_numpy()})
         first = observed[observed["sample"] == 0]
-        self.search = self._period_search(first, period)
-        self.position = dense.groupby("sample")[latent_columns(dense)].first().to_numpy()
-        self.table = observed
-        self.observed = first[["time", "phase", "mag", "mag_err"]].reset_index(drop=True)
-        self.curve = curve
+        # one batched update, so each plot redraws once per change, not once per result
+        self.param.update(
+            search=self._period_search(first, period),
+            position=dense.groupby("sample")[latent_columns(dense)].first().to_numpy(),
+            table=observed, observed=first[["time", "phase", "mag", "mag_err"]].reset_index(drop=True),
+            curve=curve)
 
     def _period_search(self, observed: pd.DataFrame, period: float) -> dict:
         t, m, e = (observed[c].to_numpy() for c in ("time", "mag", "mag_err"))
