@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -25,6 +26,7 @@ from .. import paths
 from .config import FORMAT_VERSION, ModelConfig
 from .vae import PELSVAE
 
+log = logging.getLogger(__name__)
 CONFIG, WEIGHTS, METADATA, CHECKSUMS = "config.json", "weights.pt", "metadata.json", "checksums.json"
 DEFAULT_MODEL = paths.REPO_ROOT / "models" / "default"
 
@@ -75,6 +77,10 @@ def save_folder(folder: str | os.PathLike, model: PELSVAE, metadata: dict,
         (staging / CHECKSUMS).write_text(json.dumps({n: sha256(staging / n) for n in files}, indent=2))
         previous = None
         if folder.exists():
+            dropped = sorted({p.name for p in folder.iterdir()} - set(files) - {CHECKSUMS})
+            if dropped:
+                log.warning("replacing %s drops %s, which described the previous model "
+                            "(re-run `pelsvae evaluate` for a new report)", folder, ", ".join(dropped))
             previous = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(previous, ignore_errors=True)
             os.replace(folder, previous)
