@@ -82,7 +82,6 @@ def main() -> None:
             print(f"  {regressor:<6}                     {ms:8.2f} ms   (target < 20 ms)")
 
     print("training step (batch 128, forward + backward + Adam), 1 thread")
-    from pelsvae_core.data.dataset import TrainingSet  # noqa: F401  (documents the input type)
     from pelsvae_core.model.losses import vae_loss
     from pelsvae_core.model.vae import PELSVAE
     network = PELSVAE(model.config)

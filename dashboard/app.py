@@ -86,16 +86,12 @@ def message_banner(state: Explorer) -> pn.pane.Alert:
 
 
 def curve_tab(state: Explorer) -> pn.Column:
-    def on(*names):
-        return [hv.streams.Params(state, list(names))]
-
-    folded = hv.DynamicMap(lambda **_: plots.folded(state.curve, state.observed),
-                           streams=on("curve", "observed"))
-    series = hv.DynamicMap(lambda **_: plots.time_series(state.observed), streams=on("observed"))
-    power = hv.DynamicMap(lambda **_: plots.periodogram(state.search), streams=on("search"))
-    return pn.Column(pn.pane.HoloViews(folded, sizing_mode="stretch_width", name="folded"),
-                     pn.pane.HoloViews(series, sizing_mode="stretch_width"),
-                     pn.pane.HoloViews(power, sizing_mode="stretch_width"),
+    figures = plots.CurveFigures()
+    state.param.watch(lambda *_: figures.update(state.curve, state.observed, state.search),
+                      ["curve", "observed", "search"])
+    figures.update(state.curve, state.observed, state.search)
+    return pn.Column(*(pn.pane.Bokeh(f, sizing_mode="stretch_width")
+                       for f in (figures.folded, figures.series, figures.periodogram)),
                      sizing_mode="stretch_width")
 
 

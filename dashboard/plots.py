@@ -1,57 +1,14 @@
-"""HoloViews plots of the explorer's results: presentation only, no science."""
+"""Plots of the explorer's results (Bokeh for the live curve, HoloViews for the rest): presentation only."""
 from __future__ import annotations
 
-import math
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the options below need)
 import numpy as np
 import pandas as pd
 
-MAG_AXIS = dict(invert_yaxis=True, ylabel="magnitude", tools=["hover"], responsive=True,
-                min_height=260, show_grid=True)
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
                  "ELL": "#9467bd", "LPV": "#8c564b", "RRLYR": "#e377c2", "T2CEP": "#17becf"}
-
-
-def folded(curve: pd.DataFrame | None, observed: pd.DataFrame | None) -> hv.Overlay:
-    """Median and 16-84 % spread of the samples over phase, with the observed points."""
-    if curve is None:
-        return hv.Overlay([hv.Curve([], "phase", "mag")])
-    spread = hv.Area(curve, "phase", ["low", "high"], label="16-84 % of samples").opts(
-        alpha=0.3, color="#1f77b4", line_alpha=0)
-    median = hv.Curve(curve, "phase", ("median", "mag"), label="median").opts(color="#1f77b4",
-                                                                             line_width=2)
-    layers = [spread, median]
-    if observed is not None and len(observed):
-        layers.append(hv.Scatter(observed, "phase", ["mag", "time"], label="observed").opts(
-            color="black", size=4))
-    return hv.Overlay(layers).opts(title="Phase-folded light curve", xlim=(0, 1), **MAG_AXIS,
-                                   legend_position="bottom_right")
-
-
-def time_series(observed: pd.DataFrame | None) -> hv.Element:
-    """The same star as the cadence sees it, over time."""
-    data = observed if observed is not None else pd.DataFrame({"time": [], "mag": [], "mag_err": []})
-    points = hv.Scatter(data, "time", ["mag", "mag_err", "phase"] if "phase" in data else ["mag"])
-    bars = hv.ErrorBars(data, "time", ["mag", "mag_err"])
-    return (bars * points.opts(color="black", size=4)).opts(
-        hv.opts.Overlay(title=f"Observed: {len(data)} epochs", xlabel="time (days)", **MAG_AXIS))
-
-
-def periodogram(search: dict) -> hv.Overlay:
-    """Lomb-Scargle power with the true period marked and the recovered period reported."""
-    if not search or not len(search.get("periods", [])):
-        return hv.Overlay([hv.Curve([], "period (days)", "power")]).opts(
-            title="Periodogram: too few epochs")
-    power = hv.Curve((search["periods"], search["power"]), "period (days)", "power").opts(
-        logx=True, color="#444444")
-    true = hv.VLine(search["true"]).opts(color="#2ca02c", line_dash="dashed")
-    found = search["found"]
-    verdict = "recovered" if search["recovered"] else "NOT recovered"
-    title = (f"Periodogram: true {search['true']:.5g} d, found "
-             f"{found:.5g} d ({verdict})" if math.isfinite(found) else "Periodogram")
-    return (power * true).opts(title=title, responsive=True, min_height=220, show_grid=True)
 
 
 def latent_space(points: pd.DataFrame, current: np.ndarray) -> hv.Overlay:
@@ -77,3 +34,59 @@ def morph(curves: pd.DataFrame, shapes: pd.DataFrame) -> hv.Layout:
             color="#e377c2", line_width=2))
     n_cols = curves["teff"].nunique()
     return hv.Layout(panels).cols(n_cols).opts(shared_axes=False)
+
+
+class CurveFigures:
+    """The light-curve tab as Bokeh figures whose data are replaced in place on each change,
+    much cheaper than re-rendering HoloViews plots (and zoom is kept)."""
+
+    def __init__(self):
+        from bokeh.models import ColumnDataSource, HoverTool, Span
+        from bokeh.plotting import figure
+
+        self.curve = ColumnDataSource({"phase": [], "median": [], "low": [], "high": []})
+        self.points = ColumnDataSource({"time": [], "phase": [], "mag": [], "mag_err": [],
+                                        "top": [], "bottom": []})
+        self.power = ColumnDataSource({"period": [], "power": []})
+        common = dict(sizing_mode="stretch_width", height=280, tools="pan,wheel_zoom,box_zoom,reset,save")
+        self.folded = figure(title="Phase-folded light curve", x_axis_label="phase",
+                             y_axis_label="magnitude", x_range=(0, 1), **common)
+        self.folded.varea("phase", "low", "high", source=self.curve, fill_alpha=0.3,
+                          legend_label="16-84 % of samples")
+        self.folded.line("phase", "median", source=self.curve, line_width=2, legend_label="median")
+        self.folded.scatter("phase", "mag", source=self.points, color="black", size=4,
+                            legend_label="observed")
+        self.series = figure(title="Observed", x_axis_label="time (days)",
+                             y_axis_label="magnitude", **common)
+        self.series.segment("time", "top", "time", "bottom", source=self.points, color="black")
+        self.series.scatter("time", "mag", source=self.points, color="black", size=4)
+        for fig in (self.folded, self.series):
+            fig.y_range.flipped = True
+            fig.add_tools(HoverTool(tooltips=[("time", "@time{0.000}"), ("phase", "@phase{0.000}"),
+                                              ("mag", "@mag{0.000}")]))
+        self.folded.legend.location = "bottom_right"
+        self.periodogram = figure(title="Periodogram", x_axis_label="period (days)",
+                                  y_axis_label="power", x_axis_type="log", **{**common, "height": 230})
+        self.periodogram.line("period", "power", source=self.power, color="#444444")
+        self.true_period = Span(dimension="height", line_color="#2ca02c", line_dash="dashed",
+                                location=1.0)
+        self.periodogram.add_layout(self.true_period)
+
+    def update(self, curve: pd.DataFrame | None, observed: pd.DataFrame | None, search: dict) -> None:
+        if curve is not None:
+            self.curve.data = {c: curve[c].to_numpy() for c in ("phase", "median", "low", "high")}
+        if observed is not None:
+            data = {c: observed[c].to_numpy() for c in ("time", "phase", "mag", "mag_err")}
+            data["top"], data["bottom"] = data["mag"] - data["mag_err"], data["mag"] + data["mag_err"]
+            self.points.data = data
+            self.series.title.text = f"Observed: {len(observed)} epochs"
+        if search and len(search.get("periods", [])):
+            self.power.data = {"period": search["periods"], "power": search["power"]}
+            self.true_period.location = search["true"]
+            found = search["found"]
+            verdict = "recovered" if search["recovered"] else "NOT recovered"
+            self.periodogram.title.text = (f"Periodogram: true {search['true']:.5g} d, found "
+                                           f"{found:.5g} d ({verdict})")
+        else:
+            self.power.data = {"period": [], "power": []}
+            self.periodogram.title.text = "Periodogram: too few epochs"

@@ -154,9 +154,6 @@ def fit_into_folder(folder=None, data_root=None, cache_dir=None, kinds=KINDS, se
 
     from .api import LATENTS_FILE, REGRESSORS_FILE, load_model
     from .latents import latent_table
-    from .data import cache
-    from .data.dataset import DatasetConfig, build_training_set
-    from .data.preprocess import PreprocessConfig
     from .model.storage import save_folder
     from .regressors import save_predictors
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
 
 from pelsvae_core.data import catalina
 from pelsvae_core.data.period import estimate_period

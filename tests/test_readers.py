@@ -1,7 +1,6 @@
 """Every reader on the real survey files, from archives and from plain folders."""
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 
 import numpy as np

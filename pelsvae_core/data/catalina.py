@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import pandas as pd
 
 from .records import OTHER, LightCurve, empty_curve

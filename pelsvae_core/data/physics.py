@@ -7,6 +7,7 @@ ApJ 708, 717, table 3). Every value made here carries a ``derived:`` source.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 #: Extinction per unit E(B-V) in SDSS bands, R_V = 3.1 (Schlegel, Finkbeiner & Davis 1998, ApJ 500, 525, Table 6).
 SFD_R = {"u": 5.155, "g": 3.793, "r": 2.751, "i": 2.086, "z": 1.479}
@@ -49,10 +50,8 @@ def distance_modulus(distance_kpc: np.ndarray) -> np.ndarray:
     return 5.0 * np.log10(np.asarray(distance_kpc, dtype=float) * 100.0)
 
 
-def stripe82_parameters(table3: "pd.DataFrame") -> "pd.DataFrame":  # noqa: F821
+def stripe82_parameters(table3: pd.DataFrame) -> pd.DataFrame:
     """Teff and absolute G for each Stripe 82 star from its flux-averaged g, r, A_r and distance."""
-    import pandas as pd
-
     g0 = deredden(table3["gF"].to_numpy(), "g", table3["rExt"].to_numpy())
     r0 = deredden(table3["rF"].to_numpy(), "r", table3["rExt"].to_numpy())
     abs_g = gaia_g_from_sdss(g0, r0) - distance_modulus(table3["d"].to_numpy())

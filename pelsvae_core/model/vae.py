@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .config import ModelConfig
-from .networks import N_PHYSICS, Encoder, GridDecoder, periodic_interpolate
+from .networks import Encoder, GridDecoder, periodic_interpolate
 
 #: Physical inputs are standardised with these centres and scales (Teff in K, M in mag, log10 P in days)
 #: so that no raw 6000 K value meets a saturating unit.
