@@ -9,9 +9,16 @@ from pathlib import Path
 from .paths import DataRootError
 
 
-def _data_options(parser: argparse.ArgumentParser) -> None:
+def _source_options(parser: argparse.ArgumentParser, model: bool = False) -> None:
+    """Where the survey data and cache are, and (``model``) which model folder."""
+    if model:
+        parser.add_argument("--model", help="model folder (default: models/default)")
     parser.add_argument("--data-root", help="survey data folder (default: $PELSVAE_DATA or ../shared/data)")
     parser.add_argument("--cache-dir", help="cache folder (default: $PELSVAE_CACHE or ~/.cache/pelsvae)")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    _source_options(parser)
     parser.add_argument("--n-points", type=int, default=300,
                         help="points per resampled curve (default 300, as in the paper)")
 
@@ -129,17 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model from a recipe (train/*.toml)")
     train.add_argument("--config", required=True, help="recipe file, e.g. train/default.toml")
-    train.add_argument("--data-root", help="survey data folder")
-    train.add_argument("--cache-dir", help="cache folder")
+    _source_options(train)
     train.add_argument("--output", help="model folder to write (default: the recipe's)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
     train.set_defaults(func=cmd_train)
 
     fit = commands.add_parser("fit-regressors", help="fit the physics -> latent regressors of a model")
-    fit.add_argument("--model", help="model folder (default: models/default)")
-    fit.add_argument("--data-root", help="survey data folder")
-    fit.add_argument("--cache-dir", help="cache folder")
+    _source_options(fit, model=True)
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=cmd_fit_regressors)
 
@@ -163,9 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     ev = commands.add_parser("evaluate", help="measure a model on real test stars; JSON, PNG and Markdown")
-    ev.add_argument("--model", help="model folder (default: models/default)")
-    ev.add_argument("--data-root", help="survey data folder")
-    ev.add_argument("--cache-dir", help="cache folder")
+    _source_options(ev, model=True)
     ev.add_argument("--json", help="write the numbers here")
     ev.add_argument("--report", help="write report.md and figures into this folder")
     ev.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])

@@ -47,47 +47,46 @@ def curve_features(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, mask: np
     return out
 
 
-def generated_like(model, data: TrainingSet, regressor: str, seed: int = 0):
-    """For each curve whose class's parameters are all known: a generated normalised curve at the
-    same phases, with Gaussian noise of the same errors. Returns (rows used, mags)."""
-    rng = np.random.default_rng(seed)
-    rows, mags = [], []
+def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
+                     rng: np.random.Generator):
+    """For each curve whose class's parameters are all known and whose band the class was trained
+    in: yield (row, class, normalised curves (n_samples, L) generated at its phases from its
+    own parameters)."""
     physics = np.column_stack([data.teff, data.abs_mag, data.log_period]).astype(float)
     for i in range(len(data)):
         cls = data.classes[data.cls[i]]
-        info = model.class_physics.get(cls)
-        band = data.bands[data.band[i]]
+        info, band = model.class_physics.get(cls), data.bands[data.band[i]]
         if info is None or band not in info.bands:
             continue
         values = {p: physics[i, PARAMETERS.index(p)] for p in info.parameters}
         if not np.isfinite(list(values.values())).all():
             continue
-        z, _ = predict_latents(model, info, values, band, regressor, 1, rng)
-        mag, _ = model.decode(z, cls, data.phase[i], band=band)
+        z, _ = predict_latents(model, info, values, band, regressor, n_samples, rng)
+        yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0]
+
+
+def generated_like(model, data: TrainingSet, regressor: str, seed: int = 0):
+    """A generated curve per usable row, at the same phases with Gaussian noise of the same
+    errors. Returns (rows used, magnitudes)."""
+    rng = np.random.default_rng(seed)
+    rows, mags = [], []
+    for i, _, mag in from_own_physics(model, data, regressor, 1, rng):
         rows.append(i)
         mags.append(mag[0] + rng.standard_normal(mag.shape[1]) * data.err[i])
     return np.array(rows, dtype=int), np.array(mags)
 
 
 def physics_to_curve(model, test: TrainingSet, train: TrainingSet, regressor: str) -> pd.DataFrame:
-    """RMSE of the noise-free generated curve against each real test curve, and of the template."""
-    rng = np.random.default_rng(1)
+    """RMSE of the median of 10 noise-free generated curves against each real test curve, and of
+    the per-class median template."""
     templates = median_templates(train)
     rows = []
-    physics = np.column_stack([test.teff, test.abs_mag, test.log_period]).astype(float)
-    for i in range(len(test)):
-        cls = test.classes[test.cls[i]]
-        info, band = model.class_physics.get(cls), test.bands[test.band[i]]
-        if info is None or band not in info.bands:
-            continue
-        values = {p: physics[i, PARAMETERS.index(p)] for p in info.parameters}
-        if not np.isfinite(list(values.values())).all():
-            continue
-        z, _ = predict_latents(model, info, values, band, regressor, 10, rng)
-        mag, _ = model.decode(z, cls, test.phase[i], band=band)
+    for i, cls, mag in from_own_physics(model, test, regressor, 10, np.random.default_rng(1)):
         one = test.subset(np.array([i]))
-        rows.append({"class": cls, "generated": float(masked_rmse(one.mag, np.median(mag, 0)[None], one.mask)[0]),
-                     "template": float(masked_rmse(one.mag, template_predictions(templates, one), one.mask)[0])})
+        rows.append({"class": cls,
+                     "generated": float(masked_rmse(one.mag, np.median(mag, 0)[None], one.mask)[0]),
+                     "template": float(masked_rmse(one.mag, template_predictions(templates, one),
+                                                   one.mask)[0])})
     frame = pd.DataFrame(rows)
     return frame.groupby("class").agg(n=("generated", "size"), generated=("generated", "median"),
                                       template=("template", "median")).reset_index()
