@@ -6,6 +6,7 @@ for the user when an input cannot be used.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -99,6 +100,8 @@ class Explorer(param.Parameterized):
     table = param.DataFrame(default=None, allow_None=True, precedence=-1)
     z_override = param.Array(default=None, allow_None=True, precedence=-1)
 
+    _deferred = False  # inside _one_refresh: changes wait for one final refresh
+
     def __init__(self, model=None, **params):
         self.model = model or shared_model()
         super().__init__(**params)
@@ -108,8 +111,9 @@ class Explorer(param.Parameterized):
                                                    for b in range(a + 1, latent_dims)]
         self._latents = self.model.latents()
         self._basis = pca_basis(self._latents)
-        self._class_changed()
-        self._cadence_changed()
+        with self._one_refresh():
+            self._apply_class_defaults()
+            self._apply_cadence_defaults()
 
     # -- what the class responds to ------------------------------------------------
     @property
@@ -129,31 +133,45 @@ class Explorer(param.Parameterized):
                 return row["rmse_latent"]
         return math.nan
 
+    @contextlib.contextmanager
+    def _one_refresh(self):
+        """Apply several changes, each still shown by its widget, and recompute once at the end."""
+        self._deferred = True
+        try:
+            with param.parameterized.batch_call_watchers(self):
+                yield
+        finally:
+            self._deferred = False
+        self.refresh()
+
+    def _apply_class_defaults(self):
+        info = self.info
+        self.param["band"].objects = list(info.bands)
+        self.band = info.bands[0]
+        for name in ("teff", "abs_mag", "log_period"):
+            if name in info.ranges:
+                lo, hi = info.ranges[name]
+                pad = 0.05 * (hi - lo) or 0.1
+                self.param[name].bounds = (lo - pad, hi + pad)
+                setattr(self, name, info.typical[name])
+        self.z_override = None
+
+    def _apply_cadence_defaults(self):
+        if self.cadence in PRESETS:
+            preset = PRESETS[self.cadence]
+            self.param.update(baseline_days=preset.baseline_days, nights=preset.nights,
+                              season_days=preset.season_days,
+                              visits_per_night=preset.visits_per_night)
+
     @param.depends("star_class", watch=True)
     def _class_changed(self):
-        info = self.info
-        with param.parameterized.batch_call_watchers(self):
-            self.param["band"].objects = list(info.bands)
-            self.band = info.bands[0]
-            for name in ("teff", "abs_mag", "log_period"):
-                if name in info.ranges:
-                    lo, hi = info.ranges[name]
-                    pad = 0.05 * (hi - lo) or 0.1
-                    self.param[name].bounds = (lo - pad, hi + pad)
-                    setattr(self, name, info.typical[name])
-            self.z_override = None
-        self.refresh()
+        with self._one_refresh():
+            self._apply_class_defaults()
 
     @param.depends("cadence", watch=True)
     def _cadence_changed(self):
-        if self.cadence in PRESETS:
-            preset = PRESETS[self.cadence]
-            with param.parameterized.batch_call_watchers(self):
-                self.baseline_days = preset.baseline_days
-                self.nights = preset.nights
-                self.season_days = preset.season_days
-                self.visits_per_night = preset.visits_per_night
-        self.refresh()
+        with self._one_refresh():
+            self._apply_cadence_defaults()
 
     @param.depends("teff", "abs_mag", "log_period", "regressor", "band", "n_samples", "seed",
                    watch=True)
@@ -178,7 +196,7 @@ class Explorer(param.Parameterized):
         except ValueError as error:
             self.message = f"Custom cadence not used: {error}"
             return False
-        with param.parameterized.batch_call_watchers(self):
+        with self._one_refresh():
             self.custom_times = times
             self.cadence = "custom"
         return True
@@ -218,6 +236,8 @@ class Explorer(param.Parameterized):
 
     def refresh(self):
         """Recompute every result; an input that cannot be used becomes a message, not an error."""
+        if self._deferred:
+            return
         try:
             self._refresh()
             self.message = ""

@@ -132,22 +132,20 @@ def build_training_set(kept: pd.DataFrame, cfg: DatasetConfig | None = None) -> 
     bands = tuple(sorted(stars["band"].unique()))
     rng = np.random.default_rng(cfg.seed)
 
+    def real(i: int) -> tuple[np.ndarray, ...]:
+        """A real curve resampled with its star's own seed, whatever order rows come in."""
+        row_rng = np.random.default_rng(star_seed(cfg.seed, stars.at[i, "star_key"]))
+        return resample(*(stars.at[i, c] for c in ("phase", "mag", "err")), cfg.n_points, row_rng)
+
     records: list[tuple] = []  # (row index, split, augmented, arrays)
-    train_idx = np.flatnonzero(split == "train")
-    plan = _class_plan(stars.iloc[train_idx], cfg, rng)
+    plan = _class_plan(stars.iloc[np.flatnonzero(split == "train")], cfg, rng)
     for cls, (group, n_extra) in plan.items():
-        for i in group.index:
-            row_rng = np.random.default_rng(star_seed(cfg.seed, stars.at[i, "star_key"]))
-            records.append((i, "train", False, resample(*(stars.at[i, c] for c in ("phase", "mag", "err")),
-                                                        cfg.n_points, row_rng)))
+        records += [(i, "train", False, real(i)) for i in group.index]
         if n_extra > 0:
             for i in rng.choice(group.index.to_numpy(), size=n_extra, replace=True):
                 records.append((i, "train", True, _augment(stars.loc[i], cfg.n_points,
                                                            cfg.max_phase_shift, rng)))
-    for i in np.flatnonzero(split != "train"):
-        row_rng = np.random.default_rng(star_seed(cfg.seed, stars.at[i, "star_key"]))
-        records.append((i, split[i], False, resample(*(stars.at[i, c] for c in ("phase", "mag", "err")),
-                                                     cfg.n_points, row_rng)))
+    records += [(i, split[i], False, real(i)) for i in np.flatnonzero(split != "train")]
 
     rows = np.array([r[0] for r in records])
     curves = [r[3] for r in records]
