@@ -11,8 +11,10 @@ import torch
 from pelsvae_core import load_model
 from pelsvae_core.api import Model
 from pelsvae_core.data.dataset import DatasetConfig, build_training_set
+from pelsvae_core.generation import periodic_values
 from pelsvae_core.model import losses, storage
 from pelsvae_core.model.config import ModelConfig, TrainConfig
+from pelsvae_core.model.networks import periodic_interpolate
 from pelsvae_core.model.training import batch_from, fit
 from pelsvae_core.model.vae import PELSVAE
 
@@ -20,9 +22,9 @@ CLASSES = ("ACEP", "CEP", "DSCT", "ECL", "ELL", "LPV", "RRLYR", "T2CEP")
 
 
 def tiny(architecture="tcn", **overrides) -> ModelConfig:
-    return ModelConfig(classes=CLASSES, bands=("I", "V"), architecture=architecture,
-                       hidden=8, blocks=3, rnn_layers=1, decoder_channels=8, grid_size=64,
-                       **overrides)
+    settings = {"hidden": 8, "blocks": 3, "rnn_layers": 1, "decoder_channels": (16, 8, 8),
+                "grid_size": 64, **overrides}
+    return ModelConfig(classes=CLASSES, bands=("I", "V"), architecture=architecture, **settings)
 
 
 def random_batch(n=6, length=50, seed=0):
@@ -100,19 +102,45 @@ def test_decoding_depends_on_phase_alone_and_is_periodic(architecture):
         assert torch.allclose(edge[:, 0], edge[:, 1], atol=1e-3)
 
 
-def make_model_folder(tmp_path, physics=True) -> Model:
+def test_numpy_interpolation_matches_the_network():
+    """The API reads phases off the grid in NumPy; it must agree with the torch code trained on."""
+    rng = np.random.default_rng(2)
+    grid = rng.random((5, 2, 64)).astype(np.float32)
+    phases = rng.uniform(-2, 3, (5, 41))  # wrapped both ways
+    mag, err = periodic_values(grid, phases)
+    expected = periodic_interpolate(torch.from_numpy(grid), torch.from_numpy(phases)).numpy()
+    assert np.allclose(mag, expected[:, 0], atol=1e-6) and np.allclose(err, expected[:, 1], atol=1e-6)
+
+
+def test_decoder_widths_must_match_its_levels():
+    assert tiny().decoder_widths == (16, 8, 8)
+    assert tiny(decoder_channels=12).decoder_widths == (12, 12, 12)
+    with pytest.raises(ValueError, match="decoder has 3 levels"):
+        tiny(decoder_channels=(16, 8))
+
+
+def make_model_folder(tmp_path, physics=True, network=None) -> Model:
     torch.manual_seed(0)
-    network = PELSVAE(tiny(physics=physics)).eval()
+    network = network or PELSVAE(tiny(physics=physics)).eval()
     folder = storage.save_folder(tmp_path / "model", network, {"note": "test"})
     return load_model(folder)
 
 
 def test_save_load_round_trip_is_bit_identical(tmp_path):
-    model = make_model_folder(tmp_path)
-    z, phases = np.random.default_rng(0).normal(size=(4, 4)), np.linspace(0, 1, 77)
+    torch.manual_seed(0)
+    network = PELSVAE(tiny(physics=True)).eval()
+    z = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32)
+    cls, band = torch.full((4,), CLASSES.index("RRLYR")), torch.zeros(4, dtype=torch.long)  # band I
+    with torch.no_grad():
+        before = network.decode_grid(torch.from_numpy(z), cls, band).numpy()
+    model = make_model_folder(tmp_path, network=network)
+    assert np.array_equal(model.decode_grid(z, "RRLYR", band="I"), before)
+    phases = np.linspace(0, 1, 77)
     first = model.decode(z, "RRLYR", phases, band="I")
     again = load_model(tmp_path / "model").decode(z, "RRLYR", phases, band="I")
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    with pytest.raises(ValueError, match="folded for inference"):  # its layout differs
+        storage.save_folder(tmp_path / "again", model.network, {})
     metadata = json.loads((tmp_path / "model" / storage.METADATA).read_text())
     assert metadata["note"] == "test" and "torch" in metadata["library_versions"]
 

@@ -26,17 +26,38 @@ class ModelConfig:
     #: Decoder output grid: the curve is decoded on this many phases in [0, 1) and
     #: interpolated periodically, so a value depends on its phase alone.
     grid_size: int = 128
-    decoder_channels: int = 32
+    #: Width of each upsampling level of the TCN decoder, coarsest first (one level per
+    #: doubling from ``decoder_seed_size`` to ``grid_size``); one number means every level.
+    #: Narrowing the fine levels is what makes decoding cheap: their cost grows with
+    #: grid points times width squared.
+    decoder_channels: int | tuple[int, ...] = 32
     decoder_seed_size: int = 16
+    #: Kernel of the decoder's circular convolutions; None means ``kernel``.
+    decoder_kernel: int | None = None
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
-        size = self.decoder_seed_size
+        size, levels = self.decoder_seed_size, 1
         while size < self.grid_size:
-            size *= 2
+            size, levels = size * 2, levels + 1
         if size != self.grid_size:
             raise ValueError("grid_size must be decoder_seed_size times a power of two")
+        if not isinstance(self.decoder_channels, int):
+            widths = tuple(self.decoder_channels)
+            if len(widths) != levels:
+                raise ValueError(f"decoder_channels lists {len(widths)} widths; from "
+                                 f"{self.decoder_seed_size} to {self.grid_size} points the "
+                                 f"decoder has {levels} levels")
+            object.__setattr__(self, "decoder_channels", widths)
+
+    @property
+    def decoder_widths(self) -> tuple[int, ...]:
+        """The width of every decoder level, coarsest first."""
+        if isinstance(self.decoder_channels, int):
+            levels = (self.grid_size // self.decoder_seed_size).bit_length()
+            return (self.decoder_channels,) * levels
+        return self.decoder_channels
 
     @classmethod
     def paper(cls, classes, bands, **overrides) -> "ModelConfig":

@@ -99,17 +99,14 @@ class GridDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         cond = cfg.latent_dim + len(cfg.classes) + len(cfg.bands)
-        channels = cfg.decoder_channels
+        widths = cfg.decoder_widths
         if cfg.architecture == "tcn":
             self.seed = nn.Sequential(nn.Linear(cond, cfg.hidden), nn.ReLU(),
-                                      nn.Linear(cfg.hidden, channels * cfg.decoder_seed_size))
-            levels = []
-            size = cfg.decoder_seed_size
-            while size <= cfg.grid_size:
-                levels.append(TemporalBlock(channels, channels, cfg.kernel, 1, 0.0, causal=False))
-                size *= 2
-            self.levels = nn.ModuleList(levels)
-            self.head = nn.Conv1d(channels, 2, 1)
+                                      nn.Linear(cfg.hidden, widths[0] * cfg.decoder_seed_size))
+            self.levels = nn.ModuleList(
+                TemporalBlock(width_in, width, cfg.decoder_kernel or cfg.kernel, 1, 0.0, causal=False)
+                for width_in, width in zip(widths[:1] + widths[:-1], widths))
+            self.head = nn.Conv1d(widths[-1], 2, 1)
         else:
             self.rnn = _rnn(cfg, cond + 2)
             self.head = nn.Conv1d(cfg.hidden, 2, 1)
@@ -120,7 +117,7 @@ class GridDecoder(nn.Module):
     def forward(self, conditions: torch.Tensor) -> torch.Tensor:
         """Grid of normalised magnitude and error, shape (batch, 2, grid_size)."""
         if self.cfg.architecture == "tcn":
-            x = self.seed(conditions).view(len(conditions), self.cfg.decoder_channels, -1)
+            x = self.seed(conditions).view(len(conditions), self.cfg.decoder_widths[0], -1)
             for i, level in enumerate(self.levels):
                 if i:
                     x = F.interpolate(x, scale_factor=2, mode="nearest")

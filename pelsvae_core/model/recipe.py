@@ -45,11 +45,32 @@ def _pick(cls, table: dict, section: str):
     return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
 
 
-def load_recipe(path: str | os.PathLike) -> Recipe:
-    """Read and validate a recipe; unknown keys are errors, not silently ignored."""
+def override(raw: dict, settings: list[str]) -> dict:
+    """Lay ``section.name=value`` settings (values in TOML syntax) over a recipe's tables,
+    so a variant (e.g. ``model.physics=false`` for the plain cVAE) needs no copied file."""
+    raw = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        section, dot, name = key.strip().rpartition(".")
+        if not sep or not name:
+            raise ValueError(f"--set {setting!r}: expected SECTION.NAME=VALUE, e.g. model.physics=false")
+        try:
+            parsed = tomllib.loads(f"value = {value.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()  # a bare word such as a path or a scheduler name
+        if dot:
+            raw.setdefault(section, {})[name] = parsed
+        else:
+            raw[name] = parsed
+    return raw
+
+
+def load_recipe(path: str | os.PathLike, settings: list[str] = ()) -> Recipe:
+    """Read and validate a recipe, with optional ``section.name=value`` overrides; unknown
+    keys are errors, not silently ignored."""
     path = Path(path)
     with open(path, "rb") as handle:
-        raw = tomllib.load(handle)
+        raw = override(tomllib.load(handle), list(settings))
     unknown = set(raw) - {"data", "model", "train", "output", "preset"}
     if unknown:
         raise ValueError(f"{path}: unknown sections {', '.join(sorted(unknown))}")

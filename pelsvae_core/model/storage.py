@@ -60,15 +60,24 @@ def library_versions() -> dict[str, str]:
 
 
 def save_folder(folder: str | os.PathLike, model: PELSVAE, metadata: dict,
-                extra_files: dict[str, bytes] | None = None) -> Path:
-    """Write a model folder atomically; ``extra_files`` (name -> bytes) are checksummed too."""
+                extra_files: dict[str, bytes] | None = None, weights: bytes | None = None) -> Path:
+    """Write a model folder atomically; ``extra_files`` (name -> bytes) are checksummed too.
+
+    ``weights`` is the content of an existing weights file, for rewriting a loaded model's
+    folder: a loaded network has its weight normalisation folded for speed and is not
+    saved again (its state would have another layout)."""
+    if model.folded and weights is None:
+        raise ValueError("a loaded model's network is folded for inference; pass its weights file")
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         (staging / CONFIG).write_text(json.dumps(
             {"format_version": FORMAT_VERSION, "model": model.cfg.to_dict()}, indent=2))
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, staging / WEIGHTS)
+        if weights is None:
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, staging / WEIGHTS)
+        else:
+            (staging / WEIGHTS).write_bytes(weights)
         metadata = {**metadata, "library_versions": library_versions(), "git_commit": git_commit()}
         (staging / METADATA).write_text(json.dumps(metadata, indent=2, default=float))
         for name, content in (extra_files or {}).items():
@@ -119,5 +128,4 @@ def load_folder(folder: str | os.PathLike | None = None) -> tuple[PELSVAE, dict,
     model = PELSVAE(ModelConfig.from_dict(config["model"]))
     state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
-    model.eval()
-    return model, json.loads((folder / METADATA).read_text()), folder
+    return model.eval().fold_weight_norm(), json.loads((folder / METADATA).read_text()), folder

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 from .config import ModelConfig
 from .networks import Encoder, GridDecoder, periodic_interpolate
@@ -38,6 +39,7 @@ class PELSVAE(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = GridDecoder(cfg)
+        self.folded = False
         self.register_buffer("physics_centre", torch.tensor(PHYSICS_CENTRE), persistent=False)
         self.register_buffer("physics_scale", torch.tensor(PHYSICS_SCALE), persistent=False)
 
@@ -66,6 +68,16 @@ class PELSVAE(nn.Module):
         """Normalised magnitude and error at any phases (B, n): a value depends on its phase only."""
         values = periodic_interpolate(self.decode_grid(z, cls, band), phase)
         return values[:, 0], values[:, 1]
+
+    def fold_weight_norm(self) -> "PELSVAE":
+        """Replace each weight-normalised weight by its value, for inference: the same numbers,
+        computed once instead of on every call. Training a folded network would no longer
+        normalise its weights, so only loaded models are folded."""
+        for module in self.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                parametrize.remove_parametrizations(module, "weight")
+        self.folded = True
+        return self
 
     def forward(self, batch: Batch, sample: bool = True):
         mu, logvar = self.encode(batch)
