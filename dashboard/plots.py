@@ -85,8 +85,8 @@ class CurveFigures:
             self.true_period.location = search["true"]
             found = search["found"]
             verdict = "recovered" if search["recovered"] else "NOT recovered"
-            self.periodogram.title.text = (f"Periodogram: true {search['true']:.5g} d, found "
-                                           f"{found:.5g} d ({verdict})")
+            self.periodogram.title.text = (f"Periodogram, searched P/4 to 4P: true {search['true']:.5g} d, "
+                                           f"found {found:.5g} d ({verdict})")
         else:
             self.power.data = {"period": [], "power": []}
             self.periodogram.title.text = "Periodogram: too few epochs"

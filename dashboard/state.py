@@ -19,7 +19,7 @@ import param
 
 from pelsvae_core import load_model
 from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset
-from pelsvae_core.data.period import lomb_scargle_period, periodogram
+from pelsvae_core.data.period import search_period
 from pelsvae_core.evaluation.morph import rr_lyrae_morph
 from pelsvae_core.latents import latent_columns, pca_basis, project
 
@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 MODEL_ENV = "PELSVAE_MODEL"
 CADENCES = ("uniform", *PRESETS, "custom")
 PERIOD_TOLERANCE = 0.01  # a period is "recovered" within 1 %
+#: The period search looks from a quarter to four times the true period: the plotted window,
+#: wide enough for the daily and yearly aliases of the presets, and cheap enough to run live.
+SEARCH_WINDOW = 4.0
+PERIODOGRAM_POINTS = 4000  # what the browser draws: the search's grid, max-pooled
 PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
 MAX_CUSTOM_TIMES = 100_000
 
@@ -68,6 +72,18 @@ def parse_times_csv(content: bytes) -> np.ndarray:
     return times - times[0]
 
 
+def max_pooled(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``points`` samples of a curve, keeping each block's highest value: a
+    periodogram thinned for drawing without losing its peaks."""
+    block = -(-len(x) // points)
+    if block <= 1:
+        return x, y
+    usable = len(x) // block * block
+    rows = y[:usable].reshape(-1, block)
+    best = rows.argmax(axis=1) + np.arange(len(rows)) * block
+    return x[best], y[best]
+
+
 class Explorer(param.Parameterized):
     """Physics in, light curves out: one user's session."""
 
@@ -85,7 +101,7 @@ class Explorer(param.Parameterized):
     nights = param.Integer(90, bounds=(1, 5000), label="Epochs / nights")
     season_days = param.Number(180.0, bounds=(1, YEAR_DAYS), label="Season length (days)")
     visits_per_night = param.Integer(2, bounds=(1, 10), label="Visits per night")
-    noise = param.Boolean(True, label="Add noise")
+    noise = param.Boolean(True, label="Survey noise")
     distance_pc = param.Number(10_000.0, bounds=(10, 1e7), label="Distance (pc)")
     custom_times = param.Array(default=None, allow_None=True, precedence=-1)
 
@@ -124,7 +140,10 @@ class Explorer(param.Parameterized):
         """Whether the current class's model uses a parameter, and if not, why in one line."""
         if parameter in self.info.parameters:
             return True, ""
-        return False, f"{self.star_class} training stars have no {parameter.replace('_', ' ')}: fixed"
+        reason = f"{self.star_class} training stars have no {parameter.replace('_', ' ')}"
+        if parameter == "abs_mag" and self.star_class in self.model.references:
+            return False, f"{reason}: mean from the OGLE x Gaia period-luminosity relation"
+        return False, f"{reason}: fixed"
 
     def validation_rmse(self, regressor: str | None = None) -> float:
         rows = self.model.metadata.get("physics", {}).get("regressor_validation", [])
@@ -226,13 +245,12 @@ class Explorer(param.Parameterized):
                       nights=self.nights, season_days=self.season_days,
                       visits_per_night=self.visits_per_night)
 
-    def _generate(self, **where) -> pd.DataFrame:
-        return self.model.generate(self.star_class, teff=self.teff, abs_mag=self.abs_mag,
-                                   period=10**self.log_period, n_samples=self.n_samples,
-                                   regressor=self.regressor, band=self.band,
-                                   distance_pc=self.distance_pc, seed=self.seed,
-                                   latent=None if self.z_override is None else self.z_override[0],
-                                   **where)
+    def _draw(self):
+        abs_mag = self.abs_mag if self.responds("abs_mag")[0] else None
+        return self.model.draw(self.star_class, teff=self.teff, abs_mag=abs_mag,
+                               period=10**self.log_period, n_samples=self.n_samples,
+                               regressor=self.regressor, band=self.band, seed=self.seed,
+                               latent=None if self.z_override is None else self.z_override[0])
 
     def refresh(self):
         """Recompute every result; an input that cannot be used becomes a message, not an error."""
@@ -249,9 +267,10 @@ class Explorer(param.Parameterized):
 
     def _refresh(self):
         period = 10**self.log_period
-        dense = self._generate(phases=PHASE_GRID)
-        times = self.cadence_times()
-        observed = self._generate(times=times, noise=self.noise)
+        star = self._draw()
+        dense = star.observe(phases=PHASE_GRID, distance_pc=self.distance_pc)
+        observed = star.observe(times=self.cadence_times(), distance_pc=self.distance_pc,
+                                noise=self.noise)
         spread = dense.groupby("phase")["mag"]
         curve = pd.DataFrame({"phase": PHASE_GRID, "median": spread.median().to_numpy(),
                               "low": spread.quantile(0.16).to_numpy(),
@@ -269,11 +288,11 @@ class Explorer(param.Parameterized):
         if t.size < 5 or np.ptp(t) <= 0:
             return {"periods": np.array([]), "power": np.array([]), "found": math.nan,
                     "recovered": False, "true": period}
-        found = lomb_scargle_period(t, m, e, min_period=min(0.05, period / 2))
-        lo, hi = period / 4, min(4 * period, max(np.ptp(t) / 2, period * 1.5))
-        periods, power = periodogram(t, m, e, min_period=lo, max_period=hi, n_freq=4000)
-        return {"periods": periods, "power": power, "found": found, "true": period,
-                "recovered": bool(abs(found / period - 1) < PERIOD_TOLERANCE)}
+        longest = min(SEARCH_WINDOW * period, max(np.ptp(t) / 2, period * 1.5))
+        search = search_period(t, m, e, min_period=period / SEARCH_WINDOW, max_period=longest)
+        frequency, power = max_pooled(search.frequency, search.power, PERIODOGRAM_POINTS)
+        return {"periods": 1 / frequency, "power": power, "found": search.period, "true": period,
+                "recovered": bool(abs(search.period / period - 1) < PERIOD_TOLERANCE)}
 
     def latent_points(self) -> pd.DataFrame:
         """Training stars projected with the current projection, for the scatter plot."""

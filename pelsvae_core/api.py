@@ -15,7 +15,9 @@ from .data.dataset import TrainingSet
 from .model.storage import load_folder
 from .model.training import batch_from
 from .model.vae import PELSVAE
+from .noise import ErrorModel
 from .physics_map import ClassPhysics
+from .reference import ClassReference
 from .regressors import Predictor, load_predictors
 
 REGRESSORS_FILE = "regressors.npz"
@@ -32,8 +34,15 @@ class Model:
         self.folder = folder
         self.config = network.cfg
         self.predictors = predictors or {}
+        physics = metadata.get("physics", {})
         self.class_physics = {cls: ClassPhysics.from_dict(info) for cls, info
-                              in metadata.get("physics", {}).get("classes", {}).items()}
+                              in physics.get("classes", {}).items()}
+        #: Error-versus-magnitude relation per ``"<survey>/<band>"`` (:mod:`pelsvae_core.noise`).
+        self.error_models = {key: ErrorModel.from_dict(m) for key, m
+                             in physics.get("error_models", {}).items()}
+        #: Per class, what the OGLE x Gaia DR2 cross-match says (:mod:`pelsvae_core.reference`).
+        self.references = {cls: ClassReference.from_dict(r) for cls, r
+                           in physics.get("references", {}).items()}
 
     def latents(self) -> pd.DataFrame:
         """Latent vectors of the real curves the model was trained and validated on."""
@@ -44,12 +53,25 @@ class Model:
 
     def parameters(self) -> dict[str, dict]:
         """Per class: the parameters it responds to (of teff, abs_mag, log_period), its bands,
-        and the range and median of each over the real training stars."""
-        return {cls: info.to_dict() for cls, info in self.class_physics.items()}
+        the range and median of each over the real training stars, and under ``reference``
+        the class's real ranges in the OGLE x Gaia DR2 cross-match with its period-luminosity
+        relation (what gives a mean magnitude to classes trained without M)."""
+        return {cls: {**info.to_dict(), "reference": self.references[cls].to_dict()
+                      if cls in self.references else None}
+                for cls, info in self.class_physics.items()}
+
+    def draw(self, cls: str, teff=None, abs_mag=None, period=None, n_samples: int = 10,
+             regressor: str = "rf", band: str | None = None, seed: int = 0,
+             latent=None) -> generation.Draw:
+        """The first half of :meth:`generate`: samples for one physical vector, which
+        ``.observe(times=..., phases=..., cadence=..., distance_pc=..., noise=...)`` turns
+        into the table; draw once to observe one star under several cadences."""
+        return generation.draw(self, cls, teff, abs_mag, period, n_samples, regressor, band, seed,
+                               latent)
 
     def generate(self, cls: str, teff=None, abs_mag=None, period=None, times=None, phases=None,
                  cadence=None, n_samples: int = 10, regressor: str = "rf", band: str | None = None,
-                 distance_pc: float | None = None, noise: bool = False, epoch: float = 0.0,
+                 distance_pc: float | None = None, noise: bool | str = False, epoch: float = 0.0,
                  seed: int = 0, latent=None) -> pd.DataFrame:
         """Light curves from physical parameters, one row per sample and observation.
 
@@ -57,16 +79,19 @@ class Model:
         or a ``cadence`` (a preset name of :mod:`pelsvae_core.cadences` or a dict
         ``{"name": ..., <changed numbers>}``); none gives 200 uniform phases.
         Parameters a class does not respond to are ignored; missing ones take the
-        class's median. Magnitudes are absolute (``abs_mag`` given), apparent (and a
-        ``distance_pc``), or relative to the mean (class trained without M); the
+        class's median. Magnitudes are absolute, or apparent with a ``distance_pc``;
+        the mean absolute magnitude is ``abs_mag`` if given, else the class's median
+        (classes trained with M) or its period-luminosity relation from the OGLE x Gaia
+        DR2 cross-match (column ``abs_mag_source`` says which). ``noise=True`` (or a
+        survey name) adds that survey's photometric noise at each apparent magnitude
+        and reports its errors (needs ``distance_pc``). The
         ``extrapolation`` column says how far outside the training range, in range
         widths, the parameters lie (beyond 1 is refused); ``z0``... hold each sample's
         latent vector. ``latent`` decodes that vector instead of the regressor's (the
         amplitude still follows the physics). Deterministic under ``seed``.
         """
-        return generation.generate(self, cls, teff, abs_mag, period, times, phases, cadence,
-                                   n_samples, regressor, band, distance_pc, noise, epoch, seed,
-                                   latent)
+        return self.draw(cls, teff, abs_mag, period, n_samples, regressor, band, seed, latent).observe(
+            times, phases, cadence, distance_pc, noise, epoch)
 
     @property
     def classes(self) -> tuple[str, ...]:

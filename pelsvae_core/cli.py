@@ -52,7 +52,7 @@ def cmd_train(args) -> int:
     import torch
     from .model import recipe
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    loaded = recipe.load_recipe(args.config)
+    loaded = recipe.load_recipe(args.config, args.set or [])
     folder = recipe.run(loaded, args.data_root, args.cache_dir, output=args.output, resume=args.resume)
     print(f"model written to {folder}")
     return 0
@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", help="model folder to write (default: the recipe's)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    train.add_argument("--set", action="append", metavar="SECTION.NAME=VALUE",
+                       help="change a recipe setting, e.g. --set model.physics=false (repeatable)")
     train.set_defaults(func=cmd_train)
 
     fit = commands.add_parser("fit-regressors", help="fit the physics -> latent regressors of a model")
@@ -161,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
     gen.add_argument("--band")
     gen.add_argument("--distance-pc", type=float)
-    gen.add_argument("--noise", action="store_true", help="add noise drawn from the decoded errors")
+    gen.add_argument("--noise", nargs="?", const=True, default=False, metavar="SURVEY",
+                     help="add survey photometric noise at each apparent magnitude (needs "
+                          "--distance-pc); default survey: the one with most stars in the band")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", required=True, help="output .csv or .parquet")
     gen.set_defaults(func=cmd_generate)

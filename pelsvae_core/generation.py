@@ -4,8 +4,12 @@ class + (Teff, M, P) + dummy ~ U(0, 1)  --regressor-->  z, log10 amplitude
 z + class + band + phases  --decoder-->  normalised curve  -->  magnitudes
 
 The normalised curve (0 = brightest, 1 = faintest) is scaled by the predicted
-amplitude around the given absolute magnitude, plus the distance modulus when
-a distance is given. Classes trained without M give curves relative to their mean.
+amplitude around the absolute magnitude, plus the distance modulus when a
+distance is given. The absolute magnitude is the one given, else the class's own
+prediction: its median (classes trained with M) or the period-luminosity relation
+of the OGLE x Gaia DR2 cross-match (:mod:`pelsvae_core.reference`). Survey noise
+draws from the survey's error-versus-magnitude relation (:mod:`pelsvae_core.noise`)
+at each apparent magnitude.
 """
 from __future__ import annotations
 
@@ -16,12 +20,15 @@ import numpy as np
 import pandas as pd
 
 from . import cadences
+from .noise import ErrorModel
 from .physics_map import ClassPhysics
 from .regressors import KINDS, design
 
 #: How far outside a class's training range (in range widths) a parameter may go before it is refused.
 MAX_EXTRAPOLATION = 1.0
 DEFAULT_PHASES = 200
+#: Noise draws come from their own random stream, so adding noise leaves the samples as they were.
+NOISE_STREAM = 1
 
 
 @dataclass
@@ -114,25 +121,108 @@ def predict_latents(model, info: ClassPhysics, values: dict[str, float], band: s
     return out[:, :-1], 10 ** out[:, -1]
 
 
+def survey_error_model(model, noise, band: str) -> ErrorModel | None:
+    """The error model that ``noise`` names: None/False for none, True for the survey with the
+    most stars in ``band``, or a survey name."""
+    if noise is None or noise is False:
+        return None
+    in_band = sorted((m for m in model.error_models.values() if m.band == band),
+                     key=lambda m: -m.n_stars)
+    if not in_band:
+        raise ValueError(f"no survey error model in band {band}; this model has "
+                         f"{', '.join(sorted(model.error_models)) or 'none (run pelsvae fit-regressors)'}")
+    if noise is True:
+        return in_band[0]
+    for candidate in in_band:
+        if candidate.survey == noise:
+            return candidate
+    raise ValueError(f"noise={noise!r}: choose True or a survey observed in band {band}: "
+                     f"{', '.join(m.survey for m in in_band)}")
+
+
 def periodic_values(grid: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear periodic interpolation of decoded grids (n, 2, G) at phases (m,) or (n, m):
-    the NumPy twin of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference."""
-    size = grid.shape[-1]
-    phase = np.broadcast_to(np.asarray(phase, dtype=np.float64), (grid.shape[0], np.shape(phase)[-1]))
-    position = np.mod(phase, 1.0) * size
-    left = np.floor(position).astype(int) % size
-    weight = position - np.floor(position)
-    rows = np.arange(grid.shape[0])[:, None]
-    values = [grid[rows, k, left] * (1 - weight) + grid[rows, k, (left + 1) % size] * weight
-              for k in (0, 1)]
-    return values[0], values[1]
+    the NumPy twin of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference.
+    Indexes the flattened grid with ``take`` (three times faster than 2-D fancy indexing)."""
+    n, channels, size = grid.shape
+    position = np.broadcast_to(np.asarray(phase, dtype=np.float64), (n, np.shape(phase)[-1])) * size
+    below = np.floor(position)
+    weight = (position - below).astype(grid.dtype)
+    left = below.astype(np.intp) % size
+    right = np.where(left == size - 1, 0, left + 1)
+    start = (np.arange(n) * channels * size)[:, None]
+    flat = np.ascontiguousarray(grid).reshape(-1)
+
+    def channel(k: int) -> np.ndarray:
+        low = flat.take(start + k * size + left)
+        return low + (flat.take(start + k * size + right) - low) * weight
+
+    return channel(0), channel(1)
 
 
-def generate(model, cls: str, teff=None, abs_mag=None, period=None, times=None, phases=None,
-             cadence=None, n_samples: int = 10, regressor: str = "rf", band: str | None = None,
-             distance_pc: float | None = None, noise: bool = False, epoch: float = 0.0,
-             seed: int = 0, latent=None) -> pd.DataFrame:
-    """A tidy table: one row per sample and observation (see :meth:`pelsvae_core.Model.generate`)."""
+@dataclass
+class Draw:
+    """Samples for one physical vector: latent vectors, amplitudes and the decoded grids.
+
+    Drawn once, a star can be observed under many cadences (:meth:`observe`) without
+    running the regressor and decoder again: what the dashboard does on every change.
+    """
+
+    model: object
+    request: Request
+    regressor: str
+    z: np.ndarray           # (n_samples, latent_dim)
+    amplitude: np.ndarray   # (n_samples,) magnitudes
+    grid: np.ndarray        # (n_samples, 2, grid_size) normalised magnitude and error
+    abs_mag: float | None
+    abs_mag_source: str
+    seed: int
+
+    def observe(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
+                noise: bool | str = False, epoch: float = 0.0) -> pd.DataFrame:
+        """The tidy table of :meth:`pelsvae_core.Model.generate` for this draw."""
+        request = self.request
+        times, phase = observation_phases(request.period, times, phases, cadence, epoch, self.seed)
+        modulus = 0.0
+        if distance_pc is not None:
+            distance_pc = _finite("distance_pc", distance_pc)
+            if distance_pc <= 0:
+                raise ValueError("distance_pc must be positive")
+            modulus = 5 * math.log10(distance_pc / 10)
+        error_model = survey_error_model(self.model, noise, request.band)
+        if error_model is not None and (self.abs_mag is None or distance_pc is None):
+            missing = "abs_mag and distance_pc" if self.abs_mag is None else "distance_pc"
+            raise ValueError(f"{error_model.survey} noise depends on the apparent magnitude: "
+                             f"give {missing}")
+        norm, norm_err = periodic_values(self.grid, phase)
+        mag = (norm - self.grid[:, 0].mean(1)[:, None]) * self.amplitude[:, None]
+        err = norm_err * self.amplitude[:, None]
+        kind = "relative to mean"
+        if self.abs_mag is not None:
+            mag += self.abs_mag + modulus
+            kind = "apparent" if distance_pc is not None else "absolute"
+        if error_model is not None:
+            err = error_model.sigma(mag)
+            mag = mag + np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape) * err
+        n_samples, n_obs = len(self.z), phase.size
+        latents = {f"z{i}": np.repeat(self.z[:, i], n_obs) for i in range(self.z.shape[1])}
+        return pd.DataFrame({
+            "sample": np.repeat(np.arange(n_samples), n_obs),
+            "time": np.tile(times, n_samples), "phase": np.tile(phase, n_samples),
+            "mag": mag.ravel(), "mag_err": err.ravel(),
+            "band": request.band, "cls": request.cls, "teff": request.values.get("teff", np.nan),
+            "abs_mag": np.nan if self.abs_mag is None else self.abs_mag,
+            "abs_mag_source": self.abs_mag_source,
+            "period": request.period, "regressor": self.regressor, "mag_kind": kind,
+            "distance_pc": np.nan if distance_pc is None else distance_pc,
+            "noise": "none" if error_model is None else f"{error_model.survey} {error_model.band}",
+            "extrapolation": request.extrapolation, **latents,
+        })
+
+
+def draw(model, cls: str, teff=None, abs_mag=None, period=None, n_samples: int = 10,
+         regressor: str = "rf", band: str | None = None, seed: int = 0, latent=None) -> Draw:
+    """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`)."""
     if not model.class_physics:
         raise ValueError(f"the model in {model.folder} has no regressors; run `pelsvae fit-regressors`")
     if cls not in model.class_physics:
@@ -146,38 +236,14 @@ def generate(model, cls: str, teff=None, abs_mag=None, period=None, times=None, 
         raise ValueError(f"n_samples must be a positive integer, not {n_samples!r}")
     info = model.class_physics[cls]
     request = validate(info, teff, abs_mag, period, band)
-    times, phase = observation_phases(request.period, times, phases, cadence, epoch, seed)
-    modulus = 0.0
-    if distance_pc is not None:
-        distance_pc = _finite("distance_pc", distance_pc)
-        if distance_pc <= 0:
-            raise ValueError("distance_pc must be positive")
-        modulus = 5 * math.log10(distance_pc / 10)
-
+    mean_mag, source = request.abs_mag, ("given" if abs_mag is not None else "class median")
+    reference = model.references.get(cls)
+    if mean_mag is None and reference is not None and reference.luminosity is not None:
+        mean_mag = reference.abs_mag(request.period)
+        source = f"period-luminosity, OGLE x Gaia DR2 (scatter {reference.luminosity_scatter:.2f} mag)"
     rng = np.random.default_rng(seed)
     z, amplitude = predict_latents(model, info, request.values, request.band, regressor, n_samples, rng)
     if latent is not None:
         z = np.broadcast_to(np.asarray(latent, dtype=float).reshape(1, -1), z.shape)
-    grid = model.decode_grid(z, cls, band=request.band)
-    norm, norm_err = periodic_values(grid, phase)
-    grid_mean = grid[:, 0].mean(1)
-    mag = (norm - grid_mean[:, None]) * amplitude[:, None]
-    err = norm_err * amplitude[:, None]
-    kind = "relative to mean"
-    if request.abs_mag is not None:
-        mag += request.abs_mag + modulus
-        kind = "apparent" if distance_pc is not None else "absolute"
-    if noise:
-        mag = mag + rng.standard_normal(mag.shape) * err
-    n_obs = phase.size
-    latents = {f"z{i}": np.repeat(z[:, i], n_obs) for i in range(z.shape[1])}
-    return pd.DataFrame({
-        "sample": np.repeat(np.arange(n_samples), n_obs),
-        "time": np.tile(times, n_samples), "phase": np.tile(phase, n_samples),
-        "mag": mag.ravel(), "mag_err": err.ravel(),
-        "band": request.band, "cls": cls, "teff": request.values.get("teff", np.nan),
-        "abs_mag": np.nan if request.abs_mag is None else request.abs_mag,
-        "period": request.period, "regressor": regressor, "mag_kind": kind,
-        "distance_pc": np.nan if distance_pc is None else distance_pc,
-        "extrapolation": request.extrapolation, **latents,
-    })
+    return Draw(model, request, regressor, z, amplitude, model.decode_grid(z, cls, band=request.band),
+                mean_mag, source if mean_mag is not None else "none", seed)

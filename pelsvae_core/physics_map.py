@@ -132,8 +132,8 @@ def fit_regressors(model, data: TrainingSet, kinds=KINDS, seed: int = 0, repeats
     return predictors, infos, pd.DataFrame(rows)
 
 
-def model_training_set(model, data_root=None, cache_dir=None, progress: bool = True) -> TrainingSet:
-    """The training set, with the same splits and augmentation, that ``model`` was trained on."""
+def _training_inputs(model, data_root=None, cache_dir=None, progress: bool = True):
+    """The cache and the training set, with the same splits and augmentation, ``model`` was trained on."""
     from .data import cache
     from .data.dataset import DatasetConfig, build_training_set
     from .data.preprocess import PreprocessConfig
@@ -142,34 +142,50 @@ def model_training_set(model, data_root=None, cache_dir=None, progress: bool = T
                                    for k, v in model.metadata["dataset_config"].items()})
     loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
                         progress=progress)
-    return build_training_set(loaded.kept, dataset_cfg)
+    return loaded, build_training_set(loaded.kept, dataset_cfg)
+
+
+def model_training_set(model, data_root=None, cache_dir=None, progress: bool = True) -> TrainingSet:
+    """The training set, with the same splits and augmentation, that ``model`` was trained on."""
+    return _training_inputs(model, data_root, cache_dir, progress)[1]
 
 
 def fit_into_folder(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: int = 0,
                     progress: bool = True):
-    """Fit regressors for the model in ``folder`` on its own training data and splits, and
-    rewrite the folder with them and the real curves' latent vectors (atomically).
+    """Fit regressors for the model in ``folder`` on its own training data and splits, the
+    survey error models on its training stars, the class references on the Gaia cross-match,
+    and rewrite the folder with them and the real curves' latent vectors (atomically).
     Returns the validation metrics table."""
     import io
 
+    from . import paths
     from .api import LATENTS_FILE, REGRESSORS_FILE, load_model
+    from .data.surveys import DataRoot
     from .latents import latent_table
-    from .model.storage import save_folder
+    from .model.storage import WEIGHTS, save_folder
+    from .noise import fit_error_models
+    from .reference import class_references
     from .regressors import save_predictors
 
     model = load_model(folder)
-    data = model_training_set(model, data_root, cache_dir, progress)
+    loaded, data = _training_inputs(model, data_root, cache_dir, progress)
     predictors, infos, table = fit_regressors(model, data, kinds, seed, progress=progress)
+    train_stars = set(data.star_key[(data.split == "train") & ~data.augmented])
+    error_models = fit_error_models(loaded.kept[loaded.kept["star_key"].isin(train_stars)])
+    references = class_references(DataRoot(paths.data_root(data_root)).gaia_xmatch)
     metadata = {**model.metadata, "physics": {
         "classes": {cls: info.to_dict() for cls, info in infos.items()},
         "regressor_validation": table.to_dict(orient="records"),
         "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
-        "repeats": REPEATS, "seed": seed}}
+        "repeats": REPEATS, "seed": seed,
+        "error_models": {key: m.to_dict() for key, m in error_models.items()},
+        "references": {cls: r.to_dict() for cls, r in references.items() if cls in model.classes}}}
     for key in ("library_versions", "git_commit"):
         metadata.pop(key, None)
     latents = io.BytesIO()
     latent_table(model, data.subset(~data.augmented)).to_parquet(latents, index=False)
     save_folder(model.folder, model.network, metadata,
                 extra_files={REGRESSORS_FILE: save_predictors(predictors),
-                             LATENTS_FILE: latents.getvalue()})
+                             LATENTS_FILE: latents.getvalue()},
+                weights=(model.folder / WEIGHTS).read_bytes())
     return table

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.state import Explorer, parse_times_csv
+from dashboard.state import Explorer, max_pooled, parse_times_csv
 
 
 @pytest.fixture
@@ -36,6 +36,8 @@ def test_class_switch_sets_ranges_bands_and_disables_unused_sliders(explorer, sm
     assert explorer.band in info["bands"]
     assert explorer.responds("teff")[0] is False and "no teff" in explorer.responds("teff")[1]
     assert explorer.responds("log_period")[0] is True
+    assert "period-luminosity" in explorer.responds("abs_mag")[1]
+    assert explorer.observed["mag"].between(0, 30).all()  # apparent magnitudes from the relation
     lo, hi = info["ranges"]["log_period"]
     b_lo, b_hi = explorer.param["log_period"].bounds
     assert b_lo <= lo and hi <= b_hi
@@ -122,3 +124,15 @@ def test_app_builds_without_a_server(explorer):
     from dashboard.app import build
     layout = build(explorer)
     assert layout is not None
+
+
+def test_dense_uniform_cadence_recovers_the_period_and_the_plot_keeps_the_peak(explorer):
+    explorer.cadence = "uniform"
+    explorer.param.update(baseline_days=200.0, nights=997, noise=False)  # 0.2 d spacing: no aliasing
+    assert explorer.search["recovered"], explorer.search
+    assert len(explorer.search["periods"]) <= 4000
+    rng = np.random.default_rng(0)
+    x, y = np.arange(100_000.0), rng.random(100_000)
+    y[56_789] = 5.0
+    thin_x, thin_y = max_pooled(x, y, 4000)
+    assert len(thin_x) <= 4000 and thin_y.max() == 5.0 and thin_x[thin_y.argmax()] == 56_789

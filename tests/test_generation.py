@@ -54,8 +54,43 @@ def test_generation_shapes_units_and_determinism(small_model):
     assert (far["mag_kind"] == "apparent").all()
     timed = small_model.generate(**kwargs, times=[0.0, 2.5, 5.0, 12.5])
     np.testing.assert_allclose(timed["phase"][:4], [0.0, 0.5, 0.0, 0.5])
-    relative = small_model.generate("ECL", period=0.4, n_samples=2)
-    assert (relative["mag_kind"] == "relative to mean").all()
+    assert (a["abs_mag_source"] == "given").all()
+
+
+def test_class_without_m_takes_its_mean_from_the_gaia_period_luminosity_relation(small_model):
+    reference = small_model.references["ECL"]
+    assert reference.n_stars > 1000 and reference.luminosity is not None
+    curves = small_model.generate("ECL", period=0.4, n_samples=3, distance_pc=1000)
+    expected = reference.abs_mag(0.4) + 5 * np.log10(1000 / 10)
+    assert (curves["mag_kind"] == "apparent").all()
+    assert curves["abs_mag_source"].str.startswith("period-luminosity").all()
+    np.testing.assert_allclose(curves["abs_mag"], reference.abs_mag(0.4))
+    assert abs(curves["mag"].mean() - expected) < 0.5  # the curve is centred on its mean
+
+
+def test_survey_noise_follows_the_fitted_error_relation(small_model):
+    error_model = small_model.error_models["Catalina SSS/V_CSS"]
+    kwargs = dict(cls="ECL", period=0.4, n_samples=20, band="V_CSS", distance_pc=3000, seed=5,
+                  phases=np.linspace(0, 1, 100, endpoint=False))
+    clean = small_model.generate(**kwargs)
+    noisy = small_model.generate(**kwargs, noise=True)
+    assert (noisy["noise"] == "Catalina SSS V_CSS").all() and (clean["noise"] == "none").all()
+    np.testing.assert_allclose(noisy["mag_err"], error_model.sigma(clean["mag"]), rtol=1e-6)
+    pulls = (noisy["mag"] - clean["mag"]) / noisy["mag_err"]
+    assert abs(pulls.std() - 1) < 0.1 and abs(pulls.mean()) < 0.1
+    with pytest.raises(ValueError, match="give distance_pc"):
+        small_model.generate(**{**kwargs, "distance_pc": None}, noise=True)
+    with pytest.raises(ValueError, match="choose True or a survey observed in band V_CSS"):
+        small_model.generate(**kwargs, noise="Kepler")
+
+
+def test_one_draw_observed_under_several_cadences_matches_generate(small_model):
+    kwargs = dict(teff=5800, abs_mag=-3.0, period=5.0, n_samples=3, band="I", seed=2)
+    star = small_model.draw("CEP", **kwargs)
+    for cadence in ("ogle", "lsst"):
+        pd.testing.assert_frame_equal(star.observe(cadence=cadence, distance_pc=5e4),
+                                      small_model.generate("CEP", **kwargs, cadence=cadence,
+                                                           distance_pc=5e4))
 
 
 def test_band_choice_and_refusal(small_model):

@@ -9,6 +9,8 @@ that period (the check of Drake et al. 2014, Sect. 3.2, made automatic).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import nifty_ls
 
@@ -33,18 +35,19 @@ def _periodogram(time, mag, err, f_min: float, f_max: float, n_freq: int):
     return result.fmin + result.df * np.arange(result.power.size), result.power
 
 
-def periodogram(time: np.ndarray, mag: np.ndarray, err: np.ndarray, min_period: float,
-                max_period: float | None = None, n_freq: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-    """Lomb–Scargle power on a uniform frequency grid, for plotting (periods, power)."""
-    baseline = float(np.ptp(time))
-    max_period = max_period or max(baseline / 2, 2 * min_period)
-    freq, power = _periodogram(time, mag, err, 1 / max_period, 1 / min_period, n_freq)
-    return 1 / freq, power
+@dataclass
+class PeriodSearch:
+    """The best period and the coarse periodogram it was found on."""
+
+    period: float
+    frequency: np.ndarray   # 1/day, uniform, COARSE_SAMPLES_PER_PEAK per peak width
+    power: np.ndarray
 
 
-def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
-                        min_period: float = MIN_PERIOD_DAYS) -> float:
-    """Period of the highest Lomb–Scargle peak between ``min_period`` and half the baseline.
+def search_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
+                  min_period: float = MIN_PERIOD_DAYS, max_period: float | None = None) -> PeriodSearch:
+    """The highest Lomb–Scargle peak between ``min_period`` and ``max_period`` (default: half
+    the baseline).
 
     A coarse grid (``COARSE_SAMPLES_PER_PEAK``) finds candidate peaks; a fine grid
     around the best few fixes the period to ``SAMPLES_PER_PEAK`` resolution at a
@@ -52,8 +55,8 @@ def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
     """
     baseline = float(np.ptp(time))
     if baseline <= 0:
-        return float("nan")
-    max_period = max(baseline / 2, 2 * min_period)
+        return PeriodSearch(float("nan"), np.empty(0), np.empty(0))
+    max_period = max_period or max(baseline / 2, 2 * min_period)
     f_min, f_max = 1 / max_period, 1 / min_period
     coarse_step = 1 / (COARSE_SAMPLES_PER_PEAK * baseline)
     fine_points = 4 * SAMPLES_PER_PEAK // COARSE_SAMPLES_PER_PEAK + 1  # +-2 coarse steps
@@ -65,7 +68,13 @@ def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
         fine_f, fine_p = _periodogram(time, mag, err, lo, freq[i] + 2 * coarse_step, fine_points)
         if fine_p.max() > best_p:
             best_f, best_p = fine_f[np.argmax(fine_p)], fine_p.max()
-    return float(1 / best_f)
+    return PeriodSearch(float(1 / best_f), freq, power)
+
+
+def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
+                        min_period: float = MIN_PERIOD_DAYS) -> float:
+    """Period of the highest Lomb–Scargle peak between ``min_period`` and half the baseline."""
+    return search_period(time, mag, err, min_period).period
 
 
 def count_dips(time: np.ndarray, mag: np.ndarray, err: np.ndarray, period: float,
