@@ -60,6 +60,7 @@ def cadence_controls(state: Explorer) -> pn.Column:
         pn.widgets.IntInput.from_param(state.param.nights),
         pn.widgets.FloatInput.from_param(state.param.season_days),
         pn.widgets.IntInput.from_param(state.param.visits_per_night),
+        pn.widgets.FloatInput.from_param(state.param.visit_gap_minutes),
         pn.widgets.Checkbox.from_param(state.param.noise),
         pn.widgets.FloatInput.from_param(state.param.distance_pc),
         pn.pane.Markdown("Custom cadence: a CSV whose `time` (or first) column holds days."),
@@ -96,13 +97,17 @@ def curve_tab(state: Explorer) -> pn.Column:
 
 
 def latent_tab(state: Explorer) -> pn.Column:
-    streams = [hv.streams.Params(state, ["position", "projection"])]
-    latent = hv.DynamicMap(lambda **_: plots.latent_space(state.latent_points(), state.current_point()),
-                           streams=streams)
-    tap = hv.streams.Tap(source=latent)
+    # Two DynamicMaps, not one returning an overlay: a Tap stream whose source returns an
+    # overlay never fires (holoviz/holoviews#3533), and a slider move now re-sends only the
+    # marker, not the thousands of training points.
+    points = hv.DynamicMap(lambda **_: plots.latent_points(state.latent_points()),
+                           streams=[hv.streams.Params(state, ["projection"])])
+    marker = hv.DynamicMap(lambda **_: plots.current_marker(state.current_point()),
+                           streams=[hv.streams.Params(state, ["position", "projection"])])
+    tap = hv.streams.Tap(source=points)
     tap.add_subscriber(lambda x, y: state.decode_latent_point(x, y) if x is not None else None)
     return pn.Column(pn.widgets.Select.from_param(state.param.projection),
-                     pn.pane.HoloViews(latent, sizing_mode="stretch_width"),
+                     pn.pane.HoloViews(points * marker, sizing_mode="stretch_width"),
                      sizing_mode="stretch_width")
 
 

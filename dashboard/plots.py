@@ -11,15 +11,19 @@ CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": 
                  "ELL": "#9467bd", "LPV": "#8c564b", "RRLYR": "#e377c2", "T2CEP": "#17becf"}
 
 
-def latent_space(points: pd.DataFrame, current: np.ndarray) -> hv.Overlay:
-    """Training curves in the chosen 2-D projection, coloured by class; the current curve marked."""
+def latent_points(points: pd.DataFrame) -> hv.Points:
+    """Training curves in the chosen 2-D projection, coloured by class; click to decode."""
     vdims = ["cls", "band", "period", "teff", "abs_mag"]
-    scatter = hv.Points(points, ["x", "y"], vdims).opts(
+    return hv.Points(points, ["x", "y"], vdims).opts(
         color="cls", cmap=CLASS_COLOURS, size=3, alpha=0.5, tools=["hover", "tap"],
-        legend_position="right", responsive=True, min_height=420)
-    marker = hv.Points(current, ["x", "y"], label="current curve").opts(
+        legend_position="right", responsive=True, min_height=420,
+        title="Latent space (click to decode from a point)")
+
+
+def current_marker(current: np.ndarray) -> hv.Points:
+    """The current curve's samples in the same projection."""
+    return hv.Points(current, ["x", "y"], label="current curve").opts(
         color="black", marker="star", size=14)
-    return (scatter * marker).opts(title="Latent space (click to decode from a point)")
 
 
 def morph(curves: pd.DataFrame, shapes: pd.DataFrame) -> hv.Layout:

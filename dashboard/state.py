@@ -31,6 +31,7 @@ PERIOD_TOLERANCE = 0.01  # a period is "recovered" within 1 %
 #: wide enough for the daily and yearly aliases of the presets, and cheap enough to run live.
 SEARCH_WINDOW = 4.0
 PERIODOGRAM_POINTS = 4000  # what the browser draws: the search's grid, max-pooled
+MINUTES_PER_DAY = 1440.0
 PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
 MAX_CUSTOM_TIMES = 100_000
 
@@ -101,6 +102,7 @@ class Explorer(param.Parameterized):
     nights = param.Integer(90, bounds=(1, 5000), label="Epochs / nights")
     season_days = param.Number(180.0, bounds=(1, YEAR_DAYS), label="Season length (days)")
     visits_per_night = param.Integer(2, bounds=(1, 10), label="Visits per night")
+    visit_gap_minutes = param.Number(33.0, bounds=(0, 720), label="Minutes between a night's visits")
     noise = param.Boolean(True, label="Survey noise")
     distance_pc = param.Number(10_000.0, bounds=(10, 1e7), label="Distance (pc)")
     custom_times = param.Array(default=None, allow_None=True, precedence=-1)
@@ -180,7 +182,8 @@ class Explorer(param.Parameterized):
             preset = PRESETS[self.cadence]
             self.param.update(baseline_days=preset.baseline_days, nights=preset.nights,
                               season_days=preset.season_days,
-                              visits_per_night=preset.visits_per_night)
+                              visits_per_night=preset.visits_per_night,
+                              visit_gap_minutes=preset.visit_gap_days * MINUTES_PER_DAY)
 
     @param.depends("star_class", watch=True)
     def _class_changed(self):
@@ -198,7 +201,8 @@ class Explorer(param.Parameterized):
         self.z_override = None
         self.refresh()
 
-    @param.depends("baseline_days", "nights", "season_days", "visits_per_night", "noise",
+    @param.depends("baseline_days", "nights", "season_days", "visits_per_night",
+                   "visit_gap_minutes", "noise",
                    "distance_pc", "custom_times", watch=True)
     def _observation_changed(self):
         self.refresh()
@@ -243,7 +247,8 @@ class Explorer(param.Parameterized):
             return np.linspace(0.0, self.baseline_days, self.nights)
         return preset(self.cadence, self.seed, baseline_days=self.baseline_days,
                       nights=self.nights, season_days=self.season_days,
-                      visits_per_night=self.visits_per_night)
+                      visits_per_night=self.visits_per_night,
+                      visit_gap_days=self.visit_gap_minutes / MINUTES_PER_DAY)
 
     def _draw(self):
         abs_mag = self.abs_mag if self.responds("abs_mag")[0] else None
@@ -315,7 +320,8 @@ class Explorer(param.Parameterized):
             raise ValueError("nothing generated yet")
         table = self.table.assign(cadence=self.cadence, baseline_days=self.baseline_days,
                                   nights=self.nights, season_days=self.season_days,
-                                  visits_per_night=self.visits_per_night, noise=self.noise,
+                                  visits_per_night=self.visits_per_night,
+                                  visit_gap_minutes=self.visit_gap_minutes, noise=self.noise,
                                   seed=self.seed, model=str(self.model.folder.name))
         buffer = io.BytesIO()
         if fmt == "csv":

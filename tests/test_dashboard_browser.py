@@ -1,6 +1,7 @@
 """The real server in a real browser: ``panel serve dashboard/app.py`` driven by headless Chromium."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -70,12 +71,21 @@ def test_moving_teff_slider_changes_the_plotted_curve(page):
     wait_for(page, lambda s: s["median"] != before)
 
 
+def true_period(state) -> float | None:
+    """The true period written in the periodogram's title, days."""
+    for title in state["titles"]:
+        match = re.search(r"true ([0-9.eE+-]+) d", title)
+        if match:
+            return float(match.group(1))
+    return None
+
+
 def test_switching_class_and_cadence_preset(page):
-    wait_for(page, lambda s: s["median"] is not None)
+    state = wait_for(page, lambda s: s["median"] is not None and true_period(s) is not None)
+    assert true_period(state) < 1.5  # the app opens on an RR Lyrae
     selects = page.locator("select")
     selects.nth(0).select_option("CEP")
-    wait_for(page, lambda s: any("true 3." in t or "true 4." in t or "true 5." in t
-                                 or "true 6." in t for t in s["titles"]) or True)
+    wait_for(page, lambda s: (true_period(s) or 0) > 1.5)  # classical Cepheids: days
     cadence = page.locator("select").filter(has=page.locator("option[value='gaia']"))
     cadence.select_option("gaia")
     wait_for(page, lambda s: "Observed: 70 epochs" in s["titles"])
@@ -95,5 +105,17 @@ def test_uploading_a_cadence_and_a_bad_file(page, tmp_path):
     # the page keeps working
     before = page.evaluate(READ_PLOTS)["median"]
     drag(page, 0, -60)
+    wait_for(page, lambda s: s["median"] != before)
+    assert "Traceback" not in page.content()
+
+
+def test_clicking_the_latent_plane_decodes_from_there(page):
+    before = wait_for(page, lambda s: s["median"] is not None)["median"]
+    page.get_by_text("Latent space", exact=True).click()
+    canvas = page.locator("canvas:visible").first
+    canvas.wait_for(timeout=20_000)
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.3 * box["height"])
+    page.get_by_text("Light curve", exact=True).click()
     wait_for(page, lambda s: s["median"] != before)
     assert "Traceback" not in page.content()

@@ -51,6 +51,11 @@ def test_cadence_presets_and_edits_change_the_observations(explorer):
     assert explorer.nights == 35 and len(explorer.observed) == 70
     explorer.nights = 10
     assert len(explorer.observed) == 20
+    explorer.cadence = "lsst"
+    assert explorer.visit_gap_minutes == pytest.approx(33.0)
+    explorer.visit_gap_minutes = 120.0
+    pairs = np.diff(explorer.observed["time"].to_numpy())
+    assert np.isclose(pairs, 120.0 / 1440).sum() == explorer.nights  # each night's second visit
     explorer.cadence = "uniform"
     explorer.nights = 50
     assert len(explorer.observed) == 50
