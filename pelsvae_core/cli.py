@@ -99,7 +99,8 @@ def cmd_evaluate(args) -> int:
     model = load_model(args.model)
     data = model_training_set(model, args.data_root, args.cache_dir)
     results = evaluate(model, data, Path(args.json) if args.json else None,
-                       Path(args.report) if args.report else None, regressor=args.regressor)
+                       Path(args.report) if args.report else None, regressor=args.regressor,
+                       compare=load_model(args.compare) if args.compare else None)
     two = {r["class"]: round(r["accuracy"], 2) for r in results["two_sample"]}
     print(f"two-sample accuracy per class (0.5 = indistinguishable): {two}")
     print(f"train on synthetic, test on real: {results['tstr']}")
@@ -175,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", help="write the numbers here")
     ev.add_argument("--report", help="write report.md and figures into this folder")
     ev.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
+    ev.add_argument("--compare", metavar="DIR",
+                    help="another model folder (e.g. the cVAE) for the regressor table (paper Table 3)")
     ev.set_defaults(func=cmd_evaluate)
     return parser
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -40,9 +41,21 @@ def test_evaluate_writes_numbers_figures_and_report(small_model, subset_root, su
     stored = json.loads((tmp_path / "eval.json").read_text())
     assert set(stored) >= {"reconstruction", "physics_to_curve", "two_sample", "tstr",
                            "morph_generated", "morph_real", "memorisation", "cadence_invariance",
-                           "generate_100_ms"}
+                           "generate_100_ms", "regressor_validation"}
     assert results["cadence_invariance"] < 1e-5
     assert 0 <= results["tstr"]["trained_on_synthetic"] <= 1
     for name in ("report.md", "rr_lyrae_morph.png", "rr_lyrae_shapes.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
     assert (tmp_path / "report" / "rr_lyrae_morph.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Table 3 analogue" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_regressor_table_sets_cvae_beside_cvae_p():
+    def fake(physics, r2):
+        rows = [{"class": "CEP", "regressor": "rf", "n_val": 10, "rmse_latent": 1 - r2, "r2_latent": r2}]
+        return SimpleNamespace(config=SimpleNamespace(physics=physics),
+                               metadata={"physics": {"regressor_validation": rows}})
+    table = suite.regressor_validation(fake(True, 0.6), fake(False, 0.2))
+    row = table.iloc[0]
+    assert (row["class"], row["regressor"]) == ("CEP", "rf")
+    assert row["r2 cVAE-P"] == 0.6 and row["r2 cVAE"] == 0.2 and row["rmse cVAE"] == 0.8
