@@ -276,15 +276,13 @@ class Explorer(param.Parameterized):
         dense = star.observe(phases=PHASE_GRID, distance_pc=self.distance_pc)
         observed = star.observe(times=self.cadence_times(), distance_pc=self.distance_pc,
                                 noise=self.noise)
-        spread = dense.groupby("phase")["mag"]
-        curve = pd.DataFrame({"phase": PHASE_GRID, "median": spread.median().to_numpy(),
-                              "low": spread.quantile(0.16).to_numpy(),
-                              "high": spread.quantile(0.84).to_numpy()})
+        samples = dense["mag"].to_numpy().reshape(len(star.z), PHASE_GRID.size)
+        low, median, high = np.quantile(samples, [0.16, 0.5, 0.84], axis=0)
+        curve = pd.DataFrame({"phase": PHASE_GRID, "median": median, "low": low, "high": high})
         first = observed[observed["sample"] == 0]
         # one batched update, so each plot redraws once per change, not once per result
         self.param.update(
-            search=self._period_search(first, period),
-            position=dense.groupby("sample")[latent_columns(dense)].first().to_numpy(),
+            search=self._period_search(first, period), position=np.array(star.z),
             table=observed, observed=first[["time", "phase", "mag", "mag_err"]].reset_index(drop=True),
             curve=curve)
 
