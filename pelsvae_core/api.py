@@ -127,7 +127,7 @@ class Model:
 
     def encode(self, curves: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and log-variance (n, latent_dim) of preprocessed curves."""
-        with torch.no_grad():
+        with torch.inference_mode():
             mu, logvar = self.network.encode(batch_from(curves))
         return mu.numpy(), logvar.numpy()
 
@@ -154,7 +154,7 @@ class Model:
         """The decoder's own periodic grid, (n, 2, grid_size): magnitude and error over one cycle
         at phases ``arange(grid_size) / grid_size``; what :meth:`decode` interpolates."""
         z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with torch.no_grad():
+        with torch.inference_mode():
             return self.network.decode_grid(z, self.class_index(cls, len(z)),
                                             self.band_index(band, len(z))).numpy()
 

@@ -55,15 +55,18 @@ def fourier_predictions(data: TrainingSet, order: int) -> np.ndarray:
 
 
 def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.DataFrame:
-    """Per class: median RMSE (normalised and in magnitudes) of the VAE, the template, Fourier 1-4."""
+    """Per class: median RMSE (normalised and in magnitudes) of the VAE, the template, Fourier 1-4,
+    and the noise floor: the RMSE of the photometric errors themselves, which even the true
+    curve would score against the observations."""
     z, _ = model.encode(data)
     vae, _ = _decode_own_band(model, z, data)
     predictions = {"vae": vae, "median_template": template_predictions(median_templates(train), data)}
     for order in range(1, 5):
         predictions[f"fourier_{order}"] = fourier_predictions(data, order)
+    errors = {name: masked_rmse(data.mag, prediction, data.mask) for name, prediction in predictions.items()}
+    errors["noise_floor"] = masked_rmse(data.err, np.zeros_like(data.err), data.mask)
     rows = []
-    for name, prediction in predictions.items():
-        rmse = masked_rmse(data.mag, prediction, data.mask)
+    for name, rmse in errors.items():
         for c, cls in enumerate(data.classes):
             rows_c = data.cls == c
             if rows_c.any():
