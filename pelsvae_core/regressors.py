@@ -80,19 +80,17 @@ def _forest_arrays(forest: RandomForestRegressor) -> dict[str, np.ndarray]:
 
 
 def _forest_predict(a: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    total = np.zeros((len(x), a["value"].shape[1]))
-    rows = np.arange(len(x))
-    for root in a["roots"]:
-        node = np.full(len(x), root)
-        while True:
-            leaf = a["left"][node] < 0
-            if leaf.all():
-                break
-            go_left = x[rows, np.maximum(a["feature"][node], 0)] <= a["threshold"][node]
-            step = np.where(go_left, a["left"][node], a["right"][node])
-            node = np.where(leaf, node, step)
-        total += a["value"][node]
-    return total / len(a["roots"])
+    """Walk every tree at once, one level per step: nodes are (trees, rows)."""
+    node = np.repeat(a["roots"][:, None], len(x), axis=1)
+    rows = np.arange(len(x))[None, :]
+    while True:
+        left = a["left"][node]
+        inner = left >= 0
+        if not inner.any():
+            break
+        go_left = x[rows, np.maximum(a["feature"][node], 0)] <= a["threshold"][node]
+        node = np.where(inner, np.where(go_left, left, a["right"][node]), node)
+    return a["value"][node].mean(axis=0)
 
 
 def make_estimator(kind: str, seed: int):

@@ -63,7 +63,8 @@ def search_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
     freq, power = _periodogram(time, mag, err, f_min, f_max,
                                int(np.ceil((f_max - f_min) / coarse_step)) + 1)
     best_f, best_p = np.nan, -np.inf
-    for i in np.argsort(power)[-REFINED_PEAKS:]:
+    peaks = min(REFINED_PEAKS, power.size)
+    for i in np.argpartition(power, -peaks)[-peaks:]:
         lo = max(f_min, freq[i] - 2 * coarse_step)
         fine_f, fine_p = _periodogram(time, mag, err, lo, freq[i] + 2 * coarse_step, fine_points)
         if fine_p.max() > best_p:
