@@ -30,7 +30,7 @@ PERIOD_TOLERANCE = 0.01  # a period is "recovered" within 1 %
 #: The period search looks from a quarter to four times the true period: the plotted window,
 #: wide enough for the daily and yearly aliases of the presets, and cheap enough to run live.
 SEARCH_WINDOW = 4.0
-PERIODOGRAM_POINTS = 4000  # what the browser draws: the search's grid, max-pooled
+PERIODOGRAM_POINTS = 1000  # what the browser draws (about one per pixel): the search grid, max-pooled
 MINUTES_PER_DAY = 1440.0
 PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
 MAX_CUSTOM_TIMES = 100_000
