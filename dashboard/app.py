@@ -5,7 +5,6 @@ server process (``PELSVAE_MODEL`` chooses another model folder).
 """
 from __future__ import annotations
 
-import logging
 
 import holoviews as hv
 import panel as pn
@@ -14,7 +13,6 @@ import torch
 from dashboard import plots
 from dashboard.state import Explorer, shared_model
 
-log = logging.getLogger(__name__)
 SLIDERS = {"teff": 10.0, "abs_mag": 0.01, "log_period": 0.002}  # parameter: slider step
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import param
 
 from pelsvae_core import load_model
-from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset
+from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset, uniform
 from pelsvae_core.data.period import search_period
 from pelsvae_core.evaluation.morph import rr_lyrae_morph
 from pelsvae_core.latents import latent_columns, pca_basis, project
@@ -226,13 +226,13 @@ class Explorer(param.Parameterized):
 
     def decode_latent_point(self, x: float, y: float):
         """Decode from a clicked point of the latent plot (other dimensions at the current curve)."""
-        base = self.position.mean(0) if self.position is not None else np.zeros(self.model.config.latent_dim)
         if self.projection == "pca":
             centre, axes = self._basis
             z = centre + np.array([x, y]) @ axes
         else:
             a, b = (int(p.lstrip("z")) for p in self.projection.split("-"))
-            z = base.copy()
+            z = (self.position.mean(0) if self.position is not None
+                 else np.zeros(self.model.config.latent_dim))
             z[a], z[b] = x, y
         self.z_override = np.atleast_2d(z)
         self.refresh()
@@ -244,7 +244,7 @@ class Explorer(param.Parameterized):
                 raise ValueError("upload a CSV of observation times for a custom cadence")
             return self.custom_times
         if self.cadence == "uniform":
-            return np.linspace(0.0, self.baseline_days, self.nights)
+            return uniform(self.nights, self.baseline_days)
         return preset(self.cadence, self.seed, baseline_days=self.baseline_days,
                       nights=self.nights, season_days=self.season_days,
                       visits_per_night=self.visits_per_night,

@@ -9,7 +9,6 @@ in-sample errors).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,7 +21,6 @@ from .data.dataset import TrainingSet
 from .regressors import (KINDS, MIN_CURVES_WITH_PARAMETER, PARAMETERS, Predictor, design,
                          make_estimator)
 
-log = logging.getLogger(__name__)
 #: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
 REPEATS = 10
 
@@ -99,37 +97,40 @@ def fit_regressors(model, data: TrainingSet, kinds=KINDS, seed: int = 0, repeats
     train = data.subset((data.split == "train") & ~data.augmented)
     val = data.split_part("val")
     predictors, infos, rows = {}, {}, []
-    jobs = [(c, kind) for c in range(len(data.classes)) for kind in kinds]
-    bar = tqdm(jobs, desc="regressors", unit="fit", disable=not progress)
-    samples = {}
-    for c, kind in bar:
-        cls = data.classes[c]
-        bar.set_postfix_str(f"{cls} {kind}")
-        if c not in samples:
-            info = describe_class(data, c)
-            if info is None:
-                samples[c] = None
-                continue
-            infos[cls] = info
-            samples[c] = (_samples(model, train.subset(train.cls == c), info, repeats, rng),
-                          _samples(model, val.subset(val.cls == c), info, 1, rng))
-        if samples[c] is None or not len(samples[c][0][0]):
+    bar = tqdm(total=len(data.classes) * len(kinds), desc="regressors", unit="fit",
+               disable=not progress)
+    for c, cls in enumerate(data.classes):
+        info = describe_class(data, c)
+        if info is None:
+            bar.update(len(kinds))
             continue
-        (x_train, y_train), (x_val, y_val) = samples[c]
-        scaler = StandardScaler().fit(x_train)
-        scaler.scale_[scaler.scale_ == 0] = 1.0
-        estimator = make_estimator(kind, seed).fit(scaler.transform(x_train), y_train)
-        predictor = Predictor.from_sklearn(kind, scaler, estimator)
-        predictors[f"{cls}/{kind}"] = predictor
-        if len(x_val):
-            pred = predictor.predict(x_val)
-            latent = slice(0, y_val.shape[1] - 1)
-            rows.append({"class": cls, "regressor": kind, "n_val": len(x_val),
-                         "rmse_latent": float(np.sqrt(np.mean((pred[:, latent] - y_val[:, latent]) ** 2))),
-                         "r2_latent": float(r2_score(y_val[:, latent], pred[:, latent]))
-                         if len(x_val) > 1 else float("nan"),
-                         "rmse_log_amplitude": float(np.sqrt(np.mean((pred[:, -1] - y_val[:, -1]) ** 2)))})
+        infos[cls] = info
+        x_train, y_train = _samples(model, train.subset(train.cls == c), info, repeats, rng)
+        x_val, y_val = _samples(model, val.subset(val.cls == c), info, 1, rng)
+        for kind in kinds:
+            bar.set_postfix_str(f"{cls} {kind}")
+            bar.update()
+            if not len(x_train):
+                continue
+            scaler = StandardScaler().fit(x_train)
+            scaler.scale_[scaler.scale_ == 0] = 1.0
+            estimator = make_estimator(kind, seed).fit(scaler.transform(x_train), y_train)
+            predictor = Predictor.from_sklearn(kind, scaler, estimator)
+            predictors[f"{cls}/{kind}"] = predictor
+            if len(x_val):
+                rows.append({"class": cls, "regressor": kind, "n_val": len(x_val),
+                             **_validation_scores(predictor.predict(x_val), y_val)})
+    bar.close()
     return predictors, infos, pd.DataFrame(rows)
+
+
+def _validation_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """RMSE and R^2 of the latent part (all columns but the last), RMSE of log10 amplitude."""
+    latent = slice(0, truth.shape[1] - 1)
+    return {"rmse_latent": float(np.sqrt(np.mean((pred[:, latent] - truth[:, latent]) ** 2))),
+            "r2_latent": float(r2_score(truth[:, latent], pred[:, latent]))
+            if len(truth) > 1 else float("nan"),
+            "rmse_log_amplitude": float(np.sqrt(np.mean((pred[:, -1] - truth[:, -1]) ** 2)))}
 
 
 def _training_inputs(model, data_root=None, cache_dir=None, progress: bool = True):

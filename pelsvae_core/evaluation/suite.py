@@ -27,6 +27,7 @@ from .. import fourier
 from ..atomic import atomic_path, write_text
 from ..data.dataset import TrainingSet
 from ..generation import predict_latents
+from ..physics_map import physics_matrix
 from ..regressors import PARAMETERS
 from .morph import rr_lyrae_morph, shape_parameters
 from .reconstruction import masked_rmse, median_templates, reconstruction_table, template_predictions
@@ -47,20 +48,25 @@ def curve_features(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, mask: np
     return out
 
 
-def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
-                     rng: np.random.Generator):
+def own_physics(model, data: TrainingSet):
     """For each curve whose class's parameters are all known and whose band the class was trained
-    in: yield (row, class, normalised curves (n_samples, L) generated at its phases from its
-    own parameters)."""
-    physics = np.column_stack([data.teff, data.abs_mag, data.log_period]).astype(float)
+    in: yield (row, class, its ClassPhysics, band, its parameter values)."""
+    physics = physics_matrix(data)
     for i in range(len(data)):
         cls = data.classes[data.cls[i]]
         info, band = model.class_physics.get(cls), data.bands[data.band[i]]
         if info is None or band not in info.bands:
             continue
         values = {p: physics[i, PARAMETERS.index(p)] for p in info.parameters}
-        if not np.isfinite(list(values.values())).all():
-            continue
+        if np.isfinite(list(values.values())).all():
+            yield i, cls, info, band, values
+
+
+def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
+                     rng: np.random.Generator):
+    """Yield (row, class, normalised curves (n_samples, L) generated at its phases from its own
+    parameters) for each row of :func:`own_physics`."""
+    for i, cls, info, band, values in own_physics(model, data):
         z, _ = predict_latents(model, info, values, band, regressor, n_samples, rng)
         yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0]
 
@@ -123,8 +129,7 @@ def train_synthetic_test_real(model, train: TrainingSet, test: TrainingSet, regr
     part = train.subset(rows_used)
     synthetic_x = curve_features(part.phase, generated, part.err, part.mask)
     real_x = curve_features(part.phase, part.mag, part.err, part.mask)
-    test_rows, _ = generated_like(model, test, regressor, seed=3)
-    target = test.subset(test_rows)
+    target = test.subset(np.array([i for i, *_ in own_physics(model, test)], dtype=int))
     test_x = curve_features(target.phase, target.mag, target.err, target.mask)
     result = {"n_train": int(len(part)), "n_test": int(len(target))}
     for name, x in (("trained_on_synthetic", synthetic_x), ("trained_on_real", real_x)):

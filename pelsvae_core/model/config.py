@@ -38,25 +38,27 @@ class ModelConfig:
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
-        size, levels = self.decoder_seed_size, 1
-        while size < self.grid_size:
-            size, levels = size * 2, levels + 1
-        if size != self.grid_size:
+        ratio, rest = divmod(self.grid_size, self.decoder_seed_size)
+        if rest or ratio < 1 or ratio & (ratio - 1):
             raise ValueError("grid_size must be decoder_seed_size times a power of two")
         if not isinstance(self.decoder_channels, int):
             widths = tuple(self.decoder_channels)
-            if len(widths) != levels:
+            if len(widths) != self.decoder_levels:
                 raise ValueError(f"decoder_channels lists {len(widths)} widths; from "
                                  f"{self.decoder_seed_size} to {self.grid_size} points the "
-                                 f"decoder has {levels} levels")
+                                 f"decoder has {self.decoder_levels} levels")
             object.__setattr__(self, "decoder_channels", widths)
+
+    @property
+    def decoder_levels(self) -> int:
+        """One level at the seed's size and one per doubling up to ``grid_size``."""
+        return (self.grid_size // self.decoder_seed_size).bit_length()
 
     @property
     def decoder_widths(self) -> tuple[int, ...]:
         """The width of every decoder level, coarsest first."""
         if isinstance(self.decoder_channels, int):
-            levels = (self.grid_size // self.decoder_seed_size).bit_length()
-            return (self.decoder_channels,) * levels
+            return (self.decoder_channels,) * self.decoder_levels
         return self.decoder_channels
 
     @classmethod
