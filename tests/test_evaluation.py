@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from pelsvae_core.evaluation import suite
-from pelsvae_core.evaluation.reconstruction import masked_rmse
+from pelsvae_core.data.dataset import TrainingSet
+from pelsvae_core.evaluation.reconstruction import binned_median, masked_rmse
 from pelsvae_core.physics_map import model_training_set
 
 
@@ -23,6 +24,47 @@ def test_masked_rmse_counts_each_real_observation_once():
     truth = np.array([[0.0, 1.0, 1.0]])
     model = np.array([[0.0, 0.0, 0.0]])
     assert masked_rmse(truth, model, np.array([[True, True, False]]))[0] == pytest.approx(np.sqrt(0.5))
+
+
+def test_binned_median_is_the_median_per_bin_and_fills_empty_bins_around_the_cycle():
+    rng = np.random.default_rng(0)
+    phase, mag = rng.uniform(0, 1, 4000), rng.normal(size=4000)
+    which = (phase * 20).astype(int)
+    expected = [np.median(mag[which == b]) for b in range(20)]
+    np.testing.assert_allclose(binned_median(phase, mag, 20), expected)
+    only_first_half = binned_median(np.array([0.05, 0.45]), np.array([1.0, 3.0]), 10)
+    assert only_first_half[0] == 1.0 and only_first_half[4] == 3.0
+    assert 1.0 < only_first_half[7] < 3.0  # between the two filled bins, the short way round
+
+
+def test_offset_free_rmse_ignores_the_mean_magnitude_but_not_the_shape():
+    truth = np.sin(np.linspace(0, 6, 50))
+    mask = np.ones(50, bool)
+    assert suite.offset_free_rmse(truth, truth + 4.2, mask) == pytest.approx(0, abs=1e-12)
+    assert suite.offset_free_rmse(truth, 2 * truth, mask) == pytest.approx(np.std(truth))
+
+
+def test_period_neighbours_follow_a_shape_that_changes_with_period():
+    """Short-period stars are sinusoids and long-period ones skewed (two harmonics): the
+    neighbours in period predict each star's shape and amplitude, where one template cannot."""
+    n, points = 200, 60
+    phase = np.tile(np.linspace(0, 1, points, endpoint=False), (n, 1))
+    log_period = np.r_[np.full(n // 2, -0.5), np.full(n // 2, 0.5)]
+    angle = 2 * np.pi * phase[0]
+    sine, skewed = 0.5 + 0.5 * np.cos(angle), 0.5 + 0.3 * np.sin(angle) + 0.2 * np.sin(2 * angle)
+    mag = np.where(log_period[:, None] < 0, sine, skewed)
+    data = TrainingSet(phase=phase, mag=mag, err=np.full_like(mag, 0.01), mask=np.ones_like(mag, bool),
+                       cls=np.zeros(n, int), band=np.zeros(n, int), teff=np.full(n, np.nan),
+                       abs_mag=np.full(n, np.nan), log_period=log_period,
+                       amplitude=np.where(log_period < 0, 0.3, 1.0), mean_mag=np.zeros(n),
+                       split=np.full(n, "train"), star_key=np.arange(n).astype(str),
+                       augmented=np.zeros(n, bool), classes=("X",), bands=("g",))
+    neighbours = suite.PeriodNeighbours(data, k=20)
+    for row, shape, other, amplitude in ((0, sine, skewed, 0.3), (n - 1, skewed, sine, 1.0)):
+        predicted, predicted_amplitude = neighbours.predict(data, row)
+        np.testing.assert_allclose(predicted, shape, atol=0.02)  # 100 template bins, 60 phases
+        assert np.abs(predicted - other).max() > 0.3
+        assert predicted_amplitude == pytest.approx(amplitude)
 
 
 def test_curve_features_are_scaled_fourier_fits():

@@ -16,32 +16,38 @@ def masked_rmse(truth: np.ndarray, model: np.ndarray, mask: np.ndarray) -> np.nd
     return np.sqrt(((truth - model) ** 2 * weights).sum(1) / weights.sum(1))
 
 
+def binned_median(phase: np.ndarray, mag: np.ndarray, bins: int = TEMPLATE_BINS) -> np.ndarray:
+    """Median of observations (any number of curves, flattened) in ``bins`` phase bins; an
+    empty bin is filled from its neighbours around the cycle."""
+    which = np.minimum((phase * bins).astype(int), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    if not counts.any():
+        return np.full(bins, 0.5)
+    ordered = mag[np.lexsort((mag, which))]
+    starts = np.cumsum(counts) - counts
+    last = max(len(ordered) - 1, 0)
+    low = ordered[np.minimum(starts + (counts - 1) // 2, last)]
+    high = ordered[np.minimum(starts + counts // 2, last)]
+    row = np.where(counts > 0, (low + high) / 2, np.nan)
+    good = np.flatnonzero(counts)
+    return np.interp(np.arange(bins), good, row[good], period=bins)
+
+
 def median_templates(train: TrainingSet, bins: int = TEMPLATE_BINS) -> np.ndarray:
     """Per class, the median normalised magnitude in phase bins of the real training curves."""
     real = train.subset(~train.augmented)
-    templates = np.full((len(train.classes), bins), np.nan)
-    which = np.minimum((real.phase * bins).astype(int), bins - 1)
-    for c in range(len(train.classes)):
-        rows = real.cls == c
-        for b in range(bins):
-            values = real.mag[rows][(which[rows] == b) & real.mask[rows]]
-            if values.size:
-                templates[c, b] = np.median(values)
-    # fill empty bins from their neighbours around the cycle
-    for row in templates:
-        if np.isnan(row).all():
-            row[:] = 0.5
-        elif np.isnan(row).any():
-            good = np.flatnonzero(~np.isnan(row))
-            row[:] = np.interp(np.arange(bins), good, row[good], period=bins)
-    return templates
+    return np.stack([binned_median(real.phase[rows][real.mask[rows]], real.mag[rows][real.mask[rows]], bins)
+                     for rows in (real.cls == c for c in range(len(train.classes)))])
+
+
+def template_values(template: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """A binned template read at any phases (linear, periodic)."""
+    bins = template.shape[-1]
+    return np.interp(phase, (np.arange(bins) + 0.5) / bins, template, period=1.0)
 
 
 def template_predictions(templates: np.ndarray, data: TrainingSet) -> np.ndarray:
-    bins = templates.shape[1]
-    centres = (np.arange(bins) + 0.5) / bins
-    return np.stack([np.interp(p, centres, templates[c], period=1.0)
-                     for p, c in zip(data.phase, data.cls)])
+    return np.stack([template_values(templates[c], p) for p, c in zip(data.phase, data.cls)])
 
 
 def fourier_predictions(data: TrainingSet, order: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 1. reconstruction RMSE per class, against a per-class median template and Fourier fits;
 2. physics -> curve error: each test star's curve generated from its own parameters,
-   against the template;
+   against the template and against the training curves nearest in period (what the period
+   alone can tell), in normalised units and in magnitudes;
 3. a classifier two-sample test per class (real vs generated at the same parameters,
    observed at the same phases with the same errors; 0.5 = indistinguishable);
 4. train on synthetic, test on real: a class classifier trained on generated curves only;
@@ -30,10 +31,12 @@ from ..generation import predict_latents
 from ..physics_map import physics_matrix
 from ..regressors import PARAMETERS
 from .morph import rr_lyrae_morph, shape_parameters
-from .reconstruction import masked_rmse, median_templates, reconstruction_table, template_predictions
+from .reconstruction import (binned_median, masked_rmse, median_templates, reconstruction_table,
+                             template_values)
 
 FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
 FEATURE_ORDER = 6
+PERIOD_NEIGHBOURS = 100  # training curves nearest in period, for the period-only reference
 
 
 def curve_features(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -65,10 +68,10 @@ def own_physics(model, data: TrainingSet):
 def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
                      rng: np.random.Generator):
     """Yield (row, class, normalised curves (n_samples, L) generated at its phases from its own
-    parameters) for each row of :func:`own_physics`."""
+    parameters, their amplitudes in magnitudes (n_samples,)) for each row of :func:`own_physics`."""
     for i, cls, info, band, values in own_physics(model, data):
-        z, _ = predict_latents(model, info, values, band, regressor, n_samples, rng)
-        yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0]
+        z, amplitude = predict_latents(model, info, values, band, regressor, n_samples, rng)
+        yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0], amplitude
 
 
 def generated_like(model, data: TrainingSet, regressor: str, seed: int = 0):
@@ -76,26 +79,65 @@ def generated_like(model, data: TrainingSet, regressor: str, seed: int = 0):
     errors. Returns (rows used, magnitudes)."""
     rng = np.random.default_rng(seed)
     rows, mags = [], []
-    for i, _, mag in from_own_physics(model, data, regressor, 1, rng):
+    for i, _, mag, _ in from_own_physics(model, data, regressor, 1, rng):
         rows.append(i)
         mags.append(mag[0] + rng.standard_normal(mag.shape[1]) * data.err[i])
     return np.array(rows, dtype=int), np.array(mags)
 
 
+def offset_free_rmse(truth: np.ndarray, model: np.ndarray, mask: np.ndarray) -> float:
+    """RMSE over real observations after removing the mean residual: the shape and amplitude
+    in magnitudes, not the mean magnitude (which needs the star's distance)."""
+    residual = (truth - model)[mask]
+    return float(np.sqrt(np.mean((residual - residual.mean()) ** 2)))
+
+
+class PeriodNeighbours:
+    """The best a predictor from the period alone can do without a model: for a test star, the
+    median curve and median amplitude of the ``k`` training curves of its class nearest in
+    log period (a fifth of the class at most, so that small classes are not one template).
+    It tells whether a class's period carries shape information at all."""
+
+    def __init__(self, train: TrainingSet, k: int = PERIOD_NEIGHBOURS):
+        self.train, self.k = train.subset(~train.augmented), k
+
+    def predict(self, data: TrainingSet, i: int) -> tuple[np.ndarray, float]:
+        t = self.train
+        rows = np.flatnonzero(t.cls == data.cls[i])
+        k = min(self.k, max(len(rows) // 5, 1))
+        near = rows[np.argsort(np.abs(t.log_period[rows] - data.log_period[i]))[:k]]
+        template = binned_median(t.phase[near][t.mask[near]], t.mag[near][t.mask[near]])
+        return template_values(template, data.phase[i]), float(np.median(t.amplitude[near]))
+
+
 def physics_to_curve(model, test: TrainingSet, train: TrainingSet, regressor: str) -> pd.DataFrame:
-    """RMSE of the median of 10 noise-free generated curves against each real test curve, and of
-    the per-class median template."""
+    """Per class, median over test stars of the RMSE against the real curve of: the median of
+    10 noise-free curves generated from the star's own parameters; the class's median template;
+    the median curve of the training stars nearest in period (:class:`PeriodNeighbours`).
+    In normalised units (shape) and in magnitudes, offset-free (shape times amplitude; the
+    template and the neighbours scaled by their median amplitude)."""
     templates = median_templates(train)
+    real = train.subset(~train.augmented)
+    class_amplitude = {c: np.median(real.amplitude[real.cls == c]) for c in np.unique(real.cls)}
+    neighbours = PeriodNeighbours(train)
     rows = []
-    for i, cls, mag in from_own_physics(model, test, regressor, 10, np.random.default_rng(1)):
-        one = test.subset(np.array([i]))
-        rows.append({"class": cls,
-                     "generated": float(masked_rmse(one.mag, np.median(mag, 0)[None], one.mask)[0]),
-                     "template": float(masked_rmse(one.mag, template_predictions(templates, one),
-                                                   one.mask)[0])})
+    for i, cls, norm, amplitude in from_own_physics(model, test, regressor, 10, np.random.default_rng(1)):
+        c, mask = test.cls[i], test.mask[i]
+        template = template_values(templates[c], test.phase[i])
+        near, near_amplitude = neighbours.predict(test, i)
+        generated = np.median(norm, 0)
+        truth_mag = test.mag[i] * test.amplitude[i]
+        rows.append({
+            "class": cls,
+            "generated": float(masked_rmse(test.mag[i][None], generated[None], mask[None])[0]),
+            "template": float(masked_rmse(test.mag[i][None], template[None], mask[None])[0]),
+            "period_neighbours": float(masked_rmse(test.mag[i][None], near[None], mask[None])[0]),
+            "generated_mag": offset_free_rmse(truth_mag, np.median(norm * amplitude[:, None], 0), mask),
+            "template_mag": offset_free_rmse(truth_mag, template * class_amplitude[c], mask),
+            "period_neighbours_mag": offset_free_rmse(truth_mag, near * near_amplitude, mask)})
     frame = pd.DataFrame(rows)
-    return frame.groupby("class").agg(n=("generated", "size"), generated=("generated", "median"),
-                                      template=("template", "median")).reset_index()
+    return frame.groupby("class").agg(n=("generated", "size"), **{
+        column: (column, "median") for column in frame.columns if column != "class"}).reset_index()
 
 
 def two_sample_accuracy(first: np.ndarray, second: np.ndarray, seed: int = 0) -> float:
@@ -300,6 +342,11 @@ def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.D
              "## 1. Reconstruction RMSE (normalised units, median per class)", "",
              "```", recon.round(3).to_string(), "```", "",
              "## 2. Physics -> curve RMSE (generated from the star's own parameters)", "",
+             "Median over test stars. `generated`: median of 10 curves generated from the star's "
+             "parameters; `template`: the class's median curve; `period_neighbours`: the median "
+             "curve of the 100 training curves (at most a fifth of the class) nearest in period, "
+             "the best the period alone can do without a model. Normalised units, then (`_mag`) "
+             "magnitudes without the mean (shape times amplitude).", "",
              "```", phys.round(3).to_string(index=False), "```", "",
              "## 3. Classifier two-sample test (accuracy; 0.5 = indistinguishable)", "",
              "```", pd.DataFrame(results["two_sample"]).round(3).to_string(index=False), "```", "",
