@@ -3,7 +3,10 @@
 1. One session: time from releasing the Teff slider to the updated curve in the
    page, over N moves: p50 and p95 (target p95 < 150 ms).
 2. Ten sessions moving sliders at once: the same, across all of them (target p95 < 300 ms),
-   first back to back (a stress test), then each at most one move per second.
+   first back to back (a stress test), then each at most one move per second from its own
+   start time. The same ten back-to-back sessions on a page with one slider and an echo
+   (benchmarks/floor_app.py) give the floor: what the ten browsers and Panel's round trip
+   cost on this machine before the dashboard does any work.
 3. Server memory after 50 sessions have opened and closed, against after 5
    (target: growth under 20 %).
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import tempfile
@@ -30,18 +34,24 @@ MEDIAN_JS = """() => {
   if (!window.__curve) for (const doc of Bokeh.documents) for (const m of doc.all_models)
     if (m.data && m.data.median) window.__curve = m;
   return window.__curve ? Array.from(window.__curve.data.median).slice(0, 20).join(',') : null; }"""
+#: The floor app's echoed value, found the same way.
+ECHO_JS = """() => {
+  if (!window.__echo) for (const doc of Bokeh.documents) for (const m of doc.all_models)
+    if (typeof m.text === 'string' && m.text.includes('echo')) window.__echo = m;
+  return window.__echo ? window.__echo.text : null; }"""
 
 
-async def open_page(browser, url):
+async def open_page(browser, url, probe: str = MEDIAN_JS):
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     await page.goto(url)
-    await page.wait_for_function(f"({MEDIAN_JS})() !== null", timeout=120_000)
+    await page.wait_for_function(f"({probe})() !== null", timeout=120_000)
     return page
 
 
-async def move_and_time(page, direction: int) -> float:
-    """Drag the Teff slider; milliseconds from mouse release to a changed curve in the page."""
-    before = await page.evaluate(MEDIAN_JS)
+async def move_and_time(page, direction: int, probe: str = MEDIAN_JS) -> float:
+    """Drag the first slider (the dashboard's Teff); milliseconds from mouse release until
+    ``probe`` (the plotted curve) reads differently in the page."""
+    before = await page.evaluate(probe)
     box = await page.locator(".noUi-handle").nth(0).bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     await page.mouse.move(x, y)
@@ -49,16 +59,18 @@ async def move_and_time(page, direction: int) -> float:
     await page.mouse.move(x + direction * 25, y, steps=3)
     started = time.perf_counter()
     await page.mouse.up()
-    await page.wait_for_function(f"({MEDIAN_JS})() !== {before!r}", polling="raf", timeout=30_000)
+    await page.wait_for_function(f"({probe})() !== {before!r}", polling="raf", timeout=30_000)
     return (time.perf_counter() - started) * 1000
 
 
-async def session_moves(page, moves: int, pause: float = 0.0) -> list[float]:
-    """Back-to-back moves (pause 0: a stress test), or one every ``pause`` seconds at most."""
+async def session_moves(page, moves: int, pause: float = 0.0, probe: str = MEDIAN_JS) -> list[float]:
+    """Back-to-back moves (pause 0: a stress test), or one every ``pause`` seconds at most,
+    the first after a random part of ``pause`` so that sessions do not move in lock step."""
     times = []
+    await asyncio.sleep(random.uniform(0, pause))
     for i in range(moves):
         started = time.perf_counter()
-        times.append(await move_and_time(page, 1 if i % 2 == 0 else -1))
+        times.append(await move_and_time(page, 1 if i % 2 == 0 else -1, probe))
         await asyncio.sleep(max(0.0, pause - (time.perf_counter() - started)))
     return times
 
@@ -90,6 +102,7 @@ async def run(moves: int) -> None:
             print(f"10 sessions, a move a second:   {percentiles(sum(paced, []))}   (a class at work)")
             for pg in pages:
                 await pg.close()
+            await floor(browser, moves, Path(tmp))
 
             for _ in range(5):
                 await (await open_page(browser, server.url)).close()
@@ -104,9 +117,23 @@ async def run(moves: int) -> None:
             await browser.close()
 
 
+async def floor(browser, moves: int, folder: Path) -> None:
+    """Ten back-to-back sessions on the one-slider echo app: the machine's floor for test 2."""
+    with served_app(None, folder / "floor.log", app="benchmarks/floor_app.py") as server:
+        pages = await asyncio.gather(*[open_page(browser, server.url, ECHO_JS) for _ in range(10)])
+        cpu = server.cpu_seconds()
+        results = await asyncio.gather(*[session_moves(pg, moves, probe=ECHO_JS) for pg in pages])
+        cpu = server.cpu_seconds() - cpu
+        print(f"floor, 10 sessions on a one-slider echo page: {percentiles(sum(results, []))}   "
+              f"(server CPU per move {1000 * cpu / (10 * moves):.0f} ms)")
+        for pg in pages:
+            await pg.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--moves", type=int, default=20)
+    random.seed(0)
     asyncio.run(run(parser.parse_args().moves))
 
 

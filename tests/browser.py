@@ -53,18 +53,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(model_folder: str | os.PathLike | None, log_path: Path,
-               timeout: float = 90.0) -> Iterator[Server]:
-    """``panel serve dashboard/app.py`` on a free port; yields the running server; stops it afterwards."""
+def served_app(model_folder: str | os.PathLike | None, log_path: Path, timeout: float = 90.0,
+               app: str = "dashboard/app.py") -> Iterator[Server]:
+    """``panel serve <app>`` (the dashboard by default) on a free port; yields the running
+    server; stops it afterwards."""
     port = free_port()
     env = dict(os.environ)
     if model_folder is not None:
         env["PELSVAE_MODEL"] = str(model_folder)
-    command = [sys.executable, "-m", "panel", "serve", "dashboard/app.py", "--port", str(port),
+    command = [sys.executable, "-m", "panel", "serve", app, "--port", str(port),
                "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/app"
+        url = f"http://127.0.0.1:{port}/{Path(app).stem}"
         try:
             deadline = time.monotonic() + timeout
             while True:  # wait for the port, then for the first page (which loads the model)
