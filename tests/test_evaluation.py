@@ -9,7 +9,7 @@ import pytest
 
 from pelsvae_core.evaluation import suite
 from pelsvae_core.data.dataset import TrainingSet
-from pelsvae_core.evaluation.reconstruction import binned_median, masked_rmse
+from pelsvae_core.evaluation.reconstruction import binned_median, excess_over_noise, masked_rmse
 from pelsvae_core.physics_map import model_training_set
 
 
@@ -24,6 +24,17 @@ def test_masked_rmse_counts_each_real_observation_once():
     truth = np.array([[0.0, 1.0, 1.0]])
     model = np.array([[0.0, 0.0, 0.0]])
     assert masked_rmse(truth, model, np.array([[True, True, False]]))[0] == pytest.approx(np.sqrt(0.5))
+
+
+def test_excess_over_noise_recovers_the_error_against_the_noise_free_curve():
+    rng = np.random.default_rng(1)
+    truth = np.sin(np.linspace(0, 2 * np.pi, 400))[None].repeat(300, 0)
+    sigma = rng.uniform(0.05, 0.2, (300, 1))
+    observed = truth + rng.standard_normal(truth.shape) * sigma
+    mask = np.ones_like(truth, bool)
+    floor = masked_rmse(np.broadcast_to(sigma, truth.shape), np.zeros_like(truth), mask)
+    assert excess_over_noise(masked_rmse(observed, truth, mask), floor) < 0.01  # the true curve
+    assert excess_over_noise(masked_rmse(observed, truth + 0.1, mask), floor) == pytest.approx(0.1, abs=0.01)
 
 
 def test_binned_median_is_the_median_per_bin_and_fills_empty_bins_around_the_cycle():

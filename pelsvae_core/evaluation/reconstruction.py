@@ -60,17 +60,28 @@ def fourier_predictions(data: TrainingSet, order: int) -> np.ndarray:
     return out
 
 
+def excess_over_noise(rmse: np.ndarray, floor: np.ndarray) -> float:
+    """The error against the noise-free curves, estimated from RMSEs against noisy ones: with
+    independent noise, E[RMSE^2] = error^2 + floor^2, so sqrt(mean(RMSE^2 - floor^2)) over the
+    curves (0 for a method at the noise)."""
+    return float(np.sqrt(max(np.mean(rmse**2 - floor**2), 0.0)))
+
+
 def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.DataFrame:
     """Per class: median RMSE (normalised and in magnitudes) of the VAE, the template, Fourier 1-4,
     and the noise floor: the RMSE of the photometric errors themselves, which even the true
-    curve would score against the observations."""
+    curve would score against the observations.
+
+    ``excess_norm`` (:func:`excess_over_noise`) separates methods on noise-dominated classes,
+    where the plain RMSE of every decent method sits at the floor."""
     z, _ = model.encode(data)
     vae, _ = _decode_own_band(model, z, data)
     predictions = {"vae": vae, "median_template": template_predictions(median_templates(train), data)}
     for order in range(1, 5):
         predictions[f"fourier_{order}"] = fourier_predictions(data, order)
     errors = {name: masked_rmse(data.mag, prediction, data.mask) for name, prediction in predictions.items()}
-    errors["noise_floor"] = masked_rmse(data.err, np.zeros_like(data.err), data.mask)
+    floor = masked_rmse(data.err, np.zeros_like(data.err), data.mask)
+    errors["noise_floor"] = floor
     rows = []
     for name, rmse in errors.items():
         for c, cls in enumerate(data.classes):
@@ -78,7 +89,8 @@ def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.Dat
             if rows_c.any():
                 rows.append({"class": cls, "method": name, "n_curves": int(rows_c.sum()),
                              "rmse_norm": float(np.median(rmse[rows_c])),
-                             "rmse_mag": float(np.median(rmse[rows_c] * data.amplitude[rows_c]))})
+                             "rmse_mag": float(np.median(rmse[rows_c] * data.amplitude[rows_c])),
+                             "excess_norm": excess_over_noise(rmse[rows_c], floor[rows_c])})
     return pd.DataFrame(rows)
 
 
