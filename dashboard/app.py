@@ -151,7 +151,32 @@ def model_tab(state: Explorer) -> pn.pane.Markdown:
         for cls, row in sorted(by_class.items()):
             lines.append(f"| {cls} | {row.get('vae', float('nan')):.3f} | "
                          f"{row.get('median_template', float('nan')):.3f} |")
+    evaluation = state.model.evaluation()
+    if evaluation:
+        lines += evaluation_lines(evaluation)
     return pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")
+
+
+def evaluation_lines(evaluation: dict) -> list[str]:
+    """Headline numbers of the stored ``pelsvae evaluate`` results, as Markdown."""
+    regressor = evaluation["regressor"]
+    physics = {row["class"]: row for row in evaluation["physics_to_curve"] if row["regressor"] == regressor}
+    two_sample = {row["class"]: row["accuracy"] for row in evaluation["two_sample"]}
+    lines = ["", f"Evaluation on real test stars (`pelsvae evaluate`, regressor {regressor}): "
+             "each star generated from its own parameters, RMSE against its real curve "
+             "(normalised), and a classifier's accuracy telling real from generated curves "
+             "(0.5: indistinguishable).", "",
+             "| class | stars | generated | template | two-sample accuracy |", "|---|---|---|---|---|"]
+    for cls, row in sorted(physics.items()):
+        accuracy = f"{two_sample[cls]:.2f}" if cls in two_sample else "–"
+        lines.append(f"| {cls} | {row['n']} | {row['generated']:.3f} | {row['template']:.3f} | {accuracy} |")
+    tstr = evaluation["tstr"]
+    lines += ["", f"A classifier trained only on generated curves labels real test curves with "
+              f"accuracy {tstr['trained_on_synthetic']:.3f} ({tstr['trained_on_real']:.3f} when "
+              f"trained on real ones); generated curves lie "
+              f"{evaluation['memorisation']['ratio']:.2f}x as far from their nearest training curve "
+              f"as real test curves do; 100 curves generate in {evaluation['generate_100_ms']:.1f} ms."]
+    return lines
 
 
 def build(state: Explorer | None = None) -> pn.Row:

@@ -1,6 +1,7 @@
 """The public Python interface: load a trained model, encode curves, decode at any phases."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +23,9 @@ from .regressors import Predictor, load_predictors
 
 REGRESSORS_FILE = "regressors.npz"
 LATENTS_FILE = "latents.parquet"
+#: Where ``pelsvae evaluate --json`` results are kept inside a model folder (the shipped
+#: model's: ``models/default/report/``, beside the Markdown report and figures).
+EVALUATION_FILE = Path("report") / "evaluation.json"
 
 
 class Model:
@@ -50,6 +54,11 @@ class Model:
         if not path.is_file():
             raise ValueError(f"{self.folder} has no latent table; run `pelsvae fit-regressors`")
         return pd.read_parquet(path)
+
+    def evaluation(self) -> dict | None:
+        """The stored results of ``pelsvae evaluate`` on this model (real test stars), if any."""
+        path = self.folder / EVALUATION_FILE
+        return json.loads(path.read_text()) if path.is_file() else None
 
     def parameters(self) -> dict[str, dict]:
         """Per class: the parameters it responds to (of teff, abs_mag, log_period), its bands,

@@ -127,8 +127,25 @@ def test_out_of_range_value_gives_a_message_not_an_exception(explorer):
 
 def test_app_builds_without_a_server(explorer):
     from dashboard.app import build
-    layout = build(explorer)
-    assert layout is not None
+    tabs = build(explorer).objects[1].objects[1]
+    assert [name for name in tabs._names] == ["Light curve", "Latent space", "RR Lyrae morph", "Model"]
+
+
+def test_model_tab_quotes_the_stored_evaluation():
+    from dashboard.app import evaluation_lines
+    evaluation = {
+        "regressor": "mlp",
+        "physics_to_curve": [{"class": "CEP", "regressor": "mlp", "n": 436, "generated": 0.055,
+                              "template": 0.116},
+                             {"class": "CEP", "regressor": "rf", "n": 436, "generated": 0.9,
+                              "template": 0.116}],
+        "two_sample": [{"class": "CEP", "n_real": 436, "accuracy": 0.825}],
+        "tstr": {"trained_on_synthetic": 0.863, "trained_on_real": 0.928},
+        "memorisation": {"ratio": 0.97}, "generate_100_ms": 9.3}
+    text = "\n".join(evaluation_lines(evaluation))
+    assert "| CEP | 436 | 0.055 | 0.116 | 0.82 |" in text  # the report's regressor, not rf
+    assert "0.900" not in text
+    assert "0.863" in text and "0.928" in text and "9.3 ms" in text
 
 
 def test_dense_uniform_cadence_recovers_the_period_and_the_plot_keeps_the_peak(explorer):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pelsvae_core.evaluation import suite
+from pelsvae_core.api import EVALUATION_FILE, Model
 from pelsvae_core.data.dataset import TrainingSet
 from pelsvae_core.evaluation.reconstruction import binned_median, excess_over_noise, masked_rmse
 from pelsvae_core.physics_map import model_training_set
@@ -89,9 +90,12 @@ def test_curve_features_are_scaled_fourier_fits():
 
 def test_evaluate_writes_numbers_figures_and_report(small_model, subset_root, subset_cache, tmp_path):
     data = model_training_set(small_model, subset_root, subset_cache.directory, progress=False)
-    results = suite.evaluate(small_model, data, tmp_path / "eval.json", tmp_path / "report",
+    results = suite.evaluate(small_model, data, tmp_path / EVALUATION_FILE, tmp_path / "report",
                              progress=False)
-    stored = json.loads((tmp_path / "eval.json").read_text())
+    stored = json.loads((tmp_path / EVALUATION_FILE).read_text())
+    # a model folder holding the report gives its results back, as the dashboard shows them
+    assert Model(small_model.network, small_model.metadata, tmp_path).evaluation() == stored
+    assert small_model.evaluation() is None
     assert set(stored) >= {"reconstruction", "physics_to_curve", "two_sample", "tstr",
                            "morph_generated", "morph_real", "memorisation", "cadence_invariance",
                            "generate_100_ms", "regressor_validation"}
