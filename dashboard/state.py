@@ -273,11 +273,10 @@ class Explorer(param.Parameterized):
     def _refresh(self):
         period = 10**self.log_period
         star = self._draw()
-        dense = star.observe(phases=PHASE_GRID, distance_pc=self.distance_pc)
         observed = star.observe(times=self.cadence_times(), distance_pc=self.distance_pc,
                                 noise=self.noise)
-        samples = dense["mag"].to_numpy().reshape(len(star.z), PHASE_GRID.size)
-        low, median, high = np.quantile(samples, [0.16, 0.5, 0.84], axis=0)
+        low, median, high = np.quantile(star.magnitudes(PHASE_GRID, self.distance_pc)[0],
+                                         [0.16, 0.5, 0.84], axis=0)
         curve = pd.DataFrame({"phase": PHASE_GRID, "median": median, "low": low, "high": high})
         first = observed[observed["sample"] == 0]
         # one batched update, so each plot redraws once per change, not once per result

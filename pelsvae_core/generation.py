@@ -178,29 +178,35 @@ class Draw:
     abs_mag_source: str
     seed: int
 
-    def observe(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
-                noise: bool | str = False, epoch: float = 0.0) -> pd.DataFrame:
-        """The tidy table of :meth:`pelsvae_core.Model.generate` for this draw."""
-        request = self.request
-        times, phase = observation_phases(request.period, times, phases, cadence, epoch, self.seed)
+    def magnitudes(self, phase: np.ndarray, distance_pc: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, str]:
+        """Noise-free magnitudes and the model's errors, (n_samples, len(phase)) each, and
+        what the magnitudes are: absolute, apparent (with ``distance_pc``) or relative to
+        the mean (no mean magnitude known)."""
         modulus = 0.0
         if distance_pc is not None:
             distance_pc = _finite("distance_pc", distance_pc)
             if distance_pc <= 0:
                 raise ValueError("distance_pc must be positive")
             modulus = 5 * math.log10(distance_pc / 10)
+        norm, norm_err = periodic_values(self.grid, phase)
+        mag = (norm - self.grid[:, 0].mean(1)[:, None]) * self.amplitude[:, None]
+        err = norm_err * self.amplitude[:, None]
+        if self.abs_mag is None:
+            return mag, err, "relative to mean"
+        return mag + self.abs_mag + modulus, err, "apparent" if distance_pc is not None else "absolute"
+
+    def observe(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
+                noise: bool | str = False, epoch: float = 0.0) -> pd.DataFrame:
+        """The tidy table of :meth:`pelsvae_core.Model.generate` for this draw."""
+        request = self.request
+        times, phase = observation_phases(request.period, times, phases, cadence, epoch, self.seed)
+        mag, err, kind = self.magnitudes(phase, distance_pc)
         error_model = survey_error_model(self.model, noise, request.band)
         if error_model is not None and (self.abs_mag is None or distance_pc is None):
             missing = "abs_mag and distance_pc" if self.abs_mag is None else "distance_pc"
             raise ValueError(f"{error_model.survey} noise depends on the apparent magnitude: "
                              f"give {missing}")
-        norm, norm_err = periodic_values(self.grid, phase)
-        mag = (norm - self.grid[:, 0].mean(1)[:, None]) * self.amplitude[:, None]
-        err = norm_err * self.amplitude[:, None]
-        kind = "relative to mean"
-        if self.abs_mag is not None:
-            mag += self.abs_mag + modulus
-            kind = "apparent" if distance_pc is not None else "absolute"
         if error_model is not None:
             err = error_model.sigma(mag)
             mag = mag + np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape) * err

@@ -91,6 +91,13 @@ def test_one_draw_observed_under_several_cadences_matches_generate(small_model):
         pd.testing.assert_frame_equal(star.observe(cadence=cadence, distance_pc=5e4),
                                       small_model.generate("CEP", **kwargs, cadence=cadence,
                                                            distance_pc=5e4))
+    # the noise-free magnitudes alone, without the table, are the table's
+    phases = np.linspace(0, 1, 50, endpoint=False)
+    mag, err, kind = star.magnitudes(phases, distance_pc=5e4)
+    table = star.observe(phases=phases, distance_pc=5e4)
+    np.testing.assert_array_equal(mag.ravel(), table["mag"].to_numpy())
+    np.testing.assert_array_equal(err.ravel(), table["mag_err"].to_numpy())
+    assert kind == "apparent" == table["mag_kind"].iloc[0]
 
 
 def test_band_choice_and_refusal(small_model):
