@@ -26,7 +26,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser import CHROMIUM, CHROMIUM_FLAGS, served_app  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_FLAGS, chromium_cpu_seconds, served_app  # noqa: E402
 
 # The curve's data source is looked up once and kept on the page, so polling it (every
 # animation frame, in ten pages at once) costs the browsers almost nothing.
@@ -86,9 +86,12 @@ async def run(moves: int) -> None:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = await open_page(browser, server.url)
+            cpu, browser_cpu = server.cpu_seconds(), chromium_cpu_seconds()
             single = await session_moves(page, moves)
+            cpu, browser_cpu = server.cpu_seconds() - cpu, chromium_cpu_seconds() - browser_cpu
             await page.close()
             print(f"1 session, {moves} Teff moves:      {percentiles(single)}   (target p95 < 150 ms)")
+            print(f"  CPU per move: server {1000 * cpu / moves:.0f} ms, Chromium {1000 * browser_cpu / moves:.0f} ms")
 
             pages = await asyncio.gather(*[open_page(browser, server.url) for _ in range(10)])
             cpu, wall = server.cpu_seconds(), time.perf_counter()
@@ -121,11 +124,12 @@ async def floor(browser, moves: int, folder: Path) -> None:
     """Ten back-to-back sessions on the one-slider echo app: the machine's floor for test 2."""
     with served_app(None, folder / "floor.log", app="benchmarks/floor_app.py") as server:
         pages = await asyncio.gather(*[open_page(browser, server.url, ECHO_JS) for _ in range(10)])
-        cpu = server.cpu_seconds()
+        cpu, browser_cpu = server.cpu_seconds(), chromium_cpu_seconds()
         results = await asyncio.gather(*[session_moves(pg, moves, probe=ECHO_JS) for pg in pages])
-        cpu = server.cpu_seconds() - cpu
-        print(f"floor, 10 sessions on a one-slider echo page: {percentiles(sum(results, []))}   "
-              f"(server CPU per move {1000 * cpu / (10 * moves):.0f} ms)")
+        cpu, browser_cpu = server.cpu_seconds() - cpu, chromium_cpu_seconds() - browser_cpu
+        print(f"floor, 10 sessions on a one-slider echo page: {percentiles(sum(results, []))}")
+        print(f"  CPU per move: server {1000 * cpu / (10 * moves):.0f} ms, "
+              f"Chromium {1000 * browser_cpu / (10 * moves):.0f} ms")
         for pg in pages:
             await pg.close()
 
