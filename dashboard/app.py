@@ -5,7 +5,6 @@ server process (``PELSVAE_MODEL`` chooses another model folder).
 """
 from __future__ import annotations
 
-
 import holoviews as hv
 import panel as pn
 import torch

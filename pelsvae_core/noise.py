@@ -74,8 +74,8 @@ def fit_error_models(stars: pd.DataFrame) -> dict[str, ErrorModel]:
     columns survey, band, mean_mag, amplitude and normalised ``err`` arrays."""
     models = {}
     for (survey, band), group in stars.groupby(["survey", "band"], sort=True):
+        if len(group) < MIN_STARS:
+            continue
         median_err = np.array([np.median(e) for e in group["err"]]) * group["amplitude"].to_numpy()
-        if len(group) >= MIN_STARS:
-            models[f"{survey}/{band}"] = fit_error_model(survey, band, group["mean_mag"].to_numpy(),
-                                                         median_err)
+        models[f"{survey}/{band}"] = fit_error_model(survey, band, group["mean_mag"].to_numpy(), median_err)
     return models

@@ -96,14 +96,15 @@ class PeriodNeighbours:
     """The best a predictor from the period alone can do without a model: for a test star, the
     median curve and median amplitude of the ``k`` training curves of its class nearest in
     log period (a fifth of the class at most, so that small classes are not one template).
-    It tells whether a class's period carries shape information at all."""
+    It tells whether a class's period carries shape information at all. ``real``: the real
+    (not augmented) training curves."""
 
-    def __init__(self, train: TrainingSet, k: int = PERIOD_NEIGHBOURS):
-        self.train, self.k = train.subset(~train.augmented), k
+    def __init__(self, real: TrainingSet, k: int = PERIOD_NEIGHBOURS):
+        self.real, self.k = real, k
+        self.rows = {c: np.flatnonzero(real.cls == c) for c in np.unique(real.cls)}
 
     def predict(self, data: TrainingSet, i: int) -> tuple[np.ndarray, float]:
-        t = self.train
-        rows = np.flatnonzero(t.cls == data.cls[i])
+        t, rows = self.real, self.rows[data.cls[i]]
         k = min(self.k, max(len(rows) // 5, 1))
         near = rows[np.argsort(np.abs(t.log_period[rows] - data.log_period[i]))[:k]]
         template = binned_median(t.phase[near][t.mask[near]], t.mag[near][t.mask[near]])
@@ -116,10 +117,10 @@ def physics_to_curve(model, test: TrainingSet, train: TrainingSet, regressor: st
     the median curve of the training stars nearest in period (:class:`PeriodNeighbours`).
     In normalised units (shape) and in magnitudes, offset-free (shape times amplitude; the
     template and the neighbours scaled by their median amplitude)."""
-    templates = median_templates(train)
     real = train.subset(~train.augmented)
+    templates = median_templates(real)
     class_amplitude = {c: np.median(real.amplitude[real.cls == c]) for c in np.unique(real.cls)}
-    neighbours = PeriodNeighbours(train)
+    neighbours = PeriodNeighbours(real)
     rows = []
     for i, cls, norm, amplitude in from_own_physics(model, test, regressor, 10, np.random.default_rng(1)):
         c, mask = test.cls[i], test.mask[i]
@@ -336,8 +337,9 @@ def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.D
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
-    recon = pd.DataFrame(results["reconstruction"]).pivot(index="class", columns="method", values="rmse_norm")
-    excess = pd.DataFrame(results["reconstruction"]).pivot(index="class", columns="method", values="excess_norm")
+    reconstruction = pd.DataFrame(results["reconstruction"])
+    recon = reconstruction.pivot(index="class", columns="method", values="rmse_norm")
+    excess = reconstruction.pivot(index="class", columns="method", values="excess_norm")
     phys = pd.DataFrame(results["physics_to_curve"])
     lines = ["# pelsvae evaluation", "", "All numbers on real test stars never used in training.", "",
              "## 1. Reconstruction RMSE (normalised units, median per class)", "",
@@ -348,8 +350,9 @@ def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.D
              "## 2. Physics -> curve RMSE (generated from the star's own parameters)", "",
              "Median over test stars. `generated`: median of 10 curves generated from the star's "
              "parameters; `template`: the class's median curve; `period_neighbours`: the median "
-             "curve of the 100 training curves (at most a fifth of the class) nearest in period, "
-             "the best the period alone can do without a model. Normalised units, then (`_mag`) "
+             f"curve of the {PERIOD_NEIGHBOURS} training curves (at most a fifth of the class) "
+             "nearest in period, the best the period alone can do without a model. Normalised "
+             "units, then (`_mag`) "
              "magnitudes without the mean (shape times amplitude).", "",
              "```", phys.round(3).to_string(index=False), "```", "",
              "## 3. Classifier two-sample test (accuracy; 0.5 = indistinguishable)", "",
