@@ -7,6 +7,7 @@ import pytest
 
 from pelsvae_core.data import summary
 from pelsvae_core.data.dataset import DatasetConfig, build_training_set, split_by_star
+from pelsvae_core.evaluation.reconstruction import binned_median
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,35 @@ def test_summary_table_accounts_for_every_star(subset_cache, training):
     text = summary.render(subset_cache, DatasetConfig(large_class=100, large_target=300,
                                                       small_target=120))
     assert "Curves dropped, by reason" in text and "irregular subtype" in text
+
+
+def copies_over_real_span(training) -> dict[str, float]:
+    """Per class with copies: span of the copies' median curve over that of the real curves'."""
+    train = training.split_part("train")
+    ratios = {}
+    for c, cls in enumerate(training.classes):
+        real, copies = (train.subset((train.cls == c) & (train.augmented == a)) for a in (False, True))
+        if len(copies):
+            ratios[cls] = (np.ptp(binned_median(copies.phase[copies.mask], copies.mag[copies.mask]))
+                           / np.ptp(binned_median(real.phase[real.mask], real.mag[real.mask])))
+    return ratios
+
+
+def test_bootstrap_copies_keep_the_real_shape_where_the_papers_flatten_it(subset_cache):
+    """On real curves: copies drawn from a star's own observations have the real curves' median
+    shape; the paper's Gaussian resampling (twice the noise variance, scaled again) flattens it."""
+    cfg = dict(large_class=100, large_target=300, small_target=120, max_phase_shift=0.0)
+    bootstrap = copies_over_real_span(build_training_set(subset_cache.kept, DatasetConfig(**cfg)))
+    paper = copies_over_real_span(build_training_set(subset_cache.kept,
+                                                     DatasetConfig(**cfg, augmentation="paper")))
+    assert len(bootstrap) >= 3
+    off_bootstrap = np.abs(np.array(list(bootstrap.values())) - 1)
+    off_paper = np.abs(np.array([paper[cls] for cls in bootstrap]) - 1)
+    assert off_bootstrap.max() < 0.07, bootstrap  # a few stars per class here: sampling noise
+    assert np.median(list(paper.values())) < 0.9, paper
+    assert off_bootstrap.mean() < off_paper.mean() / 2, (bootstrap, paper)
+
+
+def test_unknown_augmentation_is_refused():
+    with pytest.raises(ValueError, match="augmentation='noise'"):
+        DatasetConfig(augmentation="noise")

@@ -167,5 +167,5 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
             log.info("early stop: no validation improvement for %d epochs", cfg.patience)
             break
     model.load_state_dict(best_state)
-    model.eval()
-    return model, history
+    # Back on the CPU, where models are evaluated, saved and served, whatever trained them.
+    return model.cpu().eval(), history
