@@ -79,6 +79,16 @@ def test_period_neighbours_follow_a_shape_that_changes_with_period():
         assert predicted_amplitude == pytest.approx(amplitude)
 
 
+def test_paired_comparison_separates_a_real_gain_from_chance():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0.08, 0.12, 40)
+    share, p = suite.paired_comparison(reference - 0.01 + rng.normal(0, 0.002, 40), reference)
+    assert share == 1.0 and p < 1e-6
+    share, p = suite.paired_comparison(reference + rng.normal(0, 0.01, 40), reference)
+    assert 0.25 < share < 0.75 and p > 0.05
+    assert np.isnan(suite.paired_comparison(reference[:5] - 0.01, reference[:5])[1])
+
+
 def test_curve_features_are_scaled_fourier_fits():
     phase = np.tile(np.linspace(0, 1, 120, endpoint=False), (2, 1))
     mag = np.vstack([np.cos(2 * np.pi * phase[0]), 3 + 5 * np.cos(2 * np.pi * phase[1])])
