@@ -5,6 +5,8 @@ server process (``PELSVAE_MODEL`` chooses another model folder).
 """
 from __future__ import annotations
 
+import math
+
 import holoviews as hv
 import panel as pn
 import torch
@@ -162,13 +164,20 @@ def evaluation_lines(evaluation: dict) -> list[str]:
     physics = {row["class"]: row for row in evaluation["physics_to_curve"] if row["regressor"] == regressor}
     two_sample = {row["class"]: row["accuracy"] for row in evaluation["two_sample"]}
     lines = ["", f"Evaluation on real test stars (`pelsvae evaluate`, regressor {regressor}): "
-             "each star generated from its own parameters, RMSE against its real curve "
-             "(normalised), and a classifier's accuracy telling real from generated curves "
-             "(0.5: indistinguishable).", "",
-             "| class | stars | generated | template | two-sample accuracy |", "|---|---|---|---|---|"]
+             "each star generated from its own parameters, median RMSE against its real curve "
+             "(normalised); the share of stars whose generated curve is closer than the "
+             "template, with the Wilcoxon p-value of the difference; and a classifier's accuracy "
+             "telling real from generated curves (0.5: indistinguishable).", "",
+             "| class | stars | generated | template | closer (p) | two-sample accuracy |",
+             "|---|---|---|---|---|---|"]
     for cls, row in sorted(physics.items()):
         accuracy = f"{two_sample[cls]:.2f}" if cls in two_sample else "–"
-        lines.append(f"| {cls} | {row['n']} | {row['generated']:.3f} | {row['template']:.3f} | {accuracy} |")
+        closer = "–"  # evaluations written before these columns existed
+        if "beats_template" in row:
+            closer = f"{row['beats_template']:.0%}" + (
+                f" (p = {row['p_vs_template']:.2g})" if math.isfinite(row["p_vs_template"]) else "")
+        lines.append(f"| {cls} | {row['n']} | {row['generated']:.3f} | {row['template']:.3f} | "
+                     f"{closer} | {accuracy} |")
     tstr = evaluation["tstr"]
     lines += ["", f"A classifier trained only on generated curves labels real test curves with "
               f"accuracy {tstr['trained_on_synthetic']:.3f} ({tstr['trained_on_real']:.3f} when "
