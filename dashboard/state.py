@@ -22,6 +22,7 @@ from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset, uniform
 from pelsvae_core.data.period import search_period
 from pelsvae_core.evaluation.morph import rr_lyrae_morph
 from pelsvae_core.latents import latent_columns, pca_basis, project
+from pelsvae_core.regressors import KINDS
 
 log = logging.getLogger(__name__)
 MODEL_ENV = "PELSVAE_MODEL"
@@ -89,7 +90,7 @@ class Explorer(param.Parameterized):
     """Physics in, light curves out: one user's session."""
 
     star_class = param.Selector(objects=["RRLYR"], label="Class")
-    regressor = param.Selector(objects=["linear", "rf", "mlp"], default="rf", label="Regressor")
+    regressor = param.Selector(objects=list(KINDS), default="rf", label="Regressor")
     band = param.Selector(objects=["g"], label="Band")
     teff = param.Number(7000.0, bounds=(3000, 12000), label="Teff (K)")
     abs_mag = param.Number(0.5, bounds=(-8, 8), label="Absolute magnitude M_G")

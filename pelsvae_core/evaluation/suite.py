@@ -30,7 +30,7 @@ from ..atomic import atomic_path, write_text
 from ..data.dataset import TrainingSet
 from ..generation import predict_latents
 from ..physics_map import physics_matrix
-from ..regressors import PARAMETERS
+from ..regressors import KINDS, PARAMETERS
 from .morph import rr_lyrae_morph, shape_parameters
 from .reconstruction import (binned_median, masked_rmse, median_templates, reconstruction_table,
                              template_values)
@@ -38,6 +38,8 @@ from .reconstruction import (binned_median, masked_rmse, median_templates, recon
 FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
 FEATURE_ORDER = 6
 PERIOD_NEIGHBOURS = 100  # training curves nearest in period, for the period-only reference
+PHYSICS_COLUMNS = ["class", "generated", "template", "period_neighbours", "generated_mag",
+                   "template_mag", "period_neighbours_mag"]
 
 
 def curve_features(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -112,38 +114,61 @@ class PeriodNeighbours:
         return template_values(template, data.phase[i]), float(np.median(t.amplitude[near]))
 
 
-def physics_to_curve(model, test: TrainingSet, train: TrainingSet, regressor: str) -> pd.DataFrame:
-    """Per class, median over test stars of the RMSE against the real curve of: the median of
-    10 noise-free curves generated from the star's own parameters; the class's median template;
-    the median curve of the training stars nearest in period (:class:`PeriodNeighbours`).
-    In normalised units (shape) and in magnitudes, offset-free (shape times amplitude; the
-    template and the neighbours scaled by their median amplitude)."""
-    real = train.subset(~train.augmented)
+def physics_to_curve(model, test: TrainingSet, train: TrainingSet,
+                     regressors: tuple[str, ...] = KINDS) -> pd.DataFrame:
+    """Per class and regressor, median over test stars of the RMSE against the real curve of:
+    the median of 10 noise-free curves generated from the star's own parameters; the class's
+    median template; the median curve of the training stars nearest in period
+    (:class:`PeriodNeighbours`). In normalised units (shape) and in magnitudes, offset-free
+    (shape times amplitude; the template and the neighbours scaled by their median amplitude).
+    The references do not depend on the regressor, so they are computed once per star."""
+    references = _reference_errors(model, test, train.subset(~train.augmented))
+    frames = []
+    for regressor in regressors:
+        rows = []
+        for i, cls, norm, amplitude in from_own_physics(model, test, regressor, 10, np.random.default_rng(1)):
+            truth_mag = test.mag[i] * test.amplitude[i]
+            rows.append({"class": cls, "generated": _star_rmse(test, i, np.median(norm, 0)),
+                         "generated_mag": offset_free_rmse(truth_mag, np.median(norm * amplitude[:, None], 0),
+                                                           test.mask[i]),
+                         **references[i]})
+        frames.append(_per_class(pd.DataFrame(rows)[PHYSICS_COLUMNS]).assign(regressor=regressor))
+    return pd.concat(frames)
+
+
+def _reference_errors(model, test: TrainingSet, real: TrainingSet) -> dict[int, dict[str, float]]:
+    """For each test row with usable parameters, the errors of the template and of the period
+    neighbours, normalised and in magnitudes. ``real``: the real training curves."""
     templates = median_templates(real)
     class_amplitude = {c: np.median(real.amplitude[real.cls == c]) for c in np.unique(real.cls)}
     neighbours = PeriodNeighbours(real)
-    rows = []
-    for i, cls, norm, amplitude in from_own_physics(model, test, regressor, 10, np.random.default_rng(1)):
+    references = {}
+    for i, *_ in own_physics(model, test):
         c, mask = test.cls[i], test.mask[i]
         template = template_values(templates[c], test.phase[i])
         near, near_amplitude = neighbours.predict(test, i)
-        generated = np.median(norm, 0)
         truth_mag = test.mag[i] * test.amplitude[i]
-        rows.append({
-            "class": cls,
-            "generated": float(masked_rmse(test.mag[i][None], generated[None], mask[None])[0]),
-            "template": float(masked_rmse(test.mag[i][None], template[None], mask[None])[0]),
-            "period_neighbours": float(masked_rmse(test.mag[i][None], near[None], mask[None])[0]),
-            "generated_mag": offset_free_rmse(truth_mag, np.median(norm * amplitude[:, None], 0), mask),
+        references[i] = {
+            "template": _star_rmse(test, i, template),
+            "period_neighbours": _star_rmse(test, i, near),
             "template_mag": offset_free_rmse(truth_mag, template * class_amplitude[c], mask),
-            "period_neighbours_mag": offset_free_rmse(truth_mag, near * near_amplitude, mask)})
-    frame = pd.DataFrame(rows)
-    summary = frame.groupby("class").agg(n=("generated", "size"), **{
+            "period_neighbours_mag": offset_free_rmse(truth_mag, near * near_amplitude, mask)}
+    return references
+
+
+def _star_rmse(data: TrainingSet, i: int, curve: np.ndarray) -> float:
+    """RMSE of one curve of ``data`` against a prediction at its phases."""
+    return float(masked_rmse(data.mag[i][None], curve[None], data.mask[i][None])[0])
+
+
+def _per_class(frame: pd.DataFrame) -> pd.DataFrame:
+    """Medians per class, with :func:`paired_comparison` of generated against template."""
+    groups = frame.groupby("class")
+    summary = groups.agg(n=("generated", "size"), **{
         column: (column, "median") for column in frame.columns if column != "class"}).reset_index()
-    paired = {cls: paired_comparison(part["generated"].to_numpy(), part["template"].to_numpy())
-              for cls, part in frame.groupby("class")}
-    summary["beats_template"] = summary["class"].map(lambda cls: paired[cls][0])
-    summary["p_vs_template"] = summary["class"].map(lambda cls: paired[cls][1])
+    paired = [paired_comparison(part["generated"].to_numpy(), part["template"].to_numpy())
+              for _, part in groups]
+    summary[["beats_template", "p_vs_template"]] = paired
     return summary
 
 
@@ -290,8 +315,7 @@ def evaluate(model, data: TrainingSet, out_json: Path | None = None, report_dir:
             print(f"  {name:<28} {time.perf_counter() - started:6.1f} s", flush=True)
 
     step("reconstruction", lambda: reconstruction_table(model, test, train))
-    step("physics_to_curve", lambda: pd.concat([physics_to_curve(model, test, train, r).assign(regressor=r)
-                                                for r in ("linear", "rf", "mlp")]))
+    step("physics_to_curve", lambda: physics_to_curve(model, test, train))
     step("two_sample", lambda: two_sample(model, test, regressor))
     step("tstr", lambda: train_synthetic_test_real(model, train.subset(~train.augmented), test, regressor))
     step("morph", lambda: rr_lyrae_morph(model, n_teff=5))
