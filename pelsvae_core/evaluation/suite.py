@@ -162,13 +162,16 @@ def _star_rmse(data: TrainingSet, i: int, curve: np.ndarray) -> float:
 
 
 def _per_class(frame: pd.DataFrame) -> pd.DataFrame:
-    """Medians per class, with :func:`paired_comparison` of generated against template."""
+    """Medians per class, with :func:`paired_comparison` against the template of the generated
+    curves and of the period neighbours (whether the period tells anything about the shape
+    that a model could learn)."""
     groups = frame.groupby("class")
     summary = groups.agg(n=("generated", "size"), **{
         column: (column, "median") for column in frame.columns if column != "class"}).reset_index()
-    paired = [paired_comparison(part["generated"].to_numpy(), part["template"].to_numpy())
-              for _, part in groups]
-    summary[["beats_template", "p_vs_template"]] = paired
+    for rival, columns in (("generated", ["beats_template", "p_vs_template"]),
+                           ("period_neighbours", ["neighbours_beat_template", "p_neighbours"])):
+        summary[columns] = [paired_comparison(part[rival].to_numpy(), part["template"].to_numpy())
+                            for _, part in groups]
     return summary
 
 
@@ -397,7 +400,10 @@ def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.D
              "units, then (`_mag`) "
              "magnitudes without the mean (shape times amplitude). `beats_template`: the share of "
              "stars whose generated curve is closer than the template; `p_vs_template`: the "
-             "Wilcoxon signed-rank p-value of the per-star differences.", "",
+             "Wilcoxon signed-rank p-value of the per-star differences. "
+             "`neighbours_beat_template`, `p_neighbours`: the same for the period neighbours; "
+             "where they do not beat the template either, the period carries no shape "
+             "information that a model could learn from these stars.", "",
              "```", phys.round(3).to_string(index=False), "```", "",
              "## 3. Classifier two-sample test (accuracy; 0.5 = indistinguishable)", "",
              "```", pd.DataFrame(results["two_sample"]).round(3).to_string(index=False), "```", "",
