@@ -136,14 +136,18 @@ def test_model_tab_quotes_the_stored_evaluation():
     evaluation = {
         "regressor": "mlp",
         "physics_to_curve": [{"class": "CEP", "regressor": "mlp", "n": 436, "generated": 0.055,
-                              "template": 0.116, "beats_template": 0.81, "p_vs_template": 2e-39},
+                              "template": 0.116, "beats_template": 0.81, "p_vs_template": 2e-39,
+                              "beats_template_mag": 0.6, "p_vs_template_mag": 0.003},
+                             {"class": "ECL", "regressor": "mlp", "n": 9, "generated": 0.111,
+                              "template": 0.111},  # an evaluation without the paired columns
                              {"class": "CEP", "regressor": "rf", "n": 436, "generated": 0.9,
                               "template": 0.116}],
         "two_sample": [{"class": "CEP", "n_real": 436, "accuracy": 0.825}],
         "tstr": {"trained_on_synthetic": 0.863, "trained_on_real": 0.928},
         "memorisation": {"ratio": 0.97}, "generate_100_ms": 9.3}
     text = "\n".join(evaluation_lines(evaluation))
-    assert "| CEP | 436 | 0.055 | 0.116 | 81% (p = 2e-39) | 0.82 |" in text  # the report's regressor, not rf
+    assert "| CEP | 436 | 0.055 | 0.116 | 81% (p = 2e-39) | 60% (p = 0.003) | 0.82 |" in text  # mlp, not rf
+    assert "| ECL | 9 | 0.111 | 0.111 | – | – | – |" in text
     assert "0.900" not in text
     assert "0.863" in text and "0.928" in text and "9.3 ms" in text
 

@@ -90,19 +90,30 @@ def test_paired_comparison_separates_a_real_gain_from_chance():
     assert np.isnan(suite.paired_comparison(reference[:5] - 0.01, reference[:5])[1])
 
 
-def test_per_class_summary_tells_whether_the_period_carries_shape_information():
-    """Class A: the period neighbours beat the template on every star, the generated curves do
-    not; class B: neither does (the period tells nothing)."""
+def test_per_class_summary_compares_with_the_template_in_each_unit():
+    """Class A: the period neighbours beat the template on every star in both units, the
+    generated curves do not; class B: nothing beats it in shape, but the generated curves do
+    in magnitudes (a right amplitude)."""
     rng = np.random.default_rng(1)
     template = rng.uniform(0.08, 0.12, 30)
-    frame = pd.concat([pd.DataFrame({"class": name, "template": template, "generated": template + shift,
-                                     "period_neighbours": template + neighbours})
-                       for name, shift, neighbours in (("A", rng.normal(0, 0.01, 30), -0.01),
-                                                       ("B", rng.normal(0, 0.01, 30), rng.normal(0, 0.01, 30)))])
+
+    def noise():
+        return rng.normal(0, 0.01, 30)
+
+    frame = pd.concat([pd.DataFrame({
+        "class": name, "template": template, "generated": template + noise(),
+        "period_neighbours": template + neighbours, "template_mag": 2 * template,
+        "generated_mag": 2 * template + magnitude_gain, "period_neighbours_mag": 2 * template + neighbours})
+        for name, neighbours, magnitude_gain in (("A", -0.01, noise()), ("B", noise(), -0.02))])
     summary = suite._per_class(frame).set_index("class")
-    assert summary.loc["A", "neighbours_beat_template"] == 1.0 and summary.loc["A", "p_neighbours"] < 1e-4
-    assert summary.loc["B", "p_neighbours"] > 0.05 and summary.loc["A", "p_vs_template"] > 0.05
+    for unit in suite.UNITS:
+        assert summary.loc["A", "neighbours_beat_template" + unit] == 1.0
+        assert summary.loc["A", "p_neighbours" + unit] < 1e-4
+        assert summary.loc["B", "p_neighbours" + unit] > 0.05
+    assert summary.loc["A", "p_vs_template"] > 0.05 and summary.loc["B", "p_vs_template"] > 0.05
+    assert summary.loc["B", "beats_template_mag"] == 1.0 and summary.loc["B", "p_vs_template_mag"] < 1e-4
     assert summary.loc["A", "n"] == 30 and summary.loc["A", "template"] == pytest.approx(np.median(template))
+
 
 def test_curve_features_are_scaled_fourier_fits():
     phase = np.tile(np.linspace(0, 1, 120, endpoint=False), (2, 1))

@@ -38,6 +38,7 @@ from .reconstruction import (binned_median, masked_rmse, median_templates, recon
 FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
 FEATURE_ORDER = 6
 PERIOD_NEIGHBOURS = 100  # training curves nearest in period, for the period-only reference
+UNITS = ("", "_mag")  # column suffixes: normalised units, magnitudes
 PHYSICS_COLUMNS = ["class", "generated", "template", "period_neighbours", "generated_mag",
                    "template_mag", "period_neighbours_mag"]
 
@@ -162,16 +163,18 @@ def _star_rmse(data: TrainingSet, i: int, curve: np.ndarray) -> float:
 
 
 def _per_class(frame: pd.DataFrame) -> pd.DataFrame:
-    """Medians per class, with :func:`paired_comparison` against the template of the generated
-    curves and of the period neighbours (whether the period tells anything about the shape
-    that a model could learn)."""
+    """Medians per class and, in each unit (normalised, and magnitudes with the suffix
+    ``_mag``), :func:`paired_comparison` against the template of the generated curves and of
+    the period neighbours (whether the period tells anything that a model could learn)."""
     groups = frame.groupby("class")
     summary = groups.agg(n=("generated", "size"), **{
         column: (column, "median") for column in frame.columns if column != "class"}).reset_index()
-    for rival, columns in (("generated", ["beats_template", "p_vs_template"]),
-                           ("period_neighbours", ["neighbours_beat_template", "p_neighbours"])):
-        summary[columns] = [paired_comparison(part[rival].to_numpy(), part["template"].to_numpy())
-                            for _, part in groups]
+    for unit in UNITS:
+        for rival, columns in (("generated", ["beats_template", "p_vs_template"]),
+                               ("period_neighbours", ["neighbours_beat_template", "p_neighbours"])):
+            summary[[c + unit for c in columns]] = [
+                paired_comparison(part[rival + unit].to_numpy(), part["template" + unit].to_numpy())
+                for _, part in groups]
     return summary
 
 
@@ -396,15 +399,16 @@ def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.D
              "Median over test stars. `generated`: median of 10 curves generated from the star's "
              "parameters; `template`: the class's median curve; `period_neighbours`: the median "
              f"curve of the {PERIOD_NEIGHBOURS} training curves (at most a fifth of the class) "
-             "nearest in period, the best the period alone can do without a model. Normalised "
-             "units, then (`_mag`) "
-             "magnitudes without the mean (shape times amplitude). `beats_template`: the share of "
-             "stars whose generated curve is closer than the template; `p_vs_template`: the "
-             "Wilcoxon signed-rank p-value of the per-star differences. "
-             "`neighbours_beat_template`, `p_neighbours`: the same for the period neighbours; "
-             "where they do not beat the template either, the period carries no shape "
-             "information that a model could learn from these stars.", "",
-             "```", phys.round(3).to_string(index=False), "```", "",
+             "nearest in period, the best the period alone can do without a model. "
+             "`beats_template`: the share of stars whose generated curve is closer than the "
+             "template; `p_vs_template`: the Wilcoxon signed-rank p-value of the per-star "
+             "differences. `neighbours_beat_template`, `p_neighbours`: the same for the period "
+             "neighbours; where they do not beat the template either, the period carries no "
+             "shape information that a model could learn from these stars.", "",
+             "Normalised units (the shape):", "", "```", _physics_table(phys, ""), "```", "",
+             "Magnitudes without the mean (shape times amplitude, the generated curve as "
+             "`generate` returns it; the template and the neighbours scaled by their median "
+             "amplitude):", "", "```", _physics_table(phys, "_mag"), "```", "",
              "## 3. Classifier two-sample test (accuracy; 0.5 = indistinguishable)", "",
              "```", pd.DataFrame(results["two_sample"]).round(3).to_string(index=False), "```", "",
              "## 4. Train on synthetic, test on real", "", f"`{results['tstr']}`", "",
@@ -417,3 +421,11 @@ def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.D
              "R^2 compares across models; RMSE is in each model's own latent units.", "",
              "```", pd.DataFrame(results["regressor_validation"]).round(3).to_string(index=False), "```"]
     write_text(folder / "report.md", "\n".join(lines) + "\n")
+
+
+def _physics_table(phys: pd.DataFrame, unit: str) -> str:
+    """The physics -> curve columns of one unit (``UNITS``), named without their suffix."""
+    columns = ["generated", "template", "period_neighbours", "beats_template", "p_vs_template",
+               "neighbours_beat_template", "p_neighbours"]
+    table = phys[["class", "n", *(c + unit for c in columns), "regressor"]]
+    return table.rename(columns={c + unit: c for c in columns}).round(3).to_string(index=False)
