@@ -21,6 +21,7 @@ from pelsvae_core import load_model
 from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset, uniform
 from pelsvae_core.data.period import search_period
 from pelsvae_core.evaluation.morph import rr_lyrae_morph
+from pelsvae_core.generation import Observation
 from pelsvae_core.latents import latent_columns, pca_basis, project
 from pelsvae_core.regressors import KINDS
 
@@ -116,10 +117,12 @@ class Explorer(param.Parameterized):
     observed = param.DataFrame(default=None, allow_None=True, precedence=-1)
     search = param.Dict(default={}, precedence=-1)
     position = param.Array(default=None, allow_None=True, precedence=-1)
-    table = param.DataFrame(default=None, allow_None=True, precedence=-1)
+    observation = param.ClassSelector(class_=Observation, default=None, allow_None=True,
+                                      precedence=-1)  # every sample; a table only on export
     z_override = param.Array(default=None, allow_None=True, precedence=-1)
 
     _deferred = False  # inside _one_refresh: changes wait for one final refresh
+    _periodogram = None  # the last period search's, reused while the cadence and period hold
 
     def __init__(self, model=None, **params):
         self.model = model or shared_model()
@@ -274,25 +277,27 @@ class Explorer(param.Parameterized):
     def _refresh(self):
         period = 10**self.log_period
         star = self._draw()
-        observed = star.observe(times=self.cadence_times(), distance_pc=self.distance_pc,
-                                noise=self.noise)
+        observation = star.observation(times=self.cadence_times(), distance_pc=self.distance_pc,
+                                       noise=self.noise)
         low, median, high = np.quantile(star.magnitudes(PHASE_GRID, self.distance_pc)[0],
                                          [0.16, 0.5, 0.84], axis=0)
         curve = pd.DataFrame({"phase": PHASE_GRID, "median": median, "low": low, "high": high})
-        first = observed[observed["sample"] == 0]
+        first = pd.DataFrame({"time": observation.times, "phase": observation.phase,
+                              "mag": observation.mag[0], "mag_err": observation.err[0]})
         # one batched update, so each plot redraws once per change, not once per result
-        self.param.update(
-            search=self._period_search(first, period), position=np.array(star.z),
-            table=observed, observed=first[["time", "phase", "mag", "mag_err"]].reset_index(drop=True),
-            curve=curve)
+        self.param.update(search=self._period_search(observation, period), position=np.array(star.z),
+                          observation=observation, observed=first, curve=curve)
 
-    def _period_search(self, observed: pd.DataFrame, period: float) -> dict:
-        t, m, e = (observed[c].to_numpy() for c in ("time", "mag", "mag_err"))
+    def _period_search(self, observation: Observation, period: float) -> dict:
+        """The first sample's periodogram from P/4 to 4P, and whether its peak is the period."""
+        t, m, e = observation.times, observation.mag[0], observation.err[0]
         if t.size < 5 or np.ptp(t) <= 0:
             return {"periods": np.array([]), "power": np.array([]), "found": math.nan,
                     "recovered": False, "true": period}
         longest = min(SEARCH_WINDOW * period, max(np.ptp(t) / 2, period * 1.5))
-        search = search_period(t, m, e, min_period=period / SEARCH_WINDOW, max_period=longest)
+        search = search_period(t, m, e, min_period=period / SEARCH_WINDOW, max_period=longest,
+                               reuse=self._periodogram)
+        self._periodogram = search.periodogram  # the same cadence next time: no new NUFFT plans
         frequency, power = max_pooled(search.frequency, search.power, PERIODOGRAM_POINTS)
         return {"periods": 1 / frequency, "power": power, "found": search.period, "true": period,
                 "recovered": bool(abs(search.period / period - 1) < PERIOD_TOLERANCE)}
@@ -314,9 +319,9 @@ class Explorer(param.Parameterized):
     # -- export -------------------------------------------------------------------------
     def export(self, fmt: str) -> io.BytesIO:
         """The generated curves under the current cadence, with the parameters and cadence used."""
-        if self.table is None:
+        if self.observation is None:
             raise ValueError("nothing generated yet")
-        table = self.table.assign(cadence=self.cadence, baseline_days=self.baseline_days,
+        table = self.observation.table().assign(cadence=self.cadence, baseline_days=self.baseline_days,
                                   nights=self.nights, season_days=self.season_days,
                                   visits_per_night=self.visits_per_night,
                                   visit_gap_minutes=self.visit_gap_minutes, noise=self.noise,

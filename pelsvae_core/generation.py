@@ -196,13 +196,12 @@ class Draw:
             return mag, err, "relative to mean"
         return mag + self.abs_mag + modulus, err, "apparent" if distance_pc is not None else "absolute"
 
-    def observe(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
-                noise: bool | str = False, epoch: float = 0.0) -> pd.DataFrame:
-        """The tidy table of :meth:`pelsvae_core.Model.generate` for this draw."""
-        request = self.request
-        times, phase = observation_phases(request.period, times, phases, cadence, epoch, self.seed)
+    def observation(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
+                    noise: bool | str = False, epoch: float = 0.0) -> "Observation":
+        """Every sample observed at the given times (arrays; :meth:`observe` makes the table)."""
+        times, phase = observation_phases(self.request.period, times, phases, cadence, epoch, self.seed)
         mag, err, kind = self.magnitudes(phase, distance_pc)
-        error_model = survey_error_model(self.model, noise, request.band)
+        error_model = survey_error_model(self.model, noise, self.request.band)
         if error_model is not None and (self.abs_mag is None or distance_pc is None):
             missing = "abs_mag and distance_pc" if self.abs_mag is None else "distance_pc"
             raise ValueError(f"{error_model.survey} noise depends on the apparent magnitude: "
@@ -210,19 +209,43 @@ class Draw:
         if error_model is not None:
             err = error_model.sigma(mag)
             mag = mag + np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape) * err
-        n_samples, n_obs = len(self.z), phase.size
-        latents = {f"z{i}": np.repeat(self.z[:, i], n_obs) for i in range(self.z.shape[1])}
+        return Observation(self, times, phase, mag, err, kind, distance_pc,
+                           "none" if error_model is None else f"{error_model.survey} {error_model.band}")
+
+    def observe(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
+                noise: bool | str = False, epoch: float = 0.0) -> pd.DataFrame:
+        """The tidy table of :meth:`pelsvae_core.Model.generate` for this draw."""
+        return self.observation(times, phases, cadence, distance_pc, noise, epoch).table()
+
+
+@dataclass
+class Observation:
+    """A :class:`Draw` observed: times, phases, and magnitudes and errors (n_samples, n_obs)."""
+
+    draw: Draw
+    times: np.ndarray
+    phase: np.ndarray
+    mag: np.ndarray
+    err: np.ndarray
+    mag_kind: str           # absolute, apparent or relative to mean
+    distance_pc: float | None
+    noise: str              # "none", or the survey and band of the error model
+
+    def table(self) -> pd.DataFrame:
+        """One row per sample and observation, with the parameters that made it."""
+        star, request = self.draw, self.draw.request
+        n_samples, n_obs = self.mag.shape
+        latents = {f"z{i}": np.repeat(star.z[:, i], n_obs) for i in range(star.z.shape[1])}
         return pd.DataFrame({
             "sample": np.repeat(np.arange(n_samples), n_obs),
-            "time": np.tile(times, n_samples), "phase": np.tile(phase, n_samples),
-            "mag": mag.ravel(), "mag_err": err.ravel(),
+            "time": np.tile(self.times, n_samples), "phase": np.tile(self.phase, n_samples),
+            "mag": self.mag.ravel(), "mag_err": self.err.ravel(),
             "band": request.band, "cls": request.cls, "teff": request.values.get("teff", np.nan),
-            "abs_mag": np.nan if self.abs_mag is None else self.abs_mag,
-            "abs_mag_source": self.abs_mag_source,
-            "period": request.period, "regressor": self.regressor, "mag_kind": kind,
-            "distance_pc": np.nan if distance_pc is None else distance_pc,
-            "noise": "none" if error_model is None else f"{error_model.survey} {error_model.band}",
-            "extrapolation": request.extrapolation, **latents,
+            "abs_mag": np.nan if star.abs_mag is None else star.abs_mag,
+            "abs_mag_source": star.abs_mag_source,
+            "period": request.period, "regressor": star.regressor, "mag_kind": self.mag_kind,
+            "distance_pc": np.nan if self.distance_pc is None else self.distance_pc,
+            "noise": self.noise, "extrapolation": request.extrapolation, **latents,
         })
 
 

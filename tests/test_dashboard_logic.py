@@ -154,7 +154,9 @@ def test_model_tab_quotes_the_stored_evaluation():
 
 def test_dense_uniform_cadence_recovers_the_period_and_the_plot_keeps_the_peak(explorer):
     explorer.cadence = "uniform"
-    explorer.param.update(baseline_days=200.0, nights=997, noise=False)  # 0.2 d spacing: no aliasing
+    # 0.05 d spacing: Nyquist frequency 10 / d, above the search's 4 / P (~7 / d), so no alias
+    # mirrors the peak (at 0.2 d spacing, 1 / 0.2 - 1 / P has the same power as 1 / P)
+    explorer.param.update(baseline_days=200.0, nights=4001, noise=False)
     assert explorer.search["recovered"], explorer.search
     assert len(explorer.search["periods"]) <= 4000
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ from collections import defaultdict
 import numpy as np
 
 from pelsvae_core.data import catalina
-from pelsvae_core.data.period import _periodogram, estimate_period, generalised_lomb_scargle
+from pelsvae_core.data.period import Periodogram, estimate_period, generalised_lomb_scargle, search_period
 
 
 def test_lomb_scargle_with_half_period_resolution_recovers_catalogue_periods(subset_root):
@@ -25,11 +25,31 @@ def test_lomb_scargle_with_half_period_resolution_recovers_catalogue_periods(sub
         assert hits[subtype] / total >= 0.8, (subtype, hits[subtype], total)
 
 
-def test_direct_lomb_scargle_matches_nifty_ls_on_a_real_curve(subset_root):
-    """The fine grid is evaluated directly; it must be the same periodogram as the coarse one."""
-    lc = next(lc for lc in catalina.read_sss(subset_root / "catalina_sss")
-              if not lc.read_problem and lc.subtype == "RRab")
-    frequency, power = _periodogram(lc.time, lc.mag, lc.err, 0.9 / lc.period, 1.1 / lc.period, 200)
-    np.testing.assert_allclose(generalised_lomb_scargle(lc.time, lc.mag, lc.err, frequency), power,
-                               atol=1e-7)
-    assert abs(frequency[np.argmax(power)] * lc.period - 1) < 0.01
+def rr_lyrae(subset_root):
+    return next(lc for lc in catalina.read_sss(subset_root / "catalina_sss")
+                if not lc.read_problem and lc.subtype == "RRab")
+
+
+def test_nufft_periodogram_is_the_direct_generalised_lomb_scargle(subset_root):
+    """The NUFFT sums (with the grid started at f_min, and at 2f) are the direct sums."""
+    lc = rr_lyrae(subset_root)
+    periodogram = Periodogram(lc.time, 0.9 / lc.period, 0.001 / lc.period, 201)
+    power = periodogram.power(lc.mag, lc.err)
+    np.testing.assert_allclose(power, generalised_lomb_scargle(lc.time, lc.mag, lc.err,
+                                                               periodogram.frequency), atol=1e-7)
+    assert abs(periodogram.frequency[np.argmax(power)] * lc.period - 1) < 0.01
+
+
+def test_a_search_reuses_its_periodogram_only_for_the_same_times_and_periods(subset_root):
+    lc = rr_lyrae(subset_root)
+    first = search_period(lc.time, lc.mag, lc.err, 0.2, 2.0)
+    assert abs(first.period / lc.period - 1) < 0.01
+    again = search_period(lc.time, lc.mag[::-1].copy(), lc.err, 0.2, 2.0, reuse=first.periodogram)
+    assert again.periodogram is first.periodogram
+    np.testing.assert_array_equal(again.power, Periodogram.for_search(lc.time, 0.2, 2.0).power(
+        lc.mag[::-1].copy(), lc.err))
+    for other in (search_period(lc.time[1:], lc.mag[1:], lc.err[1:], 0.2, 2.0, reuse=first.periodogram),
+                  search_period(lc.time, lc.mag, lc.err, 0.3, 2.0, reuse=first.periodogram)):
+        assert other.periodogram is not first.periodogram
+    assert search_period(lc.time, lc.mag, lc.err, 0.3, 2.0, reuse=first.periodogram).period == \
+        search_period(lc.time, lc.mag, lc.err, 0.3, 2.0).period

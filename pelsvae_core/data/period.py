@@ -1,18 +1,18 @@
-"""Period search for surveys that publish none (CRTS CSDR1).
+"""Period search for surveys that publish none (CRTS CSDR1), and for the dashboard's cadences.
 
-Lomb–Scargle (Lomb 1976; Scargle 1982; the nifty-ls implementation,
-Garrison et al. 2024) finds the
-strongest period. Eclipsing and ellipsoidal binaries show two minima per
-orbit, so Lomb–Scargle usually reports half the orbital period: a binary
-whose curve folded at the found period shows a single dip is given twice
-that period (the check of Drake et al. 2014, Sect. 3.2, made automatic).
+Lomb–Scargle (Lomb 1976; Scargle 1982), in its generalised, error-weighted,
+floating-mean form (Zechmeister & Kürster 2009), finds the strongest period.
+Eclipsing and ellipsoidal binaries show two minima per orbit, so Lomb–Scargle
+usually reports half the orbital period: a binary whose curve folded at the
+found period shows a single dip is given twice that period (the check of Drake
+et al. 2014, Sect. 3.2, made automatic).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import finufft
 import numpy as np
-import nifty_ls
 
 from .. import fourier
 from .records import BINARY_CLASSES
@@ -29,16 +29,10 @@ MAX_FREQUENCIES = 2_000_000  # bounds memory whatever the baseline
 DIP_PROMINENCE = 0.15  # a dip counts if deeper than this fraction of the peak-to-peak amplitude
 
 
-def _periodogram(time, mag, err, f_min: float, f_max: float, n_freq: int):
-    result = nifty_ls.lombscargle(time, mag, err, fmin=f_min, fmax=f_max,
-                                  Nf=min(n_freq, MAX_FREQUENCIES), nthreads=1)
-    return result.fmin + result.df * np.arange(result.power.size), result.power
-
-
 def generalised_lomb_scargle(time, mag, err, frequency: np.ndarray) -> np.ndarray:
     """Generalised (floating-mean, error-weighted) Lomb–Scargle power at a few frequencies,
     evaluated directly (Zechmeister & Kürster 2009, eqs. 4-15; the "standard" normalisation,
-    as nifty-ls and astropy). For a short fine grid this is far cheaper than planning a NUFFT."""
+    as astropy and :class:`Periodogram`). For a short fine grid this is far cheaper than a NUFFT."""
     w = 1.0 / np.asarray(err, dtype=float) ** 2
     w /= w.sum()
     y = np.asarray(mag, dtype=float)
@@ -56,39 +50,104 @@ def generalised_lomb_scargle(time, mag, err, frequency: np.ndarray) -> np.ndarra
 
 @dataclass
 class PeriodSearch:
-    """The best period and the coarse periodogram it was found on."""
+    """The best period and the coarse periodogram it was found on (``periodogram``: to search
+    the same times again, see :func:`search_period`)."""
 
     period: float
     frequency: np.ndarray   # 1/day, uniform, COARSE_SAMPLES_PER_PEAK per peak width
     power: np.ndarray
+    periodogram: "Periodogram | None" = None
+
+
+class Periodogram:
+    """Generalised Lomb–Scargle power on a uniform frequency grid, for fixed observation times
+    and any number of magnitude vectors.
+
+    The weighted sums over observations at every grid frequency f and at 2f that the power
+    needs (Zechmeister & Kürster 2009, eqs. 4-15) are type-1 non-uniform FFTs, as in Press &
+    Rybicki (1989) and nifty-ls (Garrison et al. 2024), computed with FINUFFT (Barnett et al.
+    2019). Their plans depend on the times and the grid only, so they are made once: the
+    dashboard searches the same cadence again on every slider move, and planning cost more
+    than the transforms.
+    """
+
+    def __init__(self, time: np.ndarray, f_min: float, df: float, n_freq: int, eps: float = 1e-9):
+        self.time = np.asarray(time, dtype=float)
+        self.f_min, self.df, self.n_freq = float(f_min), float(df), int(n_freq)
+        self.frequency = self.f_min + self.df * np.arange(self.n_freq)
+        t = self.time - self.time[0]
+        self._plans = []
+        for harmonic, n_trans in ((1, 2), (2, 1)):  # at f: sums of w*y and w; at 2f: of w
+            x = np.mod(2 * np.pi * harmonic * self.df * t, 2 * np.pi)
+            plan = finufft.Plan(1, (self.n_freq,), n_trans=n_trans, eps=eps, isign=1, nthreads=1,
+                                 upsampfac=1.25)  # a smaller FFT than the default 2 (as nifty-ls)
+            plan.setpts(x)
+            # FINUFFT's modes run from -n/2; this factor starts them at f_min (or 2 f_min) instead
+            start = np.exp(1j * (2 * np.pi * harmonic * self.f_min * t + (self.n_freq // 2) * x))
+            self._plans.append((plan, start))
+
+    @staticmethod
+    def search_grid(time: np.ndarray, min_period: float, max_period: float) -> tuple[float, float, int]:
+        """(f_min, df, n_freq) of :func:`search_period`'s coarse grid: ``COARSE_SAMPLES_PER_PEAK``
+        per peak width."""
+        f_min, f_max = 1 / max_period, 1 / min_period
+        df = 1 / (COARSE_SAMPLES_PER_PEAK * float(np.ptp(time)))
+        return f_min, df, min(int(np.ceil((f_max - f_min) / df)) + 1, MAX_FREQUENCIES)
+
+    @classmethod
+    def for_search(cls, time: np.ndarray, min_period: float, max_period: float) -> "Periodogram":
+        return cls(time, *cls.search_grid(time, min_period, max_period))
+
+    def matches(self, time: np.ndarray, min_period: float, max_period: float) -> bool:
+        """Whether this is :meth:`for_search` of these times and periods (its plans can be reused)."""
+        return (np.array_equal(self.time, time)
+                and (self.f_min, self.df, self.n_freq) == self.search_grid(time, min_period, max_period))
+
+    def power(self, mag: np.ndarray, err: np.ndarray) -> np.ndarray:
+        """Power at every grid frequency, in the "standard" normalisation (as astropy, nifty-ls)."""
+        w = 1.0 / np.asarray(err, dtype=float) ** 2
+        w /= w.sum()
+        y = np.asarray(mag, dtype=float)
+        y = y - w @ y
+        (plan, start), (plan2, start2) = self._plans
+        sum_y, sum_1 = plan.execute(np.stack([w * y * start, w * start]))
+        sum_2 = plan2.execute(w * start2)
+        yc, ys, c, s = sum_y.real, sum_y.imag, sum_1.real, sum_1.imag
+        cc = 0.5 * (1 + sum_2.real) - c**2
+        ss = 0.5 * (1 - sum_2.real) - s**2
+        cs = 0.5 * sum_2.imag - c * s
+        return (ss * yc**2 + cc * ys**2 - 2 * cs * yc * ys) / ((w @ y**2) * (cc * ss - cs**2))
+
+    def search(self, mag: np.ndarray, err: np.ndarray) -> PeriodSearch:
+        """The highest peak: candidates on this coarse grid, each refined on a fine grid
+        (``SAMPLES_PER_PEAK``) around it, directly, at a fraction of the cost of a fine grid
+        everywhere."""
+        power = self.power(mag, err)
+        fine_points = 4 * SAMPLES_PER_PEAK // COARSE_SAMPLES_PER_PEAK + 1  # +-2 coarse steps
+        best_f, best_p = np.nan, -np.inf
+        peaks = min(REFINED_PEAKS, power.size)
+        for i in np.argpartition(power, -peaks)[-peaks:]:
+            centre = self.frequency[i]
+            fine_f = np.linspace(max(self.f_min, centre - 2 * self.df), centre + 2 * self.df, fine_points)
+            fine_p = generalised_lomb_scargle(self.time, mag, err, fine_f)
+            if fine_p.max() > best_p:
+                best_f, best_p = fine_f[np.argmax(fine_p)], fine_p.max()
+        return PeriodSearch(float(1 / best_f), self.frequency, power, self)
 
 
 def search_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
-                  min_period: float = MIN_PERIOD_DAYS, max_period: float | None = None) -> PeriodSearch:
+                  min_period: float = MIN_PERIOD_DAYS, max_period: float | None = None,
+                  reuse: Periodogram | None = None) -> PeriodSearch:
     """The highest Lomb–Scargle peak between ``min_period`` and ``max_period`` (default: half
-    the baseline).
-
-    A coarse grid (``COARSE_SAMPLES_PER_PEAK``) finds candidate peaks; a fine grid
-    around the best few fixes the period to ``SAMPLES_PER_PEAK`` resolution at a
-    fraction of the cost of a fine grid everywhere.
-    """
+    the baseline). ``reuse``: the ``periodogram`` of an earlier search, used again if it was
+    made for the same times and periods (no new plans)."""
     baseline = float(np.ptp(time))
     if baseline <= 0:
         return PeriodSearch(float("nan"), np.empty(0), np.empty(0))
     max_period = max_period or max(baseline / 2, 2 * min_period)
-    f_min, f_max = 1 / max_period, 1 / min_period
-    coarse_step = 1 / (COARSE_SAMPLES_PER_PEAK * baseline)
-    fine_points = 4 * SAMPLES_PER_PEAK // COARSE_SAMPLES_PER_PEAK + 1  # +-2 coarse steps
-    freq, power = _periodogram(time, mag, err, f_min, f_max,
-                               int(np.ceil((f_max - f_min) / coarse_step)) + 1)
-    best_f, best_p = np.nan, -np.inf
-    peaks = min(REFINED_PEAKS, power.size)
-    for i in np.argpartition(power, -peaks)[-peaks:]:
-        fine_f = np.linspace(max(f_min, freq[i] - 2 * coarse_step), freq[i] + 2 * coarse_step, fine_points)
-        fine_p = generalised_lomb_scargle(time, mag, err, fine_f)
-        if fine_p.max() > best_p:
-            best_f, best_p = fine_f[np.argmax(fine_p)], fine_p.max()
-    return PeriodSearch(float(1 / best_f), freq, power)
+    if reuse is None or not reuse.matches(time, min_period, max_period):
+        reuse = Periodogram.for_search(time, min_period, max_period)
+    return reuse.search(mag, err)
 
 
 def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
