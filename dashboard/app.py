@@ -131,7 +131,7 @@ def morph_tab(state: Explorer) -> pn.Column:
     return pn.Column(button, output, sizing_mode="stretch_width")
 
 
-def model_tab(state: Explorer) -> pn.pane.Markdown:
+def model_tab(state: Explorer) -> pn.Column:
     meta = state.model.metadata
     lines = [f"### Model `{state.model.folder.name}`", "",
              f"Trained on: {', '.join(meta.get('trained_on', {}).get('surveys', []))}", "",
@@ -152,25 +152,31 @@ def model_tab(state: Explorer) -> pn.pane.Markdown:
         for cls, row in sorted(by_class.items()):
             lines.append(f"| {cls} | {row.get('vae', float('nan')):.3f} | "
                          f"{row.get('median_template', float('nan')):.3f} |")
+    provenance = pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")
     evaluation = state.model.evaluation()
-    if evaluation:
-        lines += evaluation_lines(evaluation)
-    return pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")
+    if not evaluation:
+        return pn.Column(provenance, sizing_mode="stretch_width")
+    results = pn.bind(lambda regressor: "\n".join(evaluation_lines(evaluation, regressor)),
+                      state.param.regressor)
+    return pn.Column(provenance, pn.pane.Markdown(results, sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width")
 
 
-def evaluation_lines(evaluation: dict) -> list[str]:
-    """Headline numbers of the stored ``pelsvae evaluate`` results, as Markdown."""
-    regressor = evaluation["regressor"]
+def evaluation_lines(evaluation: dict, regressor: str | None = None) -> list[str]:
+    """Headline numbers of the stored ``pelsvae evaluate`` results, as Markdown; physics ->
+    curve for ``regressor`` (default: the one the evaluation's other tests used)."""
+    regressor = regressor or evaluation["regressor"]
     physics = {row["class"]: row for row in evaluation["physics_to_curve"] if row["regressor"] == regressor}
     two_sample = {row["class"]: row["accuracy"] for row in evaluation["two_sample"]}
-    lines = ["", f"Evaluation on real test stars (`pelsvae evaluate`, regressor {regressor}): "
+    lines = ["", f"Evaluation on real test stars (`pelsvae evaluate`, regressor {regressor}, the "
+             "one chosen above): "
              "each star generated from its own parameters, median RMSE against its real curve "
              "(normalised); the share of stars whose generated curve is closer than the "
              "template, in shape and in magnitudes (shape times amplitude), with the Wilcoxon "
              "p-value of the difference; and a classifier's accuracy telling real from generated "
              "curves (0.5: indistinguishable).", "",
              "| class | stars | generated | template | closer in shape (p) | closer in magnitudes (p) "
-             "| two-sample accuracy |", "|---|---|---|---|---|---|---|"]
+             f"| two-sample accuracy ({evaluation['regressor']}) |", "|---|---|---|---|---|---|---|"]
     for cls, row in sorted(physics.items()):
         accuracy = f"{two_sample[cls]:.2f}" if cls in two_sample else "–"
         lines.append(f"| {cls} | {row['n']} | {row['generated']:.3f} | {row['template']:.3f} | "

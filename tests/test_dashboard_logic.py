@@ -131,8 +131,8 @@ def test_app_builds_without_a_server(explorer):
     assert [name for name in tabs._names] == ["Light curve", "Latent space", "RR Lyrae morph", "Model"]
 
 
-def test_model_tab_quotes_the_stored_evaluation():
-    from dashboard.app import evaluation_lines
+def test_model_tab_quotes_the_stored_evaluation_for_the_chosen_regressor(explorer, monkeypatch):
+    from dashboard.app import evaluation_lines, model_tab
     evaluation = {
         "regressor": "mlp",
         "physics_to_curve": [{"class": "CEP", "regressor": "mlp", "n": 436, "generated": 0.055,
@@ -150,6 +150,13 @@ def test_model_tab_quotes_the_stored_evaluation():
     assert "| ECL | 9 | 0.111 | 0.111 | – | – | – |" in text
     assert "0.900" not in text
     assert "0.863" in text and "0.928" in text and "9.3 ms" in text
+    monkeypatch.setattr(type(explorer.model), "evaluation", lambda self: evaluation)
+    explorer.regressor = "mlp"
+    shown = model_tab(explorer)[1]
+    assert "| CEP | 436 | 0.055 |" in shown.object
+    explorer.regressor = "rf"
+    assert "| CEP | 436 | 0.900 | 0.116 | – | – | 0.82 |" in shown.object
+    assert "two-sample accuracy (mlp)" in shown.object
 
 
 def test_dense_uniform_cadence_recovers_the_period_and_the_plot_keeps_the_peak(explorer):
