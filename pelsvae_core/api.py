@@ -74,7 +74,8 @@ class Model:
              latent=None) -> generation.Draw:
         """The first half of :meth:`generate`: samples for one physical vector, which
         ``.observe(times=..., phases=..., cadence=..., distance_pc=..., noise=...)`` turns
-        into the table; draw once to observe one star under several cadences."""
+        into the table (``.observation(...)``: the same as arrays); draw once to observe one
+        star under several cadences."""
         return generation.draw(self, cls, teff, abs_mag, period, n_samples, regressor, band, seed,
                                latent)
 

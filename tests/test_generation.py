@@ -98,6 +98,12 @@ def test_one_draw_observed_under_several_cadences_matches_generate(small_model):
     np.testing.assert_array_equal(mag.ravel(), table["mag"].to_numpy())
     np.testing.assert_array_equal(err.ravel(), table["mag_err"].to_numpy())
     assert kind == "apparent" == table["mag_kind"].iloc[0]
+    # and the observation's arrays, noise included, are the table's
+    noisy = star.observation(cadence="ogle", distance_pc=5e4, noise=True)
+    table = star.observe(cadence="ogle", distance_pc=5e4, noise=True)
+    np.testing.assert_array_equal(noisy.mag.ravel(), table["mag"].to_numpy())
+    np.testing.assert_array_equal(np.tile(noisy.times, 3), table["time"].to_numpy())
+    pd.testing.assert_frame_equal(noisy.table(), table)
 
 
 def test_band_choice_and_refusal(small_model):
