@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -28,7 +29,9 @@ def page(server):
     with playwright_api.sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.failed = []
+        page.failed, page.external = [], []
+        page.on("request", lambda r: None if urlparse(r.url).hostname in ("127.0.0.1", "localhost")
+                or not r.url.startswith("http") else page.external.append(r.url))
         page.on("requestfailed", lambda r: page.failed.append(r.url))
         page.on("response", lambda r: page.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(url)
@@ -61,6 +64,7 @@ def test_page_renders_without_traceback_or_failed_requests(page, server):
     assert any(t.startswith("Phase-folded") for t in state["titles"])
     assert "Traceback" not in page.content()
     assert page.failed == []
+    assert page.external == []  # works offline: every script, style and font from the server
     log = server[1].read_text()
     assert "Traceback" not in log and "ERROR" not in log
 
@@ -119,3 +123,4 @@ def test_clicking_the_latent_plane_decodes_from_there(page):
     page.get_by_text("Light curve", exact=True).click()
     wait_for(page, lambda s: s["median"] != before)
     assert "Traceback" not in page.content()
+    assert page.external == []  # the HoloViews tab, built on demand, needs nothing online either
