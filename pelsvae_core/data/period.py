@@ -96,6 +96,7 @@ class Periodogram:
 
     @classmethod
     def for_search(cls, time: np.ndarray, min_period: float, max_period: float) -> "Periodogram":
+        """The periodogram :func:`search_period` scans for these times and periods."""
         return cls(time, *cls.search_grid(time, min_period, max_period))
 
     def matches(self, time: np.ndarray, min_period: float, max_period: float) -> bool:
