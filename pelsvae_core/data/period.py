@@ -88,11 +88,13 @@ class Periodogram:
 
     @staticmethod
     def search_grid(time: np.ndarray, min_period: float, max_period: float) -> tuple[float, float, int]:
-        """(f_min, df, n_freq) of :func:`search_period`'s coarse grid: ``COARSE_SAMPLES_PER_PEAK``
-        per peak width."""
+        """(f_min, df, n_freq) of :func:`search_period`'s coarse grid: from 1 / max_period to
+        1 / min_period inclusive, ``COARSE_SAMPLES_PER_PEAK`` per peak width (1 / baseline) or
+        ``MAX_FREQUENCIES`` if fewer."""
         f_min, f_max = 1 / max_period, 1 / min_period
-        df = 1 / (COARSE_SAMPLES_PER_PEAK * float(np.ptp(time)))
-        return f_min, df, min(int(np.ceil((f_max - f_min) / df)) + 1, MAX_FREQUENCIES)
+        step = 1 / (COARSE_SAMPLES_PER_PEAK * float(np.ptp(time)))
+        n_freq = min(int(np.ceil((f_max - f_min) / step)) + 1, MAX_FREQUENCIES)
+        return f_min, (f_max - f_min) / max(n_freq - 1, 1), n_freq
 
     @classmethod
     def for_search(cls, time: np.ndarray, min_period: float, max_period: float) -> "Periodogram":
@@ -120,16 +122,17 @@ class Periodogram:
         return (ss * yc**2 + cc * ys**2 - 2 * cs * yc * ys) / ((w @ y**2) * (cc * ss - cs**2))
 
     def search(self, mag: np.ndarray, err: np.ndarray) -> PeriodSearch:
-        """The highest peak: candidates on this coarse grid, each refined on a fine grid
-        (``SAMPLES_PER_PEAK``) around it, directly, at a fraction of the cost of a fine grid
-        everywhere."""
+        """The highest peak: candidates on this coarse grid, each refined directly on a fine
+        grid (``SAMPLES_PER_PEAK`` per peak width) one peak width either side, at a fraction of
+        the cost of a fine grid everywhere."""
         power = self.power(mag, err)
-        fine_points = 4 * SAMPLES_PER_PEAK // COARSE_SAMPLES_PER_PEAK + 1  # +-2 coarse steps
+        width = 1 / float(np.ptp(self.time))
+        fine_points = 2 * SAMPLES_PER_PEAK + 1
         best_f, best_p = np.nan, -np.inf
         peaks = min(REFINED_PEAKS, power.size)
         for i in np.argpartition(power, -peaks)[-peaks:]:
             centre = self.frequency[i]
-            fine_f = np.linspace(max(self.f_min, centre - 2 * self.df), centre + 2 * self.df, fine_points)
+            fine_f = np.linspace(max(self.f_min, centre - width), centre + width, fine_points)
             fine_p = generalised_lomb_scargle(self.time, mag, err, fine_f)
             if fine_p.max() > best_p:
                 best_f, best_p = fine_f[np.argmax(fine_p)], fine_p.max()
