@@ -29,23 +29,31 @@ MAX_FREQUENCIES = 2_000_000  # bounds memory whatever the baseline
 DIP_PROMINENCE = 0.15  # a dip counts if deeper than this fraction of the peak-to-peak amplitude
 
 
-def generalised_lomb_scargle(time, mag, err, frequency: np.ndarray) -> np.ndarray:
-    """Generalised (floating-mean, error-weighted) Lomb–Scargle power at a few frequencies,
-    evaluated directly (Zechmeister & Kürster 2009, eqs. 4-15; the "standard" normalisation,
-    as astropy and :class:`Periodogram`). For a short fine grid this is far cheaper than a NUFFT."""
+def _weights_and_centred(mag, err) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised weights 1/err^2 and the magnitudes less their weighted mean."""
     w = 1.0 / np.asarray(err, dtype=float) ** 2
     w /= w.sum()
     y = np.asarray(mag, dtype=float)
-    angle = 2 * np.pi * np.outer(frequency, np.asarray(time, dtype=float) - time[0])
-    cos, sin = np.cos(angle), np.sin(angle)
-    mean_y, mean_c, mean_s = w @ y, cos @ w, sin @ w
-    yy = w @ y**2 - mean_y**2
-    yc = cos @ (w * y) - mean_y * mean_c
-    ys = sin @ (w * y) - mean_y * mean_s
-    cc = cos**2 @ w - mean_c**2
-    ss = sin**2 @ w - mean_s**2
-    cs = (cos * sin) @ w - mean_c * mean_s
+    return w, y - w @ y
+
+
+def _power(sum_y: np.ndarray, sum_1: np.ndarray, sum_2: np.ndarray, yy: float) -> np.ndarray:
+    """Generalised Lomb–Scargle power (Zechmeister & Kürster 2009, eqs. 4-15; the "standard"
+    normalisation, as astropy) from the weighted sums at each frequency f: sum w y e^{i2πft}
+    (y centred), sum w e^{i2πft}, sum w e^{i4πft}; ``yy``: sum w y^2."""
+    yc, ys, c, s = sum_y.real, sum_y.imag, sum_1.real, sum_1.imag
+    cc = 0.5 * (1 + sum_2.real) - c**2
+    ss = 0.5 * (1 - sum_2.real) - s**2
+    cs = 0.5 * sum_2.imag - c * s
     return (ss * yc**2 + cc * ys**2 - 2 * cs * yc * ys) / (yy * (cc * ss - cs**2))
+
+
+def generalised_lomb_scargle(time, mag, err, frequency: np.ndarray) -> np.ndarray:
+    """Generalised Lomb–Scargle power at a few frequencies, the sums evaluated directly: for a
+    short fine grid far cheaper than the NUFFTs of :class:`Periodogram`."""
+    w, y = _weights_and_centred(mag, err)
+    phasor = np.exp(2j * np.pi * np.outer(frequency, np.asarray(time, dtype=float) - time[0]))
+    return _power(phasor @ (w * y), phasor @ w, phasor**2 @ w, w @ y**2)
 
 
 @dataclass
@@ -107,19 +115,11 @@ class Periodogram:
                 and (self.f_min, self.df, self.n_freq) == self.search_grid(time, min_period, max_period))
 
     def power(self, mag: np.ndarray, err: np.ndarray) -> np.ndarray:
-        """Power at every grid frequency, in the "standard" normalisation (as astropy, nifty-ls)."""
-        w = 1.0 / np.asarray(err, dtype=float) ** 2
-        w /= w.sum()
-        y = np.asarray(mag, dtype=float)
-        y = y - w @ y
+        """Power at every grid frequency (:func:`_power`)."""
+        w, y = _weights_and_centred(mag, err)
         (plan, start), (plan2, start2) = self._plans
         sum_y, sum_1 = plan.execute(np.stack([w * y * start, w * start]))
-        sum_2 = plan2.execute(w * start2)
-        yc, ys, c, s = sum_y.real, sum_y.imag, sum_1.real, sum_1.imag
-        cc = 0.5 * (1 + sum_2.real) - c**2
-        ss = 0.5 * (1 - sum_2.real) - s**2
-        cs = 0.5 * sum_2.imag - c * s
-        return (ss * yc**2 + cc * ys**2 - 2 * cs * yc * ys) / ((w @ y**2) * (cc * ss - cs**2))
+        return _power(sum_y, sum_1, plan2.execute(w * start2), w @ y**2)
 
     def search(self, mag: np.ndarray, err: np.ndarray) -> PeriodSearch:
         """The highest peak: candidates on this coarse grid, each refined directly on a fine
