@@ -20,7 +20,7 @@ from torch import nn
 
 from pelsvae_core import load_model
 from pelsvae_core.model.networks import TemporalBlock
-from pelsvae_core.model.training import batch_from
+from pelsvae_core.model.vae import batch_from
 
 N_CURVES, N_PHASES = 100, 300
 
@@ -71,7 +71,7 @@ def main() -> None:
     print(f"  pelsvae grid decoder       {ours:8.2f} ms   (target < 5 ms)")
     print(f"  original-style decoder     {original:8.2f} ms   ratio {original / ours:.0f}x slower")
 
-    if model.predictors:
+    if model.physics.predictors:
         info = model.parameters()["RRLYR"]
         period = 10 ** info["typical"]["log_period"]
         print(f"generate {N_CURVES} RR Lyrae curves from (Teff, M, P) at 300 phases, 1 thread")

@@ -5,13 +5,12 @@ server process (``PELSVAE_MODEL`` chooses another model folder).
 """
 from __future__ import annotations
 
-import math
-
 import holoviews as hv
 import panel as pn
 import torch
 
 from dashboard import plots
+from pelsvae_core.evaluation import report
 from dashboard.state import Explorer, shared_model
 
 SLIDERS = {"teff": 10.0, "abs_mag": 0.01, "log_period": 0.002}  # parameter: slider step
@@ -132,70 +131,18 @@ def morph_tab(state: Explorer) -> pn.Column:
 
 
 def model_tab(state: Explorer) -> pn.Column:
-    meta = state.model.metadata
-    lines = [f"### Model `{state.model.folder.name}`", "",
-             f"Trained on: {', '.join(meta.get('trained_on', {}).get('surveys', []))}", "",
-             "| class | survey | train curves (real) | test curves |", "|---|---|---|---|"]
-    counts = meta.get("trained_on", {}).get("counts", {})
-    for cls, surveys in sorted(counts.get("train", {}).items()):
-        for survey, kinds in sorted(surveys.items()):
-            test = counts.get("test", {}).get(cls, {}).get(survey, {}).get("real", 0)
-            lines.append(f"| {cls} | {survey} | {kinds.get('real', 0)} | {test} |")
-    recon = [r for r in meta.get("metrics", {}).get("test_reconstruction", []) if r["method"] in
-             ("vae", "median_template")]
-    if recon:
-        lines += ["", "Test-split reconstruction RMSE (normalised units, median per class):", "",
-                  "| class | VAE | median template |", "|---|---|---|"]
-        by_class = {}
-        for row in recon:
-            by_class.setdefault(row["class"], {})[row["method"]] = row["rmse_norm"]
-        for cls, row in sorted(by_class.items()):
-            lines.append(f"| {cls} | {row.get('vae', float('nan')):.3f} | "
-                         f"{row.get('median_template', float('nan')):.3f} |")
-    provenance = pn.pane.Markdown("\n".join(lines), sizing_mode="stretch_width")
-    evaluation = state.model.evaluation()
+    model = state.model
+    provenance = pn.pane.Markdown("\n".join(report.training_lines(model.metadata, model.folder.name)),
+                                  sizing_mode="stretch_width")
+    evaluation = model.evaluation()
     if not evaluation:
         return pn.Column(provenance, sizing_mode="stretch_width")
-    results = pn.bind(lambda regressor: "\n".join(evaluation_lines(evaluation, regressor)),
+    status = model.report_status()
+    stale = [f"**The stored evaluation is {status}.**"] if status.startswith("stale") else []
+    results = pn.bind(lambda regressor: "\n".join(stale + report.headline_lines(evaluation, regressor)),
                       state.param.regressor)
     return pn.Column(provenance, pn.pane.Markdown(results, sizing_mode="stretch_width"),
                      sizing_mode="stretch_width")
-
-
-def evaluation_lines(evaluation: dict, regressor: str | None = None) -> list[str]:
-    """Headline numbers of the stored ``pelsvae evaluate`` results, as Markdown; physics ->
-    curve for ``regressor`` (default: the one the evaluation's other tests used)."""
-    regressor = regressor or evaluation["regressor"]
-    physics = {row["class"]: row for row in evaluation["physics_to_curve"] if row["regressor"] == regressor}
-    two_sample = {row["class"]: row["accuracy"] for row in evaluation["two_sample"]}
-    lines = ["", f"Evaluation on real test stars (`pelsvae evaluate`, regressor {regressor}, the "
-             "one chosen above): "
-             "each star generated from its own parameters, median RMSE against its real curve "
-             "(normalised); the share of stars whose generated curve is closer than the "
-             "template, in shape and in magnitudes (shape times amplitude), with the Wilcoxon "
-             "p-value of the difference; and a classifier's accuracy telling real from generated "
-             "curves (0.5: indistinguishable).", "",
-             "| class | stars | generated | template | closer in shape (p) | closer in magnitudes (p) "
-             f"| two-sample accuracy ({evaluation['regressor']}) |", "|---|---|---|---|---|---|---|"]
-    for cls, row in sorted(physics.items()):
-        accuracy = f"{two_sample[cls]:.2f}" if cls in two_sample else "–"
-        lines.append(f"| {cls} | {row['n']} | {row['generated']:.3f} | {row['template']:.3f} | "
-                     f"{closer(row, '')} | {closer(row, '_mag')} | {accuracy} |")
-    tstr = evaluation["tstr"]
-    lines += ["", f"A classifier trained only on generated curves labels real test curves with "
-              f"accuracy {tstr['trained_on_synthetic']:.3f} ({tstr['trained_on_real']:.3f} when "
-              f"trained on real ones); generated curves lie "
-              f"{evaluation['memorisation']['ratio']:.2f}x as far from their nearest training curve "
-              f"as real test curves do; 100 curves generate in {evaluation['generate_100_ms']:.1f} ms."]
-    return lines
-
-
-def closer(row: dict, unit: str) -> str:
-    """"62 % (p = 0.003)": how often, and how surely, the generated curves beat the template."""
-    share, p = row.get("beats_template" + unit), row.get("p_vs_template" + unit)
-    if share is None:  # an evaluation written before these columns existed
-        return "–"
-    return f"{share:.0%}" + (f" (p = {p:.2g})" if math.isfinite(p) else "")
 
 
 def build(state: Explorer | None = None) -> pn.Row:

@@ -1,11 +1,12 @@
 """Plots of the explorer's results (Bokeh for the live curve, HoloViews for the rest): presentation only."""
 from __future__ import annotations
 
-
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the options below need)
 import numpy as np
 import pandas as pd
+
+from pelsvae_core.evaluation.morph import morph_panels
 
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
                  "ELL": "#9467bd", "LPV": "#8c564b", "RRLYR": "#e377c2", "T2CEP": "#17becf"}
@@ -27,17 +28,13 @@ def current_marker(current: np.ndarray) -> hv.Points:
 
 
 def morph(curves: pd.DataFrame, shapes: pd.DataFrame) -> hv.Layout:
-    """Small multiples: one row per regressor, one column per Teff, R21 and phi31 on each."""
-    panels = []
-    for (regressor, teff), part in curves.groupby(["regressor", "teff"], sort=False):
-        shape = shapes[(shapes["regressor"] == regressor) & (shapes["teff"] == teff)].iloc[0]
-        title = (f"{regressor} {teff:.0f} K P={shape['period']:.2f} d  "
-                 f"R21={shape['R21']:.2f} φ31={shape['phi31']:.2f}")
-        panels.append(hv.Curve(part, "phase", "mag").opts(
-            title=title, invert_yaxis=True, width=230, height=170, fontsize={"title": 9},
-            color="#e377c2", line_width=2))
-    n_cols = curves["teff"].nunique()
-    return hv.Layout(panels).cols(n_cols).opts(shared_axes=False)
+    """Small multiples of :func:`pelsvae_core.evaluation.morph.morph_panels`: one row per
+    regressor, one column per Teff, R21 and phi31 on each."""
+    panels = morph_panels(curves, shapes)
+    layout = [hv.Curve((p.phase, p.mag), "phase", "mag").opts(
+        title=p.title, invert_yaxis=True, width=230, height=170, fontsize={"title": 9},
+        color="#e377c2", line_width=2) for p in panels]
+    return hv.Layout(layout).cols(max(p.column for p in panels) + 1).opts(shared_axes=False)
 
 
 class CurveFigures:

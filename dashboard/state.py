@@ -18,61 +18,26 @@ import pandas as pd
 import param
 
 from pelsvae_core import load_model
-from pelsvae_core.cadences import PRESETS, YEAR_DAYS, preset, uniform
-from pelsvae_core.data.period import search_period
+from pelsvae_core.cadences import PRESETS, YEAR_DAYS, parse_times, times_for
 from pelsvae_core.evaluation.morph import rr_lyrae_morph
 from pelsvae_core.generation import Observation
-from pelsvae_core.latents import latent_columns, pca_basis, project
-from pelsvae_core.regressors import KINDS
+from pelsvae_core.latents import latent_columns, pca_basis, project, projections, unproject
+from pelsvae_core.periodogram import is_recovered, search_near
+from pelsvae_core.physics.regressors import KINDS
+from pelsvae_core.tables import table_bytes
 
 log = logging.getLogger(__name__)
 MODEL_ENV = "PELSVAE_MODEL"
 CADENCES = ("uniform", *PRESETS, "custom")
-PERIOD_TOLERANCE = 0.01  # a period is "recovered" within 1 %
-#: The period search looks from a quarter to four times the true period: the plotted window,
-#: wide enough for the daily and yearly aliases of the presets, and cheap enough to run live.
-SEARCH_WINDOW = 4.0
 PERIODOGRAM_POINTS = 1000  # what the browser draws (about one per pixel): the search grid, max-pooled
 MINUTES_PER_DAY = 1440.0
 PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
-MAX_CUSTOM_TIMES = 100_000
 
 
 @functools.lru_cache(maxsize=None)
 def shared_model(path: str | None = None):
     """The model, loaded once per server process and shared by every session."""
     return load_model(path or os.environ.get(MODEL_ENV) or None)
-
-
-def parse_times_csv(content: bytes) -> np.ndarray:
-    """Observation times from CSV text: a column named time/mjd/hjd/jd/t, else the first column;
-    a header line is optional (pasted numbers, one per line, work too)."""
-    if not content or not content.strip():
-        raise ValueError("no observation times given (the file or text is empty)")
-    try:
-        table = pd.read_csv(io.BytesIO(content), header=None, dtype=str, skip_blank_lines=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"could not read the times as CSV: {error}") from None
-    first = table.iloc[0]
-    if pd.to_numeric(first, errors="coerce").isna().all():  # a header line
-        table = table.iloc[1:]
-        table.columns = [str(c).strip().lower() for c in first]
-    if table.empty:
-        raise ValueError("the CSV has a header but no rows")
-    column = next((c for c in ("time", "mjd", "hjd", "jd", "t") if c in table.columns),
-                  table.columns[0])
-    values = pd.to_numeric(table[column].str.strip(), errors="coerce")
-    if values.isna().any():
-        bad = int(values.isna().sum())
-        raise ValueError(f"column {column!r} has {bad} value(s) that are not numbers")
-    times = np.sort(values.to_numpy(float))
-    if times.size < 3:
-        raise ValueError("a cadence needs at least 3 observation times")
-    if times.size > MAX_CUSTOM_TIMES:
-        raise ValueError(f"at most {MAX_CUSTOM_TIMES} observation times, got {times.size}")
-    if not np.isfinite(times).all():
-        raise ValueError("observation times must be finite")
-    return times - times[0]
 
 
 def max_pooled(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,9 +93,7 @@ class Explorer(param.Parameterized):
         self.model = model or shared_model()
         super().__init__(**params)
         self.param["star_class"].objects = sorted(self.model.class_physics)
-        latent_dims = self.model.config.latent_dim
-        self.param["projection"].objects = ["pca"] + [f"z{a}-z{b}" for a in range(latent_dims)
-                                                   for b in range(a + 1, latent_dims)]
+        self.param["projection"].objects = projections(self.model.config.latent_dim)
         self._latents = self.model.latents()
         self._basis = pca_basis(self._latents)
         with self._one_refresh():
@@ -152,11 +115,7 @@ class Explorer(param.Parameterized):
         return False, f"{reason}: fixed"
 
     def validation_rmse(self, regressor: str | None = None) -> float:
-        rows = self.model.metadata.get("physics", {}).get("regressor_validation", [])
-        for row in rows:
-            if row["class"] == self.star_class and row["regressor"] == (regressor or self.regressor):
-                return row["rmse_latent"]
-        return math.nan
+        return self.model.physics.validation_rmse(self.star_class, regressor or self.regressor)
 
     @contextlib.contextmanager
     def _one_refresh(self):
@@ -219,7 +178,7 @@ class Explorer(param.Parameterized):
     def upload_times(self, content: bytes) -> bool:
         """Use times from an uploaded CSV as the cadence; a bad file leaves a message, no change."""
         try:
-            times = parse_times_csv(content)
+            times = parse_times(content)
         except ValueError as error:
             self.message = f"Custom cadence not used: {error}"
             return False
@@ -230,14 +189,9 @@ class Explorer(param.Parameterized):
 
     def decode_latent_point(self, x: float, y: float):
         """Decode from a clicked point of the latent plot (other dimensions at the current curve)."""
-        if self.projection == "pca":
-            centre, axes = self._basis
-            z = centre + np.array([x, y]) @ axes
-        else:
-            a, b = (int(p.lstrip("z")) for p in self.projection.split("-"))
-            z = (self.position.mean(0) if self.position is not None
-                 else np.zeros(self.model.config.latent_dim))
-            z[a], z[b] = x, y
+        around = (self.position.mean(0) if self.position is not None
+                  else np.zeros(self.model.config.latent_dim))
+        z = unproject(x, y, self.projection, self._basis, around)
         self.z_override = np.atleast_2d(z)
         self.refresh()
 
@@ -248,11 +202,11 @@ class Explorer(param.Parameterized):
                 raise ValueError("upload a CSV of observation times for a custom cadence")
             return self.custom_times
         if self.cadence == "uniform":
-            return uniform(self.nights, self.baseline_days)
-        return preset(self.cadence, self.seed, baseline_days=self.baseline_days,
-                      nights=self.nights, season_days=self.season_days,
-                      visits_per_night=self.visits_per_night,
-                      visit_gap_days=self.visit_gap_minutes / MINUTES_PER_DAY)
+            return times_for({"name": "uniform", "n": self.nights, "baseline_days": self.baseline_days})
+        return times_for({"name": self.cadence, "baseline_days": self.baseline_days,
+                          "nights": self.nights, "season_days": self.season_days,
+                          "visits_per_night": self.visits_per_night,
+                          "visit_gap_days": self.visit_gap_minutes / MINUTES_PER_DAY}, self.seed)
 
     def _draw(self):
         abs_mag = self.abs_mag if self.responds("abs_mag")[0] else None
@@ -289,18 +243,16 @@ class Explorer(param.Parameterized):
                           observation=observation, observed=first, curve=curve)
 
     def _period_search(self, observation: Observation, period: float) -> dict:
-        """The first sample's periodogram from P/4 to 4P, and whether its peak is the period."""
-        t, m, e = observation.times, observation.mag[0], observation.err[0]
-        if t.size < 5 or np.ptp(t) <= 0:
+        """The first sample's periodogram around the period, and whether its peak is the period."""
+        search = search_near(observation.times, observation.mag[0], observation.err[0], period,
+                             reuse=self._periodogram)
+        if search is None:
             return {"periods": np.array([]), "power": np.array([]), "found": math.nan,
                     "recovered": False, "true": period}
-        longest = min(SEARCH_WINDOW * period, max(np.ptp(t) / 2, period * 1.5))
-        search = search_period(t, m, e, min_period=period / SEARCH_WINDOW, max_period=longest,
-                               reuse=self._periodogram)
         self._periodogram = search.periodogram  # the same cadence next time: no new NUFFT plans
         frequency, power = max_pooled(search.frequency, search.power, PERIODOGRAM_POINTS)
         return {"periods": 1 / frequency, "power": power, "found": search.period, "true": period,
-                "recovered": bool(abs(search.period / period - 1) < PERIOD_TOLERANCE)}
+                "recovered": is_recovered(search.period, period)}
 
     def latent_points(self) -> pd.DataFrame:
         """Training stars projected with the current projection, for the scatter plot."""
@@ -326,12 +278,4 @@ class Explorer(param.Parameterized):
                                   visits_per_night=self.visits_per_night,
                                   visit_gap_minutes=self.visit_gap_minutes, noise=self.noise,
                                   seed=self.seed, model=str(self.model.folder.name))
-        buffer = io.BytesIO()
-        if fmt == "csv":
-            table.to_csv(buffer, index=False)
-        elif fmt == "parquet":
-            table.to_parquet(buffer, index=False)
-        else:
-            raise ValueError(f"unknown export format {fmt!r}")
-        buffer.seek(0)
-        return buffer
+        return io.BytesIO(table_bytes(table, fmt))

@@ -1,52 +1,52 @@
-"""The public Python interface: load a trained model, encode curves, decode at any phases."""
+"""The public Python interface: load a trained model, generate curves, encode and decode at any phases.
+
+:class:`Model` joins the network (:class:`~pelsvae_core.model.decoder.Decoder`) and
+the physics -> latent map (:class:`~pelsvae_core.physics.mapping.PhysicsMap`) read
+from a model folder, and hands both to :mod:`pelsvae_core.generation`.
+"""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-import torch
-
 import pandas as pd
 
 from . import generation
 from .data.dataset import TrainingSet
-from .model.storage import load_folder
-from .model.training import batch_from
+from .model.decoder import Decoder
+from .model.storage import EVALUATION_FILE, LATENTS_FILE, REGRESSORS_FILE, load_folder, report_status
 from .model.vae import PELSVAE
-from .noise import ErrorModel
-from .physics_map import ClassPhysics
-from .reference import ClassReference
-from .regressors import Predictor, load_predictors
-
-REGRESSORS_FILE = "regressors.npz"
-LATENTS_FILE = "latents.parquet"
-#: Where ``pelsvae evaluate --json`` results are kept inside a model folder (the shipped
-#: model's: ``models/default/report/``, beside the Markdown report and figures).
-EVALUATION_FILE = Path("report") / "evaluation.json"
+from .physics.mapping import PhysicsMap
 
 
 class Model:
     """A trained PELS-VAE with NumPy in and out. Use :func:`load_model` to get one."""
 
     def __init__(self, network: PELSVAE, metadata: dict, folder: Path,
-                 predictors: dict[str, Predictor] | None = None):
-        self.network = network
+                 regressors: bytes | None = None):
         self.metadata = metadata
-        self.folder = folder
+        self.folder = Path(folder)
+        self.decoder = Decoder(network, metadata.get("default_band"))
+        self.network = network
         self.config = network.cfg
-        self.predictors = predictors or {}
-        physics = metadata.get("physics", {})
-        self.class_physics = {cls: ClassPhysics.from_dict(info) for cls, info
-                              in physics.get("classes", {}).items()}
-        #: Error-versus-magnitude relation per ``"<survey>/<band>"`` (:mod:`pelsvae_core.noise`).
-        self.error_models = {key: ErrorModel.from_dict(m) for key, m
-                             in physics.get("error_models", {}).items()}
-        #: Per class, what the OGLE x Gaia DR2 cross-match says (:mod:`pelsvae_core.reference`).
-        self.references = {cls: ClassReference.from_dict(r) for cls, r
-                           in physics.get("references", {}).items()}
+        self.physics = PhysicsMap.from_metadata(metadata.get("physics", {}), regressors)
+
+    @property
+    def class_physics(self):
+        """Per class, the parameters it responds to and their real ranges (:class:`ClassPhysics`)."""
+        return self.physics.classes
+
+    @property
+    def references(self):
+        """Per class, what the OGLE x Gaia DR2 cross-match says (:class:`ClassReference`)."""
+        return self.physics.references
+
+    @property
+    def error_models(self):
+        """Error-versus-magnitude relation per ``"<survey>/<band>"`` (:class:`ErrorModel`)."""
+        return self.physics.error_models
 
     def latents(self) -> pd.DataFrame:
         """Latent vectors of the real curves the model was trained and validated on."""
@@ -59,6 +59,10 @@ class Model:
         """The stored results of ``pelsvae evaluate`` on this model (real test stars), if any."""
         path = self.folder / EVALUATION_FILE
         return json.loads(path.read_text()) if path.is_file() else None
+
+    def report_status(self) -> str:
+        """"current", "none", or "stale: ..." naming the model files changed since the report."""
+        return report_status(self.folder)
 
     def parameters(self) -> dict[str, dict]:
         """Per class: the parameters it responds to (of teff, abs_mag, log_period), its bands,
@@ -76,8 +80,8 @@ class Model:
         ``.observe(times=..., phases=..., cadence=..., distance_pc=..., noise=...)`` turns
         into the table (``.observation(...)``: the same as arrays); draw once to observe one
         star under several cadences."""
-        return generation.draw(self, cls, teff, abs_mag, period, n_samples, regressor, band, seed,
-                               latent)
+        return generation.draw(self.decoder, self.physics, cls, teff, abs_mag, period, n_samples,
+                               regressor, band, seed, latent, folder=self.folder)
 
     def generate(self, cls: str, teff=None, abs_mag=None, period=None, times=None, phases=None,
                  cadence=None, n_samples: int = 10, regressor: str = "rf", band: str | None = None,
@@ -105,73 +109,32 @@ class Model:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return self.config.classes
+        return self.decoder.classes
 
     @property
     def bands(self) -> tuple[str, ...]:
-        return self.config.bands
-
-    def class_index(self, cls: str | int | Sequence, n: int) -> torch.Tensor:
-        """Class names or indices as a (n,) tensor; an unknown name is a clear error."""
-        values = [cls] * n if isinstance(cls, (str, int, np.integer)) else list(cls)
-        if len(values) != n:
-            raise ValueError(f"got {len(values)} classes for {n} curves")
-        out = []
-        for value in values:
-            if isinstance(value, str):
-                if value not in self.classes:
-                    raise ValueError(f"unknown class {value!r}; this model knows {', '.join(self.classes)}")
-                value = self.classes.index(value)
-            out.append(int(value))
-        return torch.tensor(out, dtype=torch.long)
-
-    def band_index(self, band: str | None, n: int) -> torch.Tensor:
-        band = band or self.default_band
-        if band not in self.bands:
-            raise ValueError(f"unknown band {band!r}; this model knows {', '.join(self.bands)}")
-        return torch.full((n,), self.bands.index(band), dtype=torch.long)
+        return self.decoder.bands
 
     @property
     def default_band(self) -> str:
-        return self.metadata.get("default_band", self.bands[0])
+        return self.decoder.default_band
 
     def encode(self, curves: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and log-variance (n, latent_dim) of preprocessed curves."""
-        with torch.inference_mode():
-            mu, logvar = self.network.encode(batch_from(curves))
-        return mu.numpy(), logvar.numpy()
+        return self.decoder.encode(curves)
 
     def decode(self, z, cls, phases, band: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised magnitude and error of latent vectors ``z`` (n, d) at ``phases``.
-
-        ``phases`` is (n, m) or (m,) for all curves; any number, any order; values
-        outside [0, 1) wrap around, as a periodic curve should.
-        """
-        z = np.atleast_2d(np.asarray(z, dtype=np.float32))
-        n = len(z)
-        if z.shape[1] != self.config.latent_dim:
-            raise ValueError(f"z has {z.shape[1]} dimensions; the model's latent space has "
-                             f"{self.config.latent_dim}")
-        phase = np.asarray(phases, dtype=np.float64)
-        if phase.ndim == 1:
-            phase = np.broadcast_to(phase, (n, phase.size))
-        if phase.shape[0] != n or not np.isfinite(phase).all():
-            raise ValueError("phases must be finite, shaped (m,) or (n_curves, m)")
-        mag, err = generation.periodic_values(self.decode_grid(z, cls, band), phase)
-        return mag.astype(np.float32), err.astype(np.float32)
+        """Normalised magnitude and error of latent vectors ``z`` (n, d) at ``phases``
+        (see :meth:`Decoder.decode <pelsvae_core.model.decoder.Decoder.decode>`)."""
+        return self.decoder.decode(z, cls, phases, band)
 
     def decode_grid(self, z, cls, band: str | None = None) -> np.ndarray:
-        """The decoder's own periodic grid, (n, 2, grid_size): magnitude and error over one cycle
-        at phases ``arange(grid_size) / grid_size``; what :meth:`decode` interpolates."""
-        z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-        with torch.inference_mode():
-            return self.network.decode_grid(z, self.class_index(cls, len(z)),
-                                            self.band_index(band, len(z))).numpy()
+        """The decoder's own periodic grid, (n, 2, grid_size), that :meth:`decode` interpolates."""
+        return self.decoder.decode_grid(z, cls, band)
 
 
 def load_model(path: str | os.PathLike | None = None) -> Model:
     """Load a model folder (default: the shipped ``models/default``); checksums are verified."""
     network, metadata, folder = load_folder(path)
     regressors = folder / REGRESSORS_FILE
-    predictors = load_predictors(regressors.read_bytes()) if regressors.is_file() else None
-    return Model(network, metadata, folder, predictors)
+    return Model(network, metadata, folder, regressors.read_bytes() if regressors.is_file() else None)

@@ -11,14 +11,23 @@ round published figures, not survey simulations:
   ~33 min apart (Ivezic et al. 2019, wide-fast-deep).
 - ZTF-like: 3 years, ~8-month seasons, one visit every ~3 nights in one band
   (Bellm et al. 2019).
+
+User times (a CSV file or pasted numbers) are read by :func:`parse_times`, the one
+parser behind the CLI's ``--times`` and the dashboard's upload and paste.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 YEAR_DAYS = 365.25
+#: Column names recognised as observation times in a user's CSV, in order of preference.
+TIME_COLUMNS = ("time", "mjd", "hjd", "jd", "t")
+MIN_USER_TIMES = 3
+MAX_USER_TIMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -73,3 +82,46 @@ def preset(name: str, seed: int = 0, **changes) -> np.ndarray:
     if name not in PRESETS:
         raise ValueError(f"unknown cadence {name!r}; presets: {', '.join(PRESETS)} (or pass times)")
     return replace(PRESETS[name], **changes).times(seed)
+
+
+def times_for(cadence, seed: int = 0) -> np.ndarray:
+    """Times of a cadence given as a preset name, or a dict with ``name`` (a preset or
+    ``"uniform"``) and the numbers it changes."""
+    if isinstance(cadence, str):
+        return preset(cadence, seed)
+    if isinstance(cadence, dict):
+        options = dict(cadence)
+        name = options.pop("name", None)
+        return uniform(**options) if name == "uniform" else preset(name, seed, **options)
+    raise ValueError("cadence must be a preset name or a dict with 'name'")
+
+
+def parse_times(content: bytes) -> np.ndarray:
+    """Sorted observation times (days, as given: MJDs stay MJDs) from CSV text: a column named
+    time/mjd/hjd/jd/t, else the first column; a header line is optional, so pasted numbers,
+    one per line, work too."""
+    if not content or not content.strip():
+        raise ValueError("no observation times given (the file or text is empty)")
+    try:
+        table = pd.read_csv(io.BytesIO(content), header=None, dtype=str, skip_blank_lines=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"could not read the times as CSV: {error}") from None
+    first = table.iloc[0]
+    if pd.to_numeric(first, errors="coerce").isna().all():  # a header line
+        table = table.iloc[1:]
+        table.columns = [str(c).strip().lower() for c in first]
+    if table.empty:
+        raise ValueError("the CSV has a header but no rows")
+    column = next((c for c in TIME_COLUMNS if c in table.columns), table.columns[0])
+    values = pd.to_numeric(table[column].str.strip(), errors="coerce")
+    if values.isna().any():
+        bad = int(values.isna().sum())
+        raise ValueError(f"column {column!r} has {bad} value(s) that are not numbers")
+    times = np.sort(values.to_numpy(float))
+    if times.size < MIN_USER_TIMES:
+        raise ValueError(f"a cadence needs at least {MIN_USER_TIMES} observation times")
+    if times.size > MAX_USER_TIMES:
+        raise ValueError(f"at most {MAX_USER_TIMES} observation times, got {times.size}")
+    if not np.isfinite(times).all():
+        raise ValueError("observation times must be finite")
+    return times

@@ -50,17 +50,19 @@ def cmd_data_summary(args) -> int:
 
 def cmd_train(args) -> int:
     import torch
-    from .model import recipe
+    from . import pipeline
+    from .model.recipe import load_recipe
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    loaded = recipe.load_recipe(args.config, args.set or [])
-    folder = recipe.run(loaded, args.data_root, args.cache_dir, output=args.output, resume=args.resume)
+    recipe = load_recipe(args.config, args.set or [])
+    folder = pipeline.train(recipe, args.data_root, args.cache_dir, output=args.output,
+                            resume=args.resume)
     print(f"model written to {folder}")
     return 0
 
 
 def cmd_fit_regressors(args) -> int:
-    from .physics_map import fit_into_folder
-    table = fit_into_folder(args.model, args.data_root, args.cache_dir, seed=args.seed)
+    from . import pipeline
+    table = pipeline.fit_physics(args.model, args.data_root, args.cache_dir, seed=args.seed)
     print("Validation error of the physics -> latent regressors (by-star val split)\n")
     print(table.pivot(index="class", columns="regressor", values="rmse_latent").round(3).to_string())
     return 0
@@ -69,42 +71,34 @@ def cmd_fit_regressors(args) -> int:
 def cmd_generate(args) -> int:
     import torch
     from .api import load_model
-    from .atomic import atomic_path
+    from .cadences import parse_times
+    from .tables import write_table
     torch.set_num_threads(1)
     model = load_model(args.model)
     cadence = None
     if args.cadence:
         cadence = {"name": args.cadence, **dict(_number(kv) for kv in args.set or [])}
-    times = None
-    if args.times:
-        import pandas as pd
-        times = pd.read_csv(args.times).iloc[:, 0].to_numpy()
+    times = parse_times(Path(args.times).read_bytes()) if args.times else None
     table = model.generate(args.cls, teff=args.teff, abs_mag=args.abs_mag, period=args.period,
                            times=times, cadence=cadence, n_samples=args.n_samples,
                            regressor=args.regressor, band=args.band, distance_pc=args.distance_pc,
                            noise=args.noise, seed=args.seed)
-    suffix = Path(args.out).suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"--out must end in .csv or .parquet, not {suffix or 'nothing'}")
-    with atomic_path(args.out) as tmp:
-        table.to_csv(tmp, index=False) if suffix == ".csv" else table.to_parquet(tmp, index=False)
+    write_table(table, args.out)
     print(f"{len(table)} rows ({args.n_samples} curves) written to {args.out}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation.suite import evaluate
-    from .physics_map import model_training_set
-    from .api import load_model
-    model = load_model(args.model)
-    data = model_training_set(model, args.data_root, args.cache_dir)
-    results = evaluate(model, data, Path(args.json) if args.json else None,
-                       Path(args.report) if args.report else None, regressor=args.regressor,
-                       compare=load_model(args.compare) if args.compare else None)
+    import torch
+    from . import pipeline
+    torch.set_num_threads(1)
+    results = pipeline.evaluate(args.model, args.data_root, args.cache_dir, regressor=args.regressor,
+                                compare=args.compare, out=Path(args.out) if args.out else None)
     two = {r["class"]: round(r["accuracy"], 2) for r in results["two_sample"]}
     print(f"two-sample accuracy per class (0.5 = indistinguishable): {two}")
     print(f"train on synthetic, test on real: {results['tstr']}")
     print(f"generate 100 curves: {results['generate_100_ms']:.1f} ms")
+    print(f"report written to {args.out or Path(args.model or 'models/default') / 'report'}")
     return 0
 
 
@@ -159,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--cadence", help="uniform | ogle | gaia | lsst | ztf")
     gen.add_argument("--set", action="append", metavar="NAME=NUMBER",
                      help="change a cadence number, e.g. --set nights=60 (repeatable)")
-    gen.add_argument("--times", help="CSV file whose first column holds observation times (days)")
+    gen.add_argument("--times", help="CSV file of observation times (days): a column named "
+                                      "time/mjd/hjd/jd/t, else the first; header optional")
     gen.add_argument("--n-samples", type=int, default=10)
     gen.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
     gen.add_argument("--band")
@@ -173,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="measure a model on real test stars; JSON, PNG and Markdown")
     _source_options(ev, model=True)
-    ev.add_argument("--json", help="write the numbers here")
-    ev.add_argument("--report", help="write report.md and figures into this folder")
+    ev.add_argument("--out", metavar="DIR",
+                    help="write evaluation.json, report.md and the figures into this folder "
+                         "instead of the model folder's report/")
     ev.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
     ev.add_argument("--compare", metavar="DIR",
                     help="another model folder (e.g. the cVAE) for the regressor table (paper Table 3)")

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from . import cadences
-from .noise import ErrorModel
-from .physics_map import ClassPhysics
-from .regressors import KINDS, design
+from .model.decoder import Decoder, periodic_values
+from .physics.classes import ClassPhysics
+from .physics.mapping import PhysicsMap
 
 #: How far outside a class's training range (in range widths) a parameter may go before it is refused.
 MAX_EXTRAPOLATION = 1.0
@@ -86,15 +86,7 @@ def observation_phases(period: float, times=None, phases=None, cadence=None, epo
     if sum(chosen) > 1:
         raise ValueError("give at most one of times, phases and cadence")
     if cadence is not None:
-        if isinstance(cadence, str):
-            times = cadences.preset(cadence, seed)
-        elif isinstance(cadence, dict):
-            options = dict(cadence)
-            name = options.pop("name", None)
-            times = (cadences.uniform(**options) if name == "uniform"
-                     else cadences.preset(name, seed, **options))
-        else:
-            raise ValueError("cadence must be a preset name or a dict with 'name'")
+        times = cadences.times_for(cadence, seed)
     if times is not None:
         times = np.asarray(times, dtype=float).ravel()
         if times.size == 0:
@@ -110,54 +102,15 @@ def observation_phases(period: float, times=None, phases=None, cadence=None, epo
     return np.full(phases.size, np.nan), phases
 
 
-def predict_latents(model, info: ClassPhysics, values: dict[str, float], band: str, regressor: str,
-                    n_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def predict_latents(physics: PhysicsMap, info: ClassPhysics, values: dict[str, float], band: str,
+                    regressor: str, n_samples: int, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Latent vectors (n_samples, d) and amplitudes (magnitudes) for one physical vector,
     each sample with its own dummy ~ U(0, 1) (paper Sect. 4.2)."""
-    physics = np.tile([values[p] for p in info.parameters], (n_samples, 1))
-    band_onehot = np.tile([b == band for b in info.bands], (n_samples, 1)).astype(float)
-    out = model.predictors[f"{info.cls}/{regressor}"].predict(
-        design(physics, band_onehot, rng.uniform(0, 1, n_samples)))
+    inputs = info.regressor_inputs(np.tile([values[p] for p in info.parameters], (n_samples, 1)),
+                                   [band] * n_samples, rng.uniform(0, 1, n_samples))
+    out = physics.predictor(info.cls, regressor).predict(inputs)
     return out[:, :-1], 10 ** out[:, -1]
-
-
-def survey_error_model(model, noise, band: str) -> ErrorModel | None:
-    """The error model that ``noise`` names: None/False for none, True for the survey with the
-    most stars in ``band``, or a survey name."""
-    if noise is None or noise is False:
-        return None
-    in_band = sorted((m for m in model.error_models.values() if m.band == band),
-                     key=lambda m: -m.n_stars)
-    if not in_band:
-        raise ValueError(f"no survey error model in band {band}; this model has "
-                         f"{', '.join(sorted(model.error_models)) or 'none (run pelsvae fit-regressors)'}")
-    if noise is True:
-        return in_band[0]
-    for candidate in in_band:
-        if candidate.survey == noise:
-            return candidate
-    raise ValueError(f"noise={noise!r}: choose True or a survey observed in band {band}: "
-                     f"{', '.join(m.survey for m in in_band)}")
-
-
-def periodic_values(grid: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linear periodic interpolation of decoded grids (n, 2, G) at phases (m,) or (n, m):
-    the NumPy twin of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference.
-    Indexes the flattened grid with ``take`` (three times faster than 2-D fancy indexing)."""
-    n, channels, size = grid.shape
-    position = np.broadcast_to(np.asarray(phase, dtype=np.float64), (n, np.shape(phase)[-1])) * size
-    below = np.floor(position)
-    weight = (position - below).astype(grid.dtype)
-    left = below.astype(np.intp) % size
-    right = np.where(left == size - 1, 0, left + 1)
-    start = (np.arange(n) * channels * size)[:, None]
-    flat = np.ascontiguousarray(grid).reshape(-1)
-
-    def channel(k: int) -> np.ndarray:
-        low = flat.take(start + k * size + left)
-        return low + (flat.take(start + k * size + right) - low) * weight
-
-    return channel(0), channel(1)
 
 
 @dataclass
@@ -168,7 +121,7 @@ class Draw:
     running the regressor and decoder again: what the dashboard does on every change.
     """
 
-    model: object
+    physics: PhysicsMap
     request: Request
     regressor: str
     z: np.ndarray           # (n_samples, latent_dim)
@@ -201,7 +154,7 @@ class Draw:
         """Every sample observed at the given times (arrays; :meth:`observe` makes the table)."""
         times, phase = observation_phases(self.request.period, times, phases, cadence, epoch, self.seed)
         mag, err, kind = self.magnitudes(phase, distance_pc)
-        error_model = survey_error_model(self.model, noise, self.request.band)
+        error_model = self.physics.error_model(noise, self.request.band)
         if error_model is not None and (self.abs_mag is None or distance_pc is None):
             missing = "abs_mag and distance_pc" if self.abs_mag is None else "distance_pc"
             raise ValueError(f"{error_model.survey} noise depends on the apparent magnitude: "
@@ -249,30 +202,24 @@ class Observation:
         })
 
 
-def draw(model, cls: str, teff=None, abs_mag=None, period=None, n_samples: int = 10,
-         regressor: str = "rf", band: str | None = None, seed: int = 0, latent=None) -> Draw:
-    """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`)."""
-    if not model.class_physics:
-        raise ValueError(f"the model in {model.folder} has no regressors; run `pelsvae fit-regressors`")
-    if cls not in model.class_physics:
-        raise ValueError(f"unknown class {cls!r}; this model generates "
-                         f"{', '.join(sorted(model.class_physics))}")
-    if regressor not in KINDS:
-        raise ValueError(f"unknown regressor {regressor!r}; choose from {', '.join(KINDS)}")
+def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=None, period=None,
+         n_samples: int = 10, regressor: str = "rf", band: str | None = None, seed: int = 0,
+         latent=None, folder=None) -> Draw:
+    """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`);
+    ``folder`` names the model in errors."""
+    info = physics.class_info(cls, folder)
+    physics.predictor(cls, regressor)  # an unknown regressor fails before any other check
     if period is None:
         raise ValueError("period is required (days)")
     if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
         raise ValueError(f"n_samples must be a positive integer, not {n_samples!r}")
-    info = model.class_physics[cls]
     request = validate(info, teff, abs_mag, period, band)
     mean_mag, source = request.abs_mag, ("given" if abs_mag is not None else "class median")
-    reference = model.references.get(cls)
-    if mean_mag is None and reference is not None and reference.luminosity is not None:
-        mean_mag = reference.abs_mag(request.period)
-        source = f"period-luminosity, OGLE x Gaia DR2 (scatter {reference.luminosity_scatter:.2f} mag)"
+    if mean_mag is None:
+        mean_mag, source = physics.period_luminosity(cls, request.period)
     rng = np.random.default_rng(seed)
-    z, amplitude = predict_latents(model, info, request.values, request.band, regressor, n_samples, rng)
+    z, amplitude = predict_latents(physics, info, request.values, request.band, regressor, n_samples, rng)
     if latent is not None:
         z = np.broadcast_to(np.asarray(latent, dtype=float).reshape(1, -1), z.shape)
-    return Draw(model, request, regressor, z, amplitude, model.decode_grid(z, cls, band=request.band),
-                mean_mag, source if mean_mag is not None else "none", seed)
+    return Draw(physics, request, regressor, z, amplitude, decoder.decode_grid(z, cls, band=request.band),
+                mean_mag, source, seed)

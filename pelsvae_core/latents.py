@@ -33,14 +33,36 @@ def pca_basis(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return centre, axes[:2]
 
 
+def projections(latent_dim: int) -> list[str]:
+    """Every projection :func:`project` knows for a latent space of this size."""
+    return ["pca"] + [f"z{a}-z{b}" for a in range(latent_dim) for b in range(a + 1, latent_dim)]
+
+
+def _pair(projection: str) -> tuple[int, int]:
+    try:
+        a, b = (int(part.lstrip("z")) for part in projection.split("-"))
+    except ValueError:
+        raise ValueError(f"projection must be 'pca' or like 'z0-z1', not {projection!r}") from None
+    return a, b
+
+
 def project(z: np.ndarray, projection: str, basis: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """(n, 2) coordinates: ``"pca"``, or a pair of latent dimensions such as ``"z0-z2"``."""
     z = np.atleast_2d(z)
     if projection == "pca":
         centre, axes = basis
         return (z - centre) @ axes.T
-    try:
-        a, b = (int(part.lstrip("z")) for part in projection.split("-"))
-    except ValueError:
-        raise ValueError(f"projection must be 'pca' or like 'z0-z1', not {projection!r}") from None
-    return z[:, [a, b]]
+    return z[:, list(_pair(projection))]
+
+
+def unproject(x: float, y: float, projection: str, basis: tuple[np.ndarray, np.ndarray],
+              around: np.ndarray) -> np.ndarray:
+    """A latent vector at a point of a projection: on the PCA plane through the centre, or
+    ``around`` with the two projected dimensions set to (x, y)."""
+    if projection == "pca":
+        centre, axes = basis
+        return centre + np.array([x, y]) @ axes
+    a, b = _pair(projection)
+    z = np.array(around, dtype=float)
+    z[a], z[b] = x, y
+    return z

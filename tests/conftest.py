@@ -70,8 +70,8 @@ def small_model(subset_root: Path, subset_cache, tmp_path_factory):
     from pelsvae_core import load_model
     from pelsvae_core.data.dataset import DatasetConfig
     from pelsvae_core.model.config import TrainConfig
-    from pelsvae_core.model.recipe import Recipe, run
-    from pelsvae_core.physics_map import fit_into_folder
+    from pelsvae_core.model.recipe import Recipe
+    from pelsvae_core.pipeline import fit_physics, train
 
     folder = tmp_path_factory.mktemp("models") / "small"
     recipe = Recipe(data=DatasetConfig(large_class=100, large_target=200, small_target=60,
@@ -80,6 +80,6 @@ def small_model(subset_root: Path, subset_cache, tmp_path_factory):
                            "grid_size": 64},
                     train=TrainConfig(epochs=2, batch_size=64, learning_rate=3e-3),
                     output=folder)
-    run(recipe, subset_root, subset_cache.directory, progress=False)
-    fit_into_folder(folder, subset_root, subset_cache.directory, progress=False)
+    train(recipe, subset_root, subset_cache.directory, progress=False)
+    fit_physics(folder, subset_root, subset_cache.directory, progress=False)
     return load_model(folder)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.state import Explorer, max_pooled, parse_times_csv
+from dashboard.state import Explorer, max_pooled
 
 
 @pytest.fixture
@@ -76,12 +76,6 @@ def test_uploaded_cadence_and_bad_files(explorer):
     assert explorer.curve is not None
 
 
-def test_parse_times_prefers_a_time_column_and_accepts_pasted_numbers():
-    times = parse_times_csv(b"x,time\n5,10.5\n1,11.5\n7,10.0\n")
-    np.testing.assert_allclose(times, [0.0, 0.5, 1.5])
-    np.testing.assert_allclose(parse_times_csv(b"3.0\n1.0\n 2.5\n"), [0.0, 1.5, 2.0])
-
-
 def test_redraw_and_sample_count(explorer):
     before = explorer.curve["median"].copy()
     explorer.redraw()
@@ -132,7 +126,8 @@ def test_app_builds_without_a_server(explorer):
 
 
 def test_model_tab_quotes_the_stored_evaluation_for_the_chosen_regressor(explorer, monkeypatch):
-    from dashboard.app import evaluation_lines, model_tab
+    from dashboard.app import model_tab
+    from pelsvae_core.evaluation.report import headline_lines
     evaluation = {
         "regressor": "mlp",
         "physics_to_curve": [{"class": "CEP", "regressor": "mlp", "n": 436, "generated": 0.055,
@@ -145,7 +140,7 @@ def test_model_tab_quotes_the_stored_evaluation_for_the_chosen_regressor(explore
         "two_sample": [{"class": "CEP", "n_real": 436, "accuracy": 0.825}],
         "tstr": {"trained_on_synthetic": 0.863, "trained_on_real": 0.928},
         "memorisation": {"ratio": 0.97}, "generate_100_ms": 9.3}
-    text = "\n".join(evaluation_lines(evaluation))
+    text = "\n".join(headline_lines(evaluation))
     assert "| CEP | 436 | 0.055 | 0.116 | 81% (p = 2e-39) | 60% (p = 0.003) | 0.82 |" in text  # mlp, not rf
     assert "| ECL | 9 | 0.111 | 0.111 | – | – | – |" in text
     assert "0.900" not in text

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pelsvae_core.evaluation import suite
-from pelsvae_core.api import EVALUATION_FILE, Model
+from pelsvae_core import load_model, pipeline
 from pelsvae_core.data.dataset import TrainingSet
+from pelsvae_core.evaluation import suite
 from pelsvae_core.evaluation.reconstruction import binned_median, excess_over_noise, masked_rmse
-from pelsvae_core.physics_map import model_training_set
+from pelsvae_core.evaluation.report import headline_lines
+from pelsvae_core.model import storage
 
 
 def test_two_sample_accuracy_near_half_for_identical_sets_and_one_for_disjoint():
@@ -124,23 +126,43 @@ def test_curve_features_are_scaled_fourier_fits():
     assert features.min() == pytest.approx(0) and features.max() == pytest.approx(1)
 
 
-def test_evaluate_writes_numbers_figures_and_report(small_model, subset_root, subset_cache, tmp_path):
-    data = model_training_set(small_model, subset_root, subset_cache.directory, progress=False)
-    results = suite.evaluate(small_model, data, tmp_path / EVALUATION_FILE, tmp_path / "report",
-                             progress=False)
-    stored = json.loads((tmp_path / EVALUATION_FILE).read_text())
-    # a model folder holding the report gives its results back, as the dashboard shows them
-    assert Model(small_model.network, small_model.metadata, tmp_path).evaluation() == stored
-    assert small_model.evaluation() is None
-    assert set(stored) >= {"reconstruction", "physics_to_curve", "two_sample", "tstr",
-                           "morph_generated", "morph_real", "memorisation", "cadence_invariance",
-                           "generate_100_ms", "regressor_validation"}
+def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
+        small_model, subset_root, subset_cache, tmp_path):
+    data = pipeline.model_training_set(small_model, subset_root, subset_cache.directory,
+                                       progress=False)
+    results, curves = suite.evaluate(small_model, data, progress=False)
+    assert set(results) >= {"reconstruction", "physics_to_curve", "two_sample", "tstr",
+                            "morph_generated", "morph_real", "memorisation", "cadence_invariance",
+                            "generate_100_ms", "regressor_validation"}
     assert results["cadence_invariance"] < 1e-5
     assert 0 <= results["tstr"]["trained_on_synthetic"] <= 1
-    for name in ("report.md", "rr_lyrae_morph.png", "rr_lyrae_shapes.png"):
-        assert (tmp_path / "report" / name).stat().st_size > 0
-    assert (tmp_path / "report" / "rr_lyrae_morph.png").read_bytes()[:4] == b"\x89PNG"
-    assert "Table 3 analogue" in (tmp_path / "report" / "report.md").read_text()
+
+    # elsewhere: a plain folder of files
+    pipeline.store_report(small_model, results, curves, out=tmp_path / "elsewhere")
+    for name in ("evaluation.json", "report.md", "rr_lyrae_morph.png", "rr_lyrae_shapes.png"):
+        assert (tmp_path / "elsewhere" / name).stat().st_size > 0
+    assert (tmp_path / "elsewhere" / "rr_lyrae_morph.png").read_bytes()[:4] == b"\x89PNG"
+    markdown = (tmp_path / "elsewhere" / "report.md").read_text()
+    assert "Table 3 analogue" in markdown
+    assert "\n".join(headline_lines(results)) in markdown  # the dashboard's formatter, verbatim
+
+    # in the model folder: covered by the checksums, current, stale (not lost) after a refit
+    folder = tmp_path / "model"
+    shutil.copytree(small_model.folder, folder)
+    assert load_model(folder).report_status() == "none" and load_model(folder).evaluation() is None
+    pipeline.store_report(load_model(folder), results, curves)
+    stored = json.loads((folder / storage.EVALUATION_FILE).read_text())
+    assert load_model(folder).evaluation() == stored == json.loads(json.dumps(results, default=float))
+    checksums = json.loads((folder / storage.CHECKSUMS).read_text())
+    assert {storage.EVALUATION_FILE, "report/report.md", storage.MEASURED_FILE} <= set(checksums)
+    assert load_model(folder).report_status() == "current"
+    pipeline.fit_physics(folder, subset_root, subset_cache.directory, seed=3, progress=False)
+    refitted = load_model(folder)
+    assert refitted.evaluation() == stored
+    assert refitted.report_status().startswith("stale: ") and "regressors.npz" in refitted.report_status()
+    (folder / "report" / "report.md").write_text("edited")
+    with pytest.raises(storage.ModelFormatError, match="report.md does not match its checksum"):
+        load_model(folder)
 
 
 def test_regressor_table_sets_cvae_beside_cvae_p():

@@ -11,8 +11,8 @@ from sklearn.preprocessing import StandardScaler
 
 from pelsvae_core import cadences, load_model
 from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
-from pelsvae_core.regressors import (KINDS, Predictor, load_predictors, make_estimator,
-                                     save_predictors)
+from pelsvae_core.physics.regressors import (KINDS, Predictor, load_predictors, make_estimator,
+                                             save_predictors)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -195,6 +195,28 @@ def test_generate_command_writes_a_table(small_model, tmp_path):
     assert not (tmp_path / "x.txt").exists()
 
 
+def test_parse_times_prefers_a_time_column_keeps_the_times_and_accepts_pasted_numbers():
+    """One parser for the CLI's --times and the dashboard's upload and paste."""
+    np.testing.assert_allclose(cadences.parse_times(b"x,time\n5,55010.5\n1,55011.5\n7,55010.0\n"),
+                               [55010.0, 55010.5, 55011.5])
+    np.testing.assert_allclose(cadences.parse_times(b"3.0\n1.0\n 2.5\n"), [1.0, 2.5, 3.0])
+    for content, reason in [(b"", "empty"), (b"time\n1\n2\nthree\n", "not numbers"),
+                            (b"time\n", "no rows"), (b"time\n1\n", "at least 3")]:
+        with pytest.raises(ValueError, match=reason):
+            cadences.parse_times(content)
+
+
+def test_cli_times_file_without_a_header_keeps_its_first_time(small_model, tmp_path):
+    (tmp_path / "times.csv").write_text("55000.25\n55001.5\n55003.0\n")
+    out = tmp_path / "curves.csv"
+    result = subprocess.run([sys.executable, "-m", "pelsvae_core.cli", "generate", "--model",
+                             str(small_model.folder), "--class", "CEP", "--period", "5",
+                             "--times", str(tmp_path / "times.csv"), "--n-samples", "1",
+                             "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(pd.read_csv(out)["time"], [55000.25, 55001.5, 55003.0])
+
+
 def test_folder_with_regressors_reloads(small_model):
     again = load_model(small_model.folder)
-    assert set(again.predictors) == set(small_model.predictors)
+    assert set(again.physics.predictors) == set(small_model.physics.predictors)

@@ -11,12 +11,12 @@ import torch
 from pelsvae_core import load_model
 from pelsvae_core.api import Model
 from pelsvae_core.data.dataset import DatasetConfig, build_training_set
-from pelsvae_core.generation import periodic_values
 from pelsvae_core.model import losses, storage
 from pelsvae_core.model.config import ModelConfig, TrainConfig
+from pelsvae_core.model.decoder import periodic_values
 from pelsvae_core.model.networks import periodic_interpolate
-from pelsvae_core.model.training import batch_from, fit
-from pelsvae_core.model.vae import PELSVAE
+from pelsvae_core.model.training import fit
+from pelsvae_core.model.vae import PELSVAE, batch_from
 
 CLASSES = ("ACEP", "CEP", "DSCT", "ECL", "ELL", "LPV", "RRLYR", "T2CEP")
 

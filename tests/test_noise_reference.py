@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from pelsvae_core.data.surveys import DataRoot
-from pelsvae_core.noise import ErrorModel, fit_error_model
-from pelsvae_core.reference import ClassReference, class_references
+from pelsvae_core.physics.noise import ErrorModel, fit_error_model
+from pelsvae_core.physics.reference import ClassReference, class_references
 
 
 def test_error_relation_recovers_known_parameters():

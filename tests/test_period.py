@@ -6,7 +6,8 @@ from collections import defaultdict
 import numpy as np
 
 from pelsvae_core.data import catalina
-from pelsvae_core.data.period import Periodogram, estimate_period, generalised_lomb_scargle, search_period
+from pelsvae_core.data.periods import estimate_period
+from pelsvae_core.periodogram import Periodogram, generalised_lomb_scargle, search_period
 
 
 def test_lomb_scargle_with_half_period_resolution_recovers_catalogue_periods(subset_root):

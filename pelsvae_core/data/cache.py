@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from .. import paths
 from ..paths import DataRootError
 from ..atomic import atomic_path, write_text
-from .period import estimate_period
+from .periods import estimate_period
 from .preprocess import FoldedCurve, PreprocessConfig, fold
 from .records import LightCurve
 from .surveys import CATALOGUE_FOLDERS, SURVEYS, DataRoot

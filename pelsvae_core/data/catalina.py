@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +22,6 @@ TYPE_CODES: dict[int, tuple[str, str]] = {
     5: ("ECL", "EW"), 6: ("ECL", "EA"), 7: (OTHER, "rotational"), 8: ("LPV", "LPV"),
     9: ("DSCT", "DSCT"), 10: ("ACEP", "ACEP"), 12: ("T2CEP", "T2CEP"),
 }
-UNIDENTIFIED_CODES = frozenset({11, 13})
 
 
 def read_catalogue(folder: Path) -> pd.DataFrame:
@@ -65,8 +63,3 @@ def read_sss(folder: Path) -> Iterator[LightCurve]:
         yield LightCurve(SURVEY, BAND, star_id, cls, subtype, float(row["period"]),
                          "Catalina SSS catalogue", time, mag, err, bad_lines=dict(bad))
 
-
-def catalogue_without_light_curves(folder: Path) -> Counter:
-    """Catalogue rows that by construction have no light curve (unidentified types)."""
-    codes = read_catalogue(folder)["type_code"].dropna().astype(int)
-    return Counter(f"type {c}" for c in codes if c in UNIDENTIFIED_CODES)

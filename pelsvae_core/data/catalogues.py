@@ -63,7 +63,3 @@ def read_gaia_xmatch(folder: Path) -> pd.DataFrame:
     merged.loc[~np.isfinite(merged["teff_val"]), "teff_val"] = np.nan
     return merged
 
-
-#: OGLE catalogue type names mapped to the paper's classes.
-OGLE_TYPES = {"Cep": "CEP", "aCep": "ACEP", "T2Cep": "T2CEP", "RRLyr": "RRLYR", "LPV": "LPV",
-              "DSCT": "DSCT", "ECL": "ECL", "ELL": "ELL"}

@@ -3,7 +3,7 @@
 ``table1.tar.gz`` holds one file per star, one row per epoch:
 ``ra dec MJD_u u u_err MJD_g g g_err ... MJD_z z z_err`` (+-99.99 missing);
 ``table2`` gives type (ab/c) and period, ``table3`` extinction, distance and
-flux-averaged magnitudes, from which :mod:`.physics` derives Teff and M_G.
+flux-averaged magnitudes, from which :mod:`.sdss_physics` derives Teff and M_G.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from . import physics
+from . import sdss_physics
 from .records import LightCurve, PhysicalParameters, empty_curve
 from .sources import require, survey_files
 from .table import parse_rows, screen_observations
@@ -44,7 +44,7 @@ def read_table3(folder: Path) -> pd.DataFrame:
 def read_stripe82(folder: Path) -> Iterator[LightCurve]:
     """Five light curves (u, g, r, i, z) per star, with derived Teff and absolute G."""
     table2 = read_table2(folder)
-    derived = physics.stripe82_parameters(read_table3(folder))
+    derived = sdss_physics.stripe82_parameters(read_table3(folder))
     for name, content in survey_files(folder, "table1.tar.gz", "table1", ".dat"):
         star_id = name.removesuffix(".dat")
         if star_id not in table2.index:
@@ -58,8 +58,8 @@ def read_stripe82(folder: Path) -> Iterator[LightCurve]:
             teff, abs_g = derived.loc[star_id, ["teff", "abs_mag"]]
             params = PhysicalParameters(
                 teff=float(teff), abs_mag=float(abs_g), abs_mag_band="G",
-                teff_source=physics.TEFF_SOURCE if math.isfinite(teff) else "",
-                abs_mag_source=physics.ABS_MAG_SOURCE if math.isfinite(abs_g) else "")
+                teff_source=sdss_physics.TEFF_SOURCE if math.isfinite(teff) else "",
+                abs_mag_source=sdss_physics.ABS_MAG_SOURCE if math.isfinite(abs_g) else "")
         data, bad = parse_rows(content, 17)
         for i, band in enumerate(BANDS):
             if data.shape[0] == 0:

@@ -50,9 +50,3 @@ SURVEYS: tuple[Survey, ...] = (
 #: Folders read only as catalogues, still part of the cache fingerprint.
 CATALOGUE_FOLDERS = ("gaia_dr2_xmatch", "ogle3_catalog")
 
-
-def survey(key: str) -> Survey:
-    for s in SURVEYS:
-        if s.key == key:
-            return s
-    raise KeyError(f"unknown survey {key!r}; known: {', '.join(s.key for s in SURVEYS)}")

@@ -15,11 +15,13 @@ asks the model about stars that do not exist.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from .. import fourier
-from ..regressors import KINDS
+from ..physics.regressors import KINDS
 
 PHASES = np.linspace(0.0, 1.0, 200, endpoint=False)
 
@@ -87,3 +89,34 @@ def rr_lyrae_morph(model, n_teff: int = 5, regressors=KINDS, teff_range=None, n_
     shapes = pd.DataFrame(shapes).sort_values(["regressor", "teff"], key=lambda c: c.map(order)
                                               if c.name == "regressor" else c, kind="stable")
     return curves.reset_index(drop=True), shapes.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class MorphPanel:
+    """One panel of the morph grid: its row (regressor) and column (Teff), title and curve."""
+
+    row: int
+    column: int
+    regressor: str
+    teff: float
+    title: str
+    phase: np.ndarray
+    mag: np.ndarray
+
+
+def morph_panels(curves: pd.DataFrame, shapes: pd.DataFrame) -> list[MorphPanel]:
+    """The morph grid as :func:`rr_lyrae_morph` returns it, one row per regressor and one column
+    per Teff, each titled with its Teff, period, R21 and phi31: the one layout that the report's
+    figure and the dashboard both draw."""
+    regressors = list(dict.fromkeys(curves["regressor"]))
+    teffs = sorted(curves["teff"].unique())
+    panels = []
+    for r, regressor in enumerate(regressors):
+        for t, teff in enumerate(teffs):
+            part = curves[(curves["regressor"] == regressor) & (curves["teff"] == teff)]
+            shape = shapes[(shapes["regressor"] == regressor) & (shapes["teff"] == teff)].iloc[0]
+            title = (f"{teff:.0f} K  P={shape['period']:.2f} d  "
+                     f"R21={shape['R21']:.2f} φ31={shape['phi31']:.2f}")
+            panels.append(MorphPanel(r, t, regressor, float(teff), title,
+                                     part["phase"].to_numpy(), part["mag"].to_numpy()))
+    return panels

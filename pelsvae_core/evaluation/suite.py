@@ -12,25 +12,27 @@
 7. timing of generating 100 curves end to end.
 Curves are compared as features: a Fourier fit of order 6 to the observed points,
 evaluated on 50 phases, so real and generated curves go through the same pipeline.
+
+This module measures; :mod:`.report` writes the numbers as Markdown (for the CLI's
+report and the dashboard alike) and :mod:`.figures` draws them.
 """
 from __future__ import annotations
 
-import json
+import logging
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from tqdm.auto import tqdm
 
 from .. import fourier
-from ..atomic import atomic_path, write_text
 from ..data.dataset import TrainingSet
 from ..generation import predict_latents
-from ..physics_map import physics_matrix
-from ..regressors import KINDS, PARAMETERS
+from ..physics.classes import PARAMETERS, physics_matrix
+from ..physics.regressors import KINDS
 from .morph import rr_lyrae_morph, shape_parameters
 from .reconstruction import (binned_median, masked_rmse, median_templates, reconstruction_table,
                              template_values)
@@ -39,6 +41,7 @@ FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
 FEATURE_ORDER = 6
 PERIOD_NEIGHBOURS = 100  # training curves nearest in period, for the period-only reference
 UNITS = ("", "_mag")  # column suffixes: normalised units, magnitudes
+log = logging.getLogger(__name__)
 PHYSICS_COLUMNS = ["class", "generated", "template", "period_neighbours", "generated_mag",
                    "template_mag", "period_neighbours_mag"]
 
@@ -74,7 +77,7 @@ def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
     """Yield (row, class, normalised curves (n_samples, L) generated at its phases from its own
     parameters, their amplitudes in magnitudes (n_samples,)) for each row of :func:`own_physics`."""
     for i, cls, info, band, values in own_physics(model, data):
-        z, amplitude = predict_latents(model, info, values, band, regressor, n_samples, rng)
+        z, amplitude = predict_latents(model.physics, info, values, band, regressor, n_samples, rng)
         yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0], amplitude
 
 
@@ -87,6 +90,16 @@ def generated_like(model, data: TrainingSet, regressor: str, seed: int = 0):
         rows.append(i)
         mags.append(mag[0] + rng.standard_normal(mag.shape[1]) * data.err[i])
     return np.array(rows, dtype=int), np.array(mags)
+
+
+def paired_features(model, data: TrainingSet, regressor: str, seed: int = 0
+                    ) -> tuple[TrainingSet, np.ndarray, np.ndarray]:
+    """The rows of :func:`generated_like`, and the features of their real and of their
+    generated curves, row for row."""
+    rows_used, generated = generated_like(model, data, regressor, seed)
+    part = data.subset(rows_used)
+    return (part, curve_features(part.phase, part.mag, part.err, part.mask),
+            curve_features(part.phase, generated, part.err, part.mask))
 
 
 def offset_free_rmse(truth: np.ndarray, model: np.ndarray, mask: np.ndarray) -> float:
@@ -202,10 +215,7 @@ def two_sample_accuracy(first: np.ndarray, second: np.ndarray, seed: int = 0) ->
 
 def two_sample(model, test: TrainingSet, regressor: str) -> pd.DataFrame:
     """Per class, real test curves against curves generated from the same stars' parameters."""
-    rows_used, generated = generated_like(model, test, regressor)
-    part = test.subset(rows_used)
-    real_x = curve_features(part.phase, part.mag, part.err, part.mask)
-    gen_x = curve_features(part.phase, generated, part.err, part.mask)
+    part, real_x, gen_x = paired_features(model, test, regressor)
     out = []
     for c in np.unique(part.cls):
         pick = part.cls == c
@@ -217,10 +227,7 @@ def two_sample(model, test: TrainingSet, regressor: str) -> pd.DataFrame:
 
 def train_synthetic_test_real(model, train: TrainingSet, test: TrainingSet, regressor: str) -> dict:
     """Class accuracy on real test curves of a classifier trained on generated vs on real curves."""
-    rows_used, generated = generated_like(model, train, regressor, seed=2)
-    part = train.subset(rows_used)
-    synthetic_x = curve_features(part.phase, generated, part.err, part.mask)
-    real_x = curve_features(part.phase, part.mag, part.err, part.mask)
+    part, real_x, synthetic_x = paired_features(model, train, regressor, seed=2)
     target = test.subset(np.array([i for i, *_ in own_physics(model, test)], dtype=int))
     test_x = curve_features(target.phase, target.mag, target.err, target.mask)
     result = {"n_train": int(len(part)), "n_test": int(len(target))}
@@ -246,12 +253,9 @@ def real_rr_lyrae_shapes(data: TrainingSet, teffs: np.ndarray, window: float = 3
 
 def memorisation(model, train: TrainingSet, test: TrainingSet, regressor: str) -> dict:
     """Median distance from generated (and from real test) curves to their nearest training curve."""
-    rows_used, generated = generated_like(model, test, regressor, seed=4)
-    part = test.subset(rows_used)
+    part, real_x, gen_x = paired_features(model, test, regressor, seed=4)
     reference = train.subset(~train.augmented)
     ref_x = curve_features(reference.phase, reference.mag, reference.err, reference.mask)
-    gen_x = curve_features(part.phase, generated, part.err, part.mask)
-    real_x = curve_features(part.phase, part.mag, part.err, part.mask)
 
     def nearest(x):
         return np.array([np.sqrt(((ref_x - row) ** 2).mean(1)).min() for row in x])
@@ -305,127 +309,36 @@ def regressor_validation(*models) -> pd.DataFrame:
     return table.reset_index()
 
 
-def evaluate(model, data: TrainingSet, out_json: Path | None = None, report_dir: Path | None = None,
-             regressor: str = "rf", progress: bool = True, compare=None) -> dict:
-    """Run every measurement; write the JSON, the PNG figures and a Markdown report.
-    ``compare``: another model (e.g. the cVAE beside a cVAE-P) for the regressor table."""
-    import torch
-    torch.set_num_threads(1)
+def evaluate(model, data: TrainingSet, regressor: str = "rf", progress: bool = True,
+             compare=None) -> tuple[dict, pd.DataFrame]:
+    """Run every measurement on the test split: the results (JSON-ready), and the generated
+    RR Lyrae morph curves the figures draw. ``compare``: another model (e.g. the cVAE beside
+    a cVAE-P) for the regressor table."""
     train, test = data.subset((data.split == "train")), data.split_part("test")
     steps = {}
-
-    def step(name, function):
-        started = time.perf_counter()
-        steps[name] = function()
-        if progress:
-            print(f"  {name:<28} {time.perf_counter() - started:6.1f} s", flush=True)
-
-    step("reconstruction", lambda: reconstruction_table(model, test, train))
-    step("physics_to_curve", lambda: physics_to_curve(model, test, train))
-    step("two_sample", lambda: two_sample(model, test, regressor))
-    step("tstr", lambda: train_synthetic_test_real(model, train.subset(~train.augmented), test, regressor))
-    step("morph", lambda: rr_lyrae_morph(model, n_teff=5))
-    teffs = np.sort(steps["morph"][1]["teff"].unique())
-    step("morph_real", lambda: real_rr_lyrae_shapes(data, teffs))
-    step("memorisation", lambda: memorisation(model, train, test, regressor))
-    step("cadence_invariance", lambda: cadence_invariance(model))
-    step("generate_100_ms", lambda: generation_ms(model))
-    step("regressor_validation", lambda: regressor_validation(model, *([compare] if compare else [])))
-
+    plan = [
+        ("reconstruction", lambda: reconstruction_table(model, test, train)),
+        ("physics_to_curve", lambda: physics_to_curve(model, test, train)),
+        ("two_sample", lambda: two_sample(model, test, regressor)),
+        ("tstr", lambda: train_synthetic_test_real(model, train.subset(~train.augmented), test,
+                                                   regressor)),
+        ("morph", lambda: rr_lyrae_morph(model, n_teff=5)),
+        ("morph_real", lambda: real_rr_lyrae_shapes(
+            data, np.sort(steps["morph"][1]["teff"].unique()))),
+        ("memorisation", lambda: memorisation(model, train, test, regressor)),
+        ("cadence_invariance", lambda: cadence_invariance(model)),
+        ("generate_100_ms", lambda: generation_ms(model)),
+        ("regressor_validation", lambda: regressor_validation(model, *([compare] if compare else []))),
+    ]
+    with tqdm(plan, desc="evaluate", unit="measure", disable=not progress) as bar:
+        for name, measure in bar:
+            bar.set_postfix_str(name)
+            started = time.perf_counter()
+            steps[name] = measure()
+            log.info("%s took %.1f s", name, time.perf_counter() - started)
     curves, shapes = steps.pop("morph")
     results = {k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
                for k, v in steps.items()}
     results["morph_generated"] = shapes.to_dict(orient="records")
     results["regressor"] = regressor
-    if out_json:
-        write_text(out_json, json.dumps(results, indent=2, default=float))
-    if report_dir:
-        write_report(Path(report_dir), results, curves, shapes, steps["morph_real"])
-    return results
-
-
-def write_report(folder: Path, results: dict, curves: pd.DataFrame, shapes: pd.DataFrame,
-                 real: pd.DataFrame) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    regressors = list(dict.fromkeys(curves["regressor"]))
-    teffs = sorted(curves["teff"].unique())
-    fig, axes = plt.subplots(len(regressors), len(teffs), figsize=(2.6 * len(teffs), 2.2 * len(regressors)),
-                             sharex=True, squeeze=False)
-    for r, regressor in enumerate(regressors):
-        for t, teff in enumerate(teffs):
-            part = curves[(curves["regressor"] == regressor) & (curves["teff"] == teff)]
-            shape = shapes[(shapes["regressor"] == regressor) & (shapes["teff"] == teff)].iloc[0]
-            ax = axes[r, t]
-            ax.plot(part["phase"], part["mag"], color="#c0399b")
-            ax.invert_yaxis()
-            ax.set_title(f"{teff:.0f} K  R21={shape['R21']:.2f} φ31={shape['phi31']:.2f}", fontsize=8)
-            if t == 0:
-                ax.set_ylabel(regressor)
-    fig.suptitle("Generated RR Lyrae across Teff (one row per regressor)")
-    fig.tight_layout()
-    with atomic_path(folder / "rr_lyrae_morph.png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for ax, quantity in zip(axes, ("R21", "phi31", "skewness")):
-        for regressor in regressors:
-            part = shapes[shapes["regressor"] == regressor]
-            ax.plot(part["teff"], part[quantity], marker="o", label=regressor)
-        ax.plot(real["teff"], real[quantity], color="black", marker="s", label="real (Stripe 82 g)")
-        ax.set_xlabel("Teff (K)")
-        ax.set_title(quantity)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(folder / "rr_lyrae_shapes.png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-
-    reconstruction = pd.DataFrame(results["reconstruction"])
-    recon = reconstruction.pivot(index="class", columns="method", values="rmse_norm")
-    excess = reconstruction.pivot(index="class", columns="method", values="excess_norm")
-    phys = pd.DataFrame(results["physics_to_curve"])
-    lines = ["# pelsvae evaluation", "", "All numbers on real test stars never used in training.", "",
-             "## 1. Reconstruction RMSE (normalised units, median per class)", "",
-             "```", recon.round(3).to_string(), "```", "",
-             "Error left after removing each curve's quoted noise in quadrature, "
-             "sqrt(mean(RMSE^2 - floor^2)) per class (0: at the noise):", "",
-             "```", excess[["vae", "median_template", "fourier_4"]].round(3).to_string(), "```", "",
-             "## 2. Physics -> curve RMSE (generated from the star's own parameters)", "",
-             "Median over test stars. `generated`: median of 10 curves generated from the star's "
-             "parameters; `template`: the class's median curve; `period_neighbours`: the median "
-             f"curve of the {PERIOD_NEIGHBOURS} training curves (at most a fifth of the class) "
-             "nearest in period, the best the period alone can do without a model. "
-             "`beats_template`: the share of stars whose generated curve is closer than the "
-             "template; `p_vs_template`: the Wilcoxon signed-rank p-value of the per-star "
-             "differences. `neighbours_beat_template`, `p_neighbours`: the same for the period "
-             "neighbours; where they do not beat the template either, the period carries no "
-             "shape information that a model could learn from these stars.", "",
-             "Normalised units (the shape):", "", "```", _physics_table(phys, ""), "```", "",
-             "Magnitudes without the mean (shape times amplitude, the generated curve as "
-             "`generate` returns it; the template and the neighbours scaled by their median "
-             "amplitude):", "", "```", _physics_table(phys, "_mag"), "```", "",
-             "## 3. Classifier two-sample test (accuracy; 0.5 = indistinguishable)", "",
-             "```", pd.DataFrame(results["two_sample"]).round(3).to_string(index=False), "```", "",
-             "## 4. Train on synthetic, test on real", "", f"`{results['tstr']}`", "",
-             "## 5. RR Lyrae morph", "", "![morph](rr_lyrae_morph.png)", "", "![shapes](rr_lyrae_shapes.png)", "",
-             "## 6. Cadence invariance and memorisation", "",
-             f"Largest decode difference, 30-1000 phases vs dense grid: {results['cadence_invariance']:.2e}", "",
-             f"Nearest-training-curve distance: `{results['memorisation']}`", "",
-             "## 7. Timing", "", f"Generating 100 curves at 300 phases: {results['generate_100_ms']:.1f} ms (1 thread)",
-             "", "## Table 3 analogue: physics -> latent regressors on the by-star validation split", "",
-             "R^2 compares across models; RMSE is in each model's own latent units.", "",
-             "```", pd.DataFrame(results["regressor_validation"]).round(3).to_string(index=False), "```"]
-    write_text(folder / "report.md", "\n".join(lines) + "\n")
-
-
-def _physics_table(phys: pd.DataFrame, unit: str) -> str:
-    """The physics -> curve columns of one unit (``UNITS``), named without their suffix."""
-    columns = ["generated", "template", "period_neighbours", "beats_template", "p_vs_template",
-               "neighbours_beat_template", "p_neighbours"]
-    table = phys[["class", "n", *(c + unit for c in columns), "regressor"]]
-    return table.rename(columns={c + unit: c for c in columns}).round(3).to_string(index=False)
+    return results, curves

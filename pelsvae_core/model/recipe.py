@@ -1,30 +1,22 @@
 """A training recipe (TOML): which data, which network, how to train, where to save.
 
-``pelsvae train --config train/default.toml`` runs one: it loads (or builds) the
-data cache, makes the by-star splits, trains, measures reconstruction on the
-test split, and writes the model folder with its metadata.
+``pelsvae train --config train/default.toml`` runs one through
+:func:`pelsvae_core.pipeline.train`: it loads (or builds) the data cache, makes the
+by-star splits, trains, measures reconstruction on the test split, and writes the
+model folder with its metadata.
 """
 from __future__ import annotations
 
-import logging
 import os
-import time
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..data import cache
-from ..data.dataset import DatasetConfig, TrainingSet, build_training_set
-from ..data.preprocess import PreprocessConfig
+from ..data.dataset import DatasetConfig, TrainingSet
 from .config import ModelConfig, TrainConfig
-from .storage import save_folder
-from .training import fit
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,47 +92,3 @@ def training_counts(data: TrainingSet) -> dict:
         kind = "augmented" if augmented else "real"
         counts.setdefault(split, {}).setdefault(cls, {}).setdefault(survey, {})[kind] = int(n)
     return counts
-
-
-def run(recipe: Recipe, data_root=None, cache_dir=None, output: Path | None = None,
-        resume: bool = False, progress: bool = True) -> Path:
-    """Train a model from a recipe and write its folder; return the folder."""
-    from ..api import Model
-    from ..evaluation.reconstruction import reconstruction_table
-
-    started = time.perf_counter()
-    loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=recipe.data.n_points),
-                        progress=progress)
-    data = build_training_set(loaded.kept, recipe.data)
-    cfg = model_config(recipe, data)
-    output = Path(output or recipe.output)
-    work_dir = output.with_name(output.name + ".training")
-    network, history = fit(data, cfg, recipe.train, work_dir, resume=resume, progress=progress)
-    seconds = time.perf_counter() - started
-
-    test = data.split_part("test")
-    model = Model(network, {}, output)
-    table = reconstruction_table(model, test, data.split_part("train"))
-    metadata = {
-        "description": "PELS-VAE trained by pelsvae",
-        "trained_on": {"surveys": loaded.manifest["surveys"], "data_root": loaded.manifest["data_root"],
-                       "cache_fingerprint": loaded.manifest["fingerprint"],
-                       "counts": training_counts(data)},
-        "splits": {"seed": recipe.data.seed, "fractions": list(recipe.data.fractions),
-                   "by": "star"},
-        "dataset_config": recipe.data.to_dict(), "train_config": recipe.train.to_dict(),
-        "preset": recipe.preset,
-        "history": {"best_epoch": history.best_epoch, "best_val_loss": history.best_val,
-                    "epochs": history.epochs},
-        "metrics": {"test_reconstruction": table.to_dict(orient="records"),
-                    "active_units": history.epochs[-1]["val_active_units"] if history.epochs else None},
-        "training_seconds": round(seconds, 1),
-        "default_band": _most_common_band(data),
-    }
-    save_folder(output, network, metadata)
-    log.info("model written to %s", output)
-    return output
-
-
-def _most_common_band(data: TrainingSet) -> str:
-    return data.bands[int(np.bincount(data.band).argmax())]

@@ -18,21 +18,11 @@ from ..atomic import atomic_path, write_text
 from ..data.dataset import TrainingSet
 from .config import ModelConfig, TrainConfig
 from .losses import active_units, vae_loss
-from .vae import PELSVAE, Batch
+from .vae import PELSVAE, batch_from
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.json"
-
-
-def batch_from(data: TrainingSet, index: np.ndarray | slice | None = None) -> Batch:
-    """A :class:`Batch` of tensors from rows of a training set."""
-    pick = slice(None) if index is None else index
-    tensor = lambda values: torch.from_numpy(np.array(values[pick]))  # a writable copy
-    physics = np.stack([data.teff, data.abs_mag, data.log_period], axis=1).astype(np.float32)
-    return Batch(phase=tensor(data.phase), mag=tensor(data.mag), err=tensor(data.err),
-                 mask=tensor(data.mask), cls=tensor(data.cls), band=tensor(data.band),
-                 physics=tensor(physics))
 
 
 def resolve_device(name: str) -> torch.device:

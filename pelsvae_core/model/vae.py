@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
 
+from ..data.dataset import TrainingSet
 from .config import ModelConfig
 from .networks import Encoder, GridDecoder, periodic_interpolate
 
@@ -31,6 +33,16 @@ class Batch:
 
     def to(self, device) -> "Batch":
         return Batch(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+def batch_from(data: TrainingSet, index: np.ndarray | slice | None = None) -> Batch:
+    """A :class:`Batch` of tensors from rows of a training set."""
+    pick = slice(None) if index is None else index
+    tensor = lambda values: torch.from_numpy(np.array(values[pick]))  # a writable copy
+    physics = np.stack([data.teff, data.abs_mag, data.log_period], axis=1).astype(np.float32)
+    return Batch(phase=tensor(data.phase), mag=tensor(data.mag), err=tensor(data.err),
+                 mask=tensor(data.mask), cls=tensor(data.cls), band=tensor(data.band),
+                 physics=tensor(physics))
 
 
 class PELSVAE(nn.Module):

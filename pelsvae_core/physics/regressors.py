@@ -23,10 +23,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-PARAMETERS = ("teff", "abs_mag", "log_period")
 KINDS = ("linear", "rf", "mlp")
-#: A parameter is used for a class when at least this many of its training curves have it.
-MIN_CURVES_WITH_PARAMETER = 30
 
 
 @dataclass
@@ -103,11 +100,6 @@ def make_estimator(kind: str, seed: int):
         return MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=300, early_stopping=True,
                             random_state=seed)
     raise ValueError(f"unknown regressor {kind!r}; choose from {', '.join(KINDS)}")
-
-
-def design(physics: np.ndarray, band_onehot: np.ndarray, dummy: np.ndarray) -> np.ndarray:
-    """Regressor inputs: chosen physical parameters, band one-hot, dummy U(0, 1)."""
-    return np.column_stack([physics, band_onehot, dummy])
 
 
 def save_predictors(predictors: dict[str, Predictor]) -> bytes:

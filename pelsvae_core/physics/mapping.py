@@ -1,0 +1,85 @@
+"""Everything a model folder knows about physics -> curve besides the network.
+
+Per class: which parameters it responds to (:class:`ClassPhysics`), its fitted
+regressors, the real OGLE x Gaia DR2 ranges and period-luminosity relation
+(:class:`ClassReference`); per survey and band: the error-versus-magnitude
+relation (:class:`ErrorModel`). Written by ``pelsvae fit-regressors`` into the
+folder's metadata and ``regressors.npz``; read here without running any code.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .classes import ClassPhysics
+from .noise import ErrorModel
+from .reference import ClassReference
+from .regressors import KINDS, Predictor, load_predictors
+
+
+@dataclass
+class PhysicsMap:
+    classes: dict[str, ClassPhysics] = field(default_factory=dict)
+    predictors: dict[str, Predictor] = field(default_factory=dict)
+    error_models: dict[str, ErrorModel] = field(default_factory=dict)   # "<survey>/<band>"
+    references: dict[str, ClassReference] = field(default_factory=dict)
+    validation: list[dict] = field(default_factory=list)  # per class and regressor, on the val split
+
+    @classmethod
+    def from_metadata(cls, physics: dict, regressors: bytes | None) -> "PhysicsMap":
+        """From a model folder's ``metadata["physics"]`` and the bytes of its ``regressors.npz``."""
+        return cls(classes={name: ClassPhysics.from_dict(info)
+                            for name, info in physics.get("classes", {}).items()},
+                   predictors=load_predictors(regressors) if regressors is not None else {},
+                   error_models={key: ErrorModel.from_dict(m)
+                                 for key, m in physics.get("error_models", {}).items()},
+                   references={name: ClassReference.from_dict(r)
+                               for name, r in physics.get("references", {}).items()},
+                   validation=list(physics.get("regressor_validation", [])))
+
+    def class_info(self, cls: str, folder=None) -> ClassPhysics:
+        """The class's physics, or a clear error naming what the model can generate."""
+        if not self.classes:
+            raise ValueError(f"the model in {folder} has no regressors; run `pelsvae fit-regressors`")
+        if cls not in self.classes:
+            raise ValueError(f"unknown class {cls!r}; this model generates {', '.join(sorted(self.classes))}")
+        return self.classes[cls]
+
+    def predictor(self, cls: str, regressor: str) -> Predictor:
+        if regressor not in KINDS:
+            raise ValueError(f"unknown regressor {regressor!r}; choose from {', '.join(KINDS)}")
+        return self.predictors[f"{cls}/{regressor}"]
+
+    def validation_rmse(self, cls: str, regressor: str) -> float:
+        """Latent-space RMSE of a class's regressor on the by-star validation split (NaN if none)."""
+        for row in self.validation:
+            if row["class"] == cls and row["regressor"] == regressor:
+                return row["rmse_latent"]
+        return math.nan
+
+    def period_luminosity(self, cls: str, period: float) -> tuple[float | None, str]:
+        """Mean absolute magnitude M_G at ``period`` (days) from the class's period-luminosity
+        relation in the OGLE x Gaia DR2 cross-match, and that source; (None, "none") without one."""
+        reference = self.references.get(cls)
+        if reference is None or reference.luminosity is None:
+            return None, "none"
+        return (reference.abs_mag(period), "period-luminosity, OGLE x Gaia DR2 "
+                f"(scatter {reference.luminosity_scatter:.2f} mag)")
+
+    def error_model(self, noise, band: str) -> ErrorModel | None:
+        """The error model that ``noise`` names: None/False for none, True for the survey with the
+        most stars in ``band``, or a survey name."""
+        if noise is None or noise is False:
+            return None
+        in_band = sorted((m for m in self.error_models.values() if m.band == band),
+                         key=lambda m: -m.n_stars)
+        if not in_band:
+            raise ValueError(f"no survey error model in band {band}; this model has "
+                             f"{', '.join(sorted(self.error_models)) or 'none (run pelsvae fit-regressors)'}")
+        if noise is True:
+            return in_band[0]
+        for candidate in in_band:
+            if candidate.survey == noise:
+                return candidate
+        raise ValueError(f"noise={noise!r}: choose True or a survey observed in band {band}: "
+                         f"{', '.join(m.survey for m in in_band)}")

@@ -1,0 +1,172 @@
+"""A model folder's life cycle, and the only writer of model folders.
+
+    train (a recipe) -> fit physics (regressors, error models, references, latents)
+    -> evaluate (numbers, report, figures into ``report/``)
+
+Each step reads the folder, adds its part, and rewrites the whole folder
+atomically through :func:`pelsvae_core.model.storage.save_folder`, so the
+checksums always cover every file, ``report/`` included. A step that changes
+what an existing report measured (retraining, refitting) keeps the report; the
+report records the checksums of the files it measured, so it reads as stale
+(:func:`pelsvae_core.model.storage.report_status`) until ``evaluate`` runs again.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+from .api import Model, load_model
+from .atomic import atomic_path
+from .data import cache
+from .data.dataset import DatasetConfig, TrainingSet, build_training_set
+from .data.preprocess import PreprocessConfig
+from .data.surveys import DataRoot
+from .evaluation import figures, report, suite
+from .evaluation.reconstruction import reconstruction_table
+from .latents import latent_table
+from .model import storage
+from .model.decoder import Decoder
+from .model.recipe import Recipe, model_config, training_counts
+from .model.training import fit
+from .physics.latent_fit import REPEATS, fit_regressors
+from .physics.noise import fit_error_models
+from .physics.reference import class_references
+from .physics.regressors import KINDS, save_predictors
+
+log = logging.getLogger(__name__)
+#: Metadata that :func:`storage.save_folder` writes afresh on every save.
+_STAMPS = ("library_versions", "git_commit")
+
+
+def _rewrite(model: Model, metadata: dict, files: dict[str, bytes]) -> Path:
+    """Rewrite a loaded model's folder with new metadata and files; every other file it had
+    (the report included) is carried over unchanged."""
+    folder = model.folder
+    kept = storage.read_files(folder, [n for n in storage.folder_files(folder)
+                                       if n not in (storage.CONFIG, storage.WEIGHTS, storage.METADATA)])
+    metadata = {k: v for k, v in metadata.items() if k not in _STAMPS}
+    return storage.save_folder(folder, model.network, metadata, extra_files={**kept, **files},
+                               weights=(folder / storage.WEIGHTS).read_bytes())
+
+
+def training_inputs(model: Model, data_root=None, cache_dir=None, progress: bool = True):
+    """The cache and the training set, with the same splits and augmentation, ``model`` was trained on."""
+    dataset_cfg = DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in model.metadata["dataset_config"].items()})
+    loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
+                        progress=progress)
+    return loaded, build_training_set(loaded.kept, dataset_cfg)
+
+
+def model_training_set(model: Model, data_root=None, cache_dir=None, progress: bool = True) -> TrainingSet:
+    """The training set, with the same splits and augmentation, that ``model`` was trained on."""
+    return training_inputs(model, data_root, cache_dir, progress)[1]
+
+
+def train(recipe: Recipe, data_root=None, cache_dir=None, output: Path | None = None,
+          resume: bool = False, progress: bool = True) -> Path:
+    """Train a model from a recipe, measure its test reconstruction, write its folder; return it.
+    A report already in that folder is kept, and reads as stale."""
+    started = time.perf_counter()
+    loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=recipe.data.n_points),
+                        progress=progress)
+    data = build_training_set(loaded.kept, recipe.data)
+    cfg = model_config(recipe, data)
+    output = Path(output or recipe.output)
+    work_dir = output.with_name(output.name + ".training")
+    network, history = fit(data, cfg, recipe.train, work_dir, resume=resume, progress=progress)
+    seconds = time.perf_counter() - started
+
+    table = reconstruction_table(Decoder(network), data.split_part("test"), data.split_part("train"))
+    metadata = {
+        "description": "PELS-VAE trained by pelsvae",
+        "trained_on": {"surveys": loaded.manifest["surveys"], "data_root": loaded.manifest["data_root"],
+                       "cache_fingerprint": loaded.manifest["fingerprint"],
+                       "counts": training_counts(data)},
+        "splits": {"seed": recipe.data.seed, "fractions": list(recipe.data.fractions),
+                   "by": "star"},
+        "dataset_config": recipe.data.to_dict(), "train_config": recipe.train.to_dict(),
+        "preset": recipe.preset,
+        "history": {"best_epoch": history.best_epoch, "best_val_loss": history.best_val,
+                    "epochs": history.epochs},
+        "metrics": {"test_reconstruction": table.to_dict(orient="records"),
+                    "active_units": history.epochs[-1]["val_active_units"] if history.epochs else None},
+        "training_seconds": round(seconds, 1),
+        "default_band": data.bands[int(np.bincount(data.band).argmax())],
+    }
+    previous_report = storage.report_files(output) if output.is_dir() else {}
+    storage.save_folder(output, network, metadata, extra_files=previous_report)
+    log.info("model written to %s", output)
+    return output
+
+
+def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: int = 0,
+                progress: bool = True):
+    """Fit the regressors of the model in ``folder`` on its own training data and splits, the
+    survey error models on its training stars, the class references on the Gaia cross-match,
+    and rewrite the folder with them and the real curves' latent vectors.
+    Returns the validation metrics table."""
+    model = load_model(folder)
+    loaded, data = training_inputs(model, data_root, cache_dir, progress)
+    predictors, infos, table = fit_regressors(model.decoder, data, kinds, seed, progress=progress)
+    train_stars = set(data.star_key[(data.split == "train") & ~data.augmented])
+    error_models = fit_error_models(loaded.kept[loaded.kept["star_key"].isin(train_stars)])
+    references = class_references(DataRoot(paths.data_root(data_root)).gaia_xmatch)
+    metadata = {**model.metadata, "physics": {
+        "classes": {cls: info.to_dict() for cls, info in infos.items()},
+        "regressor_validation": table.to_dict(orient="records"),
+        "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
+        "repeats": REPEATS, "seed": seed,
+        "error_models": {key: m.to_dict() for key, m in error_models.items()},
+        "references": {cls: r.to_dict() for cls, r in references.items() if cls in model.classes}}}
+    latents = io.BytesIO()
+    latent_table(model, data.subset(~data.augmented)).to_parquet(latents, index=False)
+    _rewrite(model, metadata, {storage.REGRESSORS_FILE: save_predictors(predictors),
+                               storage.LATENTS_FILE: latents.getvalue()})
+    return table
+
+
+def report_files(results: dict, curves: pd.DataFrame) -> dict[str, bytes]:
+    """The report's files by name, as they sit under ``report/``: numbers, Markdown, figures."""
+    shapes = pd.DataFrame(results["morph_generated"])
+    real = pd.DataFrame(results["morph_real"])
+    return {"evaluation.json": json.dumps(results, indent=2, default=float).encode(),
+            "report.md": report.report_markdown(results).encode(),
+            report.MORPH_FIGURE: figures.morph_figure(curves, shapes),
+            report.SHAPES_FIGURE: figures.shapes_figure(shapes, real)}
+
+
+def evaluate(folder=None, data_root=None, cache_dir=None, regressor: str = "rf", compare=None,
+             out: Path | None = None, progress: bool = True) -> dict:
+    """Measure the model in ``folder`` on its real test stars (:func:`suite.evaluate`) and store
+    the report (:func:`store_report`). ``compare``: another model folder for the regressor
+    table. Returns the results."""
+    model = load_model(folder)
+    data = model_training_set(model, data_root, cache_dir, progress)
+    results, curves = suite.evaluate(model, data, regressor=regressor, progress=progress,
+                                     compare=load_model(compare) if compare else None)
+    store_report(model, results, curves, out)
+    return results
+
+
+def store_report(model: Model, results: dict, curves: pd.DataFrame, out: Path | None = None) -> None:
+    """Write the report into the model folder's ``report/`` (checksummed, with the checksums of
+    the files it measured), or, with ``out``, into that plain folder instead."""
+    files = report_files(results, curves)
+    if out is not None:
+        for name, content in files.items():
+            with atomic_path(Path(out) / name) as tmp:
+                tmp.write_bytes(content)
+        return
+    measured = storage.content_checksums({
+        storage.CONFIG: storage.config_bytes(model.config),
+        **storage.read_files(model.folder, storage.MEASURED[1:])})
+    files[Path(storage.MEASURED_FILE).name] = json.dumps(measured, indent=2).encode()
+    _rewrite(model, model.metadata, {f"{storage.REPORT_DIR}/{n}": c for n, c in files.items()})
