@@ -3,8 +3,10 @@
 ``stars.parquet`` has one row per star and band, kept or not: a dropped star
 carries the reason in ``status``, so every light curve read is accounted for.
 ``manifest.json`` records the fingerprint (input files, settings, pipeline
-version) the table was built from; it is written last, so an interrupted build
-leaves no manifest that matches and the next load rebuilds.
+version) the table was built from, and the size and SHA-256 of ``stars.parquet``
+so that a truncated or damaged table is rebuilt rather than read. It is written
+last, so an interrupted build leaves no manifest that matches and the next load
+rebuilds; the next build also removes the temporary files a killed one left.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .. import paths
 from ..paths import DataRootError
-from ..atomic import atomic_path, write_text
+from ..atomic import atomic_path, remove_stale, write_text
 from .periods import estimate_period
 from .preprocess import FoldedCurve, PreprocessConfig, fold
 from .records import LightCurve
@@ -67,6 +69,26 @@ def fingerprint(root: Path, cfg: PreprocessConfig) -> str:
                 rel = os.path.relpath(Path(dirpath) / name, root)
                 digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
+
+
+def _describe(path: Path) -> dict:
+    """The size and SHA-256 of ``path``, which the manifest pins."""
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"size": path.stat().st_size, "sha256": digest}
+
+
+def _mismatch(path: Path, recorded: dict) -> str | None:
+    """How ``path`` differs from the size and SHA-256 the manifest recorded, or None."""
+    if not path.is_file():
+        return f"{path} is missing"
+    size = path.stat().st_size
+    if size != recorded.get("size"):
+        return (f"{path} is {size} bytes, not the {recorded.get('size')} bytes its manifest "
+                f"records (truncated or damaged)")
+    if _describe(path)["sha256"] != recorded.get("sha256"):
+        return f"{path} does not have the SHA-256 its manifest records (damaged)"
+    return None
 
 
 def process(lc: LightCurve, cfg: PreprocessConfig) -> dict:
@@ -138,11 +160,15 @@ def build(data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLi
     stars = pd.DataFrame(rows)
     table = pa.Table.from_pandas(stars, preserve_index=False)
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale(directory, (STARS_FILE, MANIFEST_FILE)):
+        log.info("removed %s, left behind by an interrupted build", stale)
     (directory / MANIFEST_FILE).unlink(missing_ok=True)
     with atomic_path(directory / STARS_FILE) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+        files = {STARS_FILE: _describe(tmp)}
     manifest = {
         "fingerprint": fingerprint(root, cfg), "pipeline_version": PIPELINE_VERSION,
+        "files": files,
         "data_root": str(root), "config": cfg.to_dict(),
         "surveys": sorted(set(stars["survey"])),
         "surveys_missing": [s.folder for s in SURVEYS if not (root / s.folder).is_dir()],
@@ -159,13 +185,38 @@ def build(data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLi
 def is_current(data_root: str | os.PathLike | None = None,
                cache_dir: str | os.PathLike | None = None,
                cfg: PreprocessConfig | None = None) -> bool:
-    """Whether the cache on disk was built, completely, from these inputs and settings."""
-    manifest_path = paths.cache_dir(cache_dir) / MANIFEST_FILE
-    if not manifest_path.is_file() or not (manifest_path.parent / STARS_FILE).is_file():
-        return False
-    manifest = json.loads(manifest_path.read_text())
-    return (manifest.get("surveys_requested") is None and manifest.get("fingerprint")
-            == fingerprint(paths.data_root(data_root), cfg or PreprocessConfig()))
+    """Whether the cache on disk was built, completely, from these inputs and settings, and is intact.
+
+    Why it is not is logged: as a warning when its files no longer match the manifest.
+    """
+    directory = paths.cache_dir(cache_dir)
+    try:
+        manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    except FileNotFoundError:
+        return _not_current(directory, f"it has no {MANIFEST_FILE}")
+    except ValueError:
+        return _not_current(directory, f"its {MANIFEST_FILE} is not valid JSON", damaged=True)
+    if manifest.get("surveys_requested") is not None:
+        return _not_current(directory, "it was built from only some of the surveys")
+    if manifest.get("fingerprint") != fingerprint(paths.data_root(data_root),
+                                                  cfg or PreprocessConfig()):
+        return _not_current(directory, "the input files, settings or pipeline version changed")
+    files = manifest.get("files") or {}
+    if STARS_FILE not in files:
+        return _not_current(directory, f"its {MANIFEST_FILE} does not record the size and SHA-256 "
+                                       f"of {STARS_FILE} (written by an older version)")
+    for name, recorded in files.items():
+        problem = _mismatch(directory / name, recorded)
+        if problem:
+            return _not_current(directory, problem, damaged=True)
+    return True
+
+
+def _not_current(directory: Path, reason: str, damaged: bool = False) -> bool:
+    """Log why the cache cannot be used (a warning if it is damaged); return False."""
+    log.log(logging.WARNING if damaged else logging.INFO, "cache in %s is not current: %s",
+            directory, reason)
+    return False
 
 
 def load(data_root: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
