@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +17,23 @@ import pandas as pd
 from . import generation
 from .data.dataset import TrainingSet
 from .model.decoder import Decoder
-from .model.storage import EVALUATION_FILE, LATENTS_FILE, REGRESSORS_FILE, load_folder, report_status
+from .model.storage import (EVALUATION_FILE, LATENTS_FILE, METADATA, REGRESSORS_FILE,
+                            ModelFormatError, load_folder, report_status)
 from .model.vae import PELSVAE
 from .physics.mapping import PhysicsMap
+from .physics.regressors import KINDS, Predictor, load_predictors
 
 
 class Model:
     """A trained PELS-VAE with NumPy in and out. Use :func:`load_model` to get one."""
 
-    def __init__(self, network: PELSVAE, metadata: dict, folder: Path,
-                 regressors: bytes | None = None):
+    def __init__(self, network: PELSVAE, metadata: dict, folder: Path):
         self.metadata = metadata
         self.folder = Path(folder)
         self.decoder = Decoder(network, metadata.get("default_band"))
         self.network = network
         self.config = network.cfg
-        self.physics = PhysicsMap.from_metadata(metadata.get("physics", {}), regressors)
+        self.physics = PhysicsMap.from_metadata(metadata.get("physics", {}), None)
 
     @property
     def class_physics(self):
@@ -134,7 +136,31 @@ class Model:
 
 
 def load_model(path: str | os.PathLike | None = None) -> Model:
-    """Load a model folder (default: the shipped ``models/default``); checksums are verified."""
+    """Load a model folder (default: the shipped ``models/default``); checksums are verified,
+    and malformed content is a :class:`ModelFormatError` naming its file, never a raw error."""
     network, metadata, folder = load_folder(path)
+    try:
+        model = Model(network, metadata, folder)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelFormatError(f"{folder / METADATA} is malformed ({type(error).__name__}: "
+                               f"{error}); retrain or restore the folder") from None
     regressors = folder / REGRESSORS_FILE
-    return Model(network, metadata, folder, regressors.read_bytes() if regressors.is_file() else None)
+    if regressors.is_file():
+        model.physics.predictors = _predictors(regressors)
+    return model
+
+
+def _predictors(path: Path) -> dict[str, Predictor]:
+    """The regressors of ``regressors.npz`` (its unpacked size already bounded by
+    :func:`load_folder`), each of a known kind and with finite arrays."""
+    try:
+        predictors = load_predictors(path.read_bytes())
+    except (KeyError, ValueError, OSError, MemoryError, zipfile.BadZipFile) as error:
+        raise ModelFormatError(f"{path} is malformed ({type(error).__name__}: {error}); retrain "
+                               "or run `pelsvae fit-regressors` again") from None
+    for name, predictor in predictors.items():
+        if predictor.kind not in KINDS or not all(
+                np.isfinite(a).all() for a in predictor.arrays.values() if a.dtype.kind in "fc"):
+            raise ModelFormatError(f"{path}: regressor {name!r} is of an unknown kind or holds "
+                                   "non-finite values; retrain or run `pelsvae fit-regressors` again")
+    return predictors

@@ -14,11 +14,19 @@ round published figures, not survey simulations:
 
 User times (a CSV file or pasted numbers) are read by :func:`parse_times`, the one
 parser behind the CLI's ``--times`` and the dashboard's upload and paste.
+
+Every option is checked, with a one-line error naming it and what it may be: unknown
+names (the valid ones are listed), whole numbers for ``nights``, ``visits_per_night``
+and ``n`` (2.5 is refused, not rounded; ``True`` is not a number), and bounds that
+keep every cadence finite and quick to draw: at most :data:`MAX_TIMES` times and a
+baseline of at most :data:`MAX_BASELINE_DAYS` (100 years).
 """
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass, replace
+import math
+import numbers
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -27,12 +35,30 @@ YEAR_DAYS = 365.25
 #: Column names recognised as observation times in a user's CSV, in order of preference.
 TIME_COLUMNS = ("time", "mjd", "hjd", "jd", "t")
 MIN_USER_TIMES = 3
-MAX_USER_TIMES = 100_000
+#: The most times a cadence may have, from any source: a preset, uniform, or the user's.
+MAX_TIMES = 100_000
+MAX_BASELINE_DAYS = 100 * YEAR_DAYS
+UNIFORM_OPTIONS = ("n", "baseline_days")
+
+
+def _checked(name: str, value, low: float, high: float, whole: bool = False,
+            open_low: bool = False) -> float | int:
+    """``value`` of cadence option ``name`` if it is a finite number in [low, high] ((low, high]
+    with ``open_low``), whole with ``whole``; else a one-line error naming the option."""
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+          and (low < value if open_low else low <= value) and value <= high
+          and (not whole or value == int(value)))
+    if not ok:
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"cadence option {name} must be {kind} in {'(' if open_low else '['}"
+                         f"{low:g}, {high:g}], not {value!r}")
+    return int(value) if whole else float(value)
 
 
 @dataclass(frozen=True)
 class Cadence:
-    """Nights drawn within yearly observing seasons, a few visits per night."""
+    """Nights drawn within yearly observing seasons, a few visits per night. Every field is
+    checked on construction (a night's visits within a day, the jitter within half a day)."""
 
     baseline_days: float
     season_days: float
@@ -41,16 +67,32 @@ class Cadence:
     visit_gap_days: float = 0.0
     night_jitter_days: float = 0.15
 
+    def __post_init__(self):
+        bounds = {"baseline_days": (1, MAX_BASELINE_DAYS), "season_days": (1, YEAR_DAYS),
+                  "nights": (1, MAX_TIMES), "visits_per_night": (1, MAX_TIMES),
+                  "visit_gap_days": (0, 1), "night_jitter_days": (0, 0.5)}
+        for name, (low, high) in bounds.items():
+            value = _checked(name, getattr(self, name), low, high,
+                            whole=name in ("nights", "visits_per_night"))
+            object.__setattr__(self, name, value)
+        if self.nights * self.visits_per_night > MAX_TIMES:
+            raise ValueError(f"cadence options nights x visits_per_night = "
+                             f"{self.nights * self.visits_per_night} times; at most {MAX_TIMES}")
+        available = self._season_nights().size
+        if self.nights > available:
+            raise ValueError(f"cadence option nights must be at most {available}: that many nights "
+                             f"of a {self.baseline_days:g}-day baseline fall inside "
+                             f"{self.season_days:g}-day seasons, not {self.nights}")
+
+    def _season_nights(self) -> np.ndarray:
+        """The whole days from the start that fall inside an observing season."""
+        night = np.arange(int(self.baseline_days))
+        return night[(night % YEAR_DAYS) < self.season_days]
+
     def times(self, seed: int = 0) -> np.ndarray:
         """Sorted observation times in days from the first night's start."""
-        if self.nights < 1 or self.baseline_days <= 0 or self.season_days <= 0:
-            raise ValueError("a cadence needs at least one night, and a positive baseline and season")
-        available = [night for night in range(int(self.baseline_days))
-                     if (night % YEAR_DAYS) < self.season_days]
-        if not available:
-            raise ValueError("no night falls inside an observing season")
         rng = np.random.default_rng(seed)
-        chosen = rng.choice(available, size=min(self.nights, len(available)), replace=False)
+        chosen = rng.choice(self._season_nights(), size=self.nights, replace=False)
         start = chosen + rng.uniform(-self.night_jitter_days, self.night_jitter_days, chosen.size)
         visits = start[:, None] + self.visit_gap_days * np.arange(self.visits_per_night)
         times = np.sort(visits.ravel())
@@ -72,56 +114,74 @@ PRESETS: dict[str, Cadence] = {
 
 def uniform(n: int, baseline_days: float) -> np.ndarray:
     """``n`` evenly spaced times over ``baseline_days``."""
-    if n < 1 or not baseline_days > 0:
-        raise ValueError("a uniform cadence needs n >= 1 and a positive baseline")
+    n = _checked("n", n, 1, MAX_TIMES, whole=True)
+    baseline_days = _checked("baseline_days", baseline_days, 0, MAX_BASELINE_DAYS, open_low=True)
     return np.linspace(0.0, baseline_days, n)
 
 
 def preset(name: str, seed: int = 0, **changes) -> np.ndarray:
     """Times of a named preset, with any of its numbers changed (e.g. ``nights=50``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown cadence {name!r}; presets: {', '.join(PRESETS)} (or pass times)")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ValueError(f"unknown cadence {name!r}; choose uniform or a preset: "
+                         f"{', '.join(PRESETS)} (or pass times)")
+    valid = [field.name for field in fields(Cadence)]
+    unknown = sorted(set(changes) - set(valid), key=str)
+    if unknown:
+        raise ValueError(f"unknown cadence option(s) {', '.join(map(str, unknown))} for {name!r}; "
+                         f"valid: {', '.join(valid)}")
     return replace(PRESETS[name], **changes).times(seed)
 
 
 def times_for(cadence, seed: int = 0) -> np.ndarray:
     """Times of a cadence given as a preset name, or a dict with ``name`` (a preset or
-    ``"uniform"``) and the numbers it changes."""
+    ``"uniform"``, which needs ``n`` and ``baseline_days``) and the numbers it changes."""
     if isinstance(cadence, str):
         return preset(cadence, seed)
     if isinstance(cadence, dict):
         options = dict(cadence)
         name = options.pop("name", None)
-        return uniform(**options) if name == "uniform" else preset(name, seed, **options)
-    raise ValueError("cadence must be a preset name or a dict with 'name'")
+        if name != "uniform":
+            return preset(name, seed, **options)
+        if sorted(options, key=str) != sorted(UNIFORM_OPTIONS):
+            given = ", ".join(map(str, options)) or "nothing"
+            raise ValueError("a uniform cadence takes exactly n (the number of times) and "
+                             f"baseline_days (the days they span); given: {given}")
+        return uniform(**options)
+    raise ValueError(f"cadence must be a preset name or a dict with 'name', not {type(cadence).__name__}")
 
 
 def parse_times(content: bytes) -> np.ndarray:
     """Sorted observation times (days, as given: MJDs stay MJDs) from CSV text: a column named
     time/mjd/hjd/jd/t, else the first column; a header line is optional, so pasted numbers,
-    one per line, work too."""
+    one per line, work too. A first line is a header only if it has no number and a name
+    starting with a letter: a garbled first time is reported, never taken for a header."""
     if not content or not content.strip():
         raise ValueError("no observation times given (the file or text is empty)")
     try:
         table = pd.read_csv(io.BytesIO(content), header=None, dtype=str, skip_blank_lines=True)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"could not read the times as CSV: {error}") from None
-    first = table.iloc[0]
-    if pd.to_numeric(first, errors="coerce").isna().all():  # a header line
+    first = table.iloc[0].fillna("").str.strip()
+    header = pd.to_numeric(first, errors="coerce").isna().all() and first.str.match("[A-Za-z]").any()
+    if header:
         table = table.iloc[1:]
-        table.columns = [str(c).strip().lower() for c in first]
+        table.columns = [c.lower() for c in first]
     if table.empty:
         raise ValueError("the CSV has a header but no rows")
     column = next((c for c in TIME_COLUMNS if c in table.columns), table.columns[0])
     values = pd.to_numeric(table[column].str.strip(), errors="coerce")
     if values.isna().any():
-        bad = int(values.isna().sum())
-        raise ValueError(f"column {column!r} has {bad} value(s) that are not numbers")
+        where = f"column {column!r}" if header else "the first column"
+        raise ValueError(f"{where} has {int(values.isna().sum())} value(s) that are not numbers")
     times = np.sort(values.to_numpy(float))
     if times.size < MIN_USER_TIMES:
         raise ValueError(f"a cadence needs at least {MIN_USER_TIMES} observation times")
-    if times.size > MAX_USER_TIMES:
-        raise ValueError(f"at most {MAX_USER_TIMES} observation times, got {times.size}")
+    if times.size > MAX_TIMES:
+        raise ValueError(f"at most {MAX_TIMES} observation times, got {times.size}")
     if not np.isfinite(times).all():
         raise ValueError("observation times must be finite")
+    span = float(times[-1]) - float(times[0])  # Python floats: ±1e308 gives inf, not a warning
+    if span > MAX_BASELINE_DAYS:
+        raise ValueError(f"observation times must span at most {MAX_BASELINE_DAYS:g} days "
+                         f"(100 years), not {span:g}")
     return times

@@ -73,11 +73,12 @@ def cmd_generate(args) -> int:
     from .api import load_model
     from .cadences import parse_times
     from .tables import write_table
+    if args.set and not args.cadence:
+        raise ValueError("--set changes a cadence's numbers; give the cadence with --cadence")
+    cadence = ({"name": args.cadence, **dict(_number(kv) for kv in args.set or [])}
+               if args.cadence else None)
     torch.set_num_threads(1)
     model = load_model(args.model)
-    cadence = None
-    if args.cadence:
-        cadence = {"name": args.cadence, **dict(_number(kv) for kv in args.set or [])}
     times = parse_times(Path(args.times).read_bytes()) if args.times else None
     table = model.generate(args.cls, teff=args.teff, abs_mag=args.abs_mag, period=args.period,
                            times=times, cadence=cadence, n_samples=args.n_samples,
@@ -103,13 +104,14 @@ def cmd_evaluate(args) -> int:
 
 
 def _number(setting: str) -> tuple[str, float]:
+    """``NAME=NUMBER`` as (name, int or float); the cadence checks the name and the value."""
     key, sep, value = setting.partition("=")
     if not sep:
         raise ValueError(f"--set expects NAME=NUMBER, not {setting!r}")
     try:
-        return key, float(value) if "." in value or "e" in value.lower() else int(value)
+        return key.strip(), float(value) if "." in value or "e" in value.lower() else int(value)
     except ValueError:
-        raise ValueError(f"--set {key}: {value!r} is not a number") from None
+        raise ValueError(f"--set {key.strip()}: {value.strip()!r} is not a number") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,14 @@ from dataclasses import asdict, dataclass, fields
 #: Bumped when the saved layout or the meaning of a field changes.
 FORMAT_VERSION = 1
 ARCHITECTURES = ("tcn", "gru", "lstm")
+#: Bounds on the network's shape, checked before anything is allocated, so that no
+#: ``config.json`` can ask for gigabytes: at the bounds a network has at most 34 M
+#: parameters (136 MB); the paper's Table 2 network has 0.27 M, the shipped one 0.08 M.
+LIMITS = {"latent_dim": (1, 64), "hidden": (1, 256), "blocks": (1, 16), "kernel": (1, 9),
+          "rnn_layers": (1, 4), "grid_size": (1, 4096), "decoder_seed_size": (1, 4096),
+          "decoder_kernel": (1, 9), "decoder_channels": (1, 256)}
+#: At most this many classes and bands, each a distinct non-empty name.
+MAX_LABELS = 64
 
 
 @dataclass(frozen=True)
@@ -36,18 +44,41 @@ class ModelConfig:
     decoder_kernel: int | None = None
 
     def __post_init__(self):
+        for name in ("classes", "bands", "decoder_channels"):
+            if isinstance(getattr(self, name), list):  # as JSON and TOML give them
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("classes", "bands"):
+            labels = getattr(self, name)
+            if (not isinstance(labels, tuple) or not 1 <= len(labels) <= MAX_LABELS
+                    or not all(isinstance(label, str) and label for label in labels)
+                    or len(set(labels)) != len(labels)):
+                raise ValueError(f"model setting {name} must list 1 to {MAX_LABELS} distinct "
+                                 f"names, not {labels!r}")
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
+            raise ValueError(f"model setting architecture must be one of {', '.join(ARCHITECTURES)}, "
+                             f"not {self.architecture!r}")
+        several = {"decoder_channels": self.decoder_channels if isinstance(self.decoder_channels, tuple)
+                   else (self.decoder_channels,),
+                   "decoder_kernel": () if self.decoder_kernel is None else (self.decoder_kernel,)}
+        for name, (low, high) in LIMITS.items():
+            for value in several.get(name, (getattr(self, name),)):
+                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                    raise ValueError(f"model setting {name} must be an integer from {low} to "
+                                     f"{high}, not {value!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
+                or not 0 <= self.dropout < 1:
+            raise ValueError(f"model setting dropout must be a number from 0 to below 1, "
+                             f"not {self.dropout!r}")
+        if not isinstance(self.physics, bool):
+            raise ValueError(f"model setting physics must be true or false, not {self.physics!r}")
         ratio, rest = divmod(self.grid_size, self.decoder_seed_size)
-        if rest or ratio < 1 or ratio & (ratio - 1):
-            raise ValueError("grid_size must be decoder_seed_size times a power of two")
-        if not isinstance(self.decoder_channels, int):
-            widths = tuple(self.decoder_channels)
-            if len(widths) != self.decoder_levels:
-                raise ValueError(f"decoder_channels lists {len(widths)} widths; from "
-                                 f"{self.decoder_seed_size} to {self.grid_size} points the "
-                                 f"decoder has {self.decoder_levels} levels")
-            object.__setattr__(self, "decoder_channels", widths)
+        if rest or ratio & (ratio - 1):
+            raise ValueError(f"model setting grid_size ({self.grid_size}) must be decoder_seed_size "
+                             f"({self.decoder_seed_size}) times a power of two")
+        if isinstance(self.decoder_channels, tuple) and len(self.decoder_channels) != self.decoder_levels:
+            raise ValueError(f"decoder_channels lists {len(self.decoder_channels)} widths; from "
+                             f"{self.decoder_seed_size} to {self.grid_size} points the "
+                             f"decoder has {self.decoder_levels} levels")
 
     @property
     def decoder_levels(self) -> int:
@@ -72,12 +103,17 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
+        """From :meth:`to_dict`'s form; every setting is checked (``__post_init__``), so a
+        malformed ``config.json`` is refused before anything is built."""
+        if not isinstance(data, dict):
+            raise ValueError(f"model settings must be a mapping, not {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        data = dict(data)
-        data["classes"], data["bands"] = tuple(data["classes"]), tuple(data["bands"])
+        missing = [name for name in ("classes", "bands") if name not in data]
+        if missing:
+            raise ValueError(f"model settings lack {', '.join(missing)}")
         return cls(**data)
 
 

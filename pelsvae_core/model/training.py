@@ -1,7 +1,16 @@
 """Training loop: Adam, a learning-rate schedule, early stopping on the whole validation split,
-an atomic checkpoint every epoch, resume, and a progress bar showing the losses."""
+an atomic checkpoint every epoch, resume, and a progress bar showing the losses.
+
+A checkpoint holds everything the next epoch depends on (weights, optimiser and schedule,
+the NumPy, Python and torch random states) and the settings it was trained with, so a
+resumed run equals an uninterrupted one, and a resume with other settings is refused. A
+killed run leaves ``<output>.training/`` with the last completed epoch's checkpoint (and at
+most one ``.checkpoint.pt.<8 characters>.tmp``, removed by the next run); ``--resume``
+continues from it.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -14,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path, write_text
+from ..atomic import atomic_path, remove_stale, write_text
 from ..data.dataset import TrainingSet
 from .config import ModelConfig, TrainConfig
 from .losses import active_units, vae_loss
@@ -23,6 +32,9 @@ from .vae import PELSVAE, batch_from
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.json"
+#: Settings a resume may change: training longer, stopping later, running elsewhere.
+#: (The learning-rate schedule is the checkpoint's: a cosine keeps its original length.)
+RESUMABLE = ("train.epochs", "train.patience", "train.device")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,24 +85,79 @@ def evaluate_loss(model: PELSVAE, data: TrainingSet, cfg: TrainConfig, device,
     return result
 
 
+def training_set_digest(data: TrainingSet) -> str:
+    """A digest of every array of a training set: another cache, split or augmentation
+    gives another digest."""
+    digest = hashlib.sha256(json.dumps([data.classes, data.bands]).encode())
+    for name, value in sorted(vars(data).items()):
+        if isinstance(value, np.ndarray):
+            value = value.astype(str) if value.dtype == object else value  # not the pointers
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def training_settings(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig,
+                      data_config: dict | None = None) -> dict:
+    """What a run depends on, by ``section.name`` as ``--set`` names it, and the training set's
+    digest as ``data.training_set``; in JSON's form, as the checkpoint stores it."""
+    settings = {**{f"data.{k}": v for k, v in (data_config or {}).items()},
+                "data.training_set": training_set_digest(data),
+                **{f"model.{k}": v for k, v in model_cfg.to_dict().items()},
+                **{f"train.{k}": v for k, v in cfg.to_dict().items()}}
+    return json.loads(json.dumps(settings))
+
+
+def _check_resumable(path: Path, saved: dict | None, settings: dict) -> None:
+    """Refuse to resume under settings other than the checkpoint's, naming each change."""
+    if saved is None:
+        raise ValueError(f"{path} records no settings (an older pelsvae wrote it), so a resume "
+                         f"cannot be checked; delete {path.parent} to start afresh")
+    changed = [f"{key} ({saved.get(key)!r} -> {settings.get(key)!r})"
+               for key in sorted(set(saved) | set(settings))
+               if key not in RESUMABLE and saved.get(key) != settings.get(key)]
+    if changed:
+        raise ValueError(f"--resume: the settings differ from those of {path}: "
+                         f"{'; '.join(changed)}; resume with the checkpoint's settings or delete "
+                         f"{path.parent} to start afresh")
+
+
 def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, history: History,
-                     best_state: dict) -> None:
+                     best_state: dict, rng: np.random.Generator, settings: dict) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict() if scheduler else {},
              "epoch": epoch, "best_state": best_state, "torch_rng": torch.get_rng_state(),
-             "history": json.dumps(vars(history))}
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+             "rng": json.dumps({"numpy": rng.bit_generator.state, "python": random.getstate()}),
+             "settings": json.dumps(settings), "history": json.dumps(vars(history))}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
+def _restore_random_state(state: dict, rng: np.random.Generator) -> None:
+    """Put every random generator where the checkpointed epoch left it."""
+    saved = json.loads(state["rng"])
+    rng.bit_generator.state = saved["numpy"]
+    version, internal, gauss = saved["python"]
+    random.setstate((version, tuple(internal), gauss))
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
 def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: Path,
-        resume: bool = False, progress: bool = True) -> tuple[PELSVAE, History]:
+        resume: bool = False, progress: bool = True,
+        data_config: dict | None = None) -> tuple[PELSVAE, History]:
     """Train on the ``train`` split, stop early on the ``val`` loss, return the best model.
 
     ``work_dir`` receives ``checkpoint.pt`` after every epoch and ``history.json``.
+    ``data_config``: the settings the training set was built with (``DatasetConfig.to_dict()``),
+    recorded so that a resume names a changed ``data.*`` setting; without it a changed
+    training set is still refused, as ``data.training_set``.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(work_dir, [CHECKPOINT, HISTORY])
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     train, val = data.split_part("train"), data.split_part("val")
@@ -102,18 +169,25 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
     history, start_epoch = History(), 0
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     checkpoint = work_dir / CHECKPOINT
+    settings = training_settings(data, model_cfg, cfg, data_config)
+    rng = np.random.default_rng(cfg.seed)
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        try:
+            state = torch.load(checkpoint, map_location=device, weights_only=True)
+        except Exception as error:  # torch.load fails in many ways on a damaged file
+            raise ValueError(f"{checkpoint} cannot be read ({type(error).__name__}); delete "
+                             f"{work_dir} to start afresh") from None
+        _check_resumable(checkpoint, json.loads(state["settings"]) if "settings" in state else None,
+                         settings)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler:
             scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
+        _restore_random_state(state, rng)
         history = History(**json.loads(state["history"]))
         best_state, start_epoch = state["best_state"], state["epoch"] + 1
         log.info("resuming from epoch %d of %s", start_epoch, checkpoint)
 
-    rng = np.random.default_rng(cfg.seed + start_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         started = time.perf_counter()
@@ -146,7 +220,8 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
         if val_terms["total"] < history.best_val:
             history.best_val, history.best_epoch = val_terms["total"], epoch + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        _save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, history, best_state)
+        _save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, history, best_state, rng,
+                         settings)
         write_text(work_dir / HISTORY, json.dumps(vars(history), indent=1))
         if progress:
             tqdm.write(f"epoch {epoch + 1}: train {running:.4f}  val {val_terms['total']:.4f} "
