@@ -1,75 +1,135 @@
-"""pelsvae explorer: physics-driven light curves, cadence effects, latent space, RR Lyrae morph.
+"""pelsvae explorer: physics-driven light curves, the RR Lyrae morph, cadence effects, latent space.
 
-Run with ``panel serve dashboard/app.py``; the shipped model is loaded once per
-server process (``PELSVAE_MODEL`` chooses another model folder).
+Run with ``panel serve dashboard/app.py --warm``: ``--warm`` builds one page while the
+server starts, so the model is loaded (once per server process, ``PELSVAE_MODEL``
+chooses another model folder) before the first visitor arrives.
 """
 from __future__ import annotations
 
 import holoviews as hv
 import panel as pn
-import torch
+import panel_material_ui as pmui
+from bokeh.models import CustomJSTickFormatter
 
 from dashboard import plots
-from pelsvae_core.evaluation import report
 from dashboard.state import Explorer, shared_model
+from pelsvae_core.evaluation import report
 
 SLIDERS = {"teff": 10.0, "abs_mag": 0.01, "log_period": 0.002}  # parameter: slider step
+#: The period slider moves in log10(days) and shows days.
+DAYS = CustomJSTickFormatter(code="return (10 ** tick).toPrecision(3) + ' d'")
+NOTE = {"color": "#666", "font-size": "0.85em"}
+HOW_TO = """Move **Teff**: in lesson mode an RR Lyrae walks along the real instability strip (right),
+from RRab sawtooths (cool) to RRc sinusoids (hot); R21 and φ31 are in the curve's title.
+Pick a **cadence** or paste times; **Cadence effects** counts how often the period is found."""
+
+
+def on_session(update):
+    """``update`` (which changes Bokeh models) as a watcher callback that runs on the session's
+    own event loop under its document lock, once per burst of changes: a widget event can reach
+    a watcher outside the lock (a button clicked while a text change is still pending), and
+    Bokeh refuses changes made there. Without a server session it runs at once."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return lambda *_: update()
+    pending = []
+
+    def run():
+        pending.clear()
+        update()
+
+    def schedule(*_):
+        if not pending:
+            pending.append(True)
+            doc.add_next_tick_callback(run)
+    return schedule
+
+
+def note(text: str = "") -> pn.pane.Markdown:
+    return pn.pane.Markdown(text, styles=NOTE, margin=(-6, 10, 4, 10), sizing_mode="stretch_width")
 
 
 def physics_controls(state: Explorer) -> pn.Column:
-    """Class, regressor and physics sliders; a slider the class ignores is disabled with the reason."""
-    rmse = pn.pane.Markdown(sizing_mode="stretch_width", margin=(0, 10))
-    rows = []
-    reasons = {}
-    sliders = {}
+    """Class, regressor, lesson mode and physics sliders; a slider the class ignores is hidden
+    behind its reason, one that follows Teff is disabled and says so."""
+    rows, reasons, sliders = [], {}, {}
+    lesson = pn.widgets.Checkbox.from_param(state.param.lesson)
+    lesson_note = note()
     for name, step in SLIDERS.items():
-        sliders[name] = pn.widgets.FloatSlider.from_param(state.param[name], step=step)
-        reasons[name] = pn.pane.Markdown("", styles={"color": "#888", "font-size": "0.85em"},
-                                         margin=(-10, 10, 0, 10))
+        options = {"format": DAYS} if name == "log_period" else {}
+        sliders[name] = pn.widgets.FloatSlider.from_param(state.param[name], step=step, **options)
+        reasons[name] = note()
         rows += [sliders[name], reasons[name]]
 
     def sync(*_):
+        available, why = state.lesson_available()
+        lesson.disabled = not available
+        lesson_note.object = why
         for name in SLIDERS:
-            ok, why = state.responds(name)
-            sliders[name].disabled = not ok
-            reasons[name].object = why
-        rmse.object = f"Validation RMSE in latent space: **{state.validation_rmse():.3f}**"
+            used, reason = state.responds(name)
+            known = name in state.info.parameters  # else hidden: its value would mean nothing
+            sliders[name].visible = known
+            sliders[name].disabled = not used
+            reasons[name].object = reason if known else f"**{state.param[name].label}** {reason}"
 
-    state.param.watch(sync, ["star_class", "regressor"])
+    state.param.watch(sync, ["star_class", "lesson"])
     sync()
     redraw = pn.widgets.Button(label="Redraw samples", color="primary")
     redraw.on_click(lambda _: state.redraw())
     return pn.Column(
         pn.widgets.Select.from_param(state.param.star_class),
-        pn.widgets.Select.from_param(state.param.regressor), rmse,
-        pn.widgets.Select.from_param(state.param.band), *rows,
-        pn.widgets.IntSlider.from_param(state.param.n_samples), redraw)
+        pn.widgets.Select.from_param(state.param.regressor),
+        pn.widgets.Select.from_param(state.param.band), lesson, lesson_note, *rows,
+        pn.widgets.IntSlider.from_param(state.param.n_samples), redraw, sizing_mode="stretch_width")
 
 
 def cadence_controls(state: Explorer) -> pn.Column:
-    upload = pn.widgets.FileInput(accept=".csv", label="Custom cadence (CSV of times)")
+    """The cadence and its numbers (those the cadence does not use disabled), or user times."""
+    numbers = {name: (pn.widgets.IntInput if state.param[name].__class__.__name__ == "Integer"
+                      else pn.widgets.FloatInput).from_param(state.param[name])
+               for name in ("baseline_days", "nights", "season_days", "visits_per_night",
+                            "visit_gap_minutes")}
+    redraw = pn.widgets.Button(label="New observing nights")
+    redraw.on_click(lambda _: state.redraw_cadence())
+
+    def sync(*_):
+        used = state.cadence_fields()
+        for name, widget in numbers.items():
+            widget.disabled = name not in used
+        redraw.disabled = state.cadence in ("uniform", "custom")
+
+    state.param.watch(sync, "cadence")
+    sync()
+    upload = pn.widgets.FileInput(accept=".csv")
     upload.param.watch(lambda event: state.upload_times(event.new), "value")
     pasted = pn.widgets.TextAreaInput(placeholder="or paste times (days), one per line", height=90)
     use_pasted = pn.widgets.Button(label="Use pasted times")
     use_pasted.on_click(lambda _: state.upload_times(pasted.value.encode()))
     return pn.Column(
-        pn.widgets.Select.from_param(state.param.cadence),
-        pn.widgets.FloatInput.from_param(state.param.baseline_days),
-        pn.widgets.IntInput.from_param(state.param.nights),
-        pn.widgets.FloatInput.from_param(state.param.season_days),
-        pn.widgets.IntInput.from_param(state.param.visits_per_night),
-        pn.widgets.FloatInput.from_param(state.param.visit_gap_minutes),
-        pn.widgets.Checkbox.from_param(state.param.noise),
-        pn.widgets.FloatInput.from_param(state.param.distance_pc),
-        pn.pane.Markdown("Custom cadence: a CSV whose `time` (or first) column holds days."),
-        upload, pasted, use_pasted)
+        pn.widgets.Select.from_param(state.param.cadence), *numbers.values(),
+        pn.pane.Markdown(state.param.cadence_note, styles=NOTE), redraw,
+        pn.pane.Markdown("Your own cadence: a CSV whose `time`/`mjd` (or first) column holds days; "
+                         "MJDs stay MJDs.", styles=NOTE),
+        upload, pasted, use_pasted, sizing_mode="stretch_width")
 
 
-def export_controls(state: Explorer) -> pn.Row:
+def noise_controls(state: Explorer) -> pn.Column:
+    survey = pn.widgets.Select.from_param(state.param.noise_survey)
+    state.param.watch(lambda *_: setattr(survey, "disabled", not state.noise), "noise")
+    survey.disabled = not state.noise
+    return pn.Column(pn.widgets.Checkbox.from_param(state.param.noise), survey,
+                     pn.pane.Markdown(state.param.noise_note, styles=NOTE, sizing_mode="stretch_width"),
+                     pn.widgets.FloatInput.from_param(state.param.distance_pc),
+                     sizing_mode="stretch_width")
+
+
+def export_controls(state: Explorer) -> pn.Column:
     def download(fmt):
         return pn.widgets.FileDownload(callback=lambda: state.export(fmt), filename=f"pelsvae_curves.{fmt}",
                                        label=f"Download {fmt.upper()}", color="success")
-    return pn.Row(download("csv"), download("parquet"))
+    return pn.Column(pn.Row(download("csv"), download("parquet")),
+                     pn.pane.Markdown("Every sample at the cadence's times, with the physics, cadence "
+                                      "numbers and noise survey used.", styles=NOTE))
 
 
 def message_banner(state: Explorer) -> pn.pane.Alert:
@@ -85,20 +145,65 @@ def message_banner(state: Explorer) -> pn.pane.Alert:
 
 
 def curve_tab(state: Explorer) -> pn.Column:
+    """The folded curve beside the strip view, the observed series and the periodogram."""
     figures = plots.CurveFigures()
-    state.param.watch(lambda *_: figures.update(state.curve, state.observed, state.search),
-                      ["curve", "observed", "search"])
-    figures.update(state.curve, state.observed, state.search)
-    return pn.Column(*(pn.pane.Bokeh(f, sizing_mode="stretch_width")
-                       for f in (figures.folded, figures.series, figures.periodogram)),
-                     sizing_mode="stretch_width")
+    where = pn.pane.Bokeh(sizing_mode="stretch_width")
+    drawn = {}
+
+    def update():
+        figures.update(state.curve, state.observed, state.search, state.shape, state.mode,
+                       state.nearest)
+        if drawn.get("class") != state.star_class:  # a new class: new stars and axes
+            drawn.update({"class": state.star_class, "view": plots.WhereFigure(*state.where_view(),
+                                                                                state.star_class)})
+            where.object = drawn["view"].figure
+        drawn["view"].update(state.current_physics())
+
+    state.param.watch(on_session(update), ["curve", "observed", "search", "star_class"])
+    update()
+    return pn.Column(
+        pn.Row(pn.pane.Bokeh(figures.folded, sizing_mode="stretch_width"),
+               pn.Column(where, width=360), sizing_mode="stretch_width"),
+        pn.pane.Bokeh(figures.series, sizing_mode="stretch_width"),
+        pn.pane.Bokeh(figures.periodogram, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+
+def recovery_tab(state: Explorer) -> pn.Column:
+    """Period recovery over many realisations, measured on demand."""
+    button = pn.widgets.Button(label="Measure period recovery (100 realisations)", color="primary")
+    output = pn.Column(sizing_mode="stretch_width")
+
+    def show(*_):
+        if state.recovery is None:
+            output[:] = [pn.pane.Markdown("Press the button to observe this star 100 times under "
+                                          "this cadence (new nights, noise and sample each time) "
+                                          "and count how often the periodogram finds the period.")]
+            return
+        found = state.recovery
+        figures = [plots.recovery(found.found, found.true_period, found.rate, found.aliases())]
+        if state.recovery_curve is not None and len(state.recovery_curve):
+            figures.append(plots.recovery_curve(state.recovery_curve, state.nights))
+        output[:] = [pn.Row(*(pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures),
+                            sizing_mode="stretch_width")]
+
+    def measure(_):
+        button.loading = True
+        try:
+            state.measure_recovery()
+        finally:
+            button.loading = False
+
+    button.on_click(measure)
+    state.param.watch(show, "recovery")
+    show()
+    return pn.Column(button, output, sizing_mode="stretch_width")
 
 
 def latent_tab(state: Explorer) -> pn.Column:
     # Two DynamicMaps, not one returning an overlay: a Tap stream whose source returns an
     # overlay never fires (holoviz/holoviews#3533), and a slider move now re-sends only the
     # marker, not the thousands of training points.
-    points = hv.DynamicMap(lambda **_: plots.latent_points(state.latent_points()),
+    points = hv.DynamicMap(lambda **_: plots.latent_points(state.latent_points(), state.projection),
                            streams=[hv.streams.Params(state, ["projection"])])
     marker = hv.DynamicMap(lambda **_: plots.current_marker(state.current_point()),
                            streams=[hv.streams.Params(state, ["position", "projection"])])
@@ -110,24 +215,27 @@ def latent_tab(state: Explorer) -> pn.Column:
 
 
 def morph_tab(state: Explorer) -> pn.Column:
-    output = pn.Column(pn.pane.Markdown(
-        "Generated RR Lyrae across the Teff range of the real training stars, with period and "
-        "absolute magnitude following the real stars at each Teff; one row per regressor "
-        "(paper Fig. 8). Cool stars should look like RRab sawtooths, hot ones like RRc sinusoids."), sizing_mode="stretch_width")
+    output = pn.Column(sizing_mode="stretch_width")
     button = pn.widgets.Button(label="Show the RR Lyrae morph", color="primary")
 
     def show(_):
         button.loading = True
         try:
-            curves, shapes = state.morph()
-            output[:] = [output[0], pn.pane.HoloViews(plots.morph(curves, shapes))]
+            output[:] = [pn.pane.Bokeh(plots.morph(*state.morph()))]
         except ValueError as error:
-            output[:] = [output[0], pn.pane.Alert(str(error), alert_type="warning")]
+            output[:] = [pn.pane.Alert(str(error), alert_type="warning")]
         finally:
             button.loading = False
 
     button.on_click(show)
-    return pn.Column(button, output, sizing_mode="stretch_width")
+    return pn.Column(
+        pn.pane.Markdown("Generated RR Lyrae from the coolest to the hottest real training stars "
+                         "(5th to 95th percentile of Teff), period and absolute magnitude following "
+                         "the real stars at each Teff, on one magnitude axis. Cool stars pulsate in "
+                         "the fundamental mode (RRab, red: sawtooth), hot ones in the first overtone "
+                         "(RRc, blue: near-sinusoid, smaller R21).", sizing_mode="stretch_width"),
+        pn.Row(pn.widgets.Select.from_param(state.param.regressor, width=200), button),
+        output, sizing_mode="stretch_width")
 
 
 def model_tab(state: Explorer) -> pn.Column:
@@ -145,21 +253,30 @@ def model_tab(state: Explorer) -> pn.Column:
                      sizing_mode="stretch_width")
 
 
-def build(state: Explorer | None = None) -> pn.Row:
+def section(title: str, *objects, collapsed: bool = False) -> pn.Card:
+    return pn.Card(*objects, title=title, collapsed=collapsed, sizing_mode="stretch_width")
+
+
+def build(state: Explorer | None = None) -> pmui.Page:
     state = state or Explorer(shared_model())
-    sidebar = pn.Column(
-        "## pelsvae", pn.pane.Markdown("Physics in, light curves out."),
-        physics_controls(state), pn.layout.Divider(), "### Cadence", cadence_controls(state),
-        pn.layout.Divider(), "### Export", export_controls(state), width=330)
-    tabs = pn.Tabs(("Light curve", curve_tab(state)), ("Latent space", latent_tab(state)),
-                   ("RR Lyrae morph", morph_tab(state)), ("Model", model_tab(state)),
-                   dynamic=True, sizing_mode="stretch_width")
-    return pn.Row(sidebar, pn.Column(message_banner(state), tabs, sizing_mode="stretch_width"),
-                  sizing_mode="stretch_width")
+    sidebar = [section("Star", physics_controls(state)),
+               section("Cadence", cadence_controls(state)),
+               section("Noise and distance", noise_controls(state)),
+               section("Export", export_controls(state))]
+    tabs = pn.Tabs(("Light curve", curve_tab(state)), ("Cadence effects", recovery_tab(state)),
+                   ("RR Lyrae morph", morph_tab(state)), ("Latent space", latent_tab(state)),
+                   ("Model", model_tab(state)), dynamic=True, sizing_mode="stretch_width")
+    main = [message_banner(state), section("How to use", pn.pane.Markdown(HOW_TO)), tabs]
+    return pmui.Page(title="pelsvae: light curves from physics", sidebar=sidebar, main=main,
+                     sidebar_width=330)
 
 
 if pn.state.served:
-    torch.set_num_threads(1)
+    import threadpoolctl
+    import torch
+
+    torch.set_num_threads(1)  # one request at a time per core, not every core per request
+    threadpoolctl.threadpool_limits(1)  # likewise BLAS (a small matrix product took 60x longer)
     pn.extension(throttled=True, notifications=False)
     hv.extension("bokeh")
     build().servable(title="pelsvae explorer")

@@ -1,23 +1,43 @@
-"""Plots of the explorer's results (Bokeh for the live curve, HoloViews for the rest): presentation only."""
+"""Plots of the explorer's results (Bokeh for the live views, HoloViews for the latent space):
+presentation only."""
 from __future__ import annotations
+
+import math
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the options below need)
 import numpy as np
 import pandas as pd
-
-from pelsvae_core.evaluation.morph import morph_panels
+from bokeh.layouts import gridplot
+from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span, Title
+from bokeh.plotting import figure
 
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
                  "ELL": "#9467bd", "LPV": "#8c564b", "RRLYR": "#e377c2", "T2CEP": "#17becf"}
+MODE_COLOURS = {"RRab": "#d62728", "RRc": "#1f77b4"}
+AXIS_LABELS = {"teff": "Teff (K)", "period": "period (days)", "abs_mag": "absolute magnitude M_G"}
+SHORT = {"teff": "Teff {:.0f} K", "period": "P {:.3f} d", "abs_mag": "M {:.2f}"}
+TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+HISTOGRAM_BINS = 40
 
 
-def latent_points(points: pd.DataFrame) -> hv.Points:
+def _legend_above(fig) -> None:
+    """Move a figure's legend above the plot area, so it never covers a curve."""
+    legend = fig.legend[0]
+    fig.center = [item for item in fig.center if item is not legend]
+    legend.orientation = "horizontal"
+    legend.click_policy = "hide"
+    fig.add_layout(legend, "above")
+
+
+def latent_points(points: pd.DataFrame, projection: str) -> hv.Points:
     """Training curves in the chosen 2-D projection, coloured by class; click to decode."""
     vdims = ["cls", "band", "period", "teff", "abs_mag"]
+    xlabel, ylabel = (("latent PCA axis 1", "latent PCA axis 2") if projection == "pca"
+                      else tuple(f"latent {z}" for z in projection.split("-")))
     return hv.Points(points, ["x", "y"], vdims).opts(
         color="cls", cmap=CLASS_COLOURS, size=3, alpha=0.5, tools=["hover", "tap"],
-        legend_position="right", responsive=True, min_height=420,
+        legend_position="right", responsive=True, min_height=420, xlabel=xlabel, ylabel=ylabel,
         title="Latent space (click to decode from a point)")
 
 
@@ -27,14 +47,106 @@ def current_marker(current: np.ndarray) -> hv.Points:
         color="black", marker="star", size=14)
 
 
-def morph(curves: pd.DataFrame, shapes: pd.DataFrame) -> hv.Layout:
-    """Small multiples of :func:`pelsvae_core.evaluation.morph.morph_panels`: one row per
-    regressor, one column per Teff, R21 and phi31 on each."""
-    panels = morph_panels(curves, shapes)
-    layout = [hv.Curve((p.phase, p.mag), "phase", "mag").opts(
-        title=p.title, invert_yaxis=True, width=230, height=170, fontsize={"title": 9},
-        color="#e377c2", line_width=2) for p in panels]
-    return hv.Layout(layout).cols(max(p.column for p in panels) + 1).opts(shared_axes=False)
+def morph(curves: pd.DataFrame, shapes: pd.DataFrame):
+    """The RR Lyrae morph for one regressor: one panel per Teff in a row, on one shared
+    magnitude axis (so the amplitude drop shows), each titled with Teff, mode, period, R21
+    and phi31."""
+    low, high = curves["mag"].min(), curves["mag"].max()
+    pad = 0.05 * (high - low)
+    shared = Range1d(high + pad, low - pad)  # magnitudes: bright up
+    panels = []
+    for _, shape in shapes.iterrows():
+        part = curves[curves["teff"] == shape["teff"]]
+        colour = MODE_COLOURS[shape["mode"]]
+        first = not panels
+        fig = figure(width=200 if first else 170, height=250, y_range=shared, x_range=(0, 1),
+                     toolbar_location=None, x_axis_label="phase",
+                     y_axis_label="absolute magnitude" if first else None,
+                     title=f"{shape['teff']:.0f} K · {shape['mode']}")
+        fig.yaxis.visible = first
+        fig.title.text_font_size, fig.title.text_color = "11pt", colour
+        for line in (f"R21 {shape['R21']:.2f} · φ31 {shape['phi31']:.2f}", f"P {shape['period']:.2f} d"):
+            fig.add_layout(Title(text=line, text_font_size="10pt", text_font_style="normal"), "above")
+        fig.line(part["phase"], part["mag"], line_width=2, color=colour)
+        panels.append(fig)
+    return gridplot([panels], toolbar_location=None)
+
+
+def recovery(found: np.ndarray, true_period: float, rate: float, aliases: list[tuple[float, float]]):
+    """Histogram of the periods found over many realisations, the true period marked."""
+    good = found[np.isfinite(found)]
+    title = f"Period recovered in {100 * rate:.0f} % of {found.size} realisations"
+    fig = figure(title=title, x_axis_type="log", x_axis_label="period found (days)",
+                 y_axis_label="realisations", height=260, sizing_mode="stretch_width", tools=TOOLS)
+    if good.size:
+        edges = np.geomspace(min(good.min(), true_period) / 1.02, max(good.max(), true_period) * 1.02,
+                             HISTOGRAM_BINS + 1)
+        counts, _ = np.histogram(good, edges)
+        fig.quad(left=edges[:-1], right=edges[1:], bottom=0, top=counts, color="#444444", alpha=0.7)
+    fig.add_layout(Span(location=true_period, dimension="height", line_color="#2ca02c",
+                        line_dash="dashed", line_width=2))
+    if aliases:
+        fig.add_layout(Title(text="commonest wrong periods: " + ", ".join(
+            f"{p:.4g} d ({100 * f:.0f} %)" for p, f in aliases), text_font_size="10pt"), "above")
+    return fig
+
+
+def recovery_curve(rates: pd.DataFrame, current_nights: int):
+    """Recovery rate against the number of epochs (nights) of the cadence."""
+    fig = figure(title="Recovery against the number of nights", x_axis_type="log",
+                 x_axis_label="nights", y_axis_label="recovered (%)", y_range=(-5, 105),
+                 height=260, sizing_mode="stretch_width", tools=TOOLS)
+    fig.line(rates["nights"], 100 * rates["rate"], line_width=2, color="#444444")
+    fig.scatter(rates["nights"], 100 * rates["rate"], size=8, color="#444444")
+    fig.add_layout(Span(location=current_nights, dimension="height", line_color="#2ca02c",
+                        line_dash="dashed"))
+    return fig
+
+
+class WhereFigure:
+    """The real training stars of a class in the two parameters that place them (the RR
+    Lyrae instability strip, a period-luminosity diagram, or a period histogram), the
+    current star marked; the marker moves in place."""
+
+    def __init__(self, stars: pd.DataFrame, x: str, y: str | None, cls: str):
+        self.x, self.y = x, y
+        self.marker = ColumnDataSource({"x": [], "y": []}, name="current star")
+        kinds = {"x_axis_type": "log" if x == "period" else "linear",
+                 "y_axis_type": "log" if y == "period" else "linear"}
+        self.figure = figure(height=320, sizing_mode="stretch_width", tools=TOOLS,
+                             x_axis_label=AXIS_LABELS[x],
+                             y_axis_label=AXIS_LABELS[y] if y else "real training stars", **kinds)
+        known = stars.dropna(subset=[c for c in (x, y) if c])
+        if y is None:
+            self.figure.title.text = f"Where the star sits: the periods of {len(known)} real {cls} stars"
+            edges = np.geomspace(known[x].min(), known[x].max(), HISTOGRAM_BINS + 1)
+            counts, _ = np.histogram(known[x], edges)
+            self.figure.quad(left=edges[:-1], right=edges[1:], bottom=0, top=counts, color="#bbbbbb")
+            self.line = Span(location=1.0, dimension="height", line_color="black", line_width=3)
+            self.figure.add_layout(self.line)
+            return
+        self.line = None
+        what = "the instability strip" if cls == "RRLYR" else f"{len(known)} real {cls} stars"
+        self.figure.title.text = f"Where the star sits: {what}"
+        if "mode" in known:
+            for mode, colour in MODE_COLOURS.items():
+                part = known[known["mode"] == mode]
+                self.figure.scatter(part[x], part[y], size=5, alpha=0.6, color=colour,
+                                    legend_label=f"real {mode} ({len(part)})")
+        else:
+            self.figure.scatter(known[x], known[y], size=4, alpha=0.4, color=CLASS_COLOURS.get(cls, "grey"),
+                                legend_label=f"real {cls}")
+        self.figure.scatter("x", "y", source=self.marker, marker="star", size=22, color="black",
+                            line_color="white", legend_label="this star")
+        if y == "abs_mag":
+            self.figure.y_range.flipped = True
+        _legend_above(self.figure)
+
+    def update(self, current: dict[str, float]) -> None:
+        if self.line is not None:
+            self.line.location = current[self.x]
+        else:
+            self.marker.data = {"x": [current[self.x]], "y": [current[self.y]]}
 
 
 class CurveFigures:
@@ -42,30 +154,32 @@ class CurveFigures:
     much cheaper than re-rendering HoloViews plots (and zoom is kept)."""
 
     def __init__(self):
-        from bokeh.models import ColumnDataSource, HoverTool, Span
-        from bokeh.plotting import figure
-
-        self.curve = ColumnDataSource({"phase": [], "median": [], "low": [], "high": []})
+        self.curve = ColumnDataSource({"phase": [], "median": [], "low": [], "high": [], "nearest": []})
         self.points = ColumnDataSource({"time": [], "phase": [], "mag": [], "mag_err": [],
                                         "top": [], "bottom": []})
         self.power = ColumnDataSource({"period": [], "power": []})
-        common = dict(sizing_mode="stretch_width", height=280, tools="pan,wheel_zoom,box_zoom,reset,save")
+        common = dict(sizing_mode="stretch_width", height=300, tools=TOOLS)
         self.folded = figure(title="Phase-folded light curve", x_axis_label="phase",
                              y_axis_label="magnitude", x_range=(0, 1), **common)
         self.folded.varea("phase", "low", "high", source=self.curve, fill_alpha=0.3,
                           legend_label="16-84 % of samples")
         self.folded.line("phase", "median", source=self.curve, line_width=2, legend_label="median")
+        self.folded.line("phase", "nearest", source=self.curve, line_width=2, line_dash="dashed",
+                         color="#2ca02c", legend_label="nearest real star (shape)")
         self.folded.scatter("phase", "mag", source=self.points, color="black", size=4,
                             legend_label="observed")
-        self.series = figure(title="Observed", x_axis_label="time (days)",
-                             y_axis_label="magnitude", **common)
-        self.series.segment("time", "top", "time", "bottom", source=self.points, color="black")
+        self.subtitle = Title(text="", text_font_size="10pt", text_font_style="normal")
+        self.folded.add_layout(self.subtitle, "above")
+        _legend_above(self.folded)
+        self.series = figure(title="Observed", x_axis_label="time (days, as given)",
+                             y_axis_label="magnitude", **{**common, "height": 240})
+        self.errors = self.series.segment("time", "top", "time", "bottom", source=self.points,
+                                          color="black")
         self.series.scatter("time", "mag", source=self.points, color="black", size=4)
         for fig in (self.folded, self.series):
             fig.y_range.flipped = True
             fig.add_tools(HoverTool(tooltips=[("time", "@time{0.000}"), ("phase", "@phase{0.000}"),
                                               ("mag", "@mag{0.000}")]))
-        self.folded.legend.location = "bottom_right"
         self.periodogram = figure(title="Periodogram", x_axis_label="period (days)",
                                   y_axis_label="power", x_axis_type="log", **{**common, "height": 230})
         self.periodogram.line("period", "power", source=self.power, color="#444444")
@@ -73,13 +187,27 @@ class CurveFigures:
                                 location=1.0)
         self.periodogram.add_layout(self.true_period)
 
-    def update(self, curve: pd.DataFrame | None, observed: pd.DataFrame | None, search: dict) -> None:
+    def update(self, curve: pd.DataFrame | None, observed: pd.DataFrame | None, search: dict,
+               shape: dict, mode: str, nearest: dict) -> None:
         if curve is not None:
-            self.curve.data = {c: curve[c].to_numpy() for c in ("phase", "median", "low", "high")}
+            data = {c: curve[c].to_numpy() for c in ("phase", "median", "low", "high")}
+            shown = nearest.get("curve")
+            # the nearest real star's shape, drawn over the generated curve's range
+            data["nearest"] = (data["median"].min() + np.ptp(data["median"]) * shown
+                               if shown is not None else np.full(len(curve), np.nan))
+            self.curve.data = data
+        if shape:
+            self.folded.title.text = (f"Phase-folded: R21 {shape['R21']:.2f} · φ31 {shape['phi31']:.2f}"
+                                      + (f" · {mode}" if mode else ""))
+        if nearest:
+            where = ", ".join(SHORT[k].format(nearest[k]) for k in SHORT if not math.isnan(nearest[k]))
+            self.subtitle.text = (f"Nearest real star (dashed; {where}): "
+                                  f"R21 {nearest['R21']:.2f} · φ31 {nearest['phi31']:.2f}")
         if observed is not None:
             data = {c: observed[c].to_numpy() for c in ("time", "phase", "mag", "mag_err")}
             data["top"], data["bottom"] = data["mag"] - data["mag_err"], data["mag"] + data["mag_err"]
             self.points.data = data
+            self.errors.visible = bool(data["mag_err"].any())
             self.series.title.text = f"Observed: {len(observed)} epochs"
         if search and len(search.get("periods", [])):
             self.power.data = {"period": search["periods"], "power": search["power"]}

@@ -19,7 +19,11 @@ import param
 
 from pelsvae_core import load_model
 from pelsvae_core.cadences import PRESETS, YEAR_DAYS, parse_times, times_for
-from pelsvae_core.evaluation.morph import rr_lyrae_morph
+from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, mode_of_period, nearest_star,
+                                            strip_point, strip_stars, strip_teff_range, where_axes)
+from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
+from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
+                                              period_recovery)
 from pelsvae_core.generation import Observation
 from pelsvae_core.latents import latent_columns, pca_basis, project, projections, unproject
 from pelsvae_core.periodogram import is_recovered, search_near
@@ -32,6 +36,17 @@ CADENCES = ("uniform", *PRESETS, "custom")
 PERIODOGRAM_POINTS = 1000  # what the browser draws (about one per pixel): the search grid, max-pooled
 MINUTES_PER_DAY = 1440.0
 PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
+#: The cadence numbers each kind of cadence uses; the others are disabled and not exported.
+CADENCE_FIELDS = {"uniform": ("baseline_days", "nights"), "custom": ()}
+PRESET_FIELDS = ("baseline_days", "nights", "season_days", "visits_per_night", "visit_gap_minutes")
+#: What the number fields accept (inclusive); anything else is answered with a message.
+LIMITS = {"baseline_days": (1.0, 20_000.0), "nights": (1, 5000), "season_days": (1.0, YEAR_DAYS),
+          "visits_per_night": (1, 10), "visit_gap_minutes": (0.0, 720.0),
+          "distance_pc": (10.0, 1e7)}
+RECOVERY_REALISATIONS = 100
+#: The epoch counts of the recovery-versus-epochs curve, as multiples of the current count.
+EPOCH_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+EPOCH_CURVE_REALISATIONS = 40
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,44 +73,58 @@ class Explorer(param.Parameterized):
     star_class = param.Selector(objects=["RRLYR"], label="Class")
     regressor = param.Selector(objects=list(KINDS), default="rf", label="Regressor")
     band = param.Selector(objects=["g"], label="Band")
+    lesson = param.Boolean(True, label="Lesson: Teff moves the star along the instability strip")
     teff = param.Number(7000.0, bounds=(3000, 12000), label="Teff (K)")
     abs_mag = param.Number(0.5, bounds=(-8, 8), label="Absolute magnitude M_G")
-    log_period = param.Number(-0.3, bounds=(-2, 3), label="log10 period (days)")
+    log_period = param.Number(-0.3, bounds=(-2, 3), label="Period (days, log scale)")
     n_samples = param.Integer(10, bounds=(1, 50), label="Variational samples")
-    seed = param.Integer(0, bounds=(0, None), label="Seed")
+    seed = param.Integer(0, bounds=(0, None), label="Seed of the samples")
 
     cadence = param.Selector(objects=list(CADENCES), default="lsst", label="Cadence")
-    baseline_days = param.Number(3652.5, bounds=(1, 20000), label="Baseline (days)")
-    nights = param.Integer(90, bounds=(1, 5000), label="Epochs / nights")
-    season_days = param.Number(180.0, bounds=(1, YEAR_DAYS), label="Season length (days)")
-    visits_per_night = param.Integer(2, bounds=(1, 10), label="Visits per night")
-    visit_gap_minutes = param.Number(33.0, bounds=(0, 720), label="Minutes between a night's visits")
+    baseline_days = param.Number(3652.5, label="Baseline (days)")
+    nights = param.Integer(90, label="Epochs / nights")
+    season_days = param.Number(180.0, label="Season length (days)")
+    visits_per_night = param.Integer(2, label="Visits per night")
+    visit_gap_minutes = param.Number(33.0, label="Minutes between a night's visits")
+    cadence_seed = param.Integer(0, bounds=(0, None), label="Seed of the cadence")
     noise = param.Boolean(True, label="Survey noise")
-    distance_pc = param.Number(10_000.0, bounds=(10, 1e7), label="Distance (pc)")
+    noise_survey = param.Selector(objects=[], allow_None=True, label="Noise of survey")
+    distance_pc = param.Number(10_000.0, label="Distance (pc)")
     custom_times = param.Array(default=None, allow_None=True, precedence=-1)
 
     projection = param.Selector(objects=["pca"], default="pca", label="Latent projection")
 
     # results, read by the views
     message = param.String("", precedence=-1)
+    cadence_note = param.String("", precedence=-1)   # the epochs actually used
+    noise_note = param.String("", precedence=-1)     # which survey's noise, or none
     curve = param.DataFrame(default=None, allow_None=True, precedence=-1)
     observed = param.DataFrame(default=None, allow_None=True, precedence=-1)
     search = param.Dict(default={}, precedence=-1)
+    shape = param.Dict(default={}, precedence=-1)     # R21, phi31 of the plotted median curve
+    mode = param.String("", precedence=-1)            # RR Lyrae mode and how sure, in words
+    nearest = param.Dict(default={}, precedence=-1)   # the nearest real training star
     position = param.Array(default=None, allow_None=True, precedence=-1)
     observation = param.ClassSelector(class_=Observation, default=None, allow_None=True,
                                       precedence=-1)  # every sample; a table only on export
     z_override = param.Array(default=None, allow_None=True, precedence=-1)
+    recovery = param.ClassSelector(class_=Recovery, default=None, allow_None=True, precedence=-1)
+    recovery_curve = param.DataFrame(default=None, allow_None=True, precedence=-1)
 
-    _deferred = False  # inside _one_refresh: changes wait for one final refresh
+    _depth = 0  # how many _one_refresh blocks are open: changes wait for one final refresh
     _periodogram = None  # the last period search's, reused while the cadence and period hold
 
     def __init__(self, model=None, **params):
         self.model = model or shared_model()
+        self._stars: dict[str, pd.DataFrame] = {}
+        self._rows: dict[tuple[str, str], pd.DataFrame] = {}  # latents of a class and band
+        self._shapes: dict[tuple[str, str], np.ndarray] = {}  # decoded nearest stars
         super().__init__(**params)
         self.param["star_class"].objects = sorted(self.model.class_physics)
         self.param["projection"].objects = projections(self.model.config.latent_dim)
         self._latents = self.model.latents()
         self._basis = pca_basis(self._latents)
+        self.param.watch(self._settle, list(self.SETTLE))
         with self._one_refresh():
             self._apply_class_defaults()
             self._apply_cadence_defaults()
@@ -105,28 +134,57 @@ class Explorer(param.Parameterized):
     def info(self):
         return self.model.class_physics[self.star_class]
 
+    @property
+    def lesson_active(self) -> bool:
+        """Whether Teff now sets period and magnitude (RR Lyrae whose model uses Teff, lesson on)."""
+        return self.lesson and self.lesson_available()[0]
+
+    def lesson_available(self) -> tuple[bool, str]:
+        """Whether lesson mode applies to the current class, and if not, why in one line."""
+        if self.star_class != "RRLYR":
+            return False, "lesson mode follows the RR Lyrae instability strip: choose RRLYR"
+        if "teff" not in self.info.parameters or self.strip_stars().empty:
+            return False, "this model's RR Lyrae do not use Teff"
+        return True, "" if self.lesson else FIXED_PERIOD_NOTE
+
     def responds(self, parameter: str) -> tuple[bool, str]:
-        """Whether the current class's model uses a parameter, and if not, why in one line."""
+        """Whether the user sets a parameter, and if not, why in one line."""
+        if self.lesson_active and parameter in ("abs_mag", "log_period"):
+            return False, "follows Teff along the strip of the real RR Lyrae (lesson mode)"
         if parameter in self.info.parameters:
             return True, ""
-        reason = f"{self.star_class} training stars have no {parameter.replace('_', ' ')}"
+        reason = f"not used: {self.star_class} training stars have no {parameter.replace('_', ' ')}"
         if parameter == "abs_mag" and self.star_class in self.model.references:
-            return False, f"{reason}: mean from the OGLE x Gaia period-luminosity relation"
-        return False, f"{reason}: fixed"
+            return False, f"{reason}; the mean comes from the OGLE x Gaia period-luminosity relation"
+        return False, reason
 
-    def validation_rmse(self, regressor: str | None = None) -> float:
-        return self.model.physics.validation_rmse(self.star_class, regressor or self.regressor)
+    def cadence_fields(self) -> tuple[str, ...]:
+        """The cadence numbers the chosen cadence uses."""
+        return CADENCE_FIELDS.get(self.cadence, PRESET_FIELDS)
+
+    def noise_surveys(self) -> list[str]:
+        """Surveys with an error model in the current band, most stars first."""
+        return [m.survey for m in sorted(self.model.error_models.values(), key=lambda m: -m.n_stars)
+                if m.band == self.band]
+
+    def strip_stars(self, cls: str = "RRLYR") -> pd.DataFrame:
+        """The real training stars of a class, one row per star (:func:`strip_stars`)."""
+        if cls not in self._stars:
+            self._stars[cls] = strip_stars(self._latents, cls)
+        return self._stars[cls]
 
     @contextlib.contextmanager
     def _one_refresh(self):
-        """Apply several changes, each still shown by its widget, and recompute once at the end."""
-        self._deferred = True
+        """Apply several changes, each still shown by its widget, and recompute once at the end
+        (of the outermost block, where blocks nest)."""
+        self._depth += 1
         try:
             with param.parameterized.batch_call_watchers(self):
                 yield
         finally:
-            self._deferred = False
-        self.refresh()
+            self._depth -= 1
+        if not self._depth:
+            self.refresh()
 
     def _apply_class_defaults(self):
         info = self.info
@@ -134,11 +192,38 @@ class Explorer(param.Parameterized):
         self.band = info.bands[0]
         for name in ("teff", "abs_mag", "log_period"):
             if name in info.ranges:
-                lo, hi = info.ranges[name]
-                pad = 0.05 * (hi - lo) or 0.1
-                self.param[name].bounds = (lo - pad, hi + pad)
+                self.param[name].bounds = self._training_bounds(name)
                 setattr(self, name, info.typical[name])
+        self._apply_lesson()
+        self._apply_noise_defaults()
         self.z_override = None
+
+    def _apply_lesson(self):
+        """In lesson mode Teff spans the real strip and sets period and magnitude; out of it,
+        the class's training range, the period held where it is."""
+        if not self.lesson_available()[0]:
+            return
+        self.param["teff"].bounds = (strip_teff_range(self.strip_stars()) if self.lesson_active
+                                     else self._training_bounds("teff"))
+        lo, hi = self.param["teff"].bounds
+        self.teff = min(max(self.teff, lo), hi)
+        self._follow_strip()
+
+    def _training_bounds(self, name: str) -> tuple[float, float]:
+        """A slider's range: the class's training range and 5 % either side."""
+        lo, hi = self.info.ranges[name]
+        pad = 0.05 * (hi - lo) or 0.1
+        return lo - pad, hi + pad
+
+    def _follow_strip(self):
+        if self.lesson_active:
+            point = strip_point(self.strip_stars(), self.teff)
+            self.param.update(log_period=self._clipped("log_period", math.log10(point.period)),
+                              abs_mag=self._clipped("abs_mag", point.abs_mag))
+
+    def _clipped(self, name: str, value: float) -> float:
+        lo, hi = self.param[name].bounds
+        return min(max(value, lo), hi)
 
     def _apply_cadence_defaults(self):
         if self.cadence in PRESETS:
@@ -147,33 +232,46 @@ class Explorer(param.Parameterized):
                               season_days=preset.season_days,
                               visits_per_night=preset.visits_per_night,
                               visit_gap_minutes=preset.visit_gap_days * MINUTES_PER_DAY)
+        self._apply_noise_defaults()
 
-    @param.depends("star_class", watch=True)
-    def _class_changed(self):
+    def _apply_noise_defaults(self):
+        """The noise of the cadence's own survey where the model has it, else the band's
+        best-sampled survey."""
+        self.param["noise_survey"].objects = self.noise_surveys()
+        chosen, _ = noise_for_cadence(self.model.error_models, self.cadence, self.band)
+        self.noise_survey = None if chosen is None else chosen.survey
+
+    #: What a change of each of these puts in order (one refresh afterwards, however many change).
+    SETTLE = {"star_class": "_apply_class_defaults", "lesson": "_apply_lesson",
+              "band": "_apply_noise_defaults", "cadence": "_apply_cadence_defaults",
+              "teff": "_follow_strip"}
+
+    def _settle(self, *events):
         with self._one_refresh():
-            self._apply_class_defaults()
+            if any(event.name == "teff" for event in events):
+                self.z_override = None  # a physics slider returns from a clicked latent point
+            for event in events:
+                getattr(self, self.SETTLE[event.name])()
 
-    @param.depends("cadence", watch=True)
-    def _cadence_changed(self):
-        with self._one_refresh():
-            self._apply_cadence_defaults()
-
-    @param.depends("teff", "abs_mag", "log_period", "regressor", "band", "n_samples", "seed",
-                   watch=True)
+    @param.depends("abs_mag", "log_period", "regressor", "n_samples", "seed", watch=True)
     def _physics_changed(self):
         self.z_override = None
         self.refresh()
 
     @param.depends("baseline_days", "nights", "season_days", "visits_per_night",
-                   "visit_gap_minutes", "noise",
+                   "visit_gap_minutes", "cadence_seed", "noise", "noise_survey",
                    "distance_pc", "custom_times", watch=True)
     def _observation_changed(self):
         self.refresh()
 
     # -- actions --------------------------------------------------------------------
     def redraw(self):
-        """New variational samples for the same physics."""
+        """New variational samples for the same physics and cadence."""
         self.seed += 1
+
+    def redraw_cadence(self):
+        """New observing nights (and noise) for the same star."""
+        self.cadence_seed += 1
 
     def upload_times(self, content: bytes) -> bool:
         """Use times from an uploaded CSV as the cadence; a bad file leaves a message, no change."""
@@ -196,28 +294,48 @@ class Explorer(param.Parameterized):
         self.refresh()
 
     # -- results ----------------------------------------------------------------------
-    def cadence_times(self) -> np.ndarray:
+    def check_numbers(self):
+        """A ValueError naming the first number field, in use, outside what it accepts."""
+        for name in (*self.cadence_fields(), "distance_pc"):
+            lo, hi = LIMITS[name]
+            value = getattr(self, name)
+            if value is None or not lo <= value <= hi:
+                raise ValueError(f"{self.param[name].label} must be between {lo:g} and {hi:g}, "
+                                 f"not {value}; the last good curve is shown.")
+
+    def cadence_times(self, seed: int | None = None, nights: int | None = None) -> np.ndarray:
+        """The chosen cadence's times (``seed``: of the nights, default the cadence seed;
+        ``nights``: another number of epochs)."""
+        seed = self.cadence_seed if seed is None else seed
+        nights = self.nights if nights is None else nights
         if self.cadence == "custom":
             if self.custom_times is None:
                 raise ValueError("upload a CSV of observation times for a custom cadence")
             return self.custom_times
         if self.cadence == "uniform":
-            return times_for({"name": "uniform", "n": self.nights, "baseline_days": self.baseline_days})
+            return times_for({"name": "uniform", "n": nights, "baseline_days": self.baseline_days})
         return times_for({"name": self.cadence, "baseline_days": self.baseline_days,
-                          "nights": self.nights, "season_days": self.season_days,
+                          "nights": nights, "season_days": self.season_days,
                           "visits_per_night": self.visits_per_night,
-                          "visit_gap_days": self.visit_gap_minutes / MINUTES_PER_DAY}, self.seed)
+                          "visit_gap_days": self.visit_gap_minutes / MINUTES_PER_DAY}, seed)
+
+    def physics(self) -> dict[str, float]:
+        """The parameters the class uses, as set (teff, abs_mag, log_period)."""
+        return {name: getattr(self, name) for name in self.info.parameters}
 
     def _draw(self):
-        abs_mag = self.abs_mag if self.responds("abs_mag")[0] else None
+        abs_mag = self.abs_mag if "abs_mag" in self.info.parameters else None
         return self.model.draw(self.star_class, teff=self.teff, abs_mag=abs_mag,
                                period=10**self.log_period, n_samples=self.n_samples,
                                regressor=self.regressor, band=self.band, seed=self.seed,
                                latent=None if self.z_override is None else self.z_override[0])
 
+    def _noise(self):
+        return self.noise_survey if self.noise and self.noise_survey else False
+
     def refresh(self):
         """Recompute every result; an input that cannot be used becomes a message, not an error."""
-        if self._deferred:
+        if self._depth:
             return
         try:
             self._refresh()
@@ -229,18 +347,63 @@ class Explorer(param.Parameterized):
             self.message = f"Something went wrong ({type(error).__name__}); the last good curve is shown."
 
     def _refresh(self):
+        self.check_numbers()
         period = 10**self.log_period
         star = self._draw()
-        observation = star.observation(times=self.cadence_times(), distance_pc=self.distance_pc,
-                                       noise=self.noise)
+        times = self.cadence_times()
+        observation = star.observation(times=times, distance_pc=self.distance_pc, noise=self._noise())
         low, median, high = np.quantile(star.magnitudes(PHASE_GRID, self.distance_pc)[0],
-                                         [0.16, 0.5, 0.84], axis=0)
+                                        [0.16, 0.5, 0.84], axis=0)
         curve = pd.DataFrame({"phase": PHASE_GRID, "median": median, "low": low, "high": high})
+        noisy = observation.noise != "none"
         first = pd.DataFrame({"time": observation.times, "phase": observation.phase,
-                              "mag": observation.mag[0], "mag_err": observation.err[0]})
+                              "mag": observation.mag[0],
+                              "mag_err": observation.err[0] if noisy else np.zeros(len(times))})
         # one batched update, so each plot redraws once per change, not once per result
         self.param.update(search=self._period_search(observation, period), position=np.array(star.z),
-                          observation=observation, observed=first, curve=curve)
+                          observation=observation, observed=first, curve=curve,
+                          shape=shape_parameters(PHASE_GRID, median), mode=self._mode_text(period),
+                          nearest=self._nearest(), cadence_note=self._cadence_note(times),
+                          noise_note=self._noise_note(), recovery=None, recovery_curve=None)
+
+    def _mode_text(self, period: float) -> str:
+        if self.star_class != "RRLYR":
+            return ""
+        if self.lesson_active:
+            point = strip_point(self.strip_stars(), self.teff)
+            return f"{point.mode} ({100 * point.mode_probability:.0f} % of {point.neighbours} real stars at this Teff)"
+        return f"{mode_of_period(period)} by its period"
+
+    def _nearest(self) -> dict:
+        """The real training star nearest in the parameters the class uses, and where it sits."""
+        key = (self.star_class, self.band)
+        if key not in self._rows:  # the class's curves in the band: a search among hundreds, not all
+            self._rows[key] = self._latents[(self._latents["cls"] == self.star_class)
+                                            & (self._latents["band"] == self.band)]
+        row = nearest_star(self._rows[key], self.star_class, self.band, self.physics())
+        key = (row["star"], self.band)
+        if key not in self._shapes:
+            z = row[latent_columns(self._latents)].to_numpy(float)[None]
+            self._shapes[key] = self.model.decode(z, self.star_class, PHASE_GRID, band=self.band)[0][0]
+        shape_curve = self._shapes[key]
+        return {"star": row["star"], "teff": row["teff"], "period": row["period"],
+                "abs_mag": row["abs_mag"], "curve": shape_curve,
+                **shape_parameters(PHASE_GRID, shape_curve)}
+
+    def _cadence_note(self, times: np.ndarray) -> str:
+        if self.cadence == "custom":
+            return f"{len(times)} uploaded times, {times[0]:.5g} to {times[-1]:.5g} d (kept as given)"
+        return f"{len(times)} epochs over {np.ptp(times):.0f} days"
+
+    def _noise_note(self) -> str:
+        if not self.noise:
+            return "No noise: the points lie on the generated curve."
+        if not self.noise_survey:
+            return f"No survey error model in band {self.band}: no noise added."
+        _, has_own = noise_for_cadence(self.model.error_models, self.cadence, self.band)
+        missing = "" if has_own or self.cadence not in PRESETS else \
+            f" This model has no {self.cadence.upper()}-like errors in {self.band}."
+        return f"Noise: {describe_noise(self.model.physics.error_model(self.noise_survey, self.band))}.{missing}"
 
     def _period_search(self, observation: Observation, period: float) -> dict:
         """The first sample's periodogram around the period, and whether its peak is the period."""
@@ -254,6 +417,29 @@ class Explorer(param.Parameterized):
         return {"periods": 1 / frequency, "power": power, "found": search.period, "true": period,
                 "recovered": is_recovered(search.period, period)}
 
+    def measure_recovery(self, realisations: int = RECOVERY_REALISATIONS,
+                         curve_realisations: int = EPOCH_CURVE_REALISATIONS):
+        """Period recovery of the current star under the current cadence over many realisations,
+        and (for generated cadences) its rate at other numbers of epochs: on demand, never on a
+        slider move."""
+        try:
+            self.check_numbers()
+            star, noise = self._draw(), self._noise()
+            seeds = range(self.cadence_seed, self.cadence_seed + realisations)
+            recovery = period_recovery(star, [self.cadence_times(s) for s in seeds],
+                                       self.distance_pc, noise)
+            rows = []
+            if self.cadence != "custom":
+                for factor in EPOCH_FACTORS:
+                    nights = max(LIMITS["nights"][0], min(LIMITS["nights"][1], round(self.nights * factor)))
+                    cadences = [self.cadence_times(s, nights) for s in seeds[:curve_realisations]]
+                    rows.append({"nights": nights, "epochs": len(cadences[0]),
+                                 "rate": period_recovery(star, cadences, self.distance_pc, noise).rate})
+            self.param.update(recovery=recovery,
+                              recovery_curve=pd.DataFrame(rows, columns=["nights", "epochs", "rate"]))
+        except ValueError as error:
+            self.message = f"Period recovery not measured: {error}"
+
     def latent_points(self) -> pd.DataFrame:
         """Training stars projected with the current projection, for the scatter plot."""
         xy = project(self._latents[latent_columns(self._latents)].to_numpy(), self.projection,
@@ -264,18 +450,34 @@ class Explorer(param.Parameterized):
         return project(self.position, self.projection, self._basis) if self.position is not None \
             else np.empty((0, 2))
 
+    def where_view(self) -> tuple[pd.DataFrame, str, str | None]:
+        """The real training stars of the class (one row per star) and the two parameters that
+        place the current star among them (:func:`where_axes`)."""
+        x, y = where_axes(self.info.parameters, self.star_class)
+        return self.strip_stars(self.star_class), x, y
+
+    def current_physics(self) -> dict[str, float]:
+        """The current star's Teff, period and mean absolute magnitude as used (NaN if unused)."""
+        star = self.observation.draw if self.observation is not None else None
+        return {"teff": self.teff if "teff" in self.info.parameters else math.nan,
+                "period": 10**self.log_period,
+                "abs_mag": math.nan if star is None or star.abs_mag is None else star.abs_mag}
+
     def morph(self, n_teff: int = 5):
-        """Generated RR Lyrae across the real training stars' Teff range, one row per regressor."""
-        return rr_lyrae_morph(self.model, n_teff=n_teff, n_samples=self.n_samples, seed=self.seed)
+        """Generated RR Lyrae across the real training stars' Teff range for the chosen regressor,
+        with each column's mode by its period."""
+        curves, shapes = rr_lyrae_morph(self.model, n_teff=n_teff, regressors=(self.regressor,),
+                                        n_samples=self.n_samples, seed=self.seed)
+        return curves, shapes.assign(mode=[mode_of_period(p) for p in shapes["period"]])
 
     # -- export -------------------------------------------------------------------------
     def export(self, fmt: str) -> io.BytesIO:
-        """The generated curves under the current cadence, with the parameters and cadence used."""
+        """The generated curves under the current cadence, with the parameters, cadence and
+        noise used (``noise``: the survey and band of the errors, or none)."""
         if self.observation is None:
             raise ValueError("nothing generated yet")
-        table = self.observation.table().assign(cadence=self.cadence, baseline_days=self.baseline_days,
-                                  nights=self.nights, season_days=self.season_days,
-                                  visits_per_night=self.visits_per_night,
-                                  visit_gap_minutes=self.visit_gap_minutes, noise=self.noise,
-                                  seed=self.seed, model=str(self.model.folder.name))
+        used = {name: getattr(self, name) for name in self.cadence_fields()}
+        table = self.observation.table().assign(cadence=self.cadence, **used,
+                                                cadence_seed=self.cadence_seed, seed=self.seed,
+                                                model=str(self.model.folder.name))
         return io.BytesIO(table_bytes(table, fmt))

@@ -16,13 +16,17 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-#: Reads every Bokeh model of the page: plot titles and the median curve's first values.
+#: Reads every Bokeh model of the page: plot titles, the median curve, the observed points'
+#: times and error bars, and the marker of the current star among the real ones.
 READ_PLOTS = """() => {
-  const out = {titles: [], median: null};
+  const out = {titles: [], median: null, observed: null, marker: null};
   for (const doc of Bokeh.documents)
     for (const m of doc.all_models) {
       if (m.type === 'Title' && m.text) out.titles.push(m.text);
       if (m.data && m.data.median) out.median = Array.from(m.data.median);
+      if (m.data && m.data.mag_err)
+        out.observed = {time: Array.from(m.data.time), mag_err: Array.from(m.data.mag_err)};
+      if (m.name === 'current star') out.marker = {x: Array.from(m.data.x), y: Array.from(m.data.y)};
     }
   return out;
 }"""
@@ -32,6 +36,7 @@ READ_PLOTS = """() => {
 class Server:
     url: str
     process: subprocess.Popen
+    first_page_s: float  # from the port opening to the first page's answer
 
     def rss_mb(self) -> float:
         """Resident memory of the server process."""
@@ -72,13 +77,14 @@ def free_port() -> int:
 @contextlib.contextmanager
 def served_app(model_folder: str | os.PathLike | None, log_path: Path, timeout: float = 90.0,
                app: str = "dashboard/app.py") -> Iterator[Server]:
-    """``panel serve <app>`` (the dashboard by default) on a free port; yields the running
-    server; stops it afterwards."""
+    """``panel serve <app> --warm`` (the dashboard by default) on a free port; yields the running
+    server; stops it afterwards. ``--warm`` builds one page before the port opens, so the model
+    is loaded when the first visitor arrives."""
     port = free_port()
     env = dict(os.environ)
     if model_folder is not None:
         env["PELSVAE_MODEL"] = str(model_folder)
-    command = [sys.executable, "-m", "panel", "serve", app, "--port", str(port),
+    command = [sys.executable, "-m", "panel", "serve", app, "--warm", "--port", str(port),
                "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -93,10 +99,11 @@ def served_app(model_folder: str | os.PathLike | None, log_path: Path, timeout: 
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"the dashboard did not start; see {log_path}")
                     time.sleep(0.3)
+            up = time.monotonic()
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 if response.status != 200:
                     raise RuntimeError(f"the dashboard answered {response.status}; see {log_path}")
-            yield Server(url, server)
+            yield Server(url, server, time.monotonic() - up)
         finally:
             server.terminate()
             try:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.state import Explorer, max_pooled
+from dashboard.state import LIMITS, Explorer, max_pooled
+from pelsvae_core.evaluation.lesson import FIXED_PERIOD_NOTE, strip_point
 
 
 @pytest.fixture
@@ -15,11 +17,18 @@ def explorer(small_model):
     return Explorer(small_model)
 
 
-def test_starts_with_a_curve_and_no_message(explorer):
+def exported(explorer) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(explorer.export("csv").getvalue()))
+
+
+def test_starts_with_a_curve_its_shape_and_no_message(explorer):
     assert explorer.message == ""
     assert explorer.curve is not None and len(explorer.curve) == 200
     assert (explorer.curve["low"] <= explorer.curve["high"]).all()
     assert explorer.observed is not None and len(explorer.observed) > 0
+    assert set(explorer.shape) >= {"R21", "phi31"} and explorer.star_class == "RRLYR"
+    assert explorer.lesson_active and explorer.mode.startswith(("RRab", "RRc"))
+    assert explorer.nearest["star"] and len(explorer.nearest["curve"]) == 200
 
 
 def test_teff_slider_changes_the_curve_and_latent_position(explorer):
@@ -30,19 +39,48 @@ def test_teff_slider_changes_the_curve_and_latent_position(explorer):
     assert not np.allclose(position, explorer.position)
 
 
-def test_class_switch_sets_ranges_bands_and_disables_unused_sliders(explorer, small_model):
+def test_lesson_mode_moves_period_and_magnitude_along_the_strip(explorer):
+    stars = explorer.strip_stars()
+    lo, hi = explorer.param["teff"].bounds
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(stars["teff"], [1, 99])))
+    for teff in (lo, hi):
+        explorer.teff = teff
+        point = strip_point(stars, teff)
+        assert 10**explorer.log_period == pytest.approx(point.period, rel=1e-6)
+        assert explorer.abs_mag == pytest.approx(point.abs_mag)
+        assert explorer.mode.startswith(point.mode)
+    assert explorer.responds("log_period") == (False, "follows Teff along the strip of the real RR Lyrae "
+                                                      "(lesson mode)")
+    assert explorer.lesson_available() == (True, "")
+    explorer.lesson = False  # the period now stays where it is when Teff moves
+    period = explorer.log_period
+    assert explorer.lesson_available() == (True, FIXED_PERIOD_NOTE)
+    assert explorer.responds("log_period") == (True, "")
+    explorer.teff = explorer.param["teff"].bounds[0]
+    assert explorer.log_period == period and explorer.message == ""
+    assert explorer.param["teff"].bounds[0] < lo  # the class's whole training range again
+
+
+def test_class_switch_sets_ranges_bands_and_hides_unused_sliders(explorer, small_model):
     explorer.star_class = "ECL"
     info = small_model.parameters()["ECL"]
     assert explorer.band in info["bands"]
     assert explorer.responds("teff")[0] is False and "no teff" in explorer.responds("teff")[1]
     assert explorer.responds("log_period")[0] is True
     assert "period-luminosity" in explorer.responds("abs_mag")[1]
+    assert not explorer.lesson_active and "choose RRLYR" in explorer.lesson_available()[1]
+    assert explorer.mode == ""
     assert explorer.observed["mag"].between(0, 30).all()  # apparent magnitudes from the relation
+    assert math.isnan(explorer.current_physics()["teff"])
+    assert explorer.where_view()[1:] == ("period", None)
     lo, hi = info["ranges"]["log_period"]
     b_lo, b_hi = explorer.param["log_period"].bounds
     assert b_lo <= lo and hi <= b_hi
+    assert exported(explorer)["teff"].isna().all()  # the hidden Teff is not used
     explorer.star_class = "CEP"
-    assert explorer.responds("teff")[0] is True
+    cep = small_model.class_physics["CEP"]
+    assert all(explorer.responds(p)[0] == (p in cep.parameters) for p in ("teff", "abs_mag", "log_period"))
+    assert explorer.where_view()[1:] == ("period", "abs_mag")  # period-luminosity
     assert explorer.message == ""
 
 
@@ -62,9 +100,66 @@ def test_cadence_presets_and_edits_change_the_observations(explorer):
     assert set(explorer.search) >= {"periods", "power", "found", "recovered", "true"}
 
 
-def test_uploaded_cadence_and_bad_files(explorer):
+def test_redrawing_the_cadence_keeps_the_star(explorer):
+    curve, times = explorer.curve["median"].copy(), explorer.observed["time"].copy()
+    explorer.redraw_cadence()
+    assert np.allclose(curve, explorer.curve["median"])
+    assert not np.allclose(times, explorer.observed["time"])
+
+
+def test_fields_a_cadence_does_not_use_are_named_and_not_exported(explorer):
+    assert explorer.cadence_fields() == ("baseline_days", "nights", "season_days",
+                                         "visits_per_night", "visit_gap_minutes")
+    table = exported(explorer)
+    assert (table["cadence"] == "lsst").all() and (table["visits_per_night"] == 2).all()
+    explorer.cadence = "uniform"
+    assert explorer.cadence_fields() == ("baseline_days", "nights")
+    table = exported(explorer)
+    assert "season_days" not in table and "visits_per_night" not in table
+    assert (table["nights"] == explorer.nights).all()
+    explorer.upload_times(b"0\n1.5\n2.2\n3.9\n7.1\n")
+    table = exported(explorer)
+    assert explorer.cadence_fields() == () and "nights" not in table and "baseline_days" not in table
+    assert (table["cadence"] == "custom").all()
+
+
+@pytest.mark.parametrize("name, value", [("nights", 0), ("baseline_days", -10.0), ("season_days", 0.0),
+                                         ("visits_per_night", 11), ("distance_pc", 0.0)])
+def test_rejected_numbers_are_answered_with_a_message(explorer, name, value):
+    kept = explorer.observed.copy()
+    setattr(explorer, name, value)
+    label = explorer.param[name].label
+    lo, hi = LIMITS[name]
+    assert explorer.message == (f"{label} must be between {lo:g} and {hi:g}, not {value}; "
+                                "the last good curve is shown.")
+    pd.testing.assert_frame_equal(explorer.observed, kept)
+    explorer.cadence = "gaia"  # a preset puts every number back: the message goes
+    explorer.distance_pc = 10_000.0
+    assert explorer.message == ""
+
+
+def test_a_field_the_cadence_ignores_is_not_checked(explorer):
+    explorer.cadence = "uniform"
+    explorer.season_days = 0.0
+    assert explorer.message == ""
+
+
+def test_more_nights_than_the_seasons_hold_are_refused_with_a_message(explorer):
+    explorer.cadence = "ztf"
+    assert explorer.cadence_note.startswith("240 epochs over ")
+    explorer.nights = 5000  # three 8-month seasons hold 720 nights
+    assert "nights must be at most 720" in explorer.message
+    assert len(explorer.observed) == 240
+    explorer.nights = 100
+    assert explorer.message == "" and explorer.cadence_note.startswith("100 epochs over ")
+
+
+def test_uploaded_cadence_keeps_its_times_and_bad_files_change_nothing(explorer):
     assert explorer.upload_times(b"mjd,flux\n55000.1,1\n55001.7,2\n55003.2,3\n55010.9,4\n")
     assert explorer.cadence == "custom" and len(explorer.observed) == 4
+    assert explorer.observed["time"].tolist() == [55000.1, 55001.7, 55003.2, 55010.9]  # MJDs kept
+    assert exported(explorer)["time"].min() == 55000.1
+    assert "4 uploaded times, 55000 to 55011 d" in explorer.cadence_note
     kept = explorer.observed.copy()
     for content, reason in [(b"", "empty"), (b"time\n1\n2\nthree\n", "not numbers"),
                             (b"time\n", "no rows"),
@@ -76,12 +171,60 @@ def test_uploaded_cadence_and_bad_files(explorer):
     assert explorer.curve is not None
 
 
+def test_noise_off_puts_the_points_on_the_curve_and_the_page_says_which_noise(explorer):
+    assert explorer.noise_survey == "SDSS Stripe 82"  # the only survey with g-band errors here
+    assert explorer.noise_note.startswith("Noise: SDSS Stripe 82 g-band errors")
+    assert "no LSST-like errors" in explorer.noise_note
+    noisy = explorer.observed.copy()
+    assert (noisy["mag_err"] > 0).all()
+    assert (exported(explorer)["noise"] == "SDSS Stripe 82 g").all()
+    explorer.noise = False
+    quiet = explorer.observed
+    assert (quiet["mag_err"] == 0).all()  # no error bars: the points are noise-free
+    star = explorer.observation.draw
+    expected = star.magnitudes(quiet["phase"].to_numpy(), explorer.distance_pc)[0][0]
+    np.testing.assert_allclose(quiet["mag"], expected)
+    assert explorer.noise_note.startswith("No noise")
+    assert (exported(explorer)["noise"] == "none").all()
+
+
+def test_a_preset_with_its_own_survey_noise_uses_it(explorer):
+    explorer.star_class = "CEP"
+    explorer.band = "I"
+    explorer.cadence = "ogle"
+    assert explorer.noise_survey == "OGLE-III LMC CEP"
+    assert "no OGLE" not in explorer.noise_note and "OGLE-III LMC CEP I-band" in explorer.noise_note
+    assert (exported(explorer)["noise"] == "OGLE-III LMC CEP I").all()
+
+
 def test_redraw_and_sample_count(explorer):
-    before = explorer.curve["median"].copy()
+    before, times = explorer.curve["median"].copy(), explorer.observed["time"].copy()
     explorer.redraw()
     assert explorer.seed == 1 and not np.allclose(before, explorer.curve["median"])
+    np.testing.assert_array_equal(times, explorer.observed["time"])  # the same nights
     explorer.n_samples = 3
     assert explorer.position.shape[0] == 3
+
+
+def test_period_recovery_on_demand_and_cleared_by_a_change(explorer):
+    explorer.cadence = "gaia"
+    assert explorer.recovery is None
+    explorer.measure_recovery(realisations=12, curve_realisations=4)
+    found = explorer.recovery
+    assert found.found.shape == (12,) and 0 <= found.rate <= 1
+    assert found.true_period == pytest.approx(10**explorer.log_period)
+    curve = explorer.recovery_curve
+    assert list(curve["nights"]) == [9, 18, 35, 70, 140] and curve["rate"].between(0, 1).all()
+    assert (np.diff(curve["epochs"]) > 0).all()
+    explorer.teff = explorer.teff + 50  # another star: the numbers no longer apply
+    assert explorer.recovery is None and explorer.recovery_curve is None
+    explorer.upload_times(b"0\n1.5\n2.2\n3.9\n7.1\n9\n")
+    explorer.measure_recovery(realisations=3)
+    assert explorer.recovery.found.shape == (3,) and explorer.recovery_curve.empty
+    explorer.cadence = "lsst"
+    explorer.nights = 0
+    explorer.measure_recovery(realisations=3)
+    assert explorer.message.startswith("Period recovery not measured: Epochs / nights")
 
 
 def test_latent_projection_and_click(explorer):
@@ -93,19 +236,38 @@ def test_latent_projection_and_click(explorer):
     assert explorer.message == "" and np.allclose(explorer.position[:, :2], [0.7, -0.4])
     explorer.teff = explorer.teff + 1  # moving a slider returns to the physics
     assert explorer.z_override is None
-
-
-def test_morph_view(explorer):
-    curves, shapes = explorer.morph(n_teff=3)
-    assert set(shapes["regressor"]) == {"linear", "rf", "mlp"} and len(shapes) == 9
     from dashboard import plots
-    layout = plots.morph(curves, shapes)
-    assert len(layout) == 9 and "R21=" in layout[0].opts.get().kwargs["title"]
+    assert plots.latent_points(points, "z0-z1").opts.get().kwargs["xlabel"] == "latent z0"
+    assert plots.latent_points(points, "pca").opts.get().kwargs["ylabel"] == "latent PCA axis 2"
+
+
+def test_morph_view_one_regressor_on_a_shared_axis(explorer):
+    explorer.regressor = "mlp"
+    curves, shapes = explorer.morph(n_teff=3)
+    assert set(shapes["regressor"]) == {"mlp"} and len(shapes) == 3
+    assert set(shapes["mode"]) <= {"RRab", "RRc"}
+    from dashboard import plots
+    grid = plots.morph(curves, shapes)
+    figures = [child[0] for child in grid.children]
+    assert len(figures) == 3 and len({id(f.y_range) for f in figures}) == 1
+    assert figures[0].y_range.start > figures[0].y_range.end  # magnitudes: bright up
+    lines = [t.text for t in figures[0].above]
+    assert any(line.startswith("R21 ") and "φ31" in line for line in lines)
+
+
+def test_strip_view_marks_the_current_star(explorer):
+    from dashboard import plots
+    stars, x, y = explorer.where_view()
+    view = plots.WhereFigure(stars, x, y, explorer.star_class)
+    view.update(explorer.current_physics())
+    assert view.marker.data["x"] == [explorer.teff]
+    assert view.marker.data["y"] == [pytest.approx(10**explorer.log_period)]
 
 
 def test_export_holds_curves_parameters_and_cadence(explorer):
-    table = pd.read_csv(io.BytesIO(explorer.export("csv").getvalue()))
-    assert {"time", "phase", "mag", "mag_err", "teff", "period", "cadence", "seed"} <= set(table)
+    table = exported(explorer)
+    assert {"time", "phase", "mag", "mag_err", "teff", "period", "cadence", "seed", "cadence_seed",
+            "noise"} <= set(table)
     assert (table["cadence"] == explorer.cadence).all()
     assert table["sample"].nunique() == explorer.n_samples
     parquet = pd.read_parquet(explorer.export("parquet"))
@@ -113,6 +275,7 @@ def test_export_holds_curves_parameters_and_cadence(explorer):
 
 
 def test_out_of_range_value_gives_a_message_not_an_exception(explorer):
+    explorer.lesson = False
     explorer.param["teff"].bounds = (0, 1e6)
     explorer.teff = 500_000
     assert "far outside" in explorer.message
@@ -121,8 +284,11 @@ def test_out_of_range_value_gives_a_message_not_an_exception(explorer):
 
 def test_app_builds_without_a_server(explorer):
     from dashboard.app import build
-    tabs = build(explorer).objects[1].objects[1]
-    assert [name for name in tabs._names] == ["Light curve", "Latent space", "RR Lyrae morph", "Model"]
+    page = build(explorer)
+    tabs = page.main[-1]
+    assert list(tabs._names) == ["Light curve", "Cadence effects", "RR Lyrae morph", "Latent space",
+                                 "Model"]
+    assert [card.title for card in page.sidebar] == ["Star", "Cadence", "Noise and distance", "Export"]
 
 
 def test_model_tab_quotes_the_stored_evaluation_for_the_chosen_regressor(explorer, monkeypatch):

@@ -1,0 +1,129 @@
+"""Where a star sits among the real training stars, and the RR Lyrae instability strip as a lesson.
+
+In nature an RR Lyrae's temperature does not vary alone: along the instability
+strip the hotter stars are also the shorter-period ones, and from about 7,600 K
+most pulsate in the first overtone (RRc, near-sinusoidal curves) rather than the
+fundamental mode (RRab, sawtooths). :func:`strip_point` places a star at a given
+Teff the way the real training stars are placed: the period and absolute
+magnitude are the medians of the ``NEIGHBOURS`` real stars nearest in Teff, and
+the probability of the first-overtone mode is the fraction of them that are RRc.
+Dragging Teff along the strip with these values reproduces the morph of
+:mod:`pelsvae_core.evaluation.morph`; holding the period fixed does not, and
+:data:`FIXED_PERIOD_NOTE` says why in one line.
+
+The model folder records no pulsation mode, so a star's mode is read from its
+period (:data:`RRC_MAX_PERIOD`); when the latent table gains the survey's own
+subtype, :func:`strip_stars` is the one place to read it instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: RR Lyrae with shorter periods than this (days) count as first-overtone (RRc) pulsators: the
+#: gap between the two modes in the period histogram of the SDSS Stripe 82 training stars
+#: (fewest stars per 0.025 d between 0.40 and 0.45 d, against 10-35 either side).
+RRC_MAX_PERIOD = 0.43
+#: How many real stars nearest in Teff set the period, magnitude and mode at a Teff.
+NEIGHBOURS = 25
+#: The strip's Teff range: these percentiles of the real stars' Teff (the extremes are single stars).
+STRIP_PERCENTILES = (1.0, 99.0)
+#: What holding the period fixed means, in one line.
+FIXED_PERIOD_NOTE = ("Period held fixed: a real RR Lyrae does not change Teff alone. Hotter ones "
+                     "pulsate faster and switch from the fundamental mode (RRab, sawtooth) to the "
+                     "first overtone (RRc, sinusoid); at a fixed period the real stars' shape "
+                     "hardly follows Teff.")
+
+
+def mode_of_period(period) -> np.ndarray | str:
+    """RR Lyrae pulsation mode from the period (days): ``"RRc"`` below :data:`RRC_MAX_PERIOD`,
+    else ``"RRab"``; element-wise for an array."""
+    mode = np.where(np.asarray(period) < RRC_MAX_PERIOD, "RRc", "RRab")
+    return str(mode) if mode.ndim == 0 else mode
+
+
+def strip_stars(latents: pd.DataFrame, cls: str = "RRLYR", split: str = "train") -> pd.DataFrame:
+    """One row per real star of ``cls`` in ``split`` (index: star), with its teff, period,
+    abs_mag and, for RR Lyrae, ``mode`` (RRab / RRc by :data:`RRC_MAX_PERIOD`).
+
+    ``latents``: :meth:`pelsvae_core.Model.latents` (one row per star and band)."""
+    rows = latents[(latents["cls"] == cls) & (latents["split"] == split)]
+    stars = rows.groupby("star")[["teff", "period", "abs_mag"]].first()
+    if cls == "RRLYR":
+        stars["mode"] = mode_of_period(stars["period"].to_numpy())
+    return stars
+
+
+@dataclass(frozen=True)
+class StripPoint:
+    """A place on the instability strip: the medians of the real stars nearest in Teff."""
+
+    teff: float
+    period: float       # days
+    abs_mag: float
+    p_rrc: float        # fraction of the neighbours pulsating in the first overtone
+    neighbours: int
+
+    @property
+    def mode(self) -> str:
+        """The likelier mode: RRc when at least half the neighbours are RRc."""
+        return "RRc" if self.p_rrc >= 0.5 else "RRab"
+
+    @property
+    def mode_probability(self) -> float:
+        """The fraction of the neighbours in :attr:`mode`."""
+        return self.p_rrc if self.mode == "RRc" else 1.0 - self.p_rrc
+
+
+def strip_point(stars: pd.DataFrame, teff: float, neighbours: int = NEIGHBOURS) -> StripPoint:
+    """Period, absolute magnitude and first-overtone fraction of the ``neighbours`` real RR
+    Lyrae nearest to ``teff`` (``stars``: :func:`strip_stars`)."""
+    teff_all, period, abs_mag = (stars[c].to_numpy(float) for c in ("teff", "period", "abs_mag"))
+    known = np.isfinite(teff_all) & np.isfinite(period) & np.isfinite(abs_mag)
+    if not known.any():
+        raise ValueError("no real RR Lyrae with Teff, period and absolute magnitude in this model")
+    rrc = stars["mode"].to_numpy()[known] == "RRc"
+    near = np.argsort(np.abs(teff_all[known] - teff), kind="stable")[:neighbours]
+    return StripPoint(float(teff), float(np.median(period[known][near])),
+                      float(np.median(abs_mag[known][near])), float(rrc[near].mean()), len(near))
+
+
+def strip_teff_range(stars: pd.DataFrame) -> tuple[float, float]:
+    """The Teff range of the strip: :data:`STRIP_PERCENTILES` of the real stars' Teff."""
+    teff = stars["teff"].dropna()
+    if teff.empty:
+        raise ValueError("no real star with a Teff in this model")
+    lo, hi = np.percentile(teff, STRIP_PERCENTILES)
+    return float(lo), float(hi)
+
+
+def where_axes(parameters: tuple[str, ...], cls: str) -> tuple[str, str | None]:
+    """The two parameters that place a star of ``cls`` among the real ones: Teff and period
+    for RR Lyrae (the instability strip), period and absolute magnitude where the class has
+    them (period-luminosity), else period and Teff, else period alone (``None``)."""
+    if cls == "RRLYR" and "teff" in parameters:
+        return "teff", "period"
+    for second in ("abs_mag", "teff"):
+        if second in parameters:
+            return "period", second
+    return "period", None
+
+
+def nearest_star(latents: pd.DataFrame, cls: str, band: str, values: dict[str, float]) -> pd.Series:
+    """The real training curve of ``cls`` in ``band`` nearest to ``values`` (teff, abs_mag,
+    log_period, as given), each parameter in units of its spread among those curves; the row
+    of ``latents`` (star, parameters and latent vector)."""
+    rows = latents[(latents["cls"] == cls) & (latents["band"] == band) & (latents["split"] == "train")]
+    if rows.empty:
+        raise ValueError(f"no real {cls} training star in band {band}")
+    columns = {"teff": rows["teff"], "abs_mag": rows["abs_mag"], "log_period": np.log10(rows["period"])}
+    distance = np.zeros(len(rows))
+    for name, value in values.items():
+        column = columns[name].to_numpy(float)
+        spread = np.nanstd(column) or 1.0
+        distance += np.nan_to_num((column - value) / spread, nan=np.inf) ** 2
+    if not np.isfinite(distance).any():
+        raise ValueError(f"no real {cls} training star in band {band} with these parameters")
+    return rows.iloc[int(np.argmin(distance))]

@@ -1,0 +1,72 @@
+"""Period recovery over many realisations, and the survey noise that goes with a cadence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pelsvae_core import load_model
+from pelsvae_core.cadences import times_for
+from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
+                                              period_recovery)
+from pelsvae_core.physics.noise import ErrorModel
+
+
+@pytest.fixture(scope="module")
+def star():
+    return load_model().draw("RRLYR", teff=7300, abs_mag=0.3, period=0.55, n_samples=4, seed=0)
+
+
+def test_dense_cadences_find_the_period_and_each_realisation_differs(star):
+    # 0.05 d spacing over 60 d: well above the Nyquist rate of the search window, no alias
+    dense = [np.sort(np.random.default_rng(s).uniform(0, 60, 600)) for s in range(6)]
+    found = period_recovery(star, dense, distance_pc=10_000, noise=True)
+    assert found.rate == 1.0 and found.found.shape == (6,) and found.aliases() == []
+    assert np.all(np.abs(found.found / 0.55 - 1) < 0.01)
+    assert len(set(found.found)) > 1  # new times, noise and sample each time
+
+
+def test_one_epoch_a_night_confuses_the_period_with_its_daily_aliases(star):
+    # the same hour every night: frequencies 1/P and 1/P - 1 per day look alike
+    nightly = [np.arange(60.0) + np.random.default_rng(s).uniform(-0.02, 0.02, 60) for s in range(20)]
+    found = period_recovery(star, nightly, distance_pc=10_000, noise=True)
+    assert found.rate < 0.95
+    daily_alias = 1 / abs(1 / 0.55 - 1)  # 1.22 d
+    assert any(abs(period / daily_alias - 1) < 0.01 for period, _ in found.aliases())
+
+
+def test_too_few_epochs_count_as_not_recovered(star):
+    found = period_recovery(star, [np.arange(3.0)], distance_pc=None, noise=False)
+    assert np.isnan(found.found[0]) and found.rate == 0.0
+    with pytest.raises(ValueError, match="at least one"):
+        period_recovery(star, [], distance_pc=None, noise=False)
+
+
+def test_sparse_survey_cadence_loses_the_period_sometimes(star):
+    """Gaia-like sampling (70 epochs in 5 years) misses an RR Lyrae's period now and then; the
+    LSST-like cadence, with its pairs of visits on 90 nights a year, does not."""
+    gaia = period_recovery(star, [times_for("gaia", s) for s in range(40)], 10_000, True)
+    lsst = period_recovery(star, [times_for("lsst", s) for s in range(40)], 10_000, True)
+    assert lsst.rate > gaia.rate and lsst.rate >= 0.95
+
+
+def test_aliases_merge_nearby_periods_and_rank_by_frequency():
+    found = Recovery(1.0, np.array([1.0, 0.5, 0.501, 0.502, 2.0, 2.01, np.nan]),
+                     np.array([True, False, False, False, False, False, False]))
+    (first, share), (second, _) = found.aliases(top=2)
+    assert first == pytest.approx(0.501) and share == pytest.approx(3 / 7)
+    assert second == pytest.approx(2.005)
+    assert found.rate == pytest.approx(1 / 7)
+
+
+def model(survey, band, n_stars):
+    return ErrorModel(survey, band, 0.01, 21.0, 0.04, (15.0, 20.0), n_stars)
+
+
+def test_the_cadence_survey_noise_is_preferred_in_its_band():
+    models = {"a": model("SDSS Stripe 82", "g", 300), "b": model("OGLE-III LMC CEP", "I", 100),
+              "c": model("Catalina SSS", "I", 900)}
+    assert noise_for_cadence(models, "ogle", "I") == (models["b"], True)
+    assert noise_for_cadence(models, "lsst", "I") == (models["c"], False)  # the most stars
+    assert noise_for_cadence(models, "ogle", "z") == (None, False)
+    line = describe_noise(models["b"])
+    assert "OGLE-III LMC CEP I-band" in line and "100 stars" in line and "depth I = 21.0" in line
