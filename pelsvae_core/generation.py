@@ -1,12 +1,17 @@
 """Light curves from physical parameters (Martinez-Palomera et al. 2022, Sect. 4.3), in magnitudes.
 
-class + (Teff, M, P) + dummy ~ U(0, 1)  --regressor-->  z, log10 amplitude
+class + (Teff, M, P) + band  --density or regressor-->  z, log10 amplitude
 z + class + band + phases  --decoder-->  normalised curve  -->  magnitudes
 
-The normalised curve (0 = brightest, 1 = faintest) is scaled by the predicted
-amplitude around the absolute magnitude, plus the distance modulus when a
-distance is given. The absolute magnitude is the one given, else the class's own
-prediction: its median (classes trained with M) or the period-luminosity relation
+The default, ``"mdn"``, draws z and the amplitude from a conditional density fitted
+on the real stars (:mod:`pelsvae_core.physics.density`); the paper's regressors
+(linear, rf, mlp) map the physics and a dummy ~ U(0, 1) to them (Sect. 4.2). Either
+way the amplitude is held to the class's real range in the band, widened by a stated
+margin (:meth:`ClassPhysics.amplitude_bounds`); a sample held there says so
+(``amplitude_clipped``). The normalised curve (0 = brightest, 1 = faintest) is
+scaled by the amplitude around the absolute magnitude, plus the distance modulus
+when a distance is given. The absolute magnitude is the one given, else the class's
+own prediction: its median (classes trained with M) or the period-luminosity relation
 of the OGLE x Gaia DR2 cross-match (:mod:`pelsvae_core.reference`). Survey noise
 draws from the survey's error-versus-magnitude relation (:mod:`pelsvae_core.noise`)
 at each apparent magnitude.
@@ -23,6 +28,7 @@ from . import cadences
 from .model.decoder import Decoder, periodic_values
 from .physics.classes import ClassPhysics
 from .physics.mapping import PhysicsMap
+from .physics.regressors import DEFAULT_REGRESSOR
 
 #: How far outside a class's training range (in range widths) a parameter may go before it is refused.
 MAX_EXTRAPOLATION = 1.0
@@ -102,15 +108,25 @@ def observation_phases(period: float, times=None, phases=None, cadence=None, epo
     return np.full(phases.size, np.nan), phases
 
 
+def sample_targets(physics: PhysicsMap, info: ClassPhysics, values: dict[str, float], band: str,
+                   regressor: str, n_samples: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latent vectors (n_samples, d), amplitudes (magnitudes) and whether each amplitude was
+    held to the class's bounds, for one physical vector: draws from the density, or the
+    paper's regressor at a dummy ~ U(0, 1) per sample (Sect. 4.2)."""
+    inputs = info.regressor_inputs(np.tile([values[p] for p in info.parameters], (n_samples, 1)),
+                                   [band] * n_samples)
+    out = physics.predictor(info.cls, regressor).sample(inputs, rng)
+    low, high = info.amplitude_bounds(band)
+    log_amplitude = np.clip(out[:, -1], low, high)
+    return out[:, :-1], 10 ** log_amplitude, log_amplitude != out[:, -1]
+
+
 def predict_latents(physics: PhysicsMap, info: ClassPhysics, values: dict[str, float], band: str,
                     regressor: str, n_samples: int, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Latent vectors (n_samples, d) and amplitudes (magnitudes) for one physical vector,
-    each sample with its own dummy ~ U(0, 1) (paper Sect. 4.2)."""
-    inputs = info.regressor_inputs(np.tile([values[p] for p in info.parameters], (n_samples, 1)),
-                                   [band] * n_samples, rng.uniform(0, 1, n_samples))
-    out = physics.predictor(info.cls, regressor).predict(inputs)
-    return out[:, :-1], 10 ** out[:, -1]
+    """Latent vectors and bounded amplitudes of :func:`sample_targets`, without the flags."""
+    return sample_targets(physics, info, values, band, regressor, n_samples, rng)[:2]
 
 
 @dataclass
@@ -125,7 +141,8 @@ class Draw:
     request: Request
     regressor: str
     z: np.ndarray           # (n_samples, latent_dim)
-    amplitude: np.ndarray   # (n_samples,) magnitudes
+    amplitude: np.ndarray   # (n_samples,) magnitudes, within the class's bounds
+    amplitude_clipped: np.ndarray  # (n_samples,) bool: drawn outside the bounds, held at one
     grid: np.ndarray        # (n_samples, 2, grid_size) normalised magnitude and error
     abs_mag: float | None
     abs_mag_source: str
@@ -198,12 +215,13 @@ class Observation:
             "abs_mag_source": star.abs_mag_source,
             "period": request.period, "regressor": star.regressor, "mag_kind": self.mag_kind,
             "distance_pc": np.nan if self.distance_pc is None else self.distance_pc,
-            "noise": self.noise, "extrapolation": request.extrapolation, **latents,
+            "noise": self.noise, "extrapolation": request.extrapolation,
+            "amplitude_clipped": np.repeat(star.amplitude_clipped, n_obs), **latents,
         })
 
 
 def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=None, period=None,
-         n_samples: int = 10, regressor: str = "rf", band: str | None = None, seed: int = 0,
+         n_samples: int = 10, regressor: str = DEFAULT_REGRESSOR, band: str | None = None, seed: int = 0,
          latent=None, folder=None) -> Draw:
     """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`);
     ``folder`` names the model in errors."""
@@ -218,8 +236,9 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     if mean_mag is None:
         mean_mag, source = physics.period_luminosity(cls, request.period)
     rng = np.random.default_rng(seed)
-    z, amplitude = predict_latents(physics, info, request.values, request.band, regressor, n_samples, rng)
+    z, amplitude, clipped = sample_targets(physics, info, request.values, request.band, regressor,
+                                           n_samples, rng)
     if latent is not None:
         z = np.broadcast_to(np.asarray(latent, dtype=float).reshape(1, -1), z.shape)
-    return Draw(physics, request, regressor, z, amplitude, decoder.decode_grid(z, cls, band=request.band),
-                mean_mag, source, seed)
+    return Draw(physics, request, regressor, z, amplitude, clipped,
+                decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed)

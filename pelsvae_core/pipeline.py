@@ -35,6 +35,7 @@ from .model import storage
 from .model.decoder import Decoder
 from .model.recipe import Recipe, model_config, training_counts
 from .model.training import fit
+from .physics import density
 from .physics.latent_fit import REPEATS, fit_regressors
 from .physics.noise import fit_error_models
 from .physics.reference import class_references
@@ -124,6 +125,8 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
         "regressor_validation": table.to_dict(orient="records"),
         "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
         "repeats": REPEATS, "seed": seed,
+        "density": {"kind": "mdn", "components": density.COMPONENTS, "hidden": list(density.HIDDEN),
+                    "targets": "posterior means and log10 amplitude of the real training curves"},
         "error_models": {key: m.to_dict() for key, m in error_models.items()},
         "references": {cls: r.to_dict() for cls, r in references.items() if cls in model.classes}}}
     latents = io.BytesIO()

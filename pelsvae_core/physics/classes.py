@@ -3,11 +3,13 @@ and the one builder of the physics -> latent regressors' inputs.
 
 The same :func:`regressor_inputs` makes the regressors' training rows
 (:mod:`.latent_fit`) and their inputs at generation (:mod:`pelsvae_core.generation`),
-so the two cannot drift apart.
+so the two cannot drift apart. Each class also records the range of its real
+amplitudes per band, which bounds the amplitudes it generates.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +20,16 @@ from ..data.dataset import TrainingSet
 PARAMETERS = ("teff", "abs_mag", "log_period")
 #: A parameter is used for a class when at least this many of its training curves have it.
 MIN_CURVES_WITH_PARAMETER = 30
+#: Generated log10 amplitudes are held to the class's real range in the band widened by this
+#: much on each side (0.1 dex: 26 % above the largest and below the smallest real amplitude);
+#: beyond it the model has seen no star, and an unbounded regressor reaches absurd amplitudes
+#: (the paper's MLP: 1.9e6 mag for CEP at a corner of the inputs generation accepts, its
+#: ranges widened by one width).
+AMPLITUDE_MARGIN_DEX = 0.1
+#: Without a recorded range (folders fitted before it was recorded): no periodic variable of
+#: these classes exceeds the Miras' 11 mag in V (GCVS variability types, "M"; Samus et al.
+#: 2017, ARep 61, 80), and none below 1 mmag would pass the S/N >= 5 cut of any survey here.
+PHYSICAL_LOG_AMPLITUDE = (-3.0, math.log10(11.0))
 
 
 @dataclass
@@ -30,6 +42,17 @@ class ClassPhysics:
     ranges: dict[str, tuple[float, float]]   # min and max over the training stars
     typical: dict[str, float]                # median over the training stars
     n_stars: int
+    #: per band, min and max log10 amplitude (mag) of the training curves
+    log_amplitude: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def amplitude_bounds(self, band: str) -> tuple[float, float]:
+        """The log10 amplitudes (mag) generation may return in ``band``: the real range widened
+        by :data:`AMPLITUDE_MARGIN_DEX`, or :data:`PHYSICAL_LOG_AMPLITUDE` where none is recorded."""
+        if band not in self.log_amplitude:
+            return PHYSICAL_LOG_AMPLITUDE
+        lo, hi = self.log_amplitude[band]
+        return (max(lo - AMPLITUDE_MARGIN_DEX, PHYSICAL_LOG_AMPLITUDE[0]),
+                min(hi + AMPLITUDE_MARGIN_DEX, PHYSICAL_LOG_AMPLITUDE[1]))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,15 +61,15 @@ class ClassPhysics:
     def from_dict(cls, data: dict) -> "ClassPhysics":
         return cls(cls=data["cls"], parameters=tuple(data["parameters"]), bands=tuple(data["bands"]),
                    ranges={k: tuple(v) for k, v in data["ranges"].items()},
-                   typical=data["typical"], n_stars=data["n_stars"])
+                   typical=data["typical"], n_stars=data["n_stars"],
+                   log_amplitude={k: tuple(v) for k, v in data.get("log_amplitude", {}).items()})
 
-    def regressor_inputs(self, physics: np.ndarray, bands: Sequence[str],
-                         dummy: np.ndarray) -> np.ndarray:
+    def regressor_inputs(self, physics: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         """Regressor inputs, one row per curve: this class's parameters (``physics``, columns in
-        ``self.parameters`` order), the band one-hot over ``self.bands``, and the dummy ~ U(0, 1)
-        (paper Sect. 4.2) that makes one physical vector a family of curves."""
+        ``self.parameters`` order) and the band one-hot over ``self.bands``. The paper's point
+        regressors add their dummy column themselves (:func:`.regressors.with_dummy`)."""
         band_onehot = (np.asarray(bands)[:, None] == np.array(self.bands)[None, :]).astype(float)
-        return np.column_stack([np.asarray(physics, dtype=float), band_onehot, dummy])
+        return np.column_stack([np.asarray(physics, dtype=float), band_onehot])
 
 
 def physics_matrix(data: TrainingSet) -> np.ndarray:
@@ -67,9 +90,13 @@ def describe_class(data: TrainingSet, c: int) -> ClassPhysics | None:
     columns = [PARAMETERS.index(p) for p in parameters]
     usable = known[:, columns].all(axis=1)
     values = physics[usable][:, columns]
+    band_names = np.array(data.bands)[real.band[usable]]
+    log_amplitude = np.log10(real.amplitude[usable].astype(float))
     return ClassPhysics(
         cls=data.classes[c], parameters=parameters,
-        bands=tuple(sorted({data.bands[b] for b in real.band[usable]})),
+        bands=tuple(sorted(set(band_names))),
         ranges={p: (float(values[:, i].min()), float(values[:, i].max())) for i, p in enumerate(parameters)},
         typical={p: float(np.median(values[:, i])) for i, p in enumerate(parameters)},
-        n_stars=int(len(set(real.star_key[usable]))))
+        n_stars=int(len(set(real.star_key[usable]))),
+        log_amplitude={b: (float(log_amplitude[band_names == b].min()),
+                           float(log_amplitude[band_names == b].max())) for b in sorted(set(band_names))})

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from .classes import ClassPhysics
+from .density import MixtureDensity
 from .noise import ErrorModel
 from .reference import ClassReference
 from .regressors import KINDS, Predictor, load_predictors
@@ -20,7 +21,7 @@ from .regressors import KINDS, Predictor, load_predictors
 @dataclass
 class PhysicsMap:
     classes: dict[str, ClassPhysics] = field(default_factory=dict)
-    predictors: dict[str, Predictor] = field(default_factory=dict)
+    predictors: dict[str, Predictor | MixtureDensity] = field(default_factory=dict)
     error_models: dict[str, ErrorModel] = field(default_factory=dict)   # "<survey>/<band>"
     references: dict[str, ClassReference] = field(default_factory=dict)
     validation: list[dict] = field(default_factory=list)  # per class and regressor, on the val split
@@ -45,9 +46,14 @@ class PhysicsMap:
             raise ValueError(f"unknown class {cls!r}; this model generates {', '.join(sorted(self.classes))}")
         return self.classes[cls]
 
-    def predictor(self, cls: str, regressor: str) -> Predictor:
+    def predictor(self, cls: str, regressor: str) -> Predictor | MixtureDensity:
+        """The class's regressor of kind ``regressor`` (the paper's, or the density ``"mdn"``)."""
         if regressor not in KINDS:
             raise ValueError(f"unknown regressor {regressor!r}; choose from {', '.join(KINDS)}")
+        if f"{cls}/{regressor}" not in self.predictors:
+            fitted = sorted(k.partition("/")[2] for k in self.predictors if k.startswith(f"{cls}/"))
+            raise ValueError(f"this model has no {regressor!r} regressor for {cls} (it has "
+                             f"{', '.join(fitted) or 'none'}); run `pelsvae fit-regressors`")
         return self.predictors[f"{cls}/{regressor}"]
 
     def validation_rmse(self, cls: str, regressor: str) -> float:

@@ -8,9 +8,11 @@ dummy values, and paired with latent vectors drawn from the encoder's
 N(mu, sigma), so one physical vector yields a family of slightly different curves.
 
 Three kinds, all scikit-learn fits with standardised inputs: linear, random
-forest and MLP. They are stored as plain arrays (``.npz`` read with
-``allow_pickle=False``) and evaluated by the small NumPy predictors below, so
-loading a model folder never unpickles anything.
+forest and MLP (:data:`PAPER_KINDS`). A fourth, ``"mdn"``, is not a point
+regression: a conditional density of the same targets given the same inputs,
+without the dummy (:mod:`.density`), sampled at generation. All are stored as
+plain arrays (``.npz`` read with ``allow_pickle=False``) and evaluated in NumPy,
+so loading a model folder never unpickles anything.
 """
 from __future__ import annotations
 
@@ -23,7 +25,23 @@ from sklearn.linear_model import LinearRegression
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-KINDS = ("linear", "rf", "mlp")
+from .density import KIND as DENSITY_KIND
+from .density import MixtureDensity
+
+#: The paper's point regressors (Sect. 4.2): physics, band and a dummy ~ U(0, 1) -> targets.
+PAPER_KINDS = ("linear", "rf", "mlp")
+KINDS = (*PAPER_KINDS, DENSITY_KIND)
+#: What generation draws from unless told otherwise: the density matches the spread of real
+#: stars (16-84 % widths 0.7-1.4x theirs) where the point regressors give 0.01-0.1x.
+DEFAULT_REGRESSOR = DENSITY_KIND
+#: Dummy values at which a point regressor's family is evaluated (its mean, its likelihood).
+DUMMY_GRID = (np.arange(16) + 0.5) / 16
+
+
+def with_dummy(x: np.ndarray, dummy: np.ndarray) -> np.ndarray:
+    """The paper's regressor input: ``x`` (physics and band columns) and the dummy ~ U(0, 1)
+    (Sect. 4.2) as the last column, which makes one physical vector a family of curves."""
+    return np.column_stack([x, dummy])
 
 
 @dataclass
@@ -34,6 +52,7 @@ class Predictor:
     arrays: dict[str, np.ndarray]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Targets at inputs ``x`` whose last column is the dummy (:func:`with_dummy`)."""
         a = self.arrays
         x = (np.asarray(x, dtype=np.float64) - a["x_mean"]) / a["x_scale"]
         if self.kind == "linear":
@@ -46,6 +65,18 @@ class Predictor:
                     x = np.maximum(x, 0.0)
             return x
         return _forest_predict(a, x)
+
+    def family(self, x: np.ndarray) -> np.ndarray:
+        """(n, len(DUMMY_GRID), D): the family of targets of each input row (no dummy column)."""
+        return np.stack([self.predict(with_dummy(x, np.full(len(x), u))) for u in DUMMY_GRID], 1)
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        """The point prediction: the family's mean over the dummy."""
+        return self.family(x).mean(1)
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One member of each row's family, at a dummy ~ U(0, 1) (the paper's generation)."""
+        return self.predict(with_dummy(x, rng.uniform(0, 1, len(x))))
 
     @classmethod
     def from_sklearn(cls, kind: str, scaler: StandardScaler, estimator) -> "Predictor":
@@ -91,6 +122,7 @@ def _forest_predict(a: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
 
 
 def make_estimator(kind: str, seed: int):
+    """A scikit-learn estimator of one of :data:`PAPER_KINDS`."""
     if kind == "linear":
         return LinearRegression()
     if kind == "rf":
@@ -99,10 +131,10 @@ def make_estimator(kind: str, seed: int):
     if kind == "mlp":
         return MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=300, early_stopping=True,
                             random_state=seed)
-    raise ValueError(f"unknown regressor {kind!r}; choose from {', '.join(KINDS)}")
+    raise ValueError(f"unknown point regressor {kind!r}; choose from {', '.join(PAPER_KINDS)}")
 
 
-def save_predictors(predictors: dict[str, Predictor]) -> bytes:
+def save_predictors(predictors: dict[str, Predictor | MixtureDensity]) -> bytes:
     """All predictors in one ``.npz`` (keys ``<name>/<array>``), no pickled objects."""
     flat = {}
     for name, predictor in predictors.items():
@@ -114,10 +146,15 @@ def save_predictors(predictors: dict[str, Predictor]) -> bytes:
     return buffer.getvalue()
 
 
-def load_predictors(content: bytes) -> dict[str, Predictor]:
+def load_predictors(content: bytes) -> dict[str, Predictor | MixtureDensity]:
+    """The predictors of :func:`save_predictors`, the density as a :class:`MixtureDensity`."""
     with np.load(io.BytesIO(content), allow_pickle=False) as data:
         grouped: dict[str, dict[str, np.ndarray]] = {}
         for key in data.files:
             name, _, field = key.rpartition("/")
             grouped.setdefault(name, {})[field] = data[key]
-    return {name: Predictor(str(arrays.pop("__kind__")), arrays) for name, arrays in grouped.items()}
+    loaded = {}
+    for name, arrays in grouped.items():
+        kind = str(arrays.pop("__kind__"))
+        loaded[name] = MixtureDensity(arrays) if kind == DENSITY_KIND else Predictor(kind, arrays)
+    return loaded

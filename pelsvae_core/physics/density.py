@@ -1,0 +1,248 @@
+"""A conditional density of (latent vector, log10 amplitude) given a class's physics and band.
+
+A mixture density network (Bishop 1994, "Mixture Density Networks", Aston University
+NCRG/94/004): a small MLP maps the inputs (the class's parameters and the band one-hot,
+no dummy) to a mixture of K Gaussians over the targets, each with a full covariance
+given by its lower-triangular Cholesky factor L (Sigma = L L^T). Sampling picks a
+component by its weight and draws m + L eps, eps ~ N(0, I), so one physical vector
+yields the spread of curves that real stars with that physics show, where the paper's
+point regressors plus a uniform dummy (Sect. 4.2) give a much narrower family.
+
+Trained with torch on the CPU; stored as plain arrays (``kind``, ``arrays``, like
+:class:`~.regressors.Predictor`) and evaluated here in NumPy, so generation needs no
+torch and loading a model folder unpickles nothing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+KIND = "mdn"
+#: Floor of each Cholesky diagonal, in standardised target units: keeps a component from
+#: collapsing onto one training curve (the classic MDN failure, Bishop 1994 Sect. 6).
+MIN_SCALE = 1e-2
+#: Mixture components and hidden layer widths (tanh), chosen on the validation stars.
+COMPONENTS = 8
+HIDDEN = (64, 64)
+#: Training: a fifth of the stars held out for early stopping; Adam with a little weight decay.
+HOLDOUT = 0.2
+LEARNING_RATE = 3e-3
+WEIGHT_DECAY = 1e-4
+BATCH = 256
+MAX_EPOCHS = 400
+PATIENCE = 25
+#: log(2 pi), the Gaussian normalisation.
+LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass
+class MixtureDensity:
+    """A fitted mixture density network as arrays: input and target standardisation, the
+    hidden layers ``w<i>``/``b<i>`` (tanh), and the output layer ``w_out``/``b_out`` giving per
+    component a logit, a mean and the raw lower triangle of its Cholesky factor."""
+
+    arrays: dict[str, np.ndarray]
+    kind: str = KIND
+
+    @property
+    def components(self) -> int:
+        return int(self.arrays["components"])
+
+    @property
+    def dims(self) -> int:
+        return int(self.arrays["y_mean"].size)
+
+    def _mixture(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log weights (n, K), means (n, K, D) and Cholesky factors (n, K, D, D), all in
+        standardised target units."""
+        return split_heads(self._outputs(x), self.components, self.dims, np)
+
+    def _outputs(self, x: np.ndarray) -> np.ndarray:
+        """The network's output layer for inputs ``x`` (n, p): tanh hidden layers, then linear."""
+        a = self.arrays
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
+            raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
+        h = (x - a["x_mean"]) / a["x_scale"]
+        for i in range(int(a["n_hidden"])):
+            h = np.tanh(h @ a[f"w{i}"] + a[f"b{i}"])
+        return h @ a["w_out"] + a["b_out"]
+
+    def log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Log density of targets ``y`` (n, D) at inputs ``x`` (n, p), in the targets' own units."""
+        a = self.arrays
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (len(x), self.dims):
+            raise ValueError(f"targets must be ({len(x)}, {self.dims}), not {y.shape}")
+        return (mixture_log_prob(self._outputs(x), (y - a["y_mean"]) / a["y_scale"], self.components, np)
+                - np.log(a["y_scale"]).sum())
+
+    def marginal_log_prob(self, x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+        """Log density of target column ``dim`` alone (the mixture of the components' marginals)."""
+        log_w, mean, tril = self._mixture(x)
+        a = self.arrays
+        value = (np.asarray(y, dtype=np.float64) - a["y_mean"][dim]) / a["y_scale"][dim]
+        sd = np.sqrt((tril[:, :, dim, :] ** 2).sum(-1))           # (n, K): sqrt(Sigma_dd)
+        component = -0.5 * ((value[:, None] - mean[:, :, dim]) / sd) ** 2 - np.log(sd) - 0.5 * LOG_2PI
+        return _logsumexp(log_w + component, axis=1) - math.log(a["y_scale"][dim])
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        """The mixture's mean (n, D): the point prediction, comparable with the regressors'."""
+        log_w, mean, _ = self._mixture(x)
+        return (np.exp(log_w)[:, :, None] * mean).sum(1) * self.arrays["y_scale"] + self.arrays["y_mean"]
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One draw (n, D) per input row: a component by its weight, then m + L eps."""
+        log_w, mean, tril = self._mixture(x)
+        n = len(log_w)
+        cumulative = np.cumsum(np.exp(log_w), axis=1)
+        pick = (rng.uniform(0, 1, n)[:, None] * cumulative[:, -1:] > cumulative).sum(1)
+        pick = np.minimum(pick, self.components - 1)
+        eps = rng.standard_normal((n, self.dims))
+        rows = np.arange(n)
+        y = mean[rows, pick] + np.einsum("nij,nj->ni", tril[rows, pick], eps)
+        return y * self.arrays["y_scale"] + self.arrays["y_mean"]
+
+
+def split_heads(out, components: int, dims: int, xp):
+    """The output layer's (n, K (1 + D + D(D+1)/2)) columns as log weights, means and Cholesky
+    factors; ``xp`` is ``numpy`` or ``torch``, so training and generation share one layout.
+    The diagonal is softplus(raw) + :data:`MIN_SCALE` (positive, so L is a valid factor)."""
+    n, k, d = out.shape[0], components, dims
+    logits = out[:, :k]
+    mean = out[:, k:k + k * d].reshape(n, k, d)
+    raw = out[:, k + k * d:].reshape(n, k, d * (d + 1) // 2)
+    rows, cols = np.tril_indices(d)
+    if xp is np:
+        log_w, positive = logits - _logsumexp(logits, 1)[:, None], np.logaddexp(0.0, raw)
+        tril = np.zeros((n, k, d, d))
+    else:
+        log_w, positive = xp.log_softmax(logits, 1), xp.nn.functional.softplus(raw)
+        tril = out.new_zeros((n, k, d, d))
+    tril[:, :, rows, cols] = xp.where(xp.asarray(rows == cols), positive + MIN_SCALE, raw)
+    return log_w, mean, tril
+
+
+def mixture_log_prob(out, y, components: int, xp):
+    """Log density of standardised targets ``y`` (n, D) under the mixture that the output layer
+    ``out`` describes; NumPy or torch (``xp``): the training loss and generation's density are
+    this one function."""
+    log_w, mean, tril = split_heads(out, components, y.shape[1], xp)
+    joint = log_w + gaussian_log_prob(y[:, None, :] - mean, tril, xp)
+    return _logsumexp(joint, axis=1) if xp is np else xp.logsumexp(joint, 1)
+
+
+def gaussian_log_prob(residual, tril, xp):
+    """log N(r; 0, L L^T) by forward substitution z = L^-1 r, for NumPy or torch (``xp``)
+    arrays (..., D) and (..., D, D): -|z|^2 / 2 - sum log L_ii - D log(2 pi) / 2."""
+    d = residual.shape[-1]
+    z = []
+    for i in range(d):
+        known = sum((tril[..., i, j] * z[j] for j in range(i)), 0.0)
+        z.append((residual[..., i] - known) / tril[..., i, i])
+    log_det = sum(xp.log(tril[..., i, i]) for i in range(d))
+    return -0.5 * sum(zi ** 2 for zi in z) - log_det - 0.5 * d * LOG_2PI
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    top = a.max(axis=axis, keepdims=True)
+    return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: int = COMPONENTS,
+                hidden: tuple[int, ...] = HIDDEN, seed: int = 0, progress: bool = False,
+                desc: str = "mdn") -> MixtureDensity:
+    """Fit a mixture density network of ``y`` (n, D) given ``x`` (n, p) by maximum likelihood
+    (Adam, Kingma & Ba 2015), stopping early on a by-group holdout (:data:`HOLDOUT` of the
+    ``groups``, i.e. stars, never a star on both sides) and keeping the best epoch."""
+    import torch
+
+    x, y, groups = np.asarray(x, np.float64), np.asarray(y, np.float64), np.asarray(groups)
+    if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or len(groups) != len(x):
+        raise ValueError(f"x (n, p), y (n, D) and groups (n,) must agree: {x.shape}, {y.shape}, "
+                         f"{groups.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("inputs and targets must be finite")
+    unique = np.unique(groups)
+    if len(unique) < 2:
+        raise ValueError(f"{desc}: need at least 2 groups (stars) to fit and stop early, got {len(unique)}")
+    rng = np.random.default_rng(seed)
+    held = np.isin(groups, rng.choice(unique, max(1, round(HOLDOUT * len(unique))), replace=False))
+    x_mean, x_scale = x.mean(0), x.std(0)
+    x_scale[x_scale == 0] = 1.0
+    y_mean, y_scale = y.mean(0), y.std(0)
+    y_scale[y_scale == 0] = 1.0
+    torch.manual_seed(seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # matrices this small gain nothing from threads, and lose on a busy CPU
+    try:
+        net = _train((x - x_mean) / x_scale, (y - y_mean) / y_scale, held, components, hidden, rng,
+                     progress, desc)
+    finally:
+        torch.set_num_threads(threads)
+    return MixtureDensity({"x_mean": x_mean, "x_scale": x_scale, "y_mean": y_mean, "y_scale": y_scale,
+                           **network_arrays(net, components)})
+
+
+def _train(x, y, held, components, hidden, rng, progress, desc):
+    """The maximum-likelihood loop of :func:`fit_density` on standardised ``x`` and ``y``."""
+    import torch
+
+    net = build_network(x.shape[1], hidden, components, y.shape[1])
+    optimiser = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float64)
+    xs, ys = as_tensor(x), as_tensor(y)
+    fit_rows, held_rows = np.flatnonzero(~held), np.flatnonzero(held)
+
+    def nll(rows) -> "torch.Tensor":
+        return -mixture_log_prob(net(xs[rows]), ys[rows], components, torch).mean()
+
+    best, best_state, waited = math.inf, None, 0
+    bar = tqdm(range(MAX_EPOCHS), desc=desc, unit="epoch", disable=not progress, leave=False)
+    for _ in bar:
+        for batch in np.array_split(rng.permutation(fit_rows), max(1, len(fit_rows) // BATCH)):
+            optimiser.zero_grad()
+            loss = nll(batch)
+            loss.backward()
+            optimiser.step()
+        with torch.no_grad():
+            score = float(nll(held_rows))
+        if score < best - 1e-4:
+            best, waited = score, 0
+            best_state = {key: v.detach().clone() for key, v in net.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= PATIENCE:
+                break
+        bar.set_postfix(holdout_nll=f"{best:.3f}")
+    if best_state is None:
+        raise ValueError(f"{desc}: the holdout likelihood was never finite; check the targets")
+    net.load_state_dict(best_state)
+    return net
+
+
+def build_network(n_inputs: int, hidden: tuple[int, ...], components: int, dims: int):
+    """The torch MLP (tanh hidden layers, float64) whose output :func:`split_heads` reads."""
+    import torch
+
+    layers, width = [], n_inputs
+    for size in hidden:
+        layers += [torch.nn.Linear(width, size), torch.nn.Tanh()]
+        width = size
+    out = components * (1 + dims + dims * (dims + 1) // 2)
+    return torch.nn.Sequential(*layers, torch.nn.Linear(width, out)).double()
+
+
+def network_arrays(net, components: int) -> dict[str, np.ndarray]:
+    """The weights of :func:`build_network`'s MLP as the arrays :class:`MixtureDensity` reads."""
+    import torch
+
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    arrays = {"components": np.array(components), "n_hidden": np.array(len(linears) - 1)}
+    for name, layer in zip([*range(len(linears) - 1), "_out"], linears):
+        arrays[f"w{name}"] = layer.weight.detach().numpy().T.copy()
+        arrays[f"b{name}"] = layer.bias.detach().numpy().copy()
+    return arrays

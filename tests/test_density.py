@@ -1,0 +1,170 @@
+"""The conditional density ("mdn"): it recovers known conditional distributions, its NumPy
+evaluation is the torch network's, it round-trips through the model folder's arrays, it
+generates end to end, and no regressor returns an amplitude outside the class's bounds."""
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from pelsvae_core.physics import density
+from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
+from pelsvae_core.physics.density import (MixtureDensity, build_network, fit_density, mixture_log_prob,
+                                          network_arrays)
+from pelsvae_core.physics.regressors import KINDS, PAPER_KINDS, Predictor, load_predictors, save_predictors
+
+
+@pytest.fixture(scope="module")
+def linear_gaussian() -> MixtureDensity:
+    """y0 ~ N(2x, 0.5), y1 ~ N(x^2, 0.1), independent, x ~ U(-1, 1)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (3000, 1))
+    y = np.column_stack([2 * x[:, 0] + 0.5 * rng.standard_normal(3000),
+                         x[:, 0] ** 2 + 0.1 * rng.standard_normal(3000)])
+    return fit_density(x, y, np.arange(3000), components=3, hidden=(32, 32))
+
+
+def test_recovers_the_mean_and_width_of_a_known_conditional(linear_gaussian):
+    rng = np.random.default_rng(1)
+    for x in (-0.5, 0.0, 0.5):
+        draws = linear_gaussian.sample(np.full((20_000, 1), x), rng)
+        assert draws[:, 0].mean() == pytest.approx(2 * x, abs=0.05)
+        assert draws[:, 0].std() == pytest.approx(0.5, rel=0.08)
+        assert draws[:, 1].mean() == pytest.approx(x ** 2, abs=0.02)
+        assert draws[:, 1].std() == pytest.approx(0.1, rel=0.15)
+        np.testing.assert_allclose(linear_gaussian.mean(np.array([[x]])), [[2 * x, x ** 2]], atol=0.05)
+    # the density itself: close to the true log density where the data are
+    x = np.full((3, 1), 0.25)
+    y = np.array([[0.5, 0.0625], [1.0, 0.0625], [0.5, 0.2]])
+    true = (-0.5 * ((y[:, 0] - 0.5) / 0.5) ** 2 - np.log(0.5) - 0.5 * ((y[:, 1] - 0.0625) / 0.1) ** 2
+            - np.log(0.1) - np.log(2 * np.pi))
+    np.testing.assert_allclose(linear_gaussian.log_prob(x, y), true, atol=0.15)
+    marginal = -0.5 * ((y[:, 0] - 0.5) / 0.5) ** 2 - np.log(0.5) - 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(linear_gaussian.marginal_log_prob(x, y[:, 0], 0), marginal, atol=0.1)
+
+
+def test_a_bimodal_conditional_gets_both_modes_and_nothing_between():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (3000, 1))
+    y = (x[:, 0] + rng.choice([-1.0, 1.0], 3000) + 0.1 * rng.standard_normal(3000))[:, None]
+    model = fit_density(x, y, np.arange(3000), components=3, hidden=(32, 32))
+    draws = model.sample(np.zeros((20_000, 1)), rng)[:, 0]
+    assert np.mean(np.abs(draws + 1) < 0.3) == pytest.approx(0.5, abs=0.05)
+    assert np.mean(np.abs(draws - 1) < 0.3) == pytest.approx(0.5, abs=0.05)
+    assert np.mean(np.abs(draws) < 0.5) < 0.01
+    density_at = np.exp(model.log_prob(np.zeros((3, 1)), np.array([[-1.0], [0.0], [1.0]])))
+    assert density_at[1] < 0.01 * min(density_at[0], density_at[2])
+
+
+def test_numpy_evaluation_is_the_torch_network():
+    """The arrays written to the folder, evaluated in NumPy, give the torch network's loss."""
+    torch.manual_seed(3)
+    k, d = 3, 5
+    net = build_network(4, (16, 16), k, d)
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(50, 4)), rng.normal(size=(50, d))
+    arrays = {"x_mean": np.zeros(4), "x_scale": np.ones(4), "y_mean": np.zeros(d), "y_scale": np.ones(d),
+              **network_arrays(net, k)}
+    model = MixtureDensity(arrays)
+    with torch.no_grad():
+        expected = mixture_log_prob(net(torch.as_tensor(x)), torch.as_tensor(y), k, torch).numpy()
+    np.testing.assert_allclose(model.log_prob(x, y), expected, rtol=1e-10, atol=1e-10)
+    # and in the targets' own units, the standardisation's Jacobian
+    scaled = MixtureDensity({**arrays, "y_mean": np.full(d, 3.0), "y_scale": np.full(d, 2.0)})
+    np.testing.assert_allclose(scaled.log_prob(x, 3 + 2 * y), expected - d * np.log(2.0), rtol=1e-10)
+    with pytest.raises(ValueError, match="inputs must be"):
+        model.log_prob(x[:, :3], y)
+
+
+def test_density_round_trips_through_the_folder_arrays_without_pickles(linear_gaussian):
+    content = save_predictors({"X/mdn": linear_gaussian})
+    with np.load(io.BytesIO(content), allow_pickle=False) as stored:
+        assert all(stored[key].dtype != object for key in stored.files)
+    restored = load_predictors(content)["X/mdn"]
+    assert isinstance(restored, MixtureDensity) and restored.kind == "mdn"
+    x, y = np.array([[0.1], [0.7]]), np.array([[0.2, 0.0], [1.4, 0.5]])
+    np.testing.assert_array_equal(restored.log_prob(x, y), linear_gaussian.log_prob(x, y))
+    np.testing.assert_array_equal(restored.sample(x, np.random.default_rng(4)),
+                                  linear_gaussian.sample(x, np.random.default_rng(4)))
+
+
+def test_fit_refuses_what_it_cannot_fit():
+    x, y = np.zeros((10, 1)), np.zeros((10, 2))
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        fit_density(x, y, np.zeros(10))
+    with pytest.raises(ValueError, match="must be finite"):
+        fit_density(x, np.full((10, 2), np.nan), np.arange(10))
+    with pytest.raises(ValueError, match="must agree"):
+        fit_density(x, y[:5], np.arange(10))
+
+
+def test_small_model_generates_from_the_density_with_the_spread_of_real_stars(small_model):
+    rows = {r["regressor"]: r for r in small_model.metadata["physics"]["regressor_validation"]
+            if r["class"] == "CEP"}
+    assert set(rows) == set(KINDS)
+    assert rows["mdn"]["nll"] < min(rows[k]["nll"] for k in PAPER_KINDS)
+    # the density's 16-84 % interval holds about 68 % of the validation stars' targets; the
+    # point regressors' families are far narrower
+    assert 0.5 < rows["mdn"]["coverage_68"] < 0.85
+    assert rows["mdn"]["width_log_amplitude"] > 2 * max(rows[k]["width_log_amplitude"] for k in PAPER_KINDS)
+    kwargs = dict(teff=5800, abs_mag=-3.0, period=5.0, n_samples=200, band="I", seed=0)
+    mdn = small_model.draw("CEP", regressor="mdn", **kwargs)
+    rf = small_model.draw("CEP", regressor="rf", **kwargs)
+    assert mdn.regressor == "mdn" and mdn.grid.shape[0] == 200
+    info = small_model.class_physics["CEP"]   # the density reads physics and band, no dummy
+    assert small_model.physics.predictor("CEP", "mdn").arrays["x_mean"].size == len(info.parameters) + len(info.bands)
+    assert np.log10(mdn.amplitude).std() > 2 * np.log10(rf.amplitude).std()
+    table = small_model.generate("CEP", regressor="mdn", phases=[0.0, 0.5], **kwargs)
+    assert (table["regressor"] == "mdn").all() and "amplitude_clipped" in table
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_regressor_returns_an_amplitude_outside_the_class_bounds(small_model, kind):
+    """Every class, every band, every corner of the inputs generation accepts (each range
+    widened by just under one width): amplitudes within the real range widened by the stated
+    margin, and a sample held at a bound is flagged."""
+    for cls, info in small_model.class_physics.items():
+        low, high = info.amplitude_bounds(info.bands[0])
+        assert high < np.log10(11.0) and high - low < 4
+        edges = [(lo - 0.99 * (hi - lo), lo, hi, hi + 0.99 * (hi - lo)) for lo, hi in
+                 (info.ranges[p] for p in info.parameters)]
+        for corner in itertools.product(*edges):
+            values = dict(zip(info.parameters, corner))
+            for band in info.bands:
+                star = small_model.draw(cls, teff=values.get("teff"), abs_mag=values.get("abs_mag"),
+                                        period=10 ** values["log_period"], n_samples=20,
+                                        regressor=kind, band=band)
+                low, high = info.amplitude_bounds(band)
+                log_amplitude = np.log10(star.amplitude)
+                assert (log_amplitude >= low - 1e-12).all() and (log_amplitude <= high + 1e-12).all()
+                at_bound = np.isclose(log_amplitude, low) | np.isclose(log_amplitude, high)
+                assert (star.amplitude_clipped <= at_bound).all()
+
+
+def test_an_absurd_amplitude_is_held_to_the_bound_and_flagged(small_model, monkeypatch):
+    """A regressor saying 84 mag (what the paper's MLP said at 400 d for LPV) is not returned."""
+    cls = "ECL"
+    info = small_model.class_physics[cls]
+    n_inputs = len(info.parameters) + len(info.bands) + 1
+    d = small_model.config.latent_dim
+    absurd = Predictor("linear", {"x_mean": np.zeros(n_inputs), "x_scale": np.ones(n_inputs),
+                                  "coef": np.zeros((n_inputs, d + 1)),
+                                  "intercept": np.r_[np.zeros(d), np.log10(84.0)]})
+    monkeypatch.setitem(small_model.physics.predictors, f"{cls}/linear", absurd)
+    star = small_model.draw(cls, period=0.4, regressor="linear", n_samples=3)
+    np.testing.assert_allclose(star.amplitude, 10 ** info.amplitude_bounds(info.bands[0])[1])
+    assert star.amplitude.max() < 11 and star.amplitude_clipped.all()
+    assert star.observe(phases=[0.0, 0.5])["amplitude_clipped"].all()
+
+
+def test_a_folder_without_recorded_amplitudes_falls_back_to_the_physical_bound():
+    info = ClassPhysics.from_dict({"cls": "LPV", "parameters": ["log_period"], "bands": ["V"],
+                                   "ranges": {"log_period": [2, 3]}, "typical": {"log_period": 2.5},
+                                   "n_stars": 10})
+    assert info.amplitude_bounds("V") == PHYSICAL_LOG_AMPLITUDE
+    info.log_amplitude["V"] = (-0.5, 0.7)
+    assert info.amplitude_bounds("V") == pytest.approx((-0.5 - 0.1, 0.7 + 0.1))
+    assert density.KIND in KINDS
