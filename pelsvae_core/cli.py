@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .paths import DataRootError
+from .simulate.run import add_parser as add_simulate_parser
 
 
 def _source_options(parser: argparse.ArgumentParser, model: bool = False) -> None:
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--compare", metavar="DIR",
                     help="another model folder (e.g. the cVAE) for the regressor table (paper Table 3)")
     ev.set_defaults(func=cmd_evaluate)
+
+    add_simulate_parser(commands)
     return parser
 
 

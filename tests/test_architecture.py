@@ -19,7 +19,9 @@ LAYERS = (
     ("physics", ("physics",)),
     ("generation", ("cadences", "generation", "latents", "tables")),
     ("api", ("api",)),
+    ("inference", ("inference",)),
     ("evaluation", ("evaluation",)),
+    ("simulation", ("simulate",)),
     ("pipeline", ("pipeline",)),
     ("entry points", ("cli", "__init__")),
 )

@@ -1,0 +1,425 @@
+"""Physics priors: per class, the joint distribution of (log10 P, Teff, M) that real stars have.
+
+Each class's prior has two parts, both Gaussian mixtures (Pedregosa et al. 2011,
+scikit-learn's ``GaussianMixture``, full covariances) with the number of
+components chosen by the Bayesian information criterion (Schwarz 1978, Ann.
+Stat. 6, 461), fitted in standardised units and stored as plain arrays:
+
+- ``primary``: the parameters the class's model responds to (``model.class_physics``),
+  fitted on the model's own training stars (``model.latents()``, split ``train``,
+  one row per star), so the physics drawn is the physics the model learned.
+- ``secondary``: for classes whose training stars have only a period (Catalina and
+  CRTS), (log10 P, Teff, M_G) of the class in the OGLE-III x Gaia DR2 cross-match
+  (Martinez-Palomera et al. 2022, Sect. 2.1), used *conditioned on* the drawn
+  period, so each star's Teff and M_G follow the real period relation and scatter.
+  The cross-match's M_G uses parallax distances without extinction correction: the
+  paper's convention (see :mod:`pelsvae_core.physics.reference`).
+
+Draws are restricted to bounds, by redrawing (a truncated mixture): the model's
+training range for the parameters the model responds to, the cross-match's 1st to
+99th percentiles (``model.references``) for the others. Fixed values condition the
+mixture: a Gaussian mixture conditioned on some coordinates is again a Gaussian
+mixture, with the conditional means and covariances of Bishop (2006, Pattern
+Recognition and Machine Learning, eqs. 2.81-2.82) and each component reweighted
+by its marginal density at the given values.
+
+A user's own table of parameters (:func:`table_prior`) replaces the fitted
+mixtures: its rows are drawn with replacement. :func:`two_sample_accuracy` measures
+how well a classifier tells drawn from held-out real physics (0.5: not at all).
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from threadpoolctl import threadpool_limits
+
+from .errors import SimulationError
+
+#: The prior's parameters, in its column order.
+PARAMETERS = ("log_period", "teff", "abs_mag")
+#: Components tried by the BIC, at most; and at least this many stars per component tried.
+MAX_COMPONENTS = 6
+STARS_PER_COMPONENT = 20
+#: Fewest cross-matched stars of a class for a parameter to enter its secondary mixture
+#: (the same floor as the period-luminosity fit of :mod:`pelsvae_core.physics.reference`).
+MIN_XMATCH_STARS = 10
+#: Redraw rounds for bounded draws; a row still outside after them is clipped to the bound
+#: (a truncated Gaussian mixture whose bounds hold most of its mass needs a handful).
+MAX_ROUNDS = 50
+#: Share of the cross-matched stars held out of the secondary fit for its two-sample test.
+XMATCH_HOLDOUT = 0.2
+#: Folds of the two-sample classifier's cross-validation.
+FOLDS = 5
+
+
+@dataclass
+class Mixture:
+    """A Gaussian mixture over ``columns`` (a subset of :data:`PARAMETERS`), in their own
+    units, with the box ``low``/``high`` its draws are held to."""
+
+    columns: tuple[str, ...]
+    weights: np.ndarray       # (K,)
+    means: np.ndarray         # (K, D)
+    covariances: np.ndarray   # (K, D, D)
+    low: np.ndarray           # (D,)
+    high: np.ndarray          # (D,)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights, "means": self.means, "covariances": self.covariances,
+                "low": self.low, "high": self.high, "columns": np.array(self.columns)}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> "Mixture":
+        return cls(tuple(str(c) for c in a["columns"]), a["weights"], a["means"], a["covariances"],
+                   a["low"], a["high"])
+
+    def sample(self, n: int, rng: np.random.Generator,
+               given: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """``n`` draws of the columns not in ``given`` (values per row or scalars), from the
+        mixture conditioned on ``given`` (Bishop 2006, eqs. 2.81-2.82), redrawn until within
+        the bounds (:data:`MAX_ROUNDS` at most, then clipped)."""
+        given = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in (given or {}).items()
+                 if k in self.columns}
+        a = [self.columns.index(k) for k in given]
+        b = [i for i in range(len(self.columns)) if i not in a]
+        if not b:
+            return {}
+        x_a = np.column_stack([given[k] for k in given]) if a else np.zeros((n, 0))
+        log_w, mean, chol = self._conditional(x_a, a, b)
+        out = np.empty((n, len(b)))
+        todo = np.arange(n)
+        for _ in range(MAX_ROUNDS):
+            out[todo] = self._draw(log_w[todo], mean[todo], chol, rng)
+            inside = ((out[todo] >= self.low[b]) & (out[todo] <= self.high[b])).all(1)
+            todo = todo[~inside]
+            if not todo.size:
+                break
+        out = np.clip(out, self.low[b], self.high[b])
+        return {self.columns[j]: out[:, i] for i, j in enumerate(b)}
+
+    def _conditional(self, x_a: np.ndarray, a: list[int], b: list[int]):
+        """Per row log weights (n, K) and means (n, K, B), and per component the Cholesky
+        factor (K, B, B) of the mixture over ``b`` given the values ``x_a`` of ``a``."""
+        n, k = len(x_a), len(self.weights)
+        log_w = np.tile(np.log(self.weights), (n, 1))
+        mean = np.repeat(self.means[None][:, :, b], n, axis=0)
+        chol = np.empty((k, len(b), len(b)))
+        for j in range(k):
+            s = self.covariances[j]
+            s_bb = s[np.ix_(b, b)]
+            if a:
+                s_aa, s_ba = s[np.ix_(a, a)], s[np.ix_(b, a)]
+                gain = np.linalg.solve(s_aa, s_ba.T).T                  # Sigma_ba Sigma_aa^-1
+                residual = x_a - self.means[j, a]
+                mean[:, j] += residual @ gain.T
+                s_bb = s_bb - gain @ s_ba.T
+                factor = np.linalg.cholesky(s_aa)
+                z = np.linalg.solve(factor, residual.T)
+                log_w[:, j] += (-0.5 * (z ** 2).sum(0) - np.log(np.diag(factor)).sum()
+                                - 0.5 * len(a) * math.log(2 * math.pi))
+            chol[j] = np.linalg.cholesky(s_bb)
+        return log_w - log_w.max(1, keepdims=True), mean, chol
+
+    @staticmethod
+    def _draw(log_w: np.ndarray, mean: np.ndarray, chol: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+        """One draw per row: a component by its weight, then its mean + L eps."""
+        cumulative = np.cumsum(np.exp(log_w), axis=1)
+        pick = (rng.uniform(0, 1, len(log_w))[:, None] * cumulative[:, -1:] > cumulative).sum(1)
+        pick = np.minimum(pick, log_w.shape[1] - 1)
+        eps = rng.standard_normal((len(log_w), chol.shape[-1]))
+        rows = np.arange(len(log_w))
+        return mean[rows, pick] + np.einsum("nij,nj->ni", chol[pick], eps)
+
+
+def fit_mixture(values: np.ndarray, columns: tuple[str, ...], low, high, seed: int = 0) -> Mixture:
+    """The Gaussian mixture of ``values`` (n, D) with the fewest BIC over 1 to
+    :data:`MAX_COMPONENTS` components (at most one per :data:`STARS_PER_COMPONENT` stars),
+    fitted on standardised values and returned in the values' own units."""
+    values = np.asarray(values, float)
+    if values.ndim != 2 or len(values) < 2 or not np.isfinite(values).all():
+        raise SimulationError(f"a prior over {', '.join(columns)} needs at least 2 stars with finite "
+                         f"values, got {len(values)}")
+    centre, scale = values.mean(0), values.std(0)
+    scale[scale == 0] = 1.0
+    unit = (values - centre) / scale
+    best = None
+    with threadpool_limits(1):   # small fits: threads only contend (measured 10x the CPU time)
+        for k in range(1, min(MAX_COMPONENTS, max(1, len(values) // STARS_PER_COMPONENT)) + 1):
+            gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4, n_init=2,
+                                  random_state=seed).fit(unit)
+            bic = gmm.bic(unit)
+            if best is None or bic < best[0]:
+                best = (bic, gmm)
+    gmm = best[1]
+    return Mixture(tuple(columns), gmm.weights_, gmm.means_ * scale + centre,
+                   gmm.covariances_ * np.outer(scale, scale)[None], np.asarray(low, float),
+                   np.asarray(high, float))
+
+
+@dataclass
+class ClassPrior:
+    """The prior of one class: the primary mixture over the model's parameters and, for the
+    parameters its training stars lack, the cross-match mixture used given the period."""
+
+    cls: str
+    primary: Mixture
+    secondary: Mixture | None = None
+    sources: dict[str, str] = field(default_factory=dict)   # parameter -> where it comes from
+    n_stars: dict[str, int] = field(default_factory=dict)   # "primary"/"secondary" -> stars fitted
+
+    def bounds(self, name: str) -> tuple[float, float] | None:
+        for mixture in (self.primary, self.secondary):
+            if mixture is not None and name in mixture.columns:
+                i = mixture.columns.index(name)
+                return float(mixture.low[i]), float(mixture.high[i])
+        return None
+
+    def sample(self, n: int, rng: np.random.Generator, fixed: dict[str, float] | None = None
+               ) -> dict[str, np.ndarray]:
+        """``n`` draws of every parameter of :data:`PARAMETERS` (NaN where the class has no
+        source for it); ``fixed`` values hold and condition the others."""
+        fixed = check_fixed(self, fixed)
+        out = {k: np.full(n, v, float) for k, v in fixed.items()}
+        out.update(self.primary.sample(n, rng, out))
+        if self.secondary is not None:
+            out.update(self.secondary.sample(n, rng, out))
+        return {name: out.get(name, np.full(n, np.nan)) for name in PARAMETERS}
+
+
+def check_fixed(prior, fixed: dict[str, float] | None) -> dict[str, float]:
+    """Fixed values as the prior's parameters (``period`` in days becomes ``log_period``),
+    each finite and within the prior's bounds for it."""
+    out = {}
+    for name, value in (fixed or {}).items():
+        if name not in (*PARAMETERS, "period"):
+            raise SimulationError(f"cannot fix {name!r}; fix one of period, teff, abs_mag")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise SimulationError(f"fixed {name} must be a number, not {value!r}") from None
+        if not math.isfinite(value) or (name == "period" and value <= 0):
+            raise SimulationError(f"fixed {name} must be finite{' and positive' if name == 'period' else ''}")
+        if name == "period":
+            name, value = "log_period", math.log10(value)
+        bounds = prior.bounds(name)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            shown = (lambda v: f"period {10 ** v:.4g} d") if name == "log_period" else (lambda v: f"{name} {v:.4g}")
+            raise SimulationError(f"{prior.cls}: fixed {shown(value)} lies outside the prior's range "
+                             f"{shown(bounds[0])} to {shown(bounds[1])} (the model's training range "
+                             "for the parameters it responds to)")
+        out[name] = value
+    return out
+
+
+def training_stars(model, cls: str, split: str) -> pd.DataFrame:
+    """One row per real star of ``cls`` in ``split`` of the model's latent table, with
+    log_period, teff and abs_mag, restricted to stars that have the class's parameters."""
+    table = model.latents()
+    stars = table[(table["cls"] == cls) & (table["split"] == split)].drop_duplicates("star")
+    stars = stars.assign(log_period=np.log10(stars["period"].where(stars["period"] > 0)))
+    info = model.class_physics[cls]
+    return stars[np.isfinite(stars[list(info.parameters)]).all(axis=1)]
+
+
+def xmatch_stars(xmatch: pd.DataFrame, cls: str) -> pd.DataFrame:
+    """The cross-match rows of ``cls`` as log_period, teff and abs_mag (its M_G)."""
+    rows = xmatch[xmatch["Type"] == cls]
+    period = rows["Period"].where(rows["Period"] > 0)
+    return pd.DataFrame({"log_period": np.log10(period), "teff": rows["teff_val"],
+                         "abs_mag": rows["abs_Gmag"]}).astype(float)
+
+
+def fit_class_prior(model, cls: str, xmatch: pd.DataFrame | None, seed: int = 0
+                    ) -> tuple[ClassPrior, dict[str, np.ndarray]]:
+    """The class's prior, and the held-out real physics for its two-sample test (``primary``:
+    the model's test-split stars; ``secondary``: :data:`XMATCH_HOLDOUT` of the cross-match)."""
+    info = model.class_physics[cls]
+    columns = tuple(p for p in PARAMETERS if p in info.parameters)
+    train = training_stars(model, cls, "train")
+    primary = fit_mixture(train[list(columns)].to_numpy(), columns,
+                          [info.ranges[c][0] for c in columns], [info.ranges[c][1] for c in columns],
+                          seed)
+    held = {"primary": training_stars(model, cls, "test")[list(columns)].to_numpy()}
+    prior = ClassPrior(cls, primary, None, {c: "model training stars" for c in columns},
+                       {"primary": int(len(train))})
+    missing = [p for p in PARAMETERS if p not in columns]
+    if xmatch is None or not missing:
+        return prior, held
+    stars = xmatch_stars(xmatch, cls)
+    stars = stars[np.isfinite(stars["log_period"])]
+    extra = [p for p in missing if np.isfinite(stars[p]).sum() >= MIN_XMATCH_STARS]
+    reference = model.references.get(cls)
+    extra = [p for p in extra if reference is not None and p in reference.ranges]
+    if not extra:
+        return prior, held
+    both = stars[np.isfinite(stars[extra]).all(axis=1)][["log_period", *extra]].to_numpy()
+    order = np.random.default_rng(seed).permutation(len(both))
+    n_held = max(1, round(XMATCH_HOLDOUT * len(both))) if len(both) >= 2 * MIN_XMATCH_STARS else 0
+    fit_rows, held_rows = both[order[n_held:]], both[order[:n_held]]
+    secondary_columns = ("log_period", *extra)
+    low = [-np.inf] + [reference.ranges[p][0] for p in extra]
+    high = [np.inf] + [reference.ranges[p][1] for p in extra]
+    prior.secondary = fit_mixture(fit_rows, secondary_columns, low, high, seed)
+    prior.sources.update({p: "OGLE-III x Gaia DR2 cross-match, given the period" for p in extra})
+    prior.n_stars["secondary"] = int(len(fit_rows))
+    held["secondary"] = held_rows
+    return prior, held
+
+
+def fit_priors(model, classes, xmatch: pd.DataFrame | None, seed: int = 0) -> dict[str, ClassPrior]:
+    """:func:`fit_class_prior` for each of ``classes`` (without the held-out stars)."""
+    return {cls: fit_class_prior(model, cls, xmatch, seed)[0] for cls in classes}
+
+
+def two_sample_accuracy(real: np.ndarray, drawn: np.ndarray, seed: int = 0) -> float:
+    """Cross-validated accuracy (:data:`FOLDS` folds, balanced classes) of a gradient-boosted
+    tree classifier (scikit-learn's HistGradientBoostingClassifier) telling ``drawn`` from
+    ``real`` rows: 0.5 when the two are indistinguishable (the classifier two-sample test of
+    Lopez-Paz & Oquab 2017, ICLR)."""
+    n = min(len(real), len(drawn))
+    if n < FOLDS:
+        raise SimulationError(f"a two-sample test needs at least {FOLDS} rows per side, got {n}")
+    x = np.vstack([real[:n], drawn[:n]])
+    y = np.r_[np.zeros(n), np.ones(n)]
+    classifier = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+    with threadpool_limits(1):
+        return float(cross_val_score(classifier, x, y, cv=folds, scoring="accuracy").mean())
+
+
+def prior_report(model, xmatch: pd.DataFrame | None, classes, seed: int = 0) -> pd.DataFrame:
+    """Per class and part, the two-sample accuracy of drawn against held-out real physics, the
+    number of held-out stars and the half-width of chance's 95 % band (1.96 sqrt(0.25 / 2n),
+    the binomial spread of a coin-flip accuracy over 2n predictions)."""
+    rows = []
+    rng = np.random.default_rng(seed)
+    for cls in classes:
+        prior, held = fit_class_prior(model, cls, xmatch, seed)
+        for part, real in held.items():
+            mixture = getattr(prior, part)
+            if len(real) < FOLDS:
+                continue
+            drawn = mixture.sample(len(real), rng)   # the part's joint, unconditioned
+            drawn = np.column_stack([drawn[c] for c in mixture.columns])
+            rows.append({"class": cls, "part": part, "parameters": ", ".join(mixture.columns),
+                         "components": len(mixture.weights), "held_out": len(real),
+                         "accuracy": two_sample_accuracy(real, drawn, seed),
+                         "chance_95": 1.96 * math.sqrt(0.25 / (2 * len(real)))})
+    return pd.DataFrame(rows)
+
+
+def table_prior(table: pd.DataFrame, model, source: str = "table") -> dict[str, "TablePrior"]:
+    """Per class, a :class:`TablePrior` from a user's table: columns ``cls`` and ``period``
+    (days) or ``log_period``; optional ``teff``, ``abs_mag``, ``subtype``. Every row's
+    parameters the model responds to must lie in the class's training range."""
+    if "cls" not in table.columns or not ({"period", "log_period"} & set(table.columns)):
+        raise SimulationError(f"{source} needs columns cls and period (days) or log_period; it has "
+                         f"{', '.join(map(str, table.columns)) or 'none'}")
+    table = table.copy()
+    if "log_period" not in table.columns:
+        period = pd.to_numeric(table["period"], errors="coerce")
+        table["log_period"] = np.log10(period.where(period > 0))
+    for name in ("teff", "abs_mag"):
+        table[name] = pd.to_numeric(table[name], errors="coerce") if name in table.columns else np.nan
+    table["log_period"] = pd.to_numeric(table["log_period"], errors="coerce")
+    unknown = sorted(set(table["cls"].astype(str)) - set(model.class_physics))
+    if unknown:
+        raise SimulationError(f"{source}: unknown class(es) {', '.join(unknown)}; this model generates "
+                         f"{', '.join(sorted(model.class_physics))}")
+    priors = {}
+    for cls, rows in table.groupby(table["cls"].astype(str), sort=True):
+        info = model.class_physics[cls]
+        for name in info.parameters:
+            values = rows[name].to_numpy(float)
+            lo, hi = info.ranges[name]
+            bad = ~np.isfinite(values) | (values < lo) | (values > hi)
+            if bad.any():
+                raise SimulationError(f"{source}: {int(bad.sum())} {cls} row(s) have {name} missing or "
+                                 f"outside the model's training range {lo:.4g} to {hi:.4g}")
+        subtype = rows["subtype"].astype(str).to_numpy() if "subtype" in rows else None
+        priors[cls] = TablePrior(cls, rows[list(PARAMETERS)].to_numpy(float), subtype, source)
+    return priors
+
+
+@dataclass
+class TablePrior:
+    """A user's parameter rows of one class, drawn with replacement."""
+
+    cls: str
+    values: np.ndarray            # (rows, len(PARAMETERS))
+    subtype: np.ndarray | None
+    source: str
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {p: self.source for p in PARAMETERS}
+
+    def bounds(self, name: str) -> tuple[float, float] | None:
+        column = self.values[:, PARAMETERS.index(name)]
+        known = column[np.isfinite(column)]
+        return (float(known.min()), float(known.max())) if known.size else None
+
+    def sample(self, n: int, rng: np.random.Generator, fixed: dict[str, float] | None = None
+               ) -> dict[str, np.ndarray]:
+        fixed = check_fixed(self, fixed)
+        rows = rng.integers(0, len(self.values), n)
+        out = {p: self.values[rows, i] for i, p in enumerate(PARAMETERS)}
+        out.update({k: np.full(n, v) for k, v in fixed.items()})
+        if self.subtype is not None:
+            out["subtype"] = self.subtype[rows]
+        return out
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet table (by suffix), with a clear error when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise SimulationError(f"table {path} does not exist")
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise SimulationError(f"could not read {path}: {error}") from None
+    raise SimulationError(f"table {path} must end in .csv or .parquet")
+
+
+def save_priors(priors: dict[str, ClassPrior]) -> bytes:
+    """The fitted priors as one ``.npz`` of arrays (``<class>/<part>/<array>``) and a JSON
+    record of sources and star counts; read back by :func:`load_priors` without pickle."""
+    flat = {"__meta__": np.array(json.dumps({cls: {"sources": p.sources, "n_stars": p.n_stars}
+                                             for cls, p in priors.items()}))}
+    for cls, prior in priors.items():
+        for part in ("primary", "secondary"):
+            mixture = getattr(prior, part)
+            if mixture is not None:
+                flat.update({f"{cls}/{part}/{k}": v for k, v in mixture.arrays().items()})
+    buffer = io.BytesIO()
+    np.savez(buffer, **flat)
+    return buffer.getvalue()
+
+
+def load_priors(content: bytes) -> dict[str, ClassPrior]:
+    with np.load(io.BytesIO(content), allow_pickle=False) as data:
+        meta = json.loads(str(data["__meta__"]))
+        parts: dict[tuple[str, str], dict] = {}
+        for key in data.files:
+            if key != "__meta__":
+                cls, part, name = key.split("/")
+                parts.setdefault((cls, part), {})[name] = data[key]
+    return {cls: ClassPrior(cls, Mixture.from_arrays(parts[(cls, "primary")]),
+                            Mixture.from_arrays(parts[(cls, "secondary")])
+                            if (cls, "secondary") in parts else None,
+                            record["sources"], record["n_stars"])
+            for cls, record in meta.items()}
