@@ -57,10 +57,24 @@ def _rewrite(model: Model, metadata: dict, files: dict[str, bytes]) -> Path:
                                weights=(folder / storage.WEIGHTS).read_bytes())
 
 
+#: What a model's ``dataset_config`` means where it lacks a setting added since. Models trained
+#: before the OGLE-IV bulge, Gaia DR3 and the calibrated physics (models/default among them)
+#: were trained on the four surveys of the time with the paper's Teff and absolute magnitudes;
+#: reading them with today's defaults ("calibrated", every survey) would give another training
+#: set and other test stars than the ones they were trained and evaluated on.
+LEGACY_DATASET_SETTINGS = {"physics": "paper",
+                           "surveys": ("catalina_sss", "crts_csdr1", "ogle3_lmc_cep", "sdss_s82_rrlyrae")}
+
+
 def training_inputs(model: Model, data_root=None, cache_dir=None, progress: bool = True):
-    """The cache and the training set, with the same splits and augmentation, ``model`` was trained on."""
-    dataset_cfg = DatasetConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in model.metadata["dataset_config"].items()})
+    """The cache and the training set, with the same splits and augmentation, ``model`` was trained on.
+
+    A setting missing from the model's recorded ``dataset_config`` takes its legacy value
+    (:data:`LEGACY_DATASET_SETTINGS`), explicitly, never today's default.
+    """
+    saved = {k: tuple(v) if isinstance(v, list) else v
+             for k, v in model.metadata["dataset_config"].items()}
+    dataset_cfg = DatasetConfig(**{**LEGACY_DATASET_SETTINGS, **saved})
     loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
                         progress=progress)
     return loaded, build_training_set(loaded.kept, dataset_cfg)

@@ -49,20 +49,6 @@ def robust(x: np.ndarray) -> tuple[float, float]:
     return med, float(1.4826 * np.median(np.abs(x - med)))
 
 
-def clipped_line(x: np.ndarray, y: np.ndarray, clip: float = 3.0) -> tuple[float, float, float, int]:
-    """Least-squares y = a x + b with iterative 3-sigma clipping: (a, b, rms, n)."""
-    keep = np.isfinite(x) & np.isfinite(y)
-    for _ in range(20):
-        a, b = np.polyfit(x[keep], y[keep], 1)
-        resid = y - (a * x + b)
-        rms = float(np.std(resid[keep]))
-        new = np.isfinite(resid) & (np.abs(resid) < clip * rms)
-        if np.array_equal(new, keep):
-            break
-        keep = new
-    return float(a), float(b), rms, int(keep.sum())
-
-
 # --------------------------------------------------------------------------- containers / refusals
 
 def test_calibrated_refuses_with_reasons_and_is_read_only():
@@ -120,6 +106,20 @@ def test_bulge_star_by_hand():
     assert p.abs_v.sigma[0] > math.hypot(0.25, 2.217 * 0.07)
     same = cal.teff_from_vi0(cal.Calibrated([0.5], [0.0], "x"), feh=cal.BULGE_FEH)
     assert p.teff.value[0] == pytest.approx(same.value[0])
+
+
+def test_star_not_at_the_bulge_distance_is_refused():
+    """An RR Lyrae of the Sagittarius dwarf behind the bulge ((m-M)0 = 17.10, Monaco et al. 2004)
+    read at the Galactic-centre distance is 2.5 mag too faint: its absolute magnitudes are
+    refused, its Teff (independent of distance) kept; the same star in the bulge passes."""
+    e = cal.Calibrated([0.8, 0.8], [0.05, 0.05], "constructed")
+    m_v = float(cal.expected_rr_lyrae_abs_v(cal.BULGE_FEH).value)
+    v = np.array([m_v + 5 * math.log10(8178.0 / 10), m_v + 17.10]) + 2.217 * 0.8
+    p = cal.bulge_rr_lyrae_parameters(v, v - 1.3, e)
+    assert p.abs_v.value[0] == pytest.approx(m_v, abs=1e-9)
+    assert p.abs_v.ok.tolist() == p.abs_g.ok.tolist() == p.abs_i.ok.tolist() == [True, False]
+    assert "inconsistent with an RR Lyrae at the bulge distance" in p.abs_g.reason[1]
+    assert p.teff.ok.all() and p.teff.value[0] == p.teff.value[1]
 
 
 def test_teff_scale_reproduces_the_sun():
@@ -208,9 +208,9 @@ def test_leavitt_law_of_ogle3_lmc_cepheids(data_root):
     log_p = np.log10(cep["P_1"].to_numpy())
     w = cal.lmc_absolute_wesenheit(cep["V"].to_numpy(), cep["I"].to_numpy())
     assert w.ok.all()
-    slope, zp, rms, n = clipped_line(log_p, w.value)
+    slope, zp, rms, n = cal.clipped_line(log_p, w.value)
     p = cal.lmc_parameters(cep["V"].to_numpy(), cep["I"].to_numpy())
-    slope_i, zp_i, rms_i, _ = clipped_line(log_p, p.abs_i.value)
+    slope_i, zp_i, rms_i, _ = cal.clipped_line(log_p, p.abs_i.value)
     report("LMC F-mode Cepheids, M_W = a log P + b", n=n, a=slope, b=zp, rms=rms,
            published_a=SOSZYNSKI08_W_SLOPE, published_b=SOSZYNSKI08_W_ZP - MU_LMC)
     report("LMC F-mode Cepheids, M_I = a log P + b", a=slope_i, b=zp_i, rms=rms_i,

@@ -1,12 +1,16 @@
 """Splits by star without leakage, class balancing, and the Table 1 summary."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from pelsvae_core import pipeline
 from pelsvae_core.data import summary
 from pelsvae_core.data.dataset import DatasetConfig, build_training_set, split_by_star
+from pelsvae_core.data.surveys import SURVEY_KEYS
 from pelsvae_core.evaluation.reconstruction import binned_median
 
 
@@ -50,7 +54,7 @@ def test_split_is_stratified_and_reproducible(subset_cache):
     a = split_by_star(kept, seed=3)
     b = split_by_star(kept.sample(frac=1.0, random_state=0), seed=3)
     pd.testing.assert_series_equal(a.sort_index(), b.sort_index())
-    classes = kept.drop_duplicates("star_key").set_index("star_key")["cls"]
+    classes = kept.drop_duplicates("physical_star").set_index("physical_star")["cls"]
     for cls, keys in classes.groupby(classes):
         if len(keys) >= 20:
             share = (a[keys.index] == "train").mean()
@@ -61,12 +65,78 @@ def test_summary_table_accounts_for_every_star(subset_cache, training):
     table = summary.class_table(subset_cache, training)
     assert (table["kept"] <= table["read"]).all()
     assert (table["with_teff"] <= table["kept"]).all()
-    assert table.loc[("CEP", "OGLE-III LMC CEP"), "with_teff"] > 0
+    # LMC Cepheids: calibrated M_G, no calibrated Teff; the paper's Gaia DR2 values beside them
+    cep = table.loc[("CEP", "OGLE-III LMC CEP")]
+    assert cep["with_abs_mag"] > 0 and cep["with_teff"] == 0 and cep["with_teff_paper"] > 0
     assert table.loc[("RRLYR", "SDSS Stripe 82"), "with_abs_mag"] > 0
     assert table["read"].sum() == subset_cache.stars["star_key"].nunique()
+    # kept stars per subtype, "unknown" counted like any other
+    kept = subset_cache.kept.drop_duplicates("star_key")
+    for (cls, survey), text in table["subtypes"].items():
+        counts = {name: int(n) for name, n in (part.rsplit(" ", 1) for part in
+                                                text.split(summary.SUBTYPE_SEPARATOR) if part)}
+        part = kept[(kept["cls"] == cls) & (kept["survey"] == survey)]
+        expected = part["subtype"].value_counts().to_dict()
+        if part["blazhko"].any():
+            expected["Blazhko"] = int(part["blazhko"].sum())
+        assert counts == expected, (cls, survey)
+    assert "unknown" in " ".join(table["subtypes"])
     text = summary.render(subset_cache, DatasetConfig(large_class=100, large_target=300,
                                                       small_target=120))
     assert "Curves dropped, by reason" in text and "irregular subtype" in text
+    assert "Physical stars seen by more than one survey: 0" in text
+
+
+SMALL = dict(large_class=100, large_target=300, small_target=120)
+
+
+def test_missing_settings_of_a_saved_model_read_as_legacy(subset_root, subset_cache):
+    """A model's dataset_config from before ``physics`` and ``surveys`` (models/default's) gives
+    the training set of the paper's physics and the four surveys of the time, not today's."""
+    saved = {k: list(v) if isinstance(v, tuple) else v for k, v in DatasetConfig(**SMALL).to_dict().items()
+             if k not in ("physics", "surveys")}
+    _, data = pipeline.training_inputs(SimpleNamespace(metadata={"dataset_config": saved}),
+                                       subset_root, subset_cache.directory, progress=False)
+    legacy = build_training_set(subset_cache.kept, DatasetConfig(
+        **SMALL, physics="paper", surveys=("catalina_sss", "crts_csdr1", "ogle3_lmc_cep",
+                                           "sdss_s82_rrlyrae")))
+    for name in ("star_key", "split", "teff", "abs_mag", "mag"):
+        np.testing.assert_array_equal(getattr(data, name), getattr(legacy, name), err_msg=name)
+    # and it is not today's default: the Cepheids keep the paper's Gaia DR2 Teff
+    today = build_training_set(subset_cache.kept, DatasetConfig(**SMALL))
+    cep = data.classes.index("CEP")
+    assert np.isfinite(data.teff[data.cls == cep]).any()
+    assert not np.isfinite(today.teff[today.cls == cep]).any()
+
+
+def test_physics_choice_changes_only_the_physics(subset_cache):
+    kept = subset_cache.kept
+    calibrated = build_training_set(kept, DatasetConfig(**SMALL))
+    paper = build_training_set(kept, DatasetConfig(**SMALL, physics="paper"))
+    np.testing.assert_array_equal(calibrated.star_key, paper.star_key)
+    np.testing.assert_array_equal(calibrated.split, paper.split)
+    real = ~calibrated.augmented
+    by_key = kept.drop_duplicates("star_key").set_index("star_key")
+    np.testing.assert_array_equal(calibrated.teff[real],
+                                  by_key.loc[calibrated.star_key[real], "teff"].to_numpy(np.float32))
+    np.testing.assert_array_equal(paper.teff[real],
+                                  by_key.loc[paper.star_key[real], "teff_paper"].to_numpy(np.float32))
+    rr = calibrated.cls == calibrated.classes.index("RRLYR")
+    assert np.nanmedian(paper.teff[rr]) > np.nanmedian(calibrated.teff[rr]) + 500  # old S82 scale
+
+
+def test_survey_choice(subset_cache):
+    only = build_training_set(subset_cache.kept, DatasetConfig(**SMALL, surveys=("sdss_s82_rrlyrae",)))
+    assert set(pd.Series(only.star_key).str.split(":").str[0]) == {"SDSS Stripe 82"}
+    assert DatasetConfig().surveys == SURVEY_KEYS and "gaia_dr3_rrlyr" in SURVEY_KEYS
+
+
+@pytest.mark.parametrize("setting, match", [({"physics": "gaia"}, "physics='gaia'"),
+                                            ({"surveys": ("ztf",)}, "surveys=\\['ztf'\\]"),
+                                            ({"surveys": ()}, "surveys=\\[\\]")])
+def test_unknown_physics_or_survey_is_refused(setting, match):
+    with pytest.raises(ValueError, match=match):
+        DatasetConfig(**setting)
 
 
 def copies_over_real_span(training) -> dict[str, float]:

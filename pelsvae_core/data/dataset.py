@@ -1,11 +1,13 @@
 """Training sets: splits by star, class-balancing augmentation, fixed-length arrays.
 
-Splits are drawn over stars, not curves (paper Sect. 3.2: 60/20/20, stratified
-by class), so every band of a star and every augmented copy of it land in the
-same split; the original code's leak of one star into both training and
-validation cannot happen. Augmentation (paper Sect. 2.2: Gaussian resampling
-within the errors, a phase shift, undersampling) is applied to the training
-split only; validation and test hold real curves.
+Splits are drawn over physical stars, not curves (paper Sect. 3.2: 60/20/20,
+stratified by class), so every band of a star, its curves from every survey that
+saw it (``physical_star``: an OGLE-IV star and its Gaia DR3 curves are one star),
+and every augmented copy of it land in the same split; the original code's leak
+of one star into both training and validation cannot happen. Augmentation
+(paper Sect. 2.2: Gaussian resampling within the errors, a phase shift,
+undersampling) is applied to the training split only; validation and test hold
+real curves.
 """
 from __future__ import annotations
 
@@ -17,9 +19,14 @@ import pandas as pd
 
 from .preprocess import resample
 from .records import CLASSES
+from .surveys import SURVEY_KEYS, SURVEY_NAMES
 
 SPLITS = ("train", "val", "test")
 AUGMENTATIONS = ("bootstrap", "paper")
+#: Which Teff and absolute-magnitude columns of the cache a training set uses: the calibrated
+#: scale (:mod:`.calibration`), or the convention models were trained on before it (the paper's
+#: Gaia DR2 teff_val/abs_Gmag; :mod:`.sdss_physics` for Stripe 82).
+PHYSICS_COLUMNS = {"calibrated": ("teff", "abs_mag"), "paper": ("teff_paper", "abs_mag_paper")}
 
 
 @dataclass(frozen=True)
@@ -43,10 +50,20 @@ class DatasetConfig:
     max_phase_shift: float = 0.0
     #: "bootstrap" (default) or "paper": how augmented copies get their noise (:func:`_augment`).
     augmentation: str = "bootstrap"
+    #: Which physics the curves carry: "calibrated" or "paper" (:data:`PHYSICS_COLUMNS`).
+    physics: str = "calibrated"
+    #: Which surveys go into the training set (keys of :data:`.surveys.SURVEYS`): every
+    #: registered one by default, listed, so a model's metadata says which it saw.
+    surveys: tuple[str, ...] = SURVEY_KEYS
 
     def __post_init__(self):
         if self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"augmentation={self.augmentation!r}: choose one of {', '.join(AUGMENTATIONS)}")
+        if self.physics not in PHYSICS_COLUMNS:
+            raise ValueError(f"physics={self.physics!r}: choose one of {', '.join(PHYSICS_COLUMNS)}")
+        unknown = [s for s in self.surveys if s not in SURVEY_NAMES]
+        if unknown or not self.surveys:
+            raise ValueError(f"surveys={list(self.surveys)!r}: choose among {', '.join(SURVEY_KEYS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,8 +75,13 @@ def star_seed(seed: int, star_key: str) -> int:
 
 
 def split_by_star(stars: pd.DataFrame, fractions=(0.6, 0.2, 0.2), seed: int = 42) -> pd.Series:
-    """Assign each star (``star_key``) to train/val/test, stratified by class."""
-    per_star = stars.drop_duplicates("star_key").set_index("star_key")["cls"].sort_index()
+    """Assign each physical star (``physical_star``) to train/val/test, stratified by class.
+
+    A star whose surveys disagree on its class is stratified with the class of its
+    first row in (``physical_star``, ``star_key``) order; its curves still share one split.
+    """
+    ordered = stars.sort_values(["physical_star", "star_key"], kind="stable")
+    per_star = ordered.drop_duplicates("physical_star").set_index("physical_star")["cls"].sort_index()
     rng = np.random.default_rng(seed)
     assignment = {}
     for _, keys in per_star.groupby(per_star, sort=True):
@@ -145,13 +167,16 @@ def _class_plan(train: pd.DataFrame, cfg: DatasetConfig, rng: np.random.Generato
 def build_training_set(kept: pd.DataFrame, cfg: DatasetConfig | None = None) -> TrainingSet:
     """Splits, augmentation of the training split, and fixed-length resampling."""
     cfg = cfg or DatasetConfig()
-    stars = kept[kept["cls"].isin(cfg.classes)]
+    stars = kept[kept["cls"].isin(cfg.classes)
+                 & kept["survey"].isin([SURVEY_NAMES[k] for k in cfg.surveys])]
     if cfg.bands is not None:
         stars = stars[stars["band"].isin(cfg.bands)]
     if stars.empty:
-        raise ValueError("no kept curves match the requested classes and bands")
-    stars = stars.sort_values(["star_key", "band"]).reset_index(drop=True)
-    split = split_by_star(stars, cfg.fractions, cfg.seed).reindex(stars["star_key"]).to_numpy()
+        raise ValueError("no kept curves match the requested classes, surveys and bands")
+    teff_column, abs_mag_column = PHYSICS_COLUMNS[cfg.physics]
+    stars = (stars.sort_values(["star_key", "band"]).reset_index(drop=True)
+             .assign(teff=lambda t: t[teff_column], abs_mag=lambda t: t[abs_mag_column]))
+    split = split_by_star(stars, cfg.fractions, cfg.seed).reindex(stars["physical_star"]).to_numpy()
     bands = tuple(sorted(stars["band"].unique()))
     rng = np.random.default_rng(cfg.seed)
 

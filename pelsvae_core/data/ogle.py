@@ -1,9 +1,12 @@
 """OGLE-III classical Cepheids in the LMC (Soszynski et al. 2008, AcA 58, 163), I and V bands.
 
 Layout as OGLE distributes it: ``phot/I/<ID>.dat`` and ``phot/V/<ID>.dat`` with
-``HJD-2450000 mag err``; ``ident.dat`` gives pulsation modes. Periods come from
-the OGLE-III catalogue (``P_1``), falling back to ``cepFO3.dat`` for F-mode stars.
-Gaia DR2 Teff and absolute G magnitude are attached from the paper's cross-match.
+``HJD-2450000 mag err``; ``ident.dat`` gives pulsation modes, put into the
+vocabulary of :mod:`.subtypes`. Periods come from the OGLE-III catalogue
+(``P_1``), falling back to ``cepFO3.dat`` for F-mode stars. Absolute G comes
+from the catalogue's mean V and I at the LMC distance (:func:`.star_physics.lmc_cepheids`);
+the paper's Gaia DR2 Teff and absolute G are kept beside it as its convention.
+The OGLE ID names the physical star (``physical_star``).
 """
 from __future__ import annotations
 
@@ -13,14 +16,15 @@ from typing import Iterator
 
 import pandas as pd
 
-from .records import LightCurve, PhysicalParameters, empty_curve
+from . import star_physics
+from .records import LightCurve, empty_curve
 from .sources import require, survey_files
+from .subtypes import normalise
 from .table import OGLE_TIME_RANGE, parse_rows, screen_observations
 
 SURVEY = "OGLE-III LMC CEP"
 BANDS = ("I", "V")
-TEFF_SOURCE = "Gaia DR2 teff_val"
-ABS_MAG_SOURCE = "Gaia DR2 abs_Gmag (Bailer-Jones et al. 2018 distance)"
+CLS = "CEP"
 
 
 def read_ident(folder: Path) -> pd.Series:
@@ -41,29 +45,21 @@ def read_fmode_periods(folder: Path) -> pd.Series:
     return pd.Series(periods, name="period")
 
 
-def gaia_parameters(gaia: pd.DataFrame, star_id: str) -> PhysicalParameters:
-    """Gaia DR2 Teff and absolute G of one OGLE star, if cross-matched."""
-    if star_id not in gaia.index:
-        return PhysicalParameters()
-    row = gaia.loc[star_id]
-    teff, abs_g = float(row["teff_val"]), float(row["abs_Gmag"])
-    return PhysicalParameters(
-        teff=teff, abs_mag=abs_g, abs_mag_band="G",
-        teff_source=TEFF_SOURCE if math.isfinite(teff) else "",
-        abs_mag_source=ABS_MAG_SOURCE if math.isfinite(abs_g) else "")
-
-
 def read_ogle_cep(folder: Path, catalogue: pd.DataFrame, gaia: pd.DataFrame) -> Iterator[LightCurve]:
-    """Every I- and V-band light curve with mode, period and Gaia parameters."""
+    """Every I- and V-band light curve with mode, period, calibrated M_G and the paper's values."""
     modes = read_ident(folder)
     fmode = read_fmode_periods(folder)
     catalogue_periods = catalogue["P_1"] if "P_1" in catalogue else pd.Series(dtype=float)
+    physics = star_physics.by_star([star_physics.lmc_cepheids(modes.index, catalogue, modes)],
+                                   star_physics.paper_from_xmatch(gaia))
     for band in BANDS:
         for name, content in survey_files(folder, "phot.tar.gz", f"phot/{band}", ".dat"):
             star_id = name.removesuffix(".dat")
             if star_id not in modes.index:
-                yield empty_curve(SURVEY, band, star_id, "CEP", "", "missing catalogue row")
+                yield empty_curve(SURVEY, band, star_id, CLS, "", "missing catalogue row",
+                                  physical_star=star_id)
                 continue
+            subtype, blazhko = normalise(CLS, modes[star_id])
             period, source = math.nan, ""
             if pd.notna(catalogue_periods.get(star_id, math.nan)):
                 period, source = float(catalogue_periods[star_id]), "OGLE-III catalogue P_1"
@@ -71,10 +67,11 @@ def read_ogle_cep(folder: Path, catalogue: pd.DataFrame, gaia: pd.DataFrame) -> 
                 period, source = float(fmode[star_id]), "OGLE cepFO3.dat"
             data, bad = parse_rows(content, 3)
             if data.shape[0] == 0:
-                yield empty_curve(SURVEY, band, star_id, "CEP", modes[star_id], "empty file",
-                                  period, source)
+                yield empty_curve(SURVEY, band, star_id, CLS, modes[star_id], "empty file",
+                                  period, source, physical_star=star_id)
                 continue
             time, mag, err = screen_observations(data[:, 0], data[:, 1], data[:, 2], bad,
                                                  time_range=OGLE_TIME_RANGE)
-            yield LightCurve(SURVEY, band, star_id, "CEP", modes[star_id], period, source,
-                             time, mag, err, gaia_parameters(gaia, star_id), bad_lines=dict(bad))
+            yield LightCurve(SURVEY, band, star_id, CLS, subtype, period, source, time, mag, err,
+                             physics[star_id], bad_lines=dict(bad), blazhko=blazhko,
+                             subtype_label=modes[star_id], physical_star=star_id)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import fourier
 from .records import BINARY_CLASSES, LightCurve
+from .subtypes import MULTI_MODE
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,12 @@ class PreprocessConfig:
     clip_sigma: float = 3.0
     clip_iterations: int = 3
     fourier_order: int = 6
-    #: Subtypes without one regular folded shape (paper Sect. 2.1 drops multi-mode pulsators).
-    irregular_subtypes: tuple[str, ...] = ("RRd", "Blazhko")
+    #: Subtypes (:mod:`.subtypes` vocabulary) without one regular folded shape: paper Sect. 2.1
+    #: drops multi-mode pulsators (double-mode RRd, multi-mode Cepheids).
+    irregular_subtypes: tuple[str, ...] = ("RRd", MULTI_MODE)
+    #: Drop Blazhko-modulated RR Lyrae (the ``blazhko`` flag): their shape changes from cycle
+    #: to cycle (Blazhko 1907, AN 175, 325), so a folded curve has no single shape either.
+    drop_blazhko: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,16 +73,19 @@ def sigma_clip(mag: np.ndarray, err: np.ndarray, sigma: float, iterations: int) 
     return keep
 
 
-def is_irregular(subtype: str, cfg: PreprocessConfig) -> bool:
-    """Multi-mode or modulated pulsators (e.g. RRd, Blazhko, OGLE 'F/1O') have no single shape."""
-    return subtype in cfg.irregular_subtypes or "/" in subtype
+def is_irregular(lc: LightCurve, cfg: PreprocessConfig) -> bool:
+    """Multi-mode or modulated pulsators (RRd, multi-mode Cepheids, Blazhko stars) have no single
+    shape. A subtype still in OGLE's notation for several modes ("F/1O", as a caller may build a
+    :class:`.records.LightCurve` by hand; the readers write ``multi-mode``) counts as multi-mode."""
+    return (lc.subtype in cfg.irregular_subtypes or "/" in lc.subtype
+            or (cfg.drop_blazhko and lc.blazhko))
 
 
 def fold(lc: LightCurve, cfg: PreprocessConfig) -> FoldedCurve | str:
     """Clean, fold and scale one light curve, or return the reason it cannot be used."""
     if lc.read_problem:
         return lc.read_problem
-    if is_irregular(lc.subtype, cfg):
+    if is_irregular(lc, cfg):
         return "irregular subtype (multi-mode or modulated)"
     if not (np.isfinite(lc.period) and lc.period > 0):
         return "no period"

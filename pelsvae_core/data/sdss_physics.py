@@ -1,24 +1,36 @@
-"""Physical parameters derived from SDSS photometry for Stripe 82 RR Lyrae.
+"""The Stripe 82 Teff and M_G of the convention models/default was trained on ("paper" physics).
 
-Gaia DR2 has no Teff or absolute magnitude for these stars, so both are
-derived from the dereddened colours and distances of Sesar et al. (2010,
-ApJ 708, 717, table 3). Every value made here carries a ``derived:`` source.
+Before :mod:`.calibration`, Stripe 82 RR Lyrae got Teff and absolute G from the
+flux-averaged magnitudes and distances of Sesar et al. (2010, ApJ 708, 717,
+table 3) as done here. Those magnitudes are already corrected for SFD98
+extinction (:func:`.calibration.stripe82_vi0`; ``tests/test_calibration.py``
+checks it on the table 1 epochs), and this derivation removes the extinction a
+second time: (g-r)_0 is too blue by E(g-r) and the Teff scale runs hot (RRab
+median 7,240 K, against 6,490 K on the calibrated scale shared with the bulge).
+
+The values are kept exactly as they were, as ``teff_paper``/``abs_mag_paper`` of
+the cache (:mod:`.star_physics`), only so that a model trained on them
+(``physics="paper"``, :class:`.dataset.DatasetConfig`) is evaluated on the
+training set it saw; the physical values are
+:func:`.calibration.stripe82_rr_lyrae_parameters`. Every value made here carries
+a source saying so.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-#: Extinction per unit E(B-V) in SDSS bands, R_V = 3.1 (Schlegel, Finkbeiner & Davis 1998, ApJ 500, 525, Table 6).
-SFD_R = {"u": 5.155, "g": 3.793, "r": 2.751, "i": 2.086, "z": 1.479}
+from .calibration import SFD_R
 
-TEFF_SOURCE = "derived: dereddened intensity-mean (g-r)0, Ivezic et al. 2008 eq. 3"
-ABS_MAG_SOURCE = ("derived: G from SDSS g,r via Evans et al. 2018 Table A.2, "
-                  "dereddened (SFD98), Sesar et al. 2010 distance")
+TEFF_SOURCE = ("paper convention (models/default, NOT physical): Teff from the twice-dereddened "
+               "intensity-mean (g-r)0 of Sesar et al. 2010 table 3, Ivezic et al. 2008 eq. 3")
+ABS_MAG_SOURCE = ("paper convention (models/default, NOT physical): G from SDSS g,r via Evans et "
+                  "al. 2018 Table A.2, twice dereddened (SFD98), Sesar et al. 2010 distance")
 
 
 def deredden(mag: np.ndarray, band: str, a_r: np.ndarray) -> np.ndarray:
-    """Remove extinction given the r-band extinction A_r, scaling by SFD98 coefficients."""
+    """Remove extinction given the r-band extinction A_r, scaling by the SFD98 Table 6 ratios
+    (Schlegel, Finkbeiner & Davis 1998, ApJ 500, 525; R_V = 3.1)."""
     return mag - a_r * SFD_R[band] / SFD_R["r"]
 
 
@@ -51,9 +63,9 @@ def distance_modulus(distance_kpc: np.ndarray) -> np.ndarray:
 
 
 def stripe82_parameters(table3: pd.DataFrame) -> pd.DataFrame:
-    """Teff and absolute G for each Stripe 82 star from its flux-averaged g, r, A_r and distance."""
+    """The old Teff and absolute G of each Stripe 82 star (see the module docstring)."""
     g0 = deredden(table3["gF"].to_numpy(), "g", table3["rExt"].to_numpy())
     r0 = deredden(table3["rF"].to_numpy(), "r", table3["rExt"].to_numpy())
     abs_g = gaia_g_from_sdss(g0, r0) - distance_modulus(table3["d"].to_numpy())
-    return pd.DataFrame({"gr0": g0 - r0, "teff": teff_from_gr(g0 - r0), "abs_mag": abs_g},
+    return pd.DataFrame({"teff": teff_from_gr(g0 - r0), "abs_mag": abs_g},
                         index=table3.index)
