@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .records import LightCurve, empty_curve
-from .sources import require, survey_files
+from .sources import read_keyed_csv, survey_files
 from .subtypes import UNKNOWN, normalise
 from .table import MALFORMED, OGLE_TIME_RANGE, screen_observations
 
@@ -78,16 +78,7 @@ MAG_PER_LN_FLUX = 2.5 / math.log(10)
 
 def read_catalogue(folder: Path) -> pd.DataFrame:
     """``Gaia_RR.csv`` indexed by Gaia source_id (a string), with ``P_1`` numeric."""
-    path = require(folder / CATALOGUE)
-    table = pd.read_csv(path, dtype={"ID": str, "Type": str, "Source": str}, keep_default_na=False)
-    missing = [c for c in CATALOGUE_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-    duplicated = table["Source"][table["Source"].duplicated()]
-    if not duplicated.empty:
-        raise ValueError(f"{path}: source_id(s) listed twice: {', '.join(duplicated.unique()[:5])}")
-    table["P_1"] = pd.to_numeric(table["P_1"], errors="coerce")
-    return table.set_index("Source")
+    return read_keyed_csv(folder / CATALOGUE, "Source", CATALOGUE_COLUMNS, ("ID", "Type", "Source"))
 
 
 def ogle_ids(folder: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Iterator
 import pandas as pd
 
 from .records import LightCurve, empty_curve
-from .sources import require, survey_files
+from .sources import read_keyed_csv, survey_files
 from .subtypes import UNKNOWN, normalise
 from .table import OGLE_TIME_RANGE, parse_rows, screen_observations
 
@@ -36,16 +36,7 @@ CATALOGUE_COLUMNS = ("ID", "Type", "P_1")
 
 def read_catalogue(folder: Path) -> pd.DataFrame:
     """``OGLE_RR.csv`` indexed by OGLE ID, with ``P_1`` numeric (unparsable periods become NaN)."""
-    path = require(folder / CATALOGUE)
-    table = pd.read_csv(path, dtype={"ID": str, "Type": str}, keep_default_na=False)
-    missing = [c for c in CATALOGUE_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-    duplicated = table["ID"][table["ID"].duplicated()]
-    if not duplicated.empty:
-        raise ValueError(f"{path}: star(s) listed twice: {', '.join(duplicated.unique()[:5])}")
-    table["P_1"] = pd.to_numeric(table["P_1"], errors="coerce")
-    return table.set_index("ID")
+    return read_keyed_csv(folder / CATALOGUE, "ID", CATALOGUE_COLUMNS, ("ID", "Type"))
 
 
 def read_ogle4_bulge(folder: Path) -> Iterator[LightCurve]:

@@ -20,6 +20,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+import pandas as pd
+
 from ..paths import DataRootError
 
 #: Leading bytes of each compression format, and how to open a stream of it.
@@ -98,3 +100,21 @@ def require(path: Path) -> Path:
     if not path.is_file():
         raise DataRootError(f"expected survey file {path} is missing")
     return path
+
+
+def read_keyed_csv(path: Path, key: str, required: tuple[str, ...],
+                   text_columns: tuple[str, ...]) -> pd.DataFrame:
+    """A survey's CSV catalogue indexed by its ``key`` column, with ``P_1`` numeric (an
+    unparsable period becomes NaN); a missing column or a key listed twice is an error naming
+    the file, never a silently merged or partial catalogue."""
+    path = require(path)
+    table = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    duplicated = table[key][table[key].duplicated()]
+    if not duplicated.empty:
+        raise ValueError(f"{path}: {key} listed twice: {', '.join(duplicated.unique()[:5])}")
+    table["P_1"] = pd.to_numeric(table["P_1"], errors="coerce")
+    return table.set_index(key)
+
