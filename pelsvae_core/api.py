@@ -33,7 +33,7 @@ class Model:
         self.decoder = Decoder(network, metadata.get("default_band"))
         self.network = network
         self.config = network.cfg
-        self.physics = PhysicsMap.from_metadata(metadata.get("physics", {}), None)
+        self.physics = PhysicsMap.from_metadata(metadata.get("physics", {}))
 
     @property
     def class_physics(self):

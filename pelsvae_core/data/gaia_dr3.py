@@ -42,9 +42,10 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from .ogle4_bulge import mode_and_period
 from .records import LightCurve, empty_curve
 from .sources import read_keyed_csv, survey_files
-from .subtypes import UNKNOWN, normalise
+from .subtypes import UNKNOWN
 from .table import MALFORMED, OGLE_TIME_RANGE, screen_observations
 
 SURVEY = "Gaia DR3"
@@ -166,10 +167,7 @@ def read_gaia_dr3(folder: Path) -> Iterator[LightCurve]:
             for band in BANDS:
                 yield empty_curve(SURVEY, band, star_id, CLS, UNKNOWN, "missing catalogue row")
             continue
-        row = catalogue.loc[star_id]
-        subtype, _ = normalise(CLS, row["Type"])  # the catalogue flags no Blazhko stars
-        period = float(row["P_1"])
-        source = PERIOD_SOURCE if math.isfinite(period) else ""
+        subtype, period, source = mode_and_period(catalogue.loc[star_id], PERIOD_SOURCE)
         parsed = parse_epochs(content)
         for band in BANDS:
             if isinstance(parsed, str) or band not in parsed:

@@ -39,6 +39,15 @@ def read_catalogue(folder: Path) -> pd.DataFrame:
     return read_keyed_csv(folder / CATALOGUE, "ID", CATALOGUE_COLUMNS, ("ID", "Type"))
 
 
+def mode_and_period(row: pd.Series, source: str) -> tuple[str, float, str]:
+    """Subtype, period and period source of an RR Lyrae catalogue row with OGLE's ``Type`` and
+    ``P_1`` (``OGLE_RR.csv``, and ``Gaia_RR.csv``, which copies them); the source is empty
+    where the period is not a number."""
+    subtype, _ = normalise(CLS, row["Type"])  # the catalogues flag no Blazhko stars
+    period = float(row["P_1"])
+    return subtype, period, source if math.isfinite(period) else ""
+
+
 def read_ogle4_bulge(folder: Path) -> Iterator[LightCurve]:
     """One curve per star and band, all I then all V, with mode and period from the catalogue.
 
@@ -51,10 +60,7 @@ def read_ogle4_bulge(folder: Path) -> Iterator[LightCurve]:
             if star_id not in catalogue.index:
                 yield empty_curve(SURVEY, band, star_id, CLS, UNKNOWN, "missing catalogue row")
                 continue
-            row = catalogue.loc[star_id]
-            subtype, _ = normalise(CLS, row["Type"])  # the catalogue flags no Blazhko stars
-            period = float(row["P_1"])
-            source = PERIOD_SOURCE if math.isfinite(period) else ""
+            subtype, period, source = mode_and_period(catalogue.loc[star_id], PERIOD_SOURCE)
             data, bad = parse_rows(content, 3)
             if data.shape[0] == 0:
                 curve = empty_curve(SURVEY, band, star_id, CLS, subtype,

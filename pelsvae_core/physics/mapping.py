@@ -15,7 +15,7 @@ from .classes import ClassPhysics
 from .density import MixtureDensity
 from .noise import ErrorModel
 from .reference import ClassReference
-from .regressors import KINDS, Predictor, load_predictors
+from .regressors import KINDS, Predictor
 
 
 @dataclass
@@ -27,11 +27,11 @@ class PhysicsMap:
     validation: list[dict] = field(default_factory=list)  # per class and regressor, on the val split
 
     @classmethod
-    def from_metadata(cls, physics: dict, regressors: bytes | None) -> "PhysicsMap":
-        """From a model folder's ``metadata["physics"]`` and the bytes of its ``regressors.npz``."""
+    def from_metadata(cls, physics: dict) -> "PhysicsMap":
+        """From a model folder's ``metadata["physics"]``; the predictors of its ``regressors.npz``
+        are set by :func:`pelsvae_core.load_model`, which checks them file by file."""
         return cls(classes={name: ClassPhysics.from_dict(info)
                             for name, info in physics.get("classes", {}).items()},
-                   predictors=load_predictors(regressors) if regressors is not None else {},
                    error_models={key: ErrorModel.from_dict(m)
                                  for key, m in physics.get("error_models", {}).items()},
                    references={name: ClassReference.from_dict(r)
