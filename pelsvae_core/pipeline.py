@@ -157,7 +157,8 @@ def report_files(results: dict, curves: pd.DataFrame) -> dict[str, bytes]:
     return {"evaluation.json": json.dumps(results, indent=2, default=float).encode(),
             "report.md": report.report_markdown(results).encode(),
             report.MORPH_FIGURE: figures.morph_figure(curves, shapes),
-            report.SHAPES_FIGURE: figures.shapes_figure(shapes, real)}
+            report.SHAPES_FIGURE: figures.shapes_figure(shapes, real),
+            **figures.fidelity_figures(results)}
 
 
 def evaluate(folder=None, data_root=None, cache_dir=None, regressor: str = "rf", compare=None,

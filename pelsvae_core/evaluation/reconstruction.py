@@ -75,7 +75,7 @@ def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.Dat
     ``excess_norm`` (:func:`excess_over_noise`) separates methods on noise-dominated classes,
     where the plain RMSE of every decent method sits at the floor."""
     z, _ = model.encode(data)
-    vae, _ = _decode_own_band(model, z, data)
+    vae, _ = decode_own_band(model, z, data)
     predictions = {"vae": vae, "median_template": template_predictions(median_templates(train), data)}
     for order in range(1, 5):
         predictions[f"fourier_{order}"] = fourier_predictions(data, order)
@@ -94,7 +94,7 @@ def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def _decode_own_band(model, z: np.ndarray, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+def decode_own_band(model, z: np.ndarray, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
     """Decode each curve in its own band."""
     mag = np.empty_like(data.mag)
     err = np.empty_like(data.err)

@@ -5,16 +5,22 @@
    against the template and against the training curves nearest in period (what the period
    alone can tell), in normalised units and in magnitudes;
 3. a classifier two-sample test per class (real vs generated at the same parameters,
-   observed at the same phases with the same errors; 0.5 = indistinguishable);
+   observed at the same phases with the same errors; 0.5 = indistinguishable), with folds
+   grouped by star and, as references, the reconstructions and each star's own 8th-order
+   Fourier fit plus its noise;
 4. train on synthetic, test on real: a class classifier trained on generated curves only;
 5. the RR Lyrae morph against the real Stripe 82 stars (R21, phi31, skewness);
 6. cadence invariance, and memorisation (distance to the nearest training curve);
-7. timing of generating 100 curves end to end.
+7. timing of generating 100 curves end to end;
+8. the fidelity suite of issue 14 (:mod:`.fidelity`): spread of R21, phi21 and amplitude
+   per class and period bin; the Cepheid Hertzsprung progression against the OGLE-III LMC
+   fundamental-mode Cepheids; RR Lyrae phi21, R21 and amplitude against log P against the
+   OGLE-IV bulge, with the RRab phi21-log P slope; the Leavitt law of generated Cepheids.
 Curves are compared as features: a Fourier fit of order 6 to the observed points,
 evaluated on 50 phases, so real and generated curves go through the same pipeline.
 
-This module measures; :mod:`.report` writes the numbers as Markdown (for the CLI's
-report and the dashboard alike) and :mod:`.figures` draws them.
+This module draws the curves and measures; :mod:`.report` writes the numbers as Markdown
+(for the CLI's report and the dashboard alike) and :mod:`.figures` draws them.
 """
 from __future__ import annotations
 
@@ -25,17 +31,23 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .. import fourier
+from .. import fourier, paths
+from ..data.catalogues import read_ogle3_catalogue
 from ..data.dataset import TrainingSet
+from ..data.sdss import read_table2
 from ..generation import predict_latents
 from ..physics.classes import PARAMETERS, physics_matrix
 from ..physics.regressors import KINDS
+from .fidelity import (DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES, RR_LYRAE_MODES,
+                       SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many, fraction_inside,
+                       leavitt_comparison, lmc_fundamental_cepheids, progression, slope_comparison,
+                       spread_table, two_sample_table)
 from .morph import rr_lyrae_morph, shape_parameters
-from .reconstruction import (binned_median, masked_rmse, median_templates, reconstruction_table,
-                             template_values)
+from .reconstruction import (binned_median, decode_own_band, fourier_predictions, masked_rmse,
+                             median_templates, reconstruction_table, template_values)
 
 FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
 FEATURE_ORDER = 6
@@ -44,6 +56,12 @@ UNITS = ("", "_mag")  # column suffixes: normalised units, magnitudes
 log = logging.getLogger(__name__)
 PHYSICS_COLUMNS = ["class", "generated", "template", "period_neighbours", "generated_mag",
                    "template_mag", "period_neighbours_mag"]
+#: Curves generated per test star for the spread (:func:`shape_samples`).
+SPREAD_SAMPLES = 10
+#: Bands nearest to Cousins I (0.79 um) in effective wavelength: SDSS i 0.75, z 0.89, r 0.62,
+#: V 0.55, g 0.47, u 0.36 um (Bessell 2005, ARA&A 43, 293; Fukugita et al. 1996, AJ 111, 1748);
+#: Catalina's unfiltered V_CSS is calibrated to V (Drake et al. 2009, ApJ 696, 870).
+NEAR_I = ("I", "i", "z", "r", "V", "V_CSS", "g", "u")
 
 
 def curve_features(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -128,8 +146,15 @@ class PeriodNeighbours:
         return template_values(template, data.phase[i]), float(np.median(t.amplitude[near]))
 
 
+def fitted_regressors(model) -> tuple[str, ...]:
+    """The regressor kinds (:data:`KINDS` order) fitted for every class of the model: a folder
+    fitted before the density ``"mdn"`` existed has only the paper's three."""
+    return tuple(k for k in KINDS if all(f"{c}/{k}" in model.physics.predictors
+                                         for c in model.class_physics))
+
+
 def physics_to_curve(model, test: TrainingSet, train: TrainingSet,
-                     regressors: tuple[str, ...] = KINDS) -> pd.DataFrame:
+                     regressors: tuple[str, ...]) -> pd.DataFrame:
     """Per class and regressor, median over test stars of the RMSE against the real curve of:
     the median of 10 noise-free curves generated from the star's own parameters; the class's
     median template; the median curve of the training stars nearest in period
@@ -203,26 +228,33 @@ def paired_comparison(errors: np.ndarray, reference: np.ndarray) -> tuple[float,
     return share, float(wilcoxon(differences).pvalue)
 
 
-def two_sample_accuracy(first: np.ndarray, second: np.ndarray, seed: int = 0) -> float:
-    """Classifier two-sample test (Lopez-Paz & Oquab 2017): 5-fold accuracy of a random forest
-    telling the two sets apart; 0.5 when they are indistinguishable, 1 when disjoint."""
-    x = np.vstack([first, second])
-    y = np.r_[np.zeros(len(first)), np.ones(len(second))]
-    classifier = RandomForestClassifier(100, random_state=seed, n_jobs=1)
-    return float(cross_val_score(classifier, x, y, cv=StratifiedKFold(5, shuffle=True,
-                                                                        random_state=seed)).mean())
+def two_sample(model, test: TrainingSet, regressor: str, seed: int = 3) -> pd.DataFrame:
+    """Per class, real test curves against curves generated from the same stars' parameters,
+    and, on the same curves, against their reconstructions (encode, decode at the same
+    phases) and their own 8th-order Fourier fits, each plus Gaussian noise of the quoted
+    errors (:func:`.fidelity.two_sample_table`)."""
+    rows_used, generated = generated_like(model, test, regressor)
+    part = test.subset(rows_used)
+    real, reconstructed, own_fourier = reconstruction_features(model, part, seed)
+    return two_sample_table(real, curve_features(part.phase, generated, part.err, part.mask),
+                            reconstructed, own_fourier, np.array(test.classes)[part.cls],
+                            part.star_key)
 
 
-def two_sample(model, test: TrainingSet, regressor: str) -> pd.DataFrame:
-    """Per class, real test curves against curves generated from the same stars' parameters."""
-    part, real_x, gen_x = paired_features(model, test, regressor)
-    out = []
-    for c in np.unique(part.cls):
-        pick = part.cls == c
-        if pick.sum() >= 10:
-            out.append({"class": test.classes[c], "n_real": int(pick.sum()),
-                        "accuracy": two_sample_accuracy(real_x[pick], gen_x[pick])})
-    return pd.DataFrame(out)
+def reconstruction_features(model, part: TrainingSet, seed: int = 3
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features (:func:`curve_features`) of the real curves, of their reconstructions (encode,
+    decode at the same phases) and of their own 8th-order Fourier fits, the last two plus
+    Gaussian noise of the quoted errors so that all three are equally noisy."""
+    rng = np.random.default_rng(seed)
+    reconstructed, _ = decode_own_band(model, model.encode(part)[0], part)
+
+    def features(curves: np.ndarray, noise: bool = False) -> np.ndarray:
+        noisy = curves + rng.standard_normal(curves.shape) * part.err if noise else curves
+        return curve_features(part.phase, noisy, part.err, part.mask)
+
+    return (features(part.mag), features(reconstructed, True),
+            features(fourier_predictions(part, DENSE_ORDER), True))
 
 
 def train_synthetic_test_real(model, train: TrainingSet, test: TrainingSet, regressor: str) -> dict:
@@ -309,36 +341,232 @@ def regressor_validation(*models) -> pd.DataFrame:
     return table.reset_index()
 
 
+def shape_samples(model, test: TrainingSet, regressor: str, n_samples: int = SPREAD_SAMPLES,
+                  seed: int = 6) -> pd.DataFrame:
+    """For each test curve with its own physics: its R21, phi21 and amplitude, and those of
+    ``n_samples`` curves generated from its physics, observed at its phases with Gaussian
+    noise of its errors; all fitted alike (order :data:`.fidelity.SURVEY_ORDER`). The amplitude
+    of a generated curve is the one the model predicts (what the real curve's max - min is)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, cls, norm, amplitude in from_own_physics(model, test, regressor, n_samples, rng):
+        m = test.mask[i]
+        noisy = norm[:, m] + rng.standard_normal((n_samples, m.sum())) * test.err[i][m]
+        coeffs = fit_many(test.phase[i][m], np.vstack([test.mag[i][m], noisy]), test.err[i][m],
+                          SURVEY_ORDER)
+        common = {"class": cls, "band": test.bands[test.band[i]], "curve": i,
+                  "star": test.star_key[i], "log_period": float(test.log_period[i])}
+        for k, (c, a) in enumerate(zip(coeffs, np.r_[test.amplitude[i], amplitude])):
+            rows.append({**common, "kind": "generated" if k else "real", "amplitude": float(a),
+                         **fourier.fourier_parameters(c)})
+    return pd.DataFrame(rows)
+
+
+def star_id(star_key: str) -> str:
+    """The survey's own ID in a star key ``"<survey>:<ID>"``."""
+    return star_key.partition(":")[2]
+
+
+def star_modes(root, catalogue: pd.DataFrame) -> pd.Series:
+    """Pulsation mode by star ID: the OGLE-III catalogue's subtype (Cepheids: F, 1, ...) and
+    the Stripe 82 RR Lyrae type (Sesar et al. 2010, table 2: RRab, RRc)."""
+    stripe82 = "RR" + read_table2(root / "sdss_s82_rrlyrae")["type"].astype(str)
+    return pd.concat([catalogue["Subtype"], stripe82])
+
+
+def physics_donors(model, data: TrainingSet, cls: str, modes: pd.Series) -> pd.DataFrame:
+    """One row per real (not augmented) star of ``cls`` whose parameters are all known: its
+    mode (``modes`` by star ID), log P and parameter values."""
+    real = data.subset((data.cls == data.classes.index(cls)) & ~data.augmented)
+    rows = {}
+    for i, _, _, _, values in own_physics(model, real):
+        name = star_id(real.star_key[i])
+        rows.setdefault(name, {"mode": modes.get(name), "log_period": float(real.log_period[i]),
+                               **values})
+    return pd.DataFrame(list(rows.values()), columns=["mode", *PARAMETERS])
+
+
+def supported_draw(model, cls: str, **request):
+    """``model.draw(cls, **request)``, or None where generation refuses the physics as far
+    outside the class's training range (:func:`pelsvae_core.generation.validate`)."""
+    try:
+        return model.draw(cls, **request)
+    except ValueError:
+        return None
+
+
+def generated_population(model, cls: str, band: str, log_periods, modes, donors: pd.DataFrame,
+                         regressor: str, n_samples: int = 2, seed: int = 7,
+                         progress: bool = True) -> tuple[pd.DataFrame, int]:
+    """Curves generated at each period in ``band`` with the physics of the real star of the
+    same mode nearest in log P (``donors``; a star's own where it has physics): per curve,
+    its mode, log P, Fourier parameters (order :data:`.fidelity.DENSE_ORDER`, noise-free on
+    :data:`.fidelity.GRID`), peak-to-peak amplitude and mean absolute magnitude (NaN where the
+    model gives none). Also the number of periods refused as outside the training support."""
+    info, rows, refused = model.class_physics[cls], [], 0
+    wanted = [p for p in ("teff", "abs_mag") if p in info.parameters]
+    pairs = list(zip(np.asarray(log_periods, float), modes))
+    for k, (log_p, mode) in enumerate(tqdm(pairs, desc=f"generate {cls}", unit="star",
+                                           disable=not progress)):
+        same = donors[donors["mode"] == mode]
+        donor = same.iloc[int(np.argmin(np.abs(same["log_period"].to_numpy() - log_p)))]
+        draw = supported_draw(model, cls, period=10 ** log_p, n_samples=n_samples, regressor=regressor,
+                              band=band, seed=seed + k, **{p: float(donor[p]) for p in wanted})
+        if draw is None:
+            refused += 1
+            continue
+        mag = draw.observation(phases=GRID).mag
+        abs_mag = np.nan if draw.abs_mag is None else draw.abs_mag
+        for c, amplitude in zip(fit_many(GRID, mag, None, DENSE_ORDER), np.ptp(mag, axis=1)):
+            rows.append({"mode": mode, "log_period": log_p, "amplitude": float(amplitude),
+                         "abs_mag": abs_mag, **fourier.fourier_parameters(c)})
+    return pd.DataFrame(rows, columns=["mode", "log_period", "amplitude", "abs_mag", *SHAPES,
+                                       "phi31"]), refused
+
+
+def cepheid_population(model, data: TrainingSet, catalogue: pd.DataFrame, modes: pd.Series,
+                       regressor: str, progress: bool = True) -> dict:
+    """The OGLE-III LMC fundamental-mode Cepheids (:func:`.fidelity.lmc_fundamental_cepheids`)
+    and Cepheids generated in I at their periods (:func:`generated_population`, with the
+    physics of the real F-mode Cepheids), or why there are none."""
+    info = model.class_physics.get("CEP")
+    if info is None or "I" not in info.bands:
+        return {"skipped": "the model has no Cepheids in I"}
+    donors = physics_donors(model, data, "CEP", modes)
+    donors = donors[donors["mode"] == "F"]
+    if donors.empty:
+        return {"skipped": "no fundamental-mode Cepheid with known physics in the data"}
+    real = lmc_fundamental_cepheids(catalogue)
+    generated, refused = generated_population(model, "CEP", "I", real["log_period"],
+                                              ["F"] * len(real), donors, regressor, progress=progress)
+    return {"real": real, "generated": generated, "refused": refused, "donors": len(donors)}
+
+
+def hertzsprung(population: dict) -> dict:
+    """Binned R21, phi21, R31 against log P (0.1 dex, 1-30 d) of the generated Cepheids
+    against the catalogue's, and the share of bins whose generated median lies inside the
+    catalogue's 16-84 % band (issue 14: every bin)."""
+    if "skipped" in population:
+        return population
+    bins = progression(population["real"], population["generated"], SHAPES, HERTZSPRUNG_EDGES)
+    return {"band": "I", "n_catalogue": len(population["real"]),
+            "n_generated": len(population["generated"]), "n_refused": population["refused"],
+            "n_donors": population["donors"], "bins": bins.to_dict(orient="records"),
+            "fraction_inside": fraction_inside(bins)}
+
+
+def leavitt(model, population: dict, regressor: str) -> dict:
+    """The period-luminosity relation of generated Cepheids against the catalogue's LMC F-mode
+    Cepheids (absolute Gaia G), twice: generated with the physics of real Cepheids (the
+    magnitude they were given) and from the period alone (what the model supplies), at the
+    centres of the Hertzsprung bins."""
+    if "skipped" in population:
+        return population
+    real, generated = population["real"], population["generated"]
+    centres = (HERTZSPRUNG_EDGES[:-1] + HERTZSPRUNG_EDGES[1:]) / 2
+    draws = [supported_draw(model, "CEP", period=10 ** c, n_samples=1, regressor=regressor)
+             for c in centres]
+    period_only = [np.nan if d is None or d.abs_mag is None else d.abs_mag for d in draws]
+    sources = {d.abs_mag_source for d in draws if d is not None}
+    return {"band": "G", "with_real_physics": leavitt_comparison(
+                real["log_period"], real["abs_mag"], generated["log_period"], generated["abs_mag"]),
+            "period_only": {**leavitt_comparison(real["log_period"], real["abs_mag"], centres,
+                                                 period_only),
+                            "abs_mag_source": ", ".join(sorted(sources)) or "none"}}
+
+
+def rr_lyrae_fidelity(model, data: TrainingSet, shapes: pd.DataFrame, modes: pd.Series, root,
+                      regressor: str, progress: bool = True) -> dict:
+    """RR Lyrae generated at the periods of the OGLE-IV bulge RRab and RRc, with the physics of
+    the real RR Lyrae of the same mode nearest in period, in I or the model's band nearest to
+    it (:data:`NEAR_I`): phi21, R21 and amplitude (Bailey diagram) against log P per mode
+    against the bulge stars in I; the RRab phi21-log P slope against the bulge and against
+    the real test stars in the generated band (``shapes``, :func:`shape_samples`). The
+    target compares in one band: with the bulge when generated in I, else with the test
+    stars."""
+    info = model.class_physics.get("RRLYR")
+    if info is None:
+        return {"skipped": "the model has no RR Lyrae"}
+    band = next(b for b in (*NEAR_I, *info.bands) if b in info.bands)
+    donors = physics_donors(model, data, "RRLYR", modes)
+    donors = donors[donors["mode"].isin(RR_LYRAE_MODES)]
+    if donors.empty:
+        return {"skipped": "no RR Lyrae of known mode with known physics in the data"}
+    real = bulge_rr_lyrae(root / "ogle4_blg_rrlyr", progress)
+    real = real[real["subtype"].isin(set(donors["mode"]))]
+    generated, refused = generated_population(model, "RRLYR", band, real["log_period"],
+                                              real["subtype"], donors, regressor, progress=progress)
+    present = [m for m in RR_LYRAE_MODES if m in set(real["subtype"])]
+    bins = pd.concat([progression(real[real["subtype"] == m], generated[generated["mode"] == m],
+                                  ("phi21", "R21", "amplitude"), RR_LYRAE_EDGES).assign(mode=m)
+                      for m in present], ignore_index=True)
+    bulge_ab, generated_ab = real[real["subtype"] == "RRab"], generated[generated["mode"] == "RRab"]
+    test = shapes[(shapes["class"] == "RRLYR") & (shapes["band"] == band)]
+    test = test[test["star"].map(star_id).map(modes) == "RRab"]
+    test_real, test_generated = test[test["kind"] == "real"], test[test["kind"] == "generated"]
+    same_band = {**slope_comparison(test_real["log_period"], test_real["phi21"],
+                                    test_generated["log_period"], test_generated["phi21"]),
+                 "n_stars": int(test_real["star"].nunique())}
+    bulge = slope_comparison(bulge_ab["log_period"], bulge_ab["phi21"], generated_ab["log_period"],
+                             generated_ab["phi21"])
+    return {"band_generated": band, "band_real": "I", "model_bands": list(info.bands),
+            "n_bulge": {m: int((real["subtype"] == m).sum()) for m in present},
+            "n_generated": len(generated), "n_refused": refused,
+            "bins": bins.to_dict(orient="records"),
+            "fraction_inside": {m: fraction_inside(bins[bins["mode"] == m]) for m in present},
+            "rrab_slope_bulge": bulge, "rrab_slope_test": same_band,
+            "target": "bulge" if band == "I" else "test"}
+
+
 def evaluate(model, data: TrainingSet, regressor: str = "rf", progress: bool = True,
-             compare=None) -> tuple[dict, pd.DataFrame]:
+             compare=None, data_root=None) -> tuple[dict, pd.DataFrame]:
     """Run every measurement on the test split: the results (JSON-ready), and the generated
     RR Lyrae morph curves the figures draw. ``compare``: another model (e.g. the cVAE beside
-    a cVAE-P) for the regressor table."""
+    a cVAE-P) for the regressor table. ``data_root``: where the reference catalogues are
+    (:func:`pelsvae_core.paths.data_root`). Steps named with a leading underscore are
+    intermediate and not in the results."""
     train, test = data.subset((data.split == "train")), data.split_part("test")
+    root = paths.data_root(data_root)
     steps = {}
     plan = [
         ("reconstruction", lambda: reconstruction_table(model, test, train)),
-        ("physics_to_curve", lambda: physics_to_curve(model, test, train)),
+        ("physics_to_curve", lambda: physics_to_curve(model, test, train, fitted_regressors(model))),
         ("two_sample", lambda: two_sample(model, test, regressor)),
         ("tstr", lambda: train_synthetic_test_real(model, train.subset(~train.augmented), test,
                                                    regressor)),
-        ("morph", lambda: rr_lyrae_morph(model, n_teff=5)),
+        ("morph", lambda: rr_lyrae_morph(model, n_teff=5, regressors=fitted_regressors(model))),
         ("morph_real", lambda: real_rr_lyrae_shapes(
             data, np.sort(steps["morph"][1]["teff"].unique()))),
         ("memorisation", lambda: memorisation(model, train, test, regressor)),
         ("cadence_invariance", lambda: cadence_invariance(model)),
         ("generate_100_ms", lambda: generation_ms(model)),
         ("regressor_validation", lambda: regressor_validation(model, *([compare] if compare else []))),
+        ("_shapes", lambda: shape_samples(model, test, regressor)),
+        ("spread", lambda: spread_table(steps["_shapes"])),
+        ("_catalogue", lambda: read_ogle3_catalogue(root / "ogle3_catalog")),
+        ("_modes", lambda: star_modes(root, steps["_catalogue"])),
+        ("_cepheids", lambda: cepheid_population(model, data, steps["_catalogue"], steps["_modes"],
+                                                 regressor, progress)),
+        ("hertzsprung", lambda: hertzsprung(steps["_cepheids"])),
+        ("leavitt", lambda: leavitt(model, steps["_cepheids"], regressor)),
+        ("rr_lyrae", lambda: rr_lyrae_fidelity(model, data, steps["_shapes"], steps["_modes"], root,
+                                               regressor, progress)),
     ]
-    with tqdm(plan, desc="evaluate", unit="measure", disable=not progress) as bar:
+    seconds = {}
+    # Many small least-squares fits: BLAS threads only contend on a shared machine (see
+    # fidelity.bulge_rr_lyrae).
+    with threadpool_limits(limits=1), tqdm(plan, desc="evaluate", unit="measure",
+                                           disable=not progress) as bar:
         for name, measure in bar:
             bar.set_postfix_str(name)
             started = time.perf_counter()
             steps[name] = measure()
-            log.info("%s took %.1f s", name, time.perf_counter() - started)
+            seconds[name] = round(time.perf_counter() - started, 1)
+            log.info("%s took %.1f s", name, seconds[name])
     curves, shapes = steps.pop("morph")
     results = {k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
-               for k, v in steps.items()}
+               for k, v in steps.items() if not k.startswith("_")}
     results["morph_generated"] = shapes.to_dict(orient="records")
     results["regressor"] = regressor
+    results["seconds"] = seconds
     return results, curves

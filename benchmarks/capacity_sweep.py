@@ -1,0 +1,136 @@
+"""Which decoder capacity do real curves need? Trains one model per setting on the shipped
+recipe's data and splits, and prints, per setting, what issue 14 asks the capacity to buy
+and what it may cost:
+
+- the grouped classifier two-sample accuracy of real test curves against their
+  reconstructions (encode, decode at the same phases, plus noise of the quoted errors),
+  per class with at least 100 test stars, beside the same test against each curve's own
+  8th-order Fourier fit plus noise (the reference the target is measured from: reconstructed
+  <= own-Fourier-8 + 0.05, :mod:`pelsvae_core.evaluation.fidelity`);
+- the test reconstruction RMSE in magnitudes (median over the classes) and the active latent units;
+- the training time (on this machine, loaded or not) and the decode time of 100 curves at
+  300 phases on one thread (target <= 5 ms; the shipped model is timed in the same run).
+
+    .venv/bin/python benchmarks/capacity_sweep.py                 # the settings below
+    .venv/bin/python benchmarks/capacity_sweep.py --setting wide model.latent_dim=8 \\
+        model.decoder_channels=[32,32,16] --json sweep.json
+
+Each setting is a name and ``section.name=value`` overrides of train/default.toml (as
+``pelsvae train --set``). Models go to a temporary folder and are deleted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pelsvae_core import load_model
+from pelsvae_core.atomic import write_text
+from pelsvae_core.data.surveys import SURVEY_KEYS
+from pelsvae_core.evaluation.fidelity import TARGET_CURVES, two_sample_accuracy
+from pelsvae_core.evaluation.suite import reconstruction_features
+from pelsvae_core.model.recipe import load_recipe
+from pelsvae_core.paths import REPO_ROOT
+from pelsvae_core.pipeline import model_training_set, train
+
+RECIPE = REPO_ROOT / "train" / "default.toml"
+#: The settings swept by default: the shipped one, then more latent dimensions, then a wider
+#: decoder, then more epochs (the cosine schedule stretches with them), then every survey with the
+#: calibrated physics (a different test split: compare its classes with care).
+SETTINGS = {
+    "shipped": [],
+    "latent8": ["model.latent_dim=8"],
+    "latent16": ["model.latent_dim=16"],
+    "latent8-wide": ["model.latent_dim=8", "model.decoder_channels=[32,32,16]"],
+    "latent8-long": ["model.latent_dim=8", "train.epochs=50", "train.patience=10"],
+    # every survey (OGLE-IV bulge and Gaia DR3 too) with the calibrated physics:
+    "latent8-all": ["model.latent_dim=8", "data.physics='calibrated'",
+                    "data.surveys=" + repr(list(SURVEY_KEYS)).replace("'", '"')],
+}
+N_CURVES, N_PHASES = 100, 300
+
+
+def decode_ms(model, repeats: int = 30) -> float:
+    """Median time (ms, one thread) to decode 100 curves at 300 random phases."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(N_CURVES, model.config.latent_dim)).astype(np.float32)
+    phases = np.sort(rng.uniform(0, 1, (N_CURVES, N_PHASES)), axis=1)
+    model.decode(z, "RRLYR", phases)
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.decode(z, "RRLYR", phases)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def measure(model, data_root=None) -> dict:
+    """The two-sample accuracies, RMSE, active units and decode time of one trained model."""
+    data = model_training_set(model, data_root, progress=False)
+    test = data.subset((data.split == "test") & ~data.augmented)
+    real, reconstructed, own_fourier = reconstruction_features(model, test)
+    classes = np.array(test.classes)[test.cls]
+    two_sample = {}
+    for cls in sorted(set(classes)):
+        pick = classes == cls
+        if len(set(test.star_key[pick])) < TARGET_CURVES:
+            continue
+        two_sample[cls] = {
+            "reconstructed": two_sample_accuracy(real[pick], reconstructed[pick], test.star_key[pick]),
+            "own_fourier_8": two_sample_accuracy(real[pick], own_fourier[pick], test.star_key[pick])}
+    rmse = [row["rmse_mag"] for row in model.metadata["metrics"]["test_reconstruction"]
+            if row["method"] == "vae"]
+    return {"two_sample": two_sample, "median_class_rmse": float(np.median(rmse)) if rmse else None,
+            "active_units": model.metadata["metrics"]["active_units"],
+            "latent_dim": model.config.latent_dim,
+            "training_seconds": model.metadata["training_seconds"],
+            "decode_ms": decode_ms(model)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setting", nargs="+", action="append", metavar=("NAME", "SECTION.KEY=VALUE"),
+                        help="a setting to sweep instead of the defaults (repeatable)")
+    parser.add_argument("--data-root", help="survey data (default: ../shared/data or PELSVAE_DATA)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    settings = ({name: overrides for name, *overrides in args.setting} if args.setting else SETTINGS)
+
+    torch.set_num_threads(2)
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, overrides in settings.items():
+            recipe = load_recipe(RECIPE, overrides)
+            print(f"training {name} ({' '.join(overrides) or 'train/default.toml as is'})",
+                  file=sys.stderr, flush=True)
+            folder = train(recipe, args.data_root, output=Path(scratch) / name, progress=False)
+            torch.set_num_threads(1)
+            results[name] = {"overrides": overrides, **measure(load_model(folder), args.data_root)}
+            torch.set_num_threads(2)
+            print(json.dumps({name: results[name]}), file=sys.stderr, flush=True)
+
+    classes = sorted({cls for r in results.values() for cls in r["two_sample"]})
+    print("two-sample accuracy of reconstructions (own-Fourier-8 reference in brackets; "
+          "target: reconstructed <= reference + 0.05)")
+    print(f"{'setting':<14}" + "".join(f"{cls:>14}" for cls in classes)
+          + f"{'rmse':>8}{'active':>8}{'train s':>9}{'decode ms':>11}")
+    for name, r in results.items():
+        cells = "".join(f"{r['two_sample'][c]['reconstructed']:>7.2f} ({r['two_sample'][c]['own_fourier_8']:.2f})"
+                        if c in r["two_sample"] else f"{'-':>14}" for c in classes)
+        print(f"{name:<14}{cells}{r['median_class_rmse']:>8.3f}"
+              f"{r['active_units']!s:>5}/{r['latent_dim']:<2}{r['training_seconds']:>9.0f}"
+              f"{r['decode_ms']:>11.2f}")
+    if args.json:
+        write_text(args.json, json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
