@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import generation
+from . import generation, inference
 from .data.dataset import TrainingSet
 from .model.decoder import Decoder
 from .model.storage import (EVALUATION_FILE, LATENTS_FILE, METADATA, REGRESSORS_FILE,
@@ -108,6 +108,17 @@ class Model:
         """
         return self.draw(cls, teff, abs_mag, period, n_samples, regressor, band, seed, latent).observe(
             times, phases, cadence, distance_pc, noise, epoch)
+
+    def infer(self, times, mags, errs, band=None, distance_pc: float | None = None) -> dict:
+        """The inverse problem: class, mode, period and physics, with intervals, of an observed,
+        unfolded light curve (:func:`pelsvae_core.inference.infer`, whose docstring lists the
+        keys); :meth:`analyse` also gives the best-fitting curve."""
+        return inference.infer(self, times, mags, errs, band, distance_pc)
+
+    def analyse(self, times, mags, errs, band=None, distance_pc: float | None = None):
+        """:meth:`infer`, kept as an :class:`~pelsvae_core.inference.Inference` with the
+        best-fitting curve (``.curve(times, band)``) and the fit of every class."""
+        return inference.analyse(self, times, mags, errs, band, distance_pc)
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .paths import DataRootError
+from .infer_command import add_parser as add_infer_parser
 from .simulate.run import add_parser as add_simulate_parser
 
 
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
 
     add_simulate_parser(commands)
+    add_infer_parser(commands)
     return parser
 
 

@@ -18,12 +18,12 @@ LAYERS = (
     ("model", ("model",)),
     ("physics", ("physics",)),
     ("generation", ("cadences", "generation", "latents", "tables")),
-    ("api", ("api",)),
     ("inference", ("inference",)),
+    ("api", ("api",)),
     ("evaluation", ("evaluation",)),
     ("simulation", ("simulate",)),
     ("pipeline", ("pipeline",)),
-    ("entry points", ("cli", "__init__")),
+    ("entry points", ("cli", "infer_command", "__init__")),
 )
 FRAMEWORKS = ("panel", "bokeh", "holoviews")
 

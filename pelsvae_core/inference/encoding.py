@@ -1,0 +1,72 @@
+"""The observed curve through the model's own encoder, as its training stars went through it.
+
+The reference latents (``model.latents()``) are the encoder's posterior means of the
+training curves, each cleaned, folded with phase zero at maximum light (primary minimum
+for binaries), min-max scaled and resampled to the model's curve length
+(:mod:`pelsvae_core.data.preprocess`), with the star's physics as a condition. The
+observed curve is put through the same steps at the fitted period, with Teff and M
+unknown (the encoder's missing-value mask) and log period known, so that its latent
+vector and the reference latents are comparable: a latent vector fitted through the
+decoder is not (on real LMC Cepheids it lay 0.3-0.8 prior widths from the encoder's for
+the same star, far outside the fit's own uncertainty), while hiding Teff and M from the
+encoder moves its mean by 0.01-0.05, a quarter of its posterior width or less
+(``benchmarks/infer.py`` and the issue 17 notes).
+
+The S/N cut of the training data is not applied (inference is asked about any curve),
+and a band needs only :data:`.observed.MIN_POINTS_PER_BAND` points.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import torch
+
+from ..data.preprocess import PreprocessConfig, fold, resample
+from ..data.records import LightCurve
+from ..model.vae import Batch
+from .observed import MIN_POINTS_PER_BAND, Observed
+
+#: Curve length when a model folder does not record it (the paper's 300, Sect. 2.1).
+DEFAULT_POINTS = 300
+#: Resamplings of each band averaged (see :func:`encode`).
+RESAMPLINGS = 8
+
+
+def encode(model, obs: Observed, cls: str, period: float) -> tuple[np.ndarray, np.ndarray] | str:
+    """Posterior mean and variance (len(bands) * d,) of the curve folded at ``period``, one
+    latent block per band in ``obs.bands`` order, or the reason a band could not be folded.
+
+    A short curve reaches the model's length by repeating points drawn at random (masked
+    out), and which ones moves the encoder's mean (by 0.05-0.4 prior widths on 40-60 point
+    SDSS curves). The mean is therefore averaged over :data:`RESAMPLINGS` draws, and the
+    variance is the encoder's mean posterior variance plus the draws' variance: the noise
+    each training star's single draw carries too. Deterministic: the draws come from a
+    generator seeded by the curve's values."""
+    cfg = PreprocessConfig(min_observations=MIN_POINTS_PER_BAND, snr_min=0.0)
+    n_points = int(model.metadata.get("dataset_config", {}).get("n_points", DEFAULT_POINTS))
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(obs.mag).tobytes()))
+    rows, bands = [], []
+    for band in obs.bands:
+        m = obs.in_band(band)
+        curve = LightCurve("observed", band, "observed", cls, "unknown", period, "inferred",
+                           obs.time[m], obs.mag[m], obs.err[m])
+        folded = fold(curve, cfg)
+        if isinstance(folded, str):
+            return f"band {band}: {folded}"
+        rows += [resample(folded.phase, folded.mag, folded.err, n_points, rng)
+                 for _ in range(RESAMPLINGS)]
+        bands += [model.decoder.bands.index(band)] * RESAMPLINGS
+    tensor = lambda i, dtype: torch.tensor(np.stack([r[i] for r in rows]), dtype=dtype)
+    n = len(rows)
+    batch = Batch(phase=tensor(0, torch.float32), mag=tensor(1, torch.float32),
+                  err=tensor(2, torch.float32), mask=tensor(3, torch.bool),
+                  cls=torch.full((n,), model.decoder.classes.index(cls), dtype=torch.long),
+                  band=torch.tensor(bands), physics=torch.tensor(
+                      [[math.nan, math.nan, math.log10(period)]] * n, dtype=torch.float32))
+    with torch.inference_mode():
+        mu, logvar = model.network.encode(batch)
+    mu = mu.numpy().astype(np.float64).reshape(len(obs.bands), RESAMPLINGS, -1)
+    var = np.exp(logvar.numpy().astype(np.float64)).reshape(mu.shape)
+    return mu.mean(1).ravel(), (var.mean(1) + mu.var(1, ddof=1)).ravel()

@@ -1,0 +1,253 @@
+"""The inverse problem: an observed, unfolded curve -> class, mode, period and physics.
+
+1. :func:`.observed.prepare` checks the input.
+2. :mod:`.periods`: periodogram peaks and their aliases, ranked by a multi-harmonic fit.
+3. Per class the model was trained on in the curve's bands (with at least
+   :data:`.reference.MIN_STARS` stars), and per candidate period the
+   class's period density allows, :func:`.fit.scan` finds the best latent centre and
+   phase; the best-scoring (class, period) pairs are fitted in full (:func:`.fit.refine`),
+   each giving a Laplace evidence. A class none of whose pairs is fitted gets probability 0.
+4. With equal prior odds for the classes, the evidences give the class probabilities
+   and a mixture over periods; :mod:`.posterior` turns the winning class's fits into
+   Teff (and, with a distance, M) intervals and the RR Lyrae mode. Residuals correlated
+   along phase or time (a shape the model misses) mean fewer independent points than
+   points: the log evidences are divided by beta^2 of the best fit
+   (:func:`.fit.correlated_noise_factor`; a power likelihood, as the covariances are
+   multiplied by beta^2), so that such misfits do not turn into false certainty.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..periodogram import RECOVERY_TOLERANCE
+from . import periods, posterior
+from .encoding import encode
+from .fit import Fit, refine, scan
+from .observed import Observed, distance_modulus, prepare
+from .reference import MIN_STARS, references
+
+#: Candidate periods fitted in full per class, and in all.
+FITS_PER_CLASS, MAX_FITS = 2, 6
+#: Candidates whose scan score (log-likelihood of the best latent centre plus the log period
+#: prior) falls this far below the best are not fitted: odds below e^-30 (~1e-13) before the
+#: full fit, whose gain over the centres rarely reaches this (see benchmarks/infer.py).
+SCAN_MARGIN = 30.0
+#: A class is not tried at a period with none of its training stars within this many kernel
+#: widths (:attr:`.reference.ClassReference.period_bandwidth`) in log period.
+PERIOD_REACH = 4.0
+#: The period search spans the classes' training periods widened by these factors.
+SHORTEST_FACTOR, LONGEST_FACTOR = 0.8, 1.25
+#: Fewer effective training stars than this behind a physics interval earns a warning.
+MIN_EFFECTIVE_STARS = 20
+KEYS = ("class", "class_probabilities", "subtype", "subtype_probabilities", "period",
+        "period_interval", "teff", "abs_mag", "amplitude", "n_points", "warnings")
+
+
+@dataclass
+class Inference:
+    """What :func:`analyse` found: ``result`` (the dictionary of :func:`infer`), the fits
+    behind it with their mixture weights, the best fit, the checked curve, and the weighted
+    training stars behind the Teff interval ((values, kernel width, weights), or None)."""
+
+    result: dict
+    fits: list[Fit]
+    weights: np.ndarray
+    best: Fit
+    observed: Observed
+    teff_samples: tuple[np.ndarray, float, np.ndarray] | None
+
+    def teff_quantiles(self, q) -> np.ndarray | None:
+        """Quantiles ``q`` (e.g. 0.025, 0.975) of the Teff posterior, or None without one."""
+        if self.teff_samples is None:
+            return None
+        values, width, weights = self.teff_samples
+        return posterior.mixture_quantiles(values, width, weights, np.asarray(q, float))
+
+    def curve(self, times, band: str | None = None) -> np.ndarray:
+        """The best-fitting curve (magnitudes) at ``times`` in ``band`` (default: the band with
+        the most points)."""
+        band = band or _main_band(self.observed)
+        if band not in self.best.bands:
+            raise ValueError(f"band {band!r} was not fitted; the fit has {', '.join(self.best.bands)}")
+        return self.best.magnitudes(np.asarray(times, float), self.best.bands.index(band))
+
+
+def _main_band(obs: Observed) -> str:
+    return max(obs.bands, key=lambda b: int(obs.in_band(b).sum()))
+
+
+def _search_range(refs, classes: list[str], obs: Observed) -> tuple[float, float]:
+    log_p = np.concatenate([refs.get(c, obs.bands).log_period for c in classes])
+    shortest = SHORTEST_FACTOR * 10 ** log_p.min()
+    longest = min(LONGEST_FACTOR * 10 ** log_p.max(), obs.baseline)
+    if longest <= shortest:
+        raise ValueError(f"the time baseline ({obs.baseline:.3g} d) is shorter than the shortest "
+                         f"period the candidate classes have ({shortest:.3g} d)")
+    return 1 / longest, 1 / shortest
+
+
+def _fits(model, obs: Observed, classes: list[str]) -> list[Fit]:
+    refs = references(model)
+    t_ref = float(obs.time.mean())
+    ranked = periods.ranked(obs, periods.candidates(obs, *_search_range(refs, classes, obs)), t_ref)
+    tried = []
+    for cls in classes:
+        reference = refs.get(cls, obs.bands)
+        grids = refs.centre_grids(reference)
+        for f, taus in ranked:
+            log_p = math.log10(1 / f)
+            if np.abs(reference.log_period - log_p).min() > PERIOD_REACH * reference.period_bandwidth:
+                continue
+            start = scan(obs, grids, reference.centres, f, t_ref, taus)
+            score = (start.log_likelihood - math.log(f)
+                     + float(reference.log_period_density(np.array([log_p]))[0]))
+            tried.append((score, cls, f, start, taus))
+    if not tried:
+        raise ValueError("no candidate period lies within the period range of any class trained "
+                         f"in band(s) {', '.join(obs.bands)}")
+    tried.sort(key=lambda item: -item[0])
+    fits, per_class = [], {}
+    for score, cls, f, start, taus in tried:
+        if score < tried[0][0] - SCAN_MARGIN or len(fits) == MAX_FITS:
+            break
+        if per_class.get(cls, 0) == FITS_PER_CLASS:
+            continue
+        fit = refine(obs, refs.get(cls, obs.bands), model.decoder, f, t_ref, start, taus)
+        if np.isfinite(fit.log_evidence):
+            fits.append(fit)
+            per_class[cls] = per_class.get(cls, 0) + 1
+    return fits
+
+
+def _teff(model, obs: Observed, fits: list[Fit], weights: np.ndarray, reference
+          ) -> tuple[np.ndarray, float, np.ndarray] | str:
+    """The reference stars' known Teff, their kernel width and their posterior weights under
+    the class's fits (mixed by ``weights``), or why there are none."""
+    known = np.isfinite(reference.teff)
+    if not known.any():
+        return (f"the model's training stars of {reference.cls} in band(s) "
+                f"{', '.join(reference.bands)} have no Teff")
+    total = np.zeros(known.sum())
+    for fit, weight in zip(fits, weights):
+        encoded = encode(model, obs, fit.cls, fit.period)
+        if isinstance(encoded, str):
+            return f"the curve could not be encoded ({encoded})"
+        log_w = posterior.star_log_weights(*encoded, fit, reference)[known]
+        w = np.exp(log_w - log_w.max())
+        total += weight * w / w.sum()
+    return reference.teff[known], reference.teff_bandwidth, total
+
+
+def analyse(model, times, mags, errs, band=None, distance_pc: float | None = None) -> Inference:
+    """Infer class, mode, period and physics of one curve (see :func:`infer`); the
+    :class:`Inference` also holds the fits and the best-fitting curve.
+
+    Runs with one BLAS thread: its matrices are tiny, and threads only contend (a periodogram
+    refinement took 100 times longer with OpenBLAS's default threads on a busy 2-core machine).
+    """
+    with threadpool_limits(limits=1):
+        return _analyse(model, times, mags, errs, band, distance_pc)
+
+
+def _abs_mag(best: Fit, band: str, distance_pc: float | None, warnings: list[str]) -> dict | None:
+    """M = m0 - 5 log10(d / 10 pc) in ``band`` from the best fit's mean magnitude and its error."""
+    if distance_pc is None:
+        warnings.append("abs_mag is null: it needs a distance (distance_pc)")
+        return None
+    b = best.bands.index(band)
+    m = float(best.mean_mag[b]) - distance_modulus(distance_pc)
+    s = float(best.mean_mag_sigma()[b])
+    warnings.append(f"abs_mag is the phase-averaged absolute magnitude in band {band} (m - 5 "
+                    f"log10(d / 10 pc)), not corrected for extinction; the model's training "
+                    f"stars use Gaia G")
+    return {"median": m, "p16": m - s, "p84": m + s}
+
+
+def _subtype(model, fits: list[Fit], weights: np.ndarray, band_index: int, warnings: list[str]
+             ) -> tuple[str | None, dict | None]:
+    """RRab or RRc and their probabilities, mixed over the class's fits; (None, None) for
+    other classes."""
+    cls = fits[0].cls
+    if cls != "RRLYR":
+        warnings.append(f"subtype is null: modes are inferred for RR Lyrae only, not {cls}")
+        return None, None
+    p_c = sum(float(w) * posterior.rrc_probability(fit, model.decoder, band_index)
+              for fit, w in zip(fits, weights))
+    warnings.append("subtype (RRab/RRc) is derived from the period and the fitted curve's R21 "
+                    "with a boundary fitted on the OGLE-III catalogue (I band), not by the model")
+    return ("RRc" if p_c > 0.5 else "RRab"), {"RRab": 1 - p_c, "RRc": p_c}
+
+
+def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
+    if distance_pc is not None:
+        distance_modulus(distance_pc)  # a bad distance fails before any work
+    obs = prepare(times, mags, errs, band, model.decoder.bands, model.decoder.default_band)
+    warnings = list(obs.warnings)
+    refs = references(model)
+    classes, too_few = refs.classes_for(obs.bands)
+    if not classes:
+        raise ValueError(f"no class of this model was trained on {MIN_STARS} or more stars in all "
+                         f"of the band(s) {', '.join(obs.bands)}; give the bands one at a time")
+    if too_few:
+        warnings.append(f"not considered: {', '.join(too_few)} (fewer than {MIN_STARS} training "
+                        f"stars in band(s) {', '.join(obs.bands)})")
+    if len(classes) == 1:
+        warnings.append(f"only {classes[0]} was trained in band(s) {', '.join(obs.bands)}: the "
+                        f"class is certain by construction, not by the data")
+    fits = _fits(model, obs, classes)
+    log_evidence = np.array([f.log_evidence for f in fits])
+    weights = posterior.mixture_weights(log_evidence / fits[int(np.argmax(log_evidence))].beta ** 2)
+    probabilities = {c: 0.0 for c in model.decoder.classes}
+    for fit, w in zip(fits, weights):
+        probabilities[fit.cls] += float(w)
+    best_class = max(probabilities, key=probabilities.get)
+    own = [i for i, fit in enumerate(fits) if fit.cls == best_class]
+    own_fits, own_weights = [fits[i] for i in own], weights[own] / weights[own].sum()
+    best = own_fits[int(np.argmax(own_weights))]
+    main = _main_band(obs)
+    b = obs.bands.index(main)
+    reference = refs.get(best_class, obs.bands)
+
+    samples = _teff(model, obs, own_fits, own_weights, reference)
+    if isinstance(samples, str):
+        warnings.append(f"teff is null: {samples}")
+        samples = None
+    teff = None if samples is None else posterior.interval(*samples)
+    if samples is not None and posterior.effective_stars(samples[2]) < MIN_EFFECTIVE_STARS:
+        warnings.append(f"the teff interval rests on {posterior.effective_stars(samples[2]):.0f} "
+                        f"effective training stars (fewer than {MIN_EFFECTIVE_STARS}): coarse")
+    abs_mag = _abs_mag(best, main, distance_pc, warnings)
+    subtype, subtype_probabilities = _subtype(model, own_fits, own_weights, b, warnings)
+    interval = posterior.period_interval(fits, weights)
+    if interval["p84"] / interval["p16"] - 1 > RECOVERY_TOLERANCE:
+        warnings.append(f"the period is ambiguous: its 16-84 % interval spans "
+                        f"{interval['p16']:.6g}-{interval['p84']:.6g} d, wider than "
+                        f"{100 * RECOVERY_TOLERANCE:g} % (aliases compete)")
+    result = {
+        "class": best_class, "class_probabilities": probabilities, "subtype": subtype,
+        "subtype_probabilities": subtype_probabilities, "period": best.period,
+        "period_interval": interval, "teff": teff, "abs_mag": abs_mag,
+        "amplitude": float(best.amplitude[b] * np.ptp(best.grids[b])), "n_points": len(obs),
+        "warnings": warnings,
+    }
+    return Inference(result, fits, weights, best, obs, samples)
+
+
+def infer(model, times, mags, errs, band=None, distance_pc: float | None = None) -> dict:
+    """Class, RR Lyrae mode, period and physics of an observed, unfolded light curve.
+
+    ``times`` in days, ``mags`` and ``errs`` in magnitudes, ``band`` one name for all points,
+    one per point (several bands are fitted together, one latent block each), or None
+    (the model's default band, with a warning). Keys: ``class`` and ``class_probabilities``
+    (equal prior odds over the classes trained in the curve's bands), ``subtype`` and
+    ``subtype_probabilities`` (RRab/RRc for RR Lyrae, else null), ``period`` (days, the best
+    fit of the class) and ``period_interval``, ``teff`` and ``abs_mag`` (needs
+    ``distance_pc``) as ``{"median", "p16", "p84"}`` or null, ``amplitude`` (peak-to-peak of
+    the fitted curve in the band with most points, mag), ``n_points`` and ``warnings``.
+    :func:`analyse` gives the best-fitting curve too.
+    """
+    return analyse(model, times, mags, errs, band, distance_pc).result

@@ -1,0 +1,217 @@
+"""What the model knows about each class, as the prior of inference: its training stars.
+
+For a class and a set of bands, the reference is the model's *training-split* stars of
+that class observed in every one of those bands (validation and test stars are left
+out, so a test star never meets itself): their latent vectors side by side, one block
+per band (the encoder's posterior means, from ``model.latents()``), their periods and,
+where known, Teff. From them:
+
+* a Gaussian prior over the latent blocks (mean and Ledoit–Wolf-shrunk covariance,
+  Ledoit & Wolf 2004, J. Multivar. Anal. 88, 365, stable with a handful of stars);
+* a kernel density of log10 period (Gaussian kernel, Silverman's rule of thumb for its
+  width, Silverman 1986, *Density Estimation*, eq. 3.31), the class's period prior;
+* the kernel widths that turn the stars into a smooth joint density of (latent, period,
+  physics): a multiple of the latent covariance and of the period bandwidth, the multiples
+  chosen by cross-validating the stars' own Teff (:attr:`ClassReference.kernel_scales`);
+* k-means centres of the latent blocks (Lloyd 1982), decoded once: the starting points
+  of the latent fit.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy.cluster.vq import kmeans2
+from sklearn.covariance import LedoitWolf
+
+from ..latents import latent_columns
+
+#: Latent starting points per class and band set (fewer for classes with fewer stars).
+CENTRES = 24
+#: Fewest training stars a class needs in a band set to be inferred: its prior is a mean and
+#: covariance of latent vectors and a period density, which a handful of stars cannot give
+#: (the shipped model has 4 ELL stars).
+MIN_STARS = 20
+#: Seed of the k-means initialisation (deterministic inference).
+KMEANS_SEED = 0
+#: Kernel scales tried by :attr:`ClassReference.kernel_scales` (a factor 2 apart).
+KERNEL_SCALES = (0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+#: Fewest stars with Teff for the kernel cross-validation.
+MIN_CROSS_VALIDATION = 30
+
+
+def _silverman(x: np.ndarray, floor: float) -> float:
+    """Silverman's rule of thumb, 0.9 min(sd, IQR / 1.34) n^(-1/5), at least ``floor``."""
+    spread = min(np.std(x), np.subtract(*np.percentile(x, [75, 25])) / 1.34) if x.size > 1 else 0
+    return max(0.9 * spread * x.size ** -0.2, floor)
+
+
+@dataclass
+class ClassReference:
+    """The training stars of one class seen in every band of ``bands`` (see the module)."""
+
+    cls: str
+    bands: tuple[str, ...]
+    z: np.ndarray            # (n, len(bands) * d): latent blocks in ``bands`` order
+    log_period: np.ndarray   # (n,) log10 days
+    teff: np.ndarray         # (n,) K, NaN where unknown
+    latent_dim: int
+
+    @property
+    def n_stars(self) -> int:
+        return int(self.log_period.size)
+
+    @cached_property
+    def prior_mean(self) -> np.ndarray:
+        return self.z.mean(0)
+
+    @cached_property
+    def prior_cov(self) -> np.ndarray:
+        return LedoitWolf().fit(self.z).covariance_ if self.n_stars > 1 else np.eye(self.z.shape[1])
+
+    @cached_property
+    def prior_root(self) -> np.ndarray:
+        """L with L L^T = prior precision: ||L^T (z - mean)||^2 is the prior's Mahalanobis term."""
+        return np.linalg.cholesky(np.linalg.inv(self.prior_cov))
+
+    def log_prior_z(self, z: np.ndarray) -> float:
+        """log N(z; mean, cov)."""
+        r = self.prior_root.T @ (z - self.prior_mean)
+        return float(-0.5 * r @ r + np.log(np.diag(self.prior_root)).sum()
+                     - 0.5 * z.size * math.log(2 * math.pi))
+
+    @cached_property
+    def period_bandwidth(self) -> float:
+        """Silverman's rule, 0.9 min(sd, IQR / 1.34) n^(-1/5) (module docstring), in dex."""
+        return _silverman(self.log_period, 0.01)
+
+    @cached_property
+    def teff_bandwidth(self) -> float:
+        """Silverman's rule over the stars' known Teff (K): the width of each star's Teff kernel."""
+        return _silverman(self.teff[np.isfinite(self.teff)], 1.0)
+
+    @cached_property
+    def kernel_scales(self) -> tuple[float, float]:
+        """(c_z, c_P): the kernels of :meth:`log_kernel` are c_z * Sigma in latent space and
+        c_P * :attr:`period_bandwidth` in log period, chosen among :data:`KERNEL_SCALES` by
+        leave-one-out likelihood cross-validation of the stars' own Teff (each star's Teff
+        predicted from the others' by the weighted kernel density; Hall, Racine & Li 2004,
+        JASA 99, 1015). (1, 1) where fewer than :data:`MIN_CROSS_VALIDATION` stars have Teff."""
+        known = np.isfinite(self.teff)
+        if known.sum() < MIN_CROSS_VALIDATION:
+            return 1.0, 1.0
+        z, log_p, teff = self.z[known], self.log_period[known], self.teff[known]
+        d = z[:, None, :] - z[None, :, :]
+        latent = np.einsum("jki,il,jkl->jk", d, np.linalg.inv(self.prior_cov), d)
+        period = (log_p[:, None] - log_p[None, :]) ** 2 / self.period_bandwidth**2
+        teff_kernel = -0.5 * (teff[:, None] - teff[None, :]) ** 2 / self.teff_bandwidth**2
+        np.fill_diagonal(teff_kernel, -np.inf)  # leave each star out
+        best, chosen = -np.inf, (1.0, 1.0)
+        for c_z in KERNEL_SCALES:
+            for c_p in KERNEL_SCALES:
+                log_w = -0.5 * (latent / c_z + period / c_p**2)
+                np.fill_diagonal(log_w, -np.inf)
+                log_w -= log_w.max(1, keepdims=True)
+                density = np.log((np.exp(log_w + teff_kernel)).sum(1) / np.exp(log_w).sum(1) + 1e-300)
+                if density.sum() > best:
+                    best, chosen = density.sum(), (c_z, c_p)
+        return chosen
+
+    def log_kernel(self, mean: np.ndarray, variance: np.ndarray, log_period: float,
+                   log_period_variance: float) -> np.ndarray:
+        """log of each star's kernel (up to a constant) at a curve whose latent vector is
+        N(mean, diag variance) and log period N(log_period, log_period_variance)."""
+        c_z, c_p = self.kernel_scales
+        cov = c_z * self.prior_cov + np.diag(variance)
+        d = self.z - mean
+        width2 = (c_p * self.period_bandwidth) ** 2 + log_period_variance
+        return (-0.5 * np.einsum("ki,ij,kj->k", d, np.linalg.inv(cov), d)
+                - 0.5 * (self.log_period - log_period) ** 2 / width2)
+
+    def log_period_density(self, log_period: np.ndarray) -> np.ndarray:
+        """The class's kernel density of log10 period at ``log_period`` (per dex)."""
+        h = self.period_bandwidth
+        u = (np.atleast_1d(log_period)[:, None] - self.log_period[None, :]) / h
+        log_k = -0.5 * u**2 - math.log(h * math.sqrt(2 * math.pi))
+        top = log_k.max(1)
+        return top + np.log(np.exp(log_k - top[:, None]).mean(1))
+
+    @cached_property
+    def centres(self) -> np.ndarray:
+        """k-means centres of the latent blocks, (k, len(bands) * d)."""
+        k = min(CENTRES, self.n_stars)
+        if k == self.n_stars:
+            return self.z.copy()
+        centres, labels = kmeans2(self.z, k, seed=KMEANS_SEED, minit="++")
+        return centres[np.isin(np.arange(k), labels)]
+
+
+def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> ClassReference | None:
+    """The reference of ``cls`` in ``bands`` from a latent table (``model.latents()``), or None
+    when no training star of the class was seen in all of them."""
+    columns = latent_columns(latents)
+    rows = latents[(latents["cls"] == cls) & (latents["split"] == "train")
+                   & latents["band"].isin(bands)]
+    if rows.empty:
+        return None
+    wide = rows.pivot_table(index="star", columns="band", values=columns, aggfunc="first")
+    blocks = [wide.xs(b, axis=1, level="band")[columns] if b in wide.columns.get_level_values("band")
+              else None for b in bands]
+    if any(b is None for b in blocks):
+        return None
+    z = np.concatenate([b.to_numpy(float) for b in blocks], axis=1)
+    complete = np.isfinite(z).all(1)
+    if not complete.any():
+        return None
+    star = wide.index[complete]
+    per_star = rows.groupby("star")[["period", "teff"]].first().loc[star]
+    return ClassReference(cls, tuple(bands), z[complete], np.log10(per_star["period"].to_numpy(float)),
+                          per_star["teff"].to_numpy(float), len(columns))
+
+
+class References:
+    """The references of one model, built on first use per class and band set."""
+
+    def __init__(self, model):
+        self.decoder = model.decoder
+        self.latents = model.latents()
+        self._built: dict[tuple[str, tuple[str, ...]], ClassReference | None] = {}
+        self._grids: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+    def get(self, cls: str, bands: tuple[str, ...]) -> ClassReference | None:
+        key = (cls, tuple(bands))
+        if key not in self._built:
+            self._built[key] = class_reference(self.latents, cls, key[1])
+        return self._built[key]
+
+    def classes_for(self, bands: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """Classes with at least :data:`MIN_STARS` training stars seen in every one of
+        ``bands``, in the model's order, and those with some but fewer (left out)."""
+        found = [(c, self.get(c, bands)) for c in self.decoder.classes]
+        return ([c for c, r in found if r is not None and r.n_stars >= MIN_STARS],
+                [c for c, r in found if r is not None and r.n_stars < MIN_STARS])
+
+    def centre_grids(self, reference: ClassReference) -> np.ndarray:
+        """The decoded magnitude grids of the reference's centres, (k, len(bands), grid)."""
+        key = (reference.cls, reference.bands)
+        if key not in self._grids:
+            d = reference.latent_dim
+            self._grids[key] = np.stack(
+                [self.decoder.decode_grid(reference.centres[:, i * d:(i + 1) * d], reference.cls,
+                                          band)[:, 0] for i, band in enumerate(reference.bands)],
+                axis=1).astype(np.float64)
+        return self._grids[key]
+
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def references(model) -> References:
+    """The model's :class:`References`, kept while the model lives (built once per model)."""
+    if model not in _CACHE:
+        _CACHE[model] = References(model)
+    return _CACHE[model]

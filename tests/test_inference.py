@@ -1,0 +1,210 @@
+"""The inverse problem (issue 17) on the shipped model: curves generated from known physics are
+recovered within their intervals, aliases are resolved, several bands are fitted together,
+bad input is refused or repaired with a word, and the CLI writes its JSON atomically."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pelsvae_core import load_model
+from pelsvae_core.inference import analyse, infer
+from pelsvae_core.infer_command import add_parser
+from pelsvae_core.inference.inverse import KEYS
+from pelsvae_core.inference.observed import MIN_POINTS, prepare
+from pelsvae_core.periodogram import is_recovered, search_period
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def generated(model, cls="RRLYR", band="g", times=None, seed=0, noise=True, **physics):
+    """One noisy curve of ``cls`` from known physics, apparent at 5 kpc, as arrays."""
+    times = np.sort(np.random.default_rng(seed).uniform(0, 1500, 60)) if times is None else times
+    table = model.generate(cls, times=times, n_samples=1, band=band, distance_pc=5000,
+                           noise=noise, seed=seed, regressor="rf", **physics)
+    return table["time"].to_numpy(), table["mag"].to_numpy(), table["mag_err"].to_numpy()
+
+
+def test_result_has_exactly_the_issue_keys(model):
+    time, mag, err = generated(model, teff=7300, abs_mag=0.3, period=0.57)
+    result = infer(model, time, mag, err, band="g")
+    assert tuple(result) == KEYS
+    assert set(result["period_interval"]) == set(result["teff"]) == {"median", "p16", "p84"}
+    assert result["abs_mag"] is None and any("distance" in w for w in result["warnings"])
+    assert result["n_points"] == time.size
+    assert abs(sum(result["class_probabilities"].values()) - 1) < 1e-9
+    json.dumps(result, allow_nan=False)  # plain JSON, no NaN
+
+
+def test_physics_drawn_from_the_training_stars_is_recovered_within_its_intervals(model):
+    """16 RR Lyrae with the Teff, M and period of real test stars, generated with noise and
+    inferred back: coverage counted, and the intervals narrower than the prior's."""
+    stars = model.latents()
+    stars = stars[(stars["cls"] == "RRLYR") & (stars["band"] == "g") & (stars["split"] == "test")]
+    stars = stars.dropna(subset=["teff", "abs_mag"]).sample(16, random_state=1)
+    inside68 = inside95 = period_inside = period_ok = 0
+    widths, abs_mag_z = [], []
+    for i, star in enumerate(stars.itertuples()):
+        time, mag, err = generated(model, seed=i, teff=star.teff, abs_mag=star.abs_mag,
+                                   period=star.period)
+        found = analyse(model, time, mag, err, band="g", distance_pc=5000)
+        r = found.result
+        lo95, lo68, hi68, hi95 = found.teff_quantiles([0.025, 0.16, 0.84, 0.975])
+        inside68 += lo68 <= star.teff <= hi68
+        inside95 += lo95 <= star.teff <= hi95
+        widths.append(hi68 - lo68)
+        period_ok += is_recovered(r["period"], star.period)
+        period_inside += r["period_interval"]["p16"] <= star.period <= r["period_interval"]["p84"]
+        sigma = r["abs_mag"]["p84"] - r["abs_mag"]["median"]
+        abs_mag_z.append((r["abs_mag"]["median"] - star.abs_mag) / max(sigma, 1e-3))
+    train = model.latents()
+    train = train[(train["cls"] == "RRLYR") & (train["band"] == "g") & (train["split"] == "train")]
+    prior_width = np.subtract(*np.nanpercentile(train["teff"], [84, 16]))
+    assert period_ok == 16
+    assert 7 <= period_inside <= 16          # 68 % intervals: ~11 of 16
+    assert 8 <= inside68 <= 16 and inside95 >= 13
+    assert np.median(widths) < prior_width   # informative, not the prior again
+    assert np.max(np.abs(abs_mag_z)) < 4     # M from the fitted mean and the distance
+
+
+def test_a_daily_alias_that_fools_the_periodogram_is_resolved(model):
+    """One point a night at the same hour: the periodogram's highest peak is the 1-day alias
+    (0.355 d for 0.55 d), the decoder fit of the candidates finds the true period."""
+    for seed in (2, 4, 6, 10):
+        rng = np.random.default_rng(200 + seed)
+        nights = np.sort(rng.choice(200, 40, replace=False))
+        times = nights + 0.3 + rng.normal(0, 0.03, nights.size)
+        time, mag, err = generated(model, times=times, seed=seed, teff=7000, abs_mag=0.5, period=0.55)
+        assert not is_recovered(search_period(time, mag, err, 0.1, 5).period, 0.55)
+        result = infer(model, time, mag, err, band="g")
+        assert is_recovered(result["period"], 0.55), (seed, result["period"])
+
+
+def test_several_bands_are_fitted_together_each_with_its_own_amplitude(model):
+    rng = np.random.default_rng(5)
+    parts, truth = [], {}
+    for band in ("g", "r"):
+        times = np.sort(rng.uniform(0, 1500, 50))
+        time, mag, _ = generated(model, band=band, times=times, seed=3, noise=False,
+                                 teff=7100, abs_mag=0.4, period=0.61)
+        truth[band] = np.ptp(model.generate("RRLYR", teff=7100, abs_mag=0.4, period=0.61,
+                                            n_samples=1, band=band, seed=3, regressor="rf")["mag"])
+        err = np.full(time.size, 0.01)
+        parts.append(pd.DataFrame({"time": time, "mag": mag + rng.normal(0, 0.01, time.size),
+                                   "err": err, "band": band}))
+    curve = pd.concat(parts).sort_values("time")
+    found = analyse(model, curve["time"], curve["mag"], curve["err"], band=curve["band"].to_numpy())
+    assert found.result["n_points"] == 100 and set(found.best.bands) == {"g", "r"}
+    assert found.best.z.size == 2 * model.config.latent_dim
+    for band in ("g", "r"):
+        fitted = found.best.amplitude[found.best.bands.index(band)] * np.ptp(
+            found.best.grids[found.best.bands.index(band)])
+        assert fitted == pytest.approx(truth[band], rel=0.1), band
+    assert truth["g"] > truth["r"] * 1.1  # the bands differ, and each fit follows its own
+    assert is_recovered(found.result["period"], 0.61)
+
+
+def curve(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    time = np.sort(rng.uniform(0, 300, n))
+    return time, 15 + 0.5 * np.sin(2 * np.pi * time / 0.6) + rng.normal(0, 0.02, n), np.full(n, 0.02)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t, m, e: (t[:MIN_POINTS - 1], m[:MIN_POINTS - 1], e[:MIN_POINTS - 1]), "at least 10"),
+    (lambda t, m, e: (t, m, np.where(np.arange(e.size) == 3, 0.0, e)), "errors must be positive"),
+    (lambda t, m, e: (t, m, -e), "errors must be positive"),
+    (lambda t, m, e: (t, np.full(m.size, 15.0), e), "every magnitude is the same"),
+    (lambda t, m, e: (t, m[:-1], e), "differ in length"),
+])
+def test_bad_input_is_refused_naming_the_problem(model, change, message):
+    with pytest.raises(ValueError, match=message):
+        infer(model, *change(*curve()), band="V_CSS")
+
+
+def test_an_unknown_band_or_a_bad_distance_is_refused(model):
+    with pytest.raises(ValueError, match=r"unknown band\(s\) 'Ks'"):
+        infer(model, *curve(), band="Ks")
+    with pytest.raises(ValueError, match="distance_pc must be a positive number"):
+        infer(model, *curve(), band="V_CSS", distance_pc=-10.0)
+    mixed = np.where(np.arange(40) % 2, "V_CSS", "I")   # no class was trained in both
+    with pytest.raises(ValueError, match="give the bands one at a time"):
+        infer(model, *curve(), band=mixed)
+
+
+def test_repairable_input_is_repaired_with_a_warning(model):
+    time, mag, err = curve()
+    bands = model.decoder.bands
+    mag_nan = mag.copy()
+    mag_nan[[2, 7]] = np.nan
+    checked = prepare(time, mag_nan, err, "V_CSS", bands, "V_CSS")
+    assert len(checked) == time.size - 2 and "dropped 2 of 40" in checked.warnings[0]
+    shuffled = np.random.default_rng(0).permutation(time.size)
+    checked = prepare(time[shuffled], mag[shuffled], err[shuffled], "V_CSS", bands, "V_CSS")
+    assert np.all(np.diff(checked.time) > 0) and "sorted" in checked.warnings[0]
+    assert np.array_equal(checked.mag, mag)
+    twice = prepare(np.r_[time, time[:3]], np.r_[mag, mag[:3] + 0.02], np.r_[err, err[:3]], "V_CSS",
+                    bands, "V_CSS")
+    assert len(twice) == time.size and any("weighted mean" in w for w in twice.warnings)
+    assert twice.mag[np.searchsorted(twice.time, time[0])] == pytest.approx(mag[0] + 0.01)
+    assert "default band" in prepare(time, mag, err, None, bands, "V_CSS").warnings[0]
+    noise = 15 + np.random.default_rng(1).normal(0, 0.02, time.size)
+    assert "consistent with constant brightness" in prepare(time, noise, err, "V_CSS", bands,
+                                                            "V_CSS").warnings[0]
+    result = infer(model, time, mag_nan, err, band="V_CSS")
+    assert any("non-finite" in w for w in result["warnings"])
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="pelsvae")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_writes_a_json_list_in_input_order_atomically(model, tmp_path):
+    files = []
+    for i, n in enumerate((45, 60)):
+        time, mag, err = generated(model, times=np.sort(np.random.default_rng(i).uniform(0, 900, n)),
+                                   seed=i, teff=7200, abs_mag=0.3, period=0.5 + 0.1 * i)
+        frame = pd.DataFrame({"time": time, "mag": mag, "err": err})
+        if i:
+            frame["band"] = "g"
+        frames = tmp_path / f"star{i}.csv"
+        frame.to_csv(frames, index=False)
+        files.append(str(frames))
+    out, png = tmp_path / "out.json", tmp_path / "fit.png"
+    assert run_cli(["infer", *files, "--band", "g", "--json", str(out), "--plot", str(png)]) == 0
+    written = json.loads(out.read_text())
+    assert [r["n_points"] for r in written] == [45, 60]         # a list, in input order
+    assert all(tuple(r) == KEYS for r in written)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.png", "out.json", "star0.csv", "star1.csv"]
+
+    assert run_cli(["infer", files[1], "--json", str(out)]) == 0   # one file: one object
+    single = json.loads(out.read_text())
+    assert isinstance(single, dict) and single["n_points"] == 60
+
+    bad = tmp_path / "bad.csv"
+    five = pd.DataFrame({"time": np.arange(5.0), "mag": 15 + 0.1 * np.arange(5), "err": 0.1})
+    five.to_csv(bad, index=False)
+    with pytest.raises(ValueError, match="bad.csv: 5 usable points"):
+        run_cli(["infer", files[0], str(bad), "--band", "g", "--json", str(out)])
+    assert json.loads(out.read_text()) == single                  # the old file, untouched
+    assert not list(tmp_path.glob(".*.tmp"))                      # and no temporary left
+
+
+def test_cli_reads_a_csv_with_the_problem_named(tmp_path):
+    path = tmp_path / "curve.csv"
+    path.write_text("time,mag,err\n1,15,0.1\n2,x,0.1\n")
+    with pytest.raises(ValueError, match="column 'mag' holds non-numbers, e.g. 'x' \\(row 3\\)"):
+        run_cli(["infer", str(path), "--json", str(tmp_path / "o.json")])
+    path.write_text("t,magnitude\n1,15\n")
+    with pytest.raises(ValueError, match="no err column"):
+        run_cli(["infer", str(path), "--json", str(tmp_path / "o.json")])
