@@ -6,14 +6,20 @@ chooses another model folder) before the first visitor arrives.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import holoviews as hv
 import panel as pn
 import panel_material_ui as pmui
 from bokeh.models import CustomJSTickFormatter
 
 from dashboard import plots
-from dashboard.state import Explorer, shared_model
+from dashboard.state import (MAX_UPLOAD_BYTES, MAX_UPLOAD_TEXT, Explorer, YourStar, model_problem,
+                             shared_model)
 from pelsvae_core.evaluation import report
+
+log = logging.getLogger(__name__)
 
 SLIDERS = {"teff": 10.0, "abs_mag": 0.01, "log_period": 0.002}  # parameter: slider step
 #: The period slider moves in log10(days) and shows days.
@@ -43,6 +49,33 @@ def on_session(update):
             pending.append(True)
             doc.add_next_tick_callback(run)
     return schedule
+
+
+class Upload(pmui.FileInput):
+    """A file upload bounded to :data:`MAX_UPLOAD_BYTES`: the browser sends the file in chunks
+    (so no message nears Bokeh's 20 MiB websocket limit, which would end the session) and
+    refuses a larger file before sending it; that refusal, which the widget would only show as
+    an icon, reaches ``on_refused`` (one line) so the page can say it."""
+
+    def __init__(self, on_refused, **params):
+        super().__init__(max_file_size=MAX_UPLOAD_BYTES, **params)
+        self._on_refused = on_refused
+
+    def _handle_msg(self, msg):
+        if isinstance(msg, dict) and msg.get("status") == "error":
+            self._on_refused(msg.get("error") or f"the browser did not send the file (uploads are "
+                                                  f"limited to {MAX_UPLOAD_TEXT})")
+            return
+        super()._handle_msg(msg)
+
+
+def text_box(parameter=None, **params) -> pn.widgets.TextAreaInput:
+    """A paste box (of ``parameter`` if given) that holds one character more than an upload may
+    have, so that a table the browser cut at the limit is refused, not read partly."""
+    params["max_length"] = MAX_UPLOAD_BYTES + 1
+    if parameter is None:
+        return pn.widgets.TextAreaInput(**params)
+    return pn.widgets.TextAreaInput.from_param(parameter, **params)
 
 
 def note(text: str = "") -> pn.pane.Markdown:
@@ -100,16 +133,16 @@ def cadence_controls(state: Explorer) -> pn.Column:
 
     state.param.watch(sync, "cadence")
     sync()
-    upload = pn.widgets.FileInput(accept=".csv")
-    upload.param.watch(lambda event: state.upload_times(event.new), "value")
-    pasted = pn.widgets.TextAreaInput(placeholder="or paste times (days), one per line", height=90)
+    upload = Upload(state.upload_refused, accept=".csv", label="Upload times (CSV)")
+    upload.param.watch(lambda event: state.upload_times(event.new) if event.new else None, "value")
+    pasted = text_box(placeholder="or paste times (days), one per line", height=90)
     use_pasted = pn.widgets.Button(label="Use pasted times")
     use_pasted.on_click(lambda _: state.upload_times(pasted.value.encode()))
     return pn.Column(
         pn.widgets.Select.from_param(state.param.cadence), *numbers.values(),
         pn.pane.Markdown(state.param.cadence_note, styles=NOTE), redraw,
         pn.pane.Markdown("Your own cadence: a CSV whose `time`/`mjd` (or first) column holds days; "
-                         "MJDs stay MJDs.", styles=NOTE),
+                         f"MJDs stay MJDs. At most {MAX_UPLOAD_TEXT}.", styles=NOTE),
         upload, pasted, use_pasted, sizing_mode="stretch_width")
 
 
@@ -253,6 +286,102 @@ def model_tab(state: Explorer) -> pn.Column:
                      sizing_mode="stretch_width")
 
 
+YOUR_STAR_HELP = f"""Upload or paste a light curve as CSV with a header: columns **time** (days),
+**mag**, **err** and optionally **band** (one of the model's bands per row), the format of
+`pelsvae infer`; at least 10 points, at most {MAX_UPLOAD_TEXT}. The model fits every class it
+was trained on in the curve's bands and gives the class, the RR Lyrae mode, the period (aliases
+considered) and the physics with their 16–84 % intervals; a distance gives the absolute
+magnitude. The rest of the page stays usable while it works (about a second)."""
+
+
+def your_star_tab(state: Explorer) -> pn.Column:
+    """The inverse problem on the user's own curve: upload or paste, infer, see the result."""
+    star = YourStar(state)
+    figures = plots.StarFigures(sorted(state.model.classes))
+    where = pn.pane.Bokeh(sizing_mode="stretch_width")
+    where_note = note()
+    summary = pn.pane.Markdown("", sizing_mode="stretch_width")
+    notes = pn.pane.Markdown("", styles=NOTE, sizing_mode="stretch_width")
+    banner = pn.pane.Alert(alert_type="warning", visible=False, sizing_mode="stretch_width")
+    pasted = text_box(star.param.text, placeholder="time,mag,err,band\n58000.113,15.21,0.02,g\n...",
+                      height=160, sizing_mode="stretch_width")
+    infer = pn.widgets.Button(label="Infer", color="primary")
+    example = pn.widgets.Button(label="Load an example")
+    results = pn.Column(sizing_mode="stretch_width")
+    drawn = {}
+
+    def show_message(*_):
+        banner.object = star.message
+        banner.visible = bool(star.message)
+
+    def show_results():
+        result = star.result
+        figures.update(result, star.folded, star.fitted)
+        summary.object = star.summary()
+        notes.object = "\n".join(f"- {line}" for line in star.notes)
+        view = star.where
+        if not view:
+            where.visible, where_note.object = False, ""
+            return
+        if drawn.get("cls") != view["cls"]:  # a new class: its real stars and axes
+            drawn.update(cls=view["cls"], figure=plots.WhereFigure(view["stars"], view["x"], view["y"],
+                                                                   view["cls"]))
+            where.object = drawn["figure"].figure
+        drawn["figure"].update(view["values"], view["intervals"])
+        where.visible, where_note.object = True, view["note"]
+
+    async def run(content=None, name="the pasted table"):
+        if results.loading:
+            return
+        request = star.request(content, name)  # quick: read and check the table
+        if request is None:
+            return
+        results.loading = infer.loading = True
+        try:  # the fit runs off the event loop: sliders and plots elsewhere keep answering
+            outcome = await asyncio.to_thread(star.analyse, request)
+        finally:
+            results.loading = infer.loading = False
+        star.show(request, outcome)
+
+    async def uploaded(event):
+        if not event.new:
+            return
+        try:  # shown in the paste box, so that Infer runs it again with another band or distance
+            star.text = event.new.decode()
+        except UnicodeDecodeError:
+            pass  # the reader names the problem
+        await run(event.new, upload.filename or "the uploaded file")
+
+    async def clicked(_):
+        await run()
+
+    upload = Upload(star.upload_refused, accept=".csv,.txt", label="Upload a light curve (CSV)")
+    upload.param.watch(uploaded, "value")
+
+    infer.on_click(clicked)
+    example.on_click(lambda _: star.load_example())
+    star.param.watch(show_message, "message")
+    star.param.watch(on_session(show_results), ["result", "folded", "where"])
+    show_message()
+    show_results()
+    results[:] = [summary,
+                  pn.Row(pn.pane.Bokeh(figures.folded, sizing_mode="stretch_width"),
+                         pn.Column(where, where_note, width=380), sizing_mode="stretch_width"),
+                  pn.Row(pn.pane.Bokeh(figures.classes, sizing_mode="stretch_width"),
+                         pn.pane.Bokeh(figures.modes, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width"),
+                  notes]
+    return pn.Column(
+        pn.pane.Markdown(YOUR_STAR_HELP, sizing_mode="stretch_width"), banner,
+        pn.Row(upload, pn.widgets.Select.from_param(star.param.band, width=200),
+               pn.widgets.FloatInput.from_param(star.param.distance_pc, width=200)),
+        note("Band: used for a curve without a band column; “from the file” then means the "
+             f"model's default band, {state.model.default_band}."),
+        pasted, pn.Row(infer, example),
+        pn.pane.Markdown(star.param.example_note, styles=NOTE, sizing_mode="stretch_width"),
+        results, sizing_mode="stretch_width")
+
+
 def section(title: str, *objects, collapsed: bool = False) -> pn.Card:
     return pn.Card(*objects, title=title, collapsed=collapsed, sizing_mode="stretch_width")
 
@@ -265,10 +394,24 @@ def build(state: Explorer | None = None) -> pmui.Page:
                section("Export", export_controls(state))]
     tabs = pn.Tabs(("Light curve", curve_tab(state)), ("Cadence effects", recovery_tab(state)),
                    ("RR Lyrae morph", morph_tab(state)), ("Latent space", latent_tab(state)),
-                   ("Model", model_tab(state)), dynamic=True, sizing_mode="stretch_width")
+                   ("Your star", your_star_tab(state)), ("Model", model_tab(state)),
+                   dynamic=True, sizing_mode="stretch_width")
     main = [message_banner(state), section("How to use", pn.pane.Markdown(HOW_TO)), tabs]
     return pmui.Page(title="pelsvae: light curves from physics", sidebar=sidebar, main=main,
                      sidebar_width=330)
+
+
+def page() -> pmui.Page:
+    """The explorer on the model (``PELSVAE_MODEL`` or the shipped one), or, when that model
+    cannot be loaded (a missing or broken folder), a page that says why instead of a blank one."""
+    try:
+        model = shared_model()
+    except Exception as error:
+        message = model_problem(error)
+        log.error(message)
+        return pmui.Page(title="pelsvae: light curves from physics", main=[
+            pn.pane.Alert(message, alert_type="danger", sizing_mode="stretch_width")])
+    return build(Explorer(model))
 
 
 if pn.state.served:
@@ -279,4 +422,4 @@ if pn.state.served:
     threadpoolctl.threadpool_limits(1)  # likewise BLAS (a small matrix product took 60x longer)
     pn.extension(throttled=True, notifications=False)
     hv.extension("bokeh")
-    build().servable(title="pelsvae explorer")
+    page().servable(title="pelsvae explorer")

@@ -9,12 +9,14 @@ import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the optio
 import numpy as np
 import pandas as pd
 from bokeh.layouts import gridplot
-from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span, Title
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Range1d, Span, Title
 from bokeh.plotting import figure
 
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
                  "ELL": "#9467bd", "LPV": "#8c564b", "RRLYR": "#e377c2", "T2CEP": "#17becf"}
 MODE_COLOURS = {"RRab": "#d62728", "RRc": "#1f77b4"}
+BAND_COLOURS = {"u": "#6a3d9a", "g": "#2ca02c", "r": "#d62728", "i": "#8c564b", "z": "#444444",
+                "V": "#1f77b4", "I": "#ff7f0e", "V_CSS": "#17becf"}
 AXIS_LABELS = {"teff": "Teff (K)", "period": "period (days)", "abs_mag": "absolute magnitude M_G"}
 SHORT = {"teff": "Teff {:.0f} K", "period": "P {:.3f} d", "abs_mag": "M {:.2f}"}
 TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
@@ -136,17 +138,33 @@ class WhereFigure:
         else:
             self.figure.scatter(known[x], known[y], size=4, alpha=0.4, color=CLASS_COLOURS.get(cls, "grey"),
                                 legend_label=f"real {cls}")
+        self.interval = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": []})
+        self.figure.segment("x0", "y0", "x1", "y1", source=self.interval, color="black", line_width=2)
         self.figure.scatter("x", "y", source=self.marker, marker="star", size=22, color="black",
                             line_color="white", legend_label="this star")
         if y == "abs_mag":
             self.figure.y_range.flipped = True
         _legend_above(self.figure)
 
-    def update(self, current: dict[str, float]) -> None:
+    def update(self, current: dict[str, float],
+               intervals: dict[str, tuple[float, float]] | None = None) -> None:
+        """Move the marker to ``current``; ``intervals`` (low, high) of either axis draw as bars."""
         if self.line is not None:
             self.line.location = current[self.x]
-        else:
-            self.marker.data = {"x": [current[self.x]], "y": [current[self.y]]}
+            return
+        x, y = current[self.x], current[self.y]
+        if math.isnan(x) or math.isnan(y):  # not placed: no marker at all
+            self.marker.data = {"x": [], "y": []}
+            self.interval.data = {"x0": [], "y0": [], "x1": [], "y1": []}
+            return
+        self.marker.data = {"x": [x], "y": [y]}
+        bars = {"x0": [], "y0": [], "x1": [], "y1": []}
+        for axis, (low, high) in (intervals or {}).items():
+            if axis in (self.x, self.y):
+                ends = ((low, y), (high, y)) if axis == self.x else ((x, low), (x, high))
+                for key, value in zip(("x0", "y0", "x1", "y1"), (*ends[0], *ends[1])):
+                    bars[key].append(value)
+        self.interval.data = bars
 
 
 class CurveFigures:
@@ -219,3 +237,79 @@ class CurveFigures:
         else:
             self.power.data = {"period": [], "power": []}
             self.periodogram.title.text = "Periodogram: too few epochs"
+
+
+def _bars(title: str, factors: list[str], colours: dict[str, str], height: int):
+    fig = figure(title=title, y_range=FactorRange(*reversed(factors)), x_range=(0, 115),
+                 x_axis_label="probability (%)", height=height, sizing_mode="stretch_width",
+                 toolbar_location=None)
+    source = ColumnDataSource({"name": list(factors), "percent": [0.0] * len(factors),
+                               "colour": [colours.get(f, "#888888") for f in factors],
+                               "label": [""] * len(factors)})
+    fig.hbar(y="name", right="percent", height=0.7, source=source, color="colour")
+    fig.text(x="percent", y="name", text="label", source=source, x_offset=4, text_font_size="9pt",
+             text_baseline="middle")
+    fig.ygrid.visible = False
+    return fig, source
+
+
+def _set_bars(source: ColumnDataSource, probabilities: dict[str, float] | None) -> None:
+    percent = [100 * (probabilities or {}).get(name, 0.0) for name in source.data["name"]]
+    source.data = {**source.data, "percent": percent,
+                   "label": [f"{p:.0f} %" if probabilities else "" for p in percent]}
+
+
+class StarFigures:
+    """The "Your star" views: the data folded on the inferred period with the best fit over it
+    (error bars, bright up), the class probabilities and the RR Lyrae mode probabilities; data
+    replaced in place on each inference."""
+
+    def __init__(self, classes: list[str]):
+        self.points = ColumnDataSource({"time": [], "phase": [], "mag": [], "top": [], "bottom": [],
+                                        "colour": [], "band": []})
+        self.curve = ColumnDataSource({"xs": [], "ys": [], "colour": [], "band": []})
+        self.folded = figure(title="Your star, folded (infer to see it)", x_axis_label="phase",
+                             y_axis_label="magnitude", x_range=(0, 1), height=320,
+                             sizing_mode="stretch_width", tools=TOOLS)
+        self.folded.segment("phase", "top", "phase", "bottom", source=self.points, color="colour",
+                            alpha=0.35)
+        self.folded.scatter("phase", "mag", source=self.points, color="colour", size=4, alpha=0.45,
+                            legend_field="band")
+        self.folded.multi_line("xs", "ys", source=self.curve, color="colour", line_width=2,
+                               legend_label="best fit")
+        self.folded.y_range.flipped = True  # magnitudes: bright up
+        self.folded.add_tools(HoverTool(tooltips=[("time", "@time{0.00000}"), ("phase", "@phase{0.000}"),
+                                                  ("mag", "@mag{0.000}"), ("band", "@band")]))
+        self.subtitle = Title(text="", text_font_size="10pt", text_font_style="normal")
+        self.folded.add_layout(self.subtitle, "above")
+        self.classes, self.class_bars = _bars("Class probabilities", classes, CLASS_COLOURS,
+                                              height=60 + 22 * len(classes))
+        self.modes, self.mode_bars = _bars("RR Lyrae mode", list(MODE_COLOURS), MODE_COLOURS,
+                                           height=120)
+
+    def update(self, result: dict, folded: pd.DataFrame | None, fitted: pd.DataFrame | None) -> None:
+        _set_bars(self.class_bars, result.get("class_probabilities"))
+        _set_bars(self.mode_bars, result.get("subtype_probabilities"))
+        self.modes.title.text = ("RR Lyrae mode" if result.get("subtype") or not result
+                                 else f"RR Lyrae mode: not applicable to {result['class']}")
+        if folded is None or fitted is None:
+            self.points.data = {k: [] for k in self.points.data}
+            self.curve.data = {k: [] for k in self.curve.data}
+            self.folded.title.text, self.subtitle.text = "Your star, folded (infer to see it)", ""
+            return
+        colours = [BAND_COLOURS.get(b, "#444444") for b in folded["band"]]
+        mag, err = folded["mag"].to_numpy(), folded["err"].to_numpy()
+        self.points.data = {"time": folded["time"].to_numpy(), "phase": folded["phase"].to_numpy(),
+                            "mag": mag, "top": mag - err, "bottom": mag + err, "colour": colours,
+                            "band": folded["band"].to_numpy()}
+        bands = list(dict.fromkeys(fitted["band"]))
+        parts = [fitted[fitted["band"] == b] for b in bands]
+        self.curve.data = {"xs": [p["phase"].to_numpy() for p in parts],
+                           "ys": [p["mag"].to_numpy() for p in parts],
+                           "colour": ["black"] if len(bands) == 1 else  # else one colour a band
+                           [BAND_COLOURS.get(b, "#444444") for b in bands], "band": bands}
+        self.folded.yaxis.axis_label = f"magnitude ({', '.join(bands)})"
+        mode = f" ({result['subtype']})" if result["subtype"] else ""
+        self.folded.title.text = f"Your star folded on P = {result['period']:.6g} d: {result['class']}{mode}"
+        self.subtitle.text = (f"{len(folded)} points ± errors; line: the model's best fit; "
+                              f"maximum light at phase 0")

@@ -2,11 +2,14 @@
 
 All science lives in :mod:`pelsvae_core`; this module only turns widget values
 into calls to it and keeps the results (tables ready to plot) and a message
-for the user when an input cannot be used.
+for the user when an input cannot be used. :class:`Explorer` is the forward
+direction (physics to curves), :class:`YourStar` the inverse (the user's curve to
+class, mode, period and physics, through :meth:`pelsvae_core.api.Model.analyse`).
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import logging
@@ -25,6 +28,7 @@ from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
 from pelsvae_core.generation import Observation
+from pelsvae_core.inference.observed import read_curve_from
 from pelsvae_core.latents import latent_columns, pca_basis, project, projections, unproject
 from pelsvae_core.periodogram import is_recovered, search_near
 from pelsvae_core.physics.regressors import KINDS
@@ -47,12 +51,35 @@ RECOVERY_REALISATIONS = 100
 #: The epoch counts of the recovery-versus-epochs curve, as multiples of the current count.
 EPOCH_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 EPOCH_CURVE_REALISATIONS = 40
+#: The largest upload or pasted table accepted (bytes): 5 MB, well below Bokeh's 20 MiB websocket
+#: message limit (a larger message ends the session silently; uploads travel in chunks anyway).
+MAX_UPLOAD_BYTES = 5 * 1024**2
+MAX_UPLOAD_TEXT = "5 MB"
 
 
 @functools.lru_cache(maxsize=None)
 def shared_model(path: str | None = None):
     """The model, loaded once per server process and shared by every session."""
     return load_model(path or os.environ.get(MODEL_ENV) or None)
+
+
+def model_problem(error: Exception) -> str:
+    """One line saying why the model could not be loaded, for a page that shows it instead of
+    the explorer."""
+    where = os.environ.get(MODEL_ENV)
+    source = f"{MODEL_ENV}={where}" if where else "the shipped models/default"
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return (f"The model could not be loaded ({source}): {reason}. Point {MODEL_ENV} at a model "
+            f"folder (or unset it for the shipped model) and restart the server.")
+
+
+def too_large(content: bytes | str) -> str | None:
+    """Why an upload or a pasted table is refused for its size, or None."""
+    size = len(content.encode() if isinstance(content, str) else content)
+    if size <= MAX_UPLOAD_BYTES:
+        return None
+    return (f"it is {size:,} bytes; uploads and pasted tables are limited to {MAX_UPLOAD_TEXT} "
+            f"({MAX_UPLOAD_BYTES:,} bytes)")
 
 
 def max_pooled(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -276,6 +303,8 @@ class Explorer(param.Parameterized):
     def upload_times(self, content: bytes) -> bool:
         """Use times from an uploaded CSV as the cadence; a bad file leaves a message, no change."""
         try:
+            if reason := too_large(content):
+                raise ValueError(reason)
             times = parse_times(content)
         except ValueError as error:
             self.message = f"Custom cadence not used: {error}"
@@ -284,6 +313,10 @@ class Explorer(param.Parameterized):
             self.custom_times = times
             self.cadence = "custom"
         return True
+
+    def upload_refused(self, reason: str):
+        """The browser refused an upload before sending it (e.g. above :data:`MAX_UPLOAD_BYTES`)."""
+        self.message = f"Custom cadence not used: {reason}"
 
     def decode_latent_point(self, x: float, y: float):
         """Decode from a clicked point of the latent plot (other dimensions at the current curve)."""
@@ -324,8 +357,10 @@ class Explorer(param.Parameterized):
         return {name: getattr(self, name) for name in self.info.parameters}
 
     def _draw(self):
-        abs_mag = self.abs_mag if "abs_mag" in self.info.parameters else None
-        return self.model.draw(self.star_class, teff=self.teff, abs_mag=abs_mag,
+        uses = self.info.parameters  # a parameter the class ignores is not passed at all
+        teff = self.teff if "teff" in uses else None
+        abs_mag = self.abs_mag if "abs_mag" in uses else None
+        return self.model.draw(self.star_class, teff=teff, abs_mag=abs_mag,
                                period=10**self.log_period, n_samples=self.n_samples,
                                regressor=self.regressor, band=self.band, seed=self.seed,
                                latent=None if self.z_override is None else self.z_override[0])
@@ -481,3 +516,214 @@ class Explorer(param.Parameterized):
                                                 cadence_seed=self.cadence_seed, seed=self.seed,
                                                 model=str(self.model.folder.name))
         return io.BytesIO(table_bytes(table, fmt))
+
+
+#: The band choice that leaves the band to the curve: its band column, else the model's default.
+FROM_FILE = "from the file"
+#: How the example curve is made: a generated RR Lyrae (the dashboard has no survey light curves).
+EXAMPLE = {"cls": "RRLYR", "cadence": "ztf", "distance_pc": 8000.0, "seed": 0}
+
+
+@dataclasses.dataclass(frozen=True)
+class StarRequest:
+    """A checked request for inference: the curve's columns, the band, the distance."""
+
+    times: np.ndarray
+    mags: np.ndarray
+    errs: np.ndarray
+    band: object  # one name, one per point, or None (the model's default)
+    distance_pc: float | None
+    notes: tuple[str, ...] = ()
+
+
+class YourStar(param.Parameterized):
+    """The inverse problem for the user's own light curve: a CSV (time, mag, err[, band]) in,
+    the model's class, mode, period and physics with intervals out (:meth:`Model.analyse`)."""
+
+    text = param.String("", label="Paste a CSV light curve (columns time, mag, err[, band])")
+    band = param.Selector(objects=[FROM_FILE], default=FROM_FILE, label="Band")
+    distance_pc = param.Number(None, allow_None=True, label="Distance (pc, optional)")
+
+    # results, read by the views
+    message = param.String("", precedence=-1)        # why the last request gave no result
+    example_note = param.String("", precedence=-1)   # what the example curve is
+    result = param.Dict(default={}, precedence=-1)   # Model.infer's dictionary
+    notes = param.List(default=[], precedence=-1)    # the core's warnings and the page's own
+    folded = param.DataFrame(default=None, allow_None=True, precedence=-1)  # the data, folded
+    fitted = param.DataFrame(default=None, allow_None=True, precedence=-1)  # the best fit, folded
+    where = param.Dict(default={}, precedence=-1)    # the star among the real ones of its class
+
+    def __init__(self, explorer: Explorer, **params):
+        self.explorer = explorer
+        self.model = explorer.model
+        super().__init__(**params)
+        self.param["band"].objects = [FROM_FILE, *self.model.bands]
+        self.example_truth: dict[str, float] = {}
+
+    # -- input ------------------------------------------------------------------------
+    def request(self, content: bytes | str | None = None, name: str = "the pasted table"
+                ) -> StarRequest | None:
+        """The curve of ``content`` (default: the paste box) checked for reading; None, with a
+        one-line message, when it cannot be used."""
+        content = self.text if content is None else content
+        try:
+            if not (content.strip() if isinstance(content, str) else content.strip()):
+                raise ValueError(f"{name} is empty: paste or upload a CSV with columns time, mag, "
+                                 f"err (and optionally band)")
+            if reason := too_large(content):
+                raise ValueError(f"{name}: {reason}")
+            raw = content.encode() if isinstance(content, str) else content
+            times, mags, errs, bands = read_curve_from(io.BytesIO(raw), name)
+            notes = ()
+            if bands is not None and self.band != FROM_FILE:
+                notes = (f"the curve's band column was used; the chosen band {self.band} applies "
+                         f"only to curves without one",)
+            band = bands if bands is not None else (None if self.band == FROM_FILE else self.band)
+            return StarRequest(times, mags, errs, band, self.distance_pc, notes)
+        except ValueError as error:
+            self._fail(str(error))
+        except Exception as error:  # never let a traceback reach the page
+            log.exception("reading a light curve failed")
+            self._fail(f"the table could not be read ({type(error).__name__})")
+        return None
+
+    def upload_refused(self, reason: str):
+        """The browser refused an upload before sending it (e.g. above :data:`MAX_UPLOAD_BYTES`)."""
+        self._fail(reason)
+
+    def _fail(self, reason: str):
+        """No result, and the reason in one line (the last result is cleared: it is not this curve's)."""
+        self.param.update(message=f"Not inferred: {' '.join(reason.split())}", result={}, notes=[],
+                          folded=None, fitted=None, where={})
+
+    # -- inference: analyse may run in a worker thread; it changes no parameter --------
+    def analyse(self, request: StarRequest):
+        """:meth:`Model.analyse` of a request: the Inference, or the one-line reason it failed."""
+        try:
+            return self.model.analyse(request.times, request.mags, request.errs, request.band,
+                                      request.distance_pc)
+        except ValueError as error:
+            return " ".join(str(error).split())
+        except Exception as error:  # never let a traceback reach the page
+            log.exception("inference failed")
+            return f"the inference failed ({type(error).__name__})"
+
+    def show(self, request: StarRequest, outcome) -> bool:
+        """Keep an :meth:`analyse` outcome: the results, or the message saying why there are none."""
+        if isinstance(outcome, str):
+            self._fail(outcome)
+            return False
+        result = outcome.result
+        folded, fitted = self._folded(outcome, result["period"])
+        self.param.update(message="", result=result, notes=[*result["warnings"], *request.notes],
+                          folded=folded, fitted=fitted, where=self._where(result))
+        return True
+
+    def infer(self, content: bytes | str | None = None, name: str = "the pasted table") -> bool:
+        """Read, analyse and show in one go (the page runs :meth:`analyse` off the event loop)."""
+        request = self.request(content, name)
+        return request is not None and self.show(request, self.analyse(request))
+
+    @staticmethod
+    def _folded(inference, period: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The checked points and the best-fitting curve of each band, folded on ``period`` with
+        the fit's maximum light (of the band with most points) at phase 0."""
+        obs = inference.observed
+        start = float(obs.time[0])
+        grid = start + PHASE_GRID * period
+        brightest = float(PHASE_GRID[np.argmin(inference.curve(grid))])
+        epoch = start + brightest * period
+        fitted = []
+        for band in obs.bands:
+            fitted.append(pd.DataFrame({"phase": PHASE_GRID, "band": band,
+                                        "mag": inference.curve(epoch + PHASE_GRID * period, band)}))
+        folded = pd.DataFrame({"time": obs.time, "phase": np.mod((obs.time - epoch) / period, 1.0),
+                               "mag": obs.mag, "err": obs.err, "band": obs.band.astype(str)})
+        return folded, pd.concat(fitted, ignore_index=True)
+
+    def _where(self, result: dict) -> dict:
+        """The inferred class's real stars and the axes that place a star among them, the star's
+        values and 16-84 % intervals there, and a note when it cannot be placed."""
+        cls = result["class"]
+        x, y = where_axes(self.model.class_physics[cls].parameters, cls)
+        values = {"period": result["period"], "teff": math.nan, "abs_mag": math.nan}
+        intervals = {"period": (result["period_interval"]["p16"], result["period_interval"]["p84"])}
+        for name in ("teff", "abs_mag"):
+            if result[name] is not None:
+                values[name] = result[name]["median"]
+                intervals[name] = (result[name]["p16"], result[name]["p84"])
+        missing = [a for a in (x, y) if a and math.isnan(values[a])]
+        note = ""
+        if missing:
+            why = {"teff": "no Teff was inferred (see the notes)",
+                   "abs_mag": "the absolute magnitude needs a distance"}
+            note = f"Not placed among the real {cls} stars: " + "; ".join(why[m] for m in missing) + "."
+        return {"cls": cls, "x": x, "y": y, "values": values, "intervals": intervals, "note": note,
+                "stars": self.explorer.strip_stars(cls)}
+
+    # -- the example -------------------------------------------------------------------
+    def load_example(self):
+        """Fill the paste box with a generated RR Lyrae observed with a ZTF-like cadence, survey
+        noise and a distance (this page has the model, not the survey light curves)."""
+        try:
+            self._load_example()
+        except Exception as error:  # never let a traceback reach the page
+            log.exception("making the example failed")
+            self._fail(f"no example could be made ({type(error).__name__}: {error})")
+
+    def _load_example(self):
+        classes = self.model.class_physics
+        cls = EXAMPLE["cls"] if EXAMPLE["cls"] in classes else sorted(classes)[0]
+        info = classes[cls]
+        by_stars = sorted(self.model.error_models.values(), key=lambda m: m.n_stars)
+        surveys = {m.band: m.survey for m in by_stars}  # each band's best-sampled survey
+        band = next((b for b in info.bands if b in surveys), info.bands[0])
+        physics = {name: info.typical[name] for name in ("teff", "abs_mag") if name in info.parameters}
+        physics["period"] = 10 ** info.typical["log_period"]
+        table = self.model.generate(cls, **physics, cadence=EXAMPLE["cadence"], n_samples=1,
+                                    band=band, distance_pc=EXAMPLE["distance_pc"],
+                                    noise=band in surveys, seed=EXAMPLE["seed"])
+        errs = table["mag_err"] if band in surveys else np.full(len(table), 0.02)
+        csv = pd.DataFrame({"time": table["time"].round(6), "mag": table["mag"].round(4),
+                            "err": np.round(errs, 4), "band": band}).to_csv(index=False)
+        self.example_truth = {"cls": cls, "band": band, **physics}
+        described = ", ".join(SHORT_NAMES[k].format(v) for k, v in physics.items())
+        noise = f"{surveys[band]} {band}-band noise" if band in surveys else "no survey noise in this band"
+        self.param.update(text=csv, band=FROM_FILE, distance_pc=EXAMPLE["distance_pc"],
+                          example_note=(f"The example is generated by this model, not a real star: a {cls} "
+                                        f"with {described}, seen at {EXAMPLE['distance_pc']:.0f} pc "
+                                        f"with a ZTF-like cadence ({len(table)} epochs) and {noise}."))
+
+    # -- words ---------------------------------------------------------------------------
+    def summary(self) -> str:
+        """The result in a few Markdown lines."""
+        r = self.result
+        if not r:
+            return ""
+        probability = r["class_probabilities"][r["class"]]
+        lines = [f"**Class {r['class']}** ({100 * probability:.0f} %)"
+                 + (f" · **{r['subtype']}** ({100 * r['subtype_probabilities'][r['subtype']]:.0f} %)"
+                    if r["subtype"] else ""),
+                 "**Period** " + _interval({"median": r["period"], **r["period_interval"]},
+                                           _digits(r["period_interval"]), " d"),
+                 "**Teff** " + (_interval(r["teff"], "{:.0f}", " K") if r["teff"] else "not inferred"),
+                 "**Absolute magnitude** " + (_interval(r["abs_mag"], "{:.2f}", " mag") if r["abs_mag"]
+                                               else "needs a distance"),
+                 f"Amplitude {r['amplitude']:.2f} mag · {r['n_points']} points used"]
+        return "  \n".join(lines)
+
+
+SHORT_NAMES = {"teff": "Teff {:.0f} K", "abs_mag": "M {:.2f}", "period": "P {:.4g} d"}
+
+
+def _digits(interval: dict) -> str:
+    """A format with enough significant digits to tell an interval's ends apart."""
+    low, high = interval["p16"], interval["p84"]
+    width = abs(high - low) / max(abs(high), 1e-300)
+    digits = 4 if width >= 1e-3 else min(12, 2 + math.ceil(-math.log10(max(width, 1e-12))))
+    return f"{{:.{digits}g}}"
+
+
+def _interval(value: dict, fmt: str, unit: str) -> str:
+    return (f"{fmt.format(value['median'])}{unit} (16–84 %: {fmt.format(value['p16'])}–"
+            f"{fmt.format(value['p84'])}{unit})")

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.state import LIMITS, Explorer, max_pooled
+from dashboard.state import (FROM_FILE, LIMITS, MAX_UPLOAD_BYTES, Explorer, YourStar, max_pooled,
+                             model_problem)
 from pelsvae_core.evaluation.lesson import FIXED_PERIOD_NOTE, strip_point
 
 
@@ -287,7 +288,7 @@ def test_app_builds_without_a_server(explorer):
     page = build(explorer)
     tabs = page.main[-1]
     assert list(tabs._names) == ["Light curve", "Cadence effects", "RR Lyrae morph", "Latent space",
-                                 "Model"]
+                                 "Your star", "Model"]
     assert [card.title for card in page.sidebar] == ["Star", "Cadence", "Noise and distance", "Export"]
 
 
@@ -332,3 +333,156 @@ def test_dense_uniform_cadence_recovers_the_period_and_the_plot_keeps_the_peak(e
     y[56_789] = 5.0
     thin_x, thin_y = max_pooled(x, y, 4000)
     assert len(thin_x) <= 4000 and thin_y.max() == 5.0 and thin_x[thin_y.argmax()] == 56_789
+
+
+# -- issue 18: bounded uploads, a bad model folder -----------------------------------------
+def test_an_upload_above_the_limit_is_refused_with_a_message(explorer):
+    kept = explorer.observed.copy()
+    big = b"time\n" + b"1.0\n" * (MAX_UPLOAD_BYTES // 4 + 1)
+    assert len(big) > MAX_UPLOAD_BYTES and not explorer.upload_times(big)
+    assert explorer.message.startswith("Custom cadence not used: it is ")
+    assert "limited to 5 MB" in explorer.message
+    pd.testing.assert_frame_equal(explorer.observed, kept)
+    explorer.upload_refused('File "big.csv" (12 MB) exceeds maximum file size of 5 MB')  # the browser's
+    assert explorer.message == ('Custom cadence not used: File "big.csv" (12 MB) exceeds maximum file '
+                                'size of 5 MB')
+
+
+def test_upload_widgets_are_bounded_and_a_browser_refusal_is_shown(explorer):
+    from dashboard.app import Upload, text_box
+    refused = []
+    upload = Upload(refused.append, accept=".csv")
+    assert upload.max_file_size == MAX_UPLOAD_BYTES
+    upload._handle_msg({"status": "error", "type": "status", "error": "too big"})
+    assert refused == ["too big"] and upload.value is None
+    assert text_box().max_length == MAX_UPLOAD_BYTES + 1  # a cut table is refused, not read partly
+
+
+@pytest.mark.parametrize("folder", ["missing", "corrupt"])
+def test_a_bad_model_folder_gives_a_page_with_the_reason(folder, tmp_path, monkeypatch):
+    from dashboard import app, state
+    path = tmp_path / folder
+    if folder == "corrupt":
+        path.mkdir()
+        (path / "config.json").write_text("{not json")
+    monkeypatch.setenv(state.MODEL_ENV, str(path))
+    state.shared_model.cache_clear()
+    try:
+        page = app.page()
+    finally:
+        state.shared_model.cache_clear()
+    alert = page.main[0]
+    assert alert.object.startswith(f"The model could not be loaded (PELSVAE_MODEL={path}): {path}")
+    assert "\n" not in alert.object and "Traceback" not in alert.object
+    assert model_problem(ValueError("x")).endswith("restart the server.")
+
+
+# -- issue 17: "Your star" ------------------------------------------------------------------
+@pytest.fixture
+def your_star(explorer):
+    return YourStar(explorer)
+
+
+def curve_csv(small_model, period=0.55, band="g") -> tuple[str, float]:
+    """A generated RR Lyrae with ZTF-like nights and survey noise, as CSV (time, mag, err)."""
+    table = small_model.generate("RRLYR", period=period, cadence="ztf", n_samples=1, band=band,
+                                 distance_pc=5000, noise=True, seed=1)
+    frame = pd.DataFrame({"time": table["time"], "mag": table["mag"], "err": table["mag_err"]})
+    return frame.to_csv(index=False), period
+
+
+def test_your_star_recovers_the_period_of_a_generated_curve(your_star, small_model):
+    text, period = curve_csv(small_model)
+    your_star.param.update(text=text, band="g", distance_pc=5000.0)
+    assert your_star.infer() and your_star.message == ""
+    result = your_star.result
+    assert result["class"] == "RRLYR" and result["n_points"] == text.count("\n") - 1
+    assert result["period"] == pytest.approx(period, rel=0.01)
+    interval = result["period_interval"]
+    assert interval["p16"] <= result["period"] <= interval["p84"]
+    assert set(result["subtype_probabilities"]) == {"RRab", "RRc"}
+    assert result["abs_mag"] is not None  # a distance was given
+    folded, fitted = your_star.folded, your_star.fitted
+    assert folded["phase"].between(0, 1).all() and len(folded) == result["n_points"]
+    assert set(fitted["band"]) == {"g"} and len(fitted) == 200
+    assert fitted["mag"].idxmin() == 0  # maximum light at phase 0
+    # the fit follows the data: residuals about the size of the noise, not the amplitude
+    model_at_points = np.interp(folded["phase"], fitted["phase"], fitted["mag"], period=1.0)
+    assert np.median(np.abs(folded["mag"] - model_at_points)) < 0.3 * result["amplitude"]
+    words = your_star.summary()
+    assert "**Class RRLYR**" in words and "**Period** " in words and "16–84 %" in words
+    assert your_star.notes == result["warnings"]
+    where = your_star.where
+    assert (where["x"], where["y"]) == ("teff", "period") and where["stars"] is not None
+    if result["teff"] is not None:  # placed on the strip, with its Teff interval
+        assert where["note"] == "" and where["values"]["teff"] == result["teff"]["median"]
+    from dashboard import plots
+    view = plots.WhereFigure(where["stars"], where["x"], where["y"], where["cls"])
+    view.update(where["values"], where["intervals"])
+    figures = plots.StarFigures(sorted(small_model.classes))
+    figures.update(result, folded, fitted)
+    assert figures.folded.y_range.flipped and figures.folded.title.text.startswith("Your star folded on P = ")
+    assert len(figures.points.data["top"]) == len(folded)
+    percent = dict(zip(figures.class_bars.data["name"], figures.class_bars.data["percent"]))
+    assert percent["RRLYR"] == pytest.approx(100 * result["class_probabilities"]["RRLYR"])
+
+
+def test_without_a_distance_no_absolute_magnitude_and_the_band_column_is_used(your_star, small_model):
+    text, _ = curve_csv(small_model, band="r")
+    text = text.replace("\n", ",r\n").replace("err,r", "err,band", 1)
+    your_star.param.update(text=text, band="g", distance_pc=None)
+    assert your_star.infer(), your_star.message
+    assert your_star.result["abs_mag"] is None and "needs a distance" in your_star.summary()
+    assert set(your_star.folded["band"]) == {"r"}
+    assert any("band column was used" in n for n in your_star.notes)
+
+
+def test_the_example_is_a_generated_rr_lyrae_whose_period_is_recovered(your_star):
+    your_star.load_example()
+    truth = your_star.example_truth
+    assert truth["cls"] == "RRLYR" and your_star.text.startswith("time,mag,err,band\n")
+    assert "generated by this model, not a real star" in your_star.example_note
+    assert "ZTF-like" in your_star.example_note and your_star.distance_pc == 8000.0
+    assert your_star.band == FROM_FILE
+    assert your_star.infer(), your_star.message
+    assert your_star.result["period"] == pytest.approx(truth["period"], rel=0.01)
+
+
+BAD_CURVES = {
+    "empty": ("", "is empty"),
+    "few points": ("time,mag,err\n" + "".join(f"{i},{15 + 0.3 * (i % 2)},0.05\n" for i in range(6)),
+                   "inference needs at least 10"),
+    "NaN": ("time,mag,err\n" + "".join(f"{i},{'nan' if i < 12 else 15 + 0.01 * i},0.05\n"
+                                        for i in range(20)), "inference needs at least 10"),
+    "non-numeric": ("time,mag,err\n" + "".join(f"{i},bright,0.05\n" for i in range(20)),
+                    "column 'mag' holds non-numbers, e.g. 'bright' (row 2)"),
+    "wrong columns": ("when,brightness\n1,2\n", "no time column (looked for time"),
+    "unknown band": ("time,mag,err,band\n" + "".join(f"{i},{15 + 0.3 * (i % 3)},0.05,Q\n"
+                                                     for i in range(20)), "unknown band(s) 'Q'"),
+    "constant": ("time,mag,err\n" + "".join(f"{i},15,0.05\n" for i in range(20)),
+                 "a constant curve has no class or period"),
+    "zero errors": ("time,mag,err\n" + "".join(f"{i},{15 + 0.3 * (i % 3)},0\n" for i in range(20)),
+                    "errors must be positive"),
+    "not text": (b"\xff\xfe\x00garbage", "not a readable CSV table"),
+    "too large": (b"time,mag,err\n" + b"1,15,0.1\n" * (MAX_UPLOAD_BYTES // 9 + 1),
+                  "limited to 5 MB"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CURVES))
+def test_bad_curves_get_one_line_and_no_result(your_star, small_model, case):
+    your_star.load_example()
+    assert your_star.infer()  # a good result first: a bad curve must clear it
+    content, words = BAD_CURVES[case]
+    assert not your_star.infer(content, "the uploaded file")
+    message = your_star.message
+    assert message.startswith("Not inferred: ") and words in message, message
+    assert "\n" not in message and "Traceback" not in message and "np." not in message
+    assert your_star.result == {} and your_star.folded is None and your_star.summary() == ""
+
+
+def test_a_bad_distance_gets_a_message(your_star, small_model):
+    text, _ = curve_csv(small_model)
+    your_star.param.update(text=text, band="g", distance_pc=-5.0)
+    assert not your_star.infer()
+    assert your_star.message.startswith("Not inferred: distance_pc must be a positive number")

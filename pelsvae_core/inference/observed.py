@@ -167,8 +167,15 @@ def read_curve(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """Times, magnitudes, errors and per-point bands (None without a band column) of a CSV file
     with a header naming its columns (see :data:`COLUMNS`)."""
     path = Path(path)
+    return read_curve_from(io.BytesIO(path.read_bytes()), path)
+
+
+def read_curve_from(file, path: str | Path = "the curve"
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`read_curve` of a file-like object holding the CSV (bytes or text: an upload, a
+    pasted table); ``path`` is what the error messages call it."""
     try:
-        frame = pd.read_csv(io.BytesIO(path.read_bytes()))
+        frame = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not a readable CSV table ({error})") from None
     columns = [_column(frame, q, path) for q in ("time", "mag", "err")]
