@@ -13,7 +13,8 @@ round published figures, not survey simulations:
   (Bellm et al. 2019).
 
 User times (a CSV file or pasted numbers) are read by :func:`parse_times`, the one
-parser behind the CLI's ``--times`` and the dashboard's upload and paste.
+parser behind the CLI's ``--times`` and the dashboard's upload and paste; they, and
+times given to generation as an array, are checked by :func:`checked_times`.
 
 Every option is checked, with a one-line error naming it and what it may be: unknown
 names (the valid ones are listed), whole numbers for ``nights``, ``visits_per_night``
@@ -41,18 +42,51 @@ MAX_BASELINE_DAYS = 100 * YEAR_DAYS
 UNIFORM_OPTIONS = ("n", "baseline_days")
 
 
-def _checked(name: str, value, low: float, high: float, whole: bool = False,
-            open_low: bool = False) -> float | int:
-    """``value`` of cadence option ``name`` if it is a finite number in [low, high] ((low, high]
-    with ``open_low``), whole with ``whole``; else a one-line error naming the option."""
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+def checked_number(label: str, value, low: float, high: float, whole: bool = False,
+                   open_low: bool = False) -> float | int:
+    """``value`` if it is a finite real number in [low, high] ((low, high] with ``open_low``), whole
+    with ``whole`` (100.0 is 100; 2.5 is refused, not rounded); ``True`` and ``"5"`` are not
+    numbers. Else a one-line error naming ``label`` and the allowed values. Generation checks
+    ``n_samples`` and ``seed`` by the same rule."""
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
+          and (isinstance(value, numbers.Integral) or math.isfinite(value))  # 10**400 has no float
           and (low < value if open_low else low <= value) and value <= high
           and (not whole or value == int(value)))
     if not ok:
         kind = "a whole number" if whole else "a number"
-        raise ValueError(f"cadence option {name} must be {kind} in {'(' if open_low else '['}"
+        raise ValueError(f"{label} must be {kind} in {'(' if open_low else '['}"
                          f"{low:g}, {high:g}], not {value!r}")
     return int(value) if whole else float(value)
+
+
+def checked_series(name: str, values) -> np.ndarray:
+    """``values`` (one number or a 1-D sequence) as a float array of 1 to :data:`MAX_TIMES` finite
+    numbers; a 2-D array is refused, never flattened. ``name`` (plural) names them in errors."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers") from None
+    if array.ndim > 1:
+        raise ValueError(f"{name} must be one sequence of numbers, not an array of shape {array.shape}")
+    array = array.reshape(-1)
+    if array.size == 0:
+        raise ValueError(f"no {name} given")
+    if array.size > MAX_TIMES:
+        raise ValueError(f"at most {MAX_TIMES} {name}, got {array.size}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    return array
+
+
+def checked_times(values) -> np.ndarray:
+    """Observation times (days) by the rules of :func:`checked_series`, spanning at most
+    :data:`MAX_BASELINE_DAYS`: the one check of user times, from a file or from Python."""
+    times = checked_series("observation times", values)
+    span = float(times.max()) - float(times.min())  # Python floats: ±1e308 gives inf, not a warning
+    if span > MAX_BASELINE_DAYS:
+        raise ValueError(f"observation times must span at most {MAX_BASELINE_DAYS:g} days "
+                         f"(100 years), not {span:g}")
+    return times
 
 
 @dataclass(frozen=True)
@@ -72,8 +106,8 @@ class Cadence:
                   "nights": (1, MAX_TIMES), "visits_per_night": (1, MAX_TIMES),
                   "visit_gap_days": (0, 1), "night_jitter_days": (0, 0.5)}
         for name, (low, high) in bounds.items():
-            value = _checked(name, getattr(self, name), low, high,
-                            whole=name in ("nights", "visits_per_night"))
+            value = checked_number(f"cadence option {name}", getattr(self, name), low, high,
+                                   whole=name in ("nights", "visits_per_night"))
             object.__setattr__(self, name, value)
         if self.nights * self.visits_per_night > MAX_TIMES:
             raise ValueError(f"cadence options nights x visits_per_night = "
@@ -114,8 +148,9 @@ PRESETS: dict[str, Cadence] = {
 
 def uniform(n: int, baseline_days: float) -> np.ndarray:
     """``n`` evenly spaced times over ``baseline_days``."""
-    n = _checked("n", n, 1, MAX_TIMES, whole=True)
-    baseline_days = _checked("baseline_days", baseline_days, 0, MAX_BASELINE_DAYS, open_low=True)
+    n = checked_number("cadence option n", n, 1, MAX_TIMES, whole=True)
+    baseline_days = checked_number("cadence option baseline_days", baseline_days, 0, MAX_BASELINE_DAYS,
+                                   open_low=True)
     return np.linspace(0.0, baseline_days, n)
 
 
@@ -176,12 +211,4 @@ def parse_times(content: bytes) -> np.ndarray:
     times = np.sort(values.to_numpy(float))
     if times.size < MIN_USER_TIMES:
         raise ValueError(f"a cadence needs at least {MIN_USER_TIMES} observation times")
-    if times.size > MAX_TIMES:
-        raise ValueError(f"at most {MAX_TIMES} observation times, got {times.size}")
-    if not np.isfinite(times).all():
-        raise ValueError("observation times must be finite")
-    span = float(times[-1]) - float(times[0])  # Python floats: ±1e308 gives inf, not a warning
-    if span > MAX_BASELINE_DAYS:
-        raise ValueError(f"observation times must span at most {MAX_BASELINE_DAYS:g} days "
-                         f"(100 years), not {span:g}")
-    return times
+    return checked_times(times)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from .paths import DataRootError
@@ -82,10 +83,13 @@ def cmd_generate(args) -> int:
     torch.set_num_threads(1)
     model = load_model(args.model)
     times = parse_times(Path(args.times).read_bytes()) if args.times else None
-    table = model.generate(args.cls, teff=args.teff, abs_mag=args.abs_mag, period=args.period,
-                           times=times, cadence=cadence, n_samples=args.n_samples,
-                           regressor=args.regressor, band=args.band, distance_pc=args.distance_pc,
-                           noise=args.noise, seed=args.seed)
+    with warnings.catch_warnings(record=True) as caught:  # e.g. a --teff the class ignores
+        table = model.generate(args.cls, teff=args.teff, abs_mag=args.abs_mag, period=args.period,
+                               times=times, cadence=cadence, n_samples=args.n_samples,
+                               regressor=args.regressor, band=args.band, distance_pc=args.distance_pc,
+                               noise=args.noise, seed=args.seed)
+    for warning in caught:
+        print(f"pelsvae: warning: {warning.message}", file=sys.stderr)
     write_table(table, args.out)
     print(f"{len(table)} rows ({args.n_samples} curves) written to {args.out}")
     return 0

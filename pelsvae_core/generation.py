@@ -14,11 +14,17 @@ when a distance is given. The absolute magnitude is the one given, else the clas
 own prediction: its median (classes trained with M) or the period-luminosity relation
 of the OGLE x Gaia DR2 cross-match (:mod:`pelsvae_core.reference`). Survey noise
 draws from the survey's error-versus-magnitude relation (:mod:`pelsvae_core.noise`)
-at each apparent magnitude.
+at each apparent magnitude; a star fainter than the survey's 5-sigma depth is a
+non-detection, reported at that depth (an upper limit) and flagged (``detected``).
+
+Every input is checked by the rules gathered under "Inputs" below, each refusal one
+line naming the argument and what it may be; every returned value is finite.
 """
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +34,9 @@ from . import cadences
 from .model.decoder import Decoder, periodic_values
 from .physics.classes import ClassPhysics
 from .physics.mapping import PhysicsMap
+from .physics.reference import ClassReference
 from .physics.regressors import DEFAULT_REGRESSOR
 
-#: How far outside a class's training range (in range widths) a parameter may go before it is refused.
-MAX_EXTRAPOLATION = 1.0
 DEFAULT_PHASES = 200
 #: Noise draws come from their own random stream, so adding noise leaves the samples as they were.
 NOISE_STREAM = 1
@@ -49,64 +54,149 @@ class Request:
     extrapolation: float
 
 
+# -- Inputs: what generation accepts ---------------------------------------------------------
+
+#: How far outside a class's training range (in range widths) a parameter may go before it is refused.
+MAX_EXTRAPOLATION = 1.0
+#: The most curves one call draws, and the most rows (curves x observations) it returns: 10,000
+#: curves at the default 200 phases, a table of about 0.4 GB. Larger populations are what
+#: ``pelsvae simulate`` writes, shard by shard in bounded memory.
+MAX_SAMPLES = 10_000
+MAX_ROWS = MAX_SAMPLES * DEFAULT_PHASES
+#: No star but the Sun is nearer than Proxima Centauri, 1.30 pc (parallax 768 mas, Gaia
+#: Collaboration 2021, A&A 649, A1), so a smaller distance is a mistake.
+MIN_DISTANCE_PC = 1.0
+#: The faintest mean apparent magnitude generated. The deepest images ever taken reach point
+#: sources of about 30-31 mag at 5 sigma (the Hubble eXtreme Deep Field; Illingworth et al. 2013,
+#: ApJS 209, 6); 40 mag, 4,000 times fainter still, refuses only distances that put a star
+#: beyond anything observable (1e30 pc gave 145 mag).
+FAINT_LIMIT_MAG = 40.0
+#: How a parameter is named to the user.
+LABELS = {"teff": "teff", "abs_mag": "abs_mag", "log_period": "period"}
+
+
 def _finite(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    """A finite real number: ``True`` is not 1 and ``"5"`` is not 5."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, not {value}")
     return value
 
 
-def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None) -> Request:
-    """Check inputs against what the class knows; measure extrapolation beyond its training range."""
+def _within_range(name: str, value: float, bounds: tuple[float, float], where: str) -> float:
+    """How far ``value`` lies outside ``bounds`` in range widths; beyond :data:`MAX_EXTRAPOLATION`
+    an error naming the parameter and the range (``where``: whose range it is)."""
+    lo, hi = bounds
+    outside = max(lo - value, value - hi, 0.0) / max(hi - lo, 1e-6)
+    if outside > MAX_EXTRAPOLATION:
+        shown = (lambda v: f"{10**v:.4g} d") if name == "log_period" else (lambda v: f"{v:.4g}")
+        raise ValueError(f"{LABELS[name]}={shown(value)} is far outside {where} "
+                         f"{shown(lo)} to {shown(hi)}")
+    return outside
+
+
+def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
+             reference: ClassReference | None = None) -> Request:
+    """Check inputs against what the class knows; measure extrapolation beyond its training range.
+    A given ``abs_mag`` of a class trained without M is held to its stars' range in the OGLE x
+    Gaia DR2 cross-match (``reference``); a ``teff`` the class does not respond to is a warning."""
     period = _finite("period", period)
     if period <= 0:
         raise ValueError(f"period must be positive (days), not {period}")
-    given = {"teff": teff, "abs_mag": abs_mag, "log_period": math.log10(period)}
+    given = {"teff": None if teff is None else _finite("teff", teff),
+             "abs_mag": None if abs_mag is None else _finite("abs_mag", abs_mag),
+             "log_period": math.log10(period)}
     values, worst = {}, 0.0
     for name in info.parameters:
-        value = info.typical[name] if given[name] is None else _finite(name, given[name])
-        lo, hi = info.ranges[name]
-        width = max(hi - lo, 1e-6)
-        outside = max(lo - value, value - hi, 0.0) / width
-        if outside > MAX_EXTRAPOLATION:
-            shown = (lambda v: f"{10**v:.4g} d") if name == "log_period" else (lambda v: f"{v:.4g}")
-            label = "period" if name == "log_period" else name
-            raise ValueError(f"{label}={shown(value)} is far outside the {info.cls} training range "
-                             f"{shown(lo)} to {shown(hi)}")
-        values[name], worst = value, max(worst, outside)
+        value = info.typical[name] if given[name] is None else given[name]
+        worst = max(worst, _within_range(name, value, info.ranges[name],
+                                         f"the {info.cls} training range"))
+        values[name] = value
+    if given["teff"] is not None and "teff" not in info.parameters:
+        uses = ", ".join(LABELS[name] for name in info.parameters)
+        warnings.warn(f"{info.cls} does not respond to teff (its curves depend on {uses} only); "
+                      f"teff={given['teff']:g} is ignored")
+    if given["abs_mag"] is not None and "abs_mag" not in info.parameters:
+        if reference is None or "abs_mag" not in reference.ranges:
+            raise ValueError(f"abs_mag cannot be checked for {info.cls}: the model records no range "
+                             "of its absolute magnitudes; leave abs_mag out")
+        _within_range("abs_mag", given["abs_mag"], reference.ranges["abs_mag"],
+                      f"the {info.cls} range in the OGLE x Gaia DR2 cross-match")
     band = band or info.bands[0]
     if band not in info.bands:
         raise ValueError(f"{info.cls} was trained in band(s) {', '.join(info.bands)}, not {band!r}")
-    used_abs_mag = values.get("abs_mag", None if abs_mag is None else _finite("abs_mag", abs_mag))
-    return Request(info.cls, values, period, used_abs_mag, band, worst)
+    return Request(info.cls, values, period, values.get("abs_mag", given["abs_mag"]), band, worst)
+
+
+def _latent(latent, latent_dim: int) -> np.ndarray | None:
+    """The vector ``latent`` to decode instead of the regressor's, (latent_dim,) finite numbers."""
+    if latent is None:
+        return None
+    vector = cadences.checked_series("latent values", latent)
+    if vector.size != latent_dim:
+        raise ValueError(f"latent must have {latent_dim} values (the model's latent dimensions), "
+                         f"not {vector.size}")
+    return vector
 
 
 def observation_phases(period: float, times=None, phases=None, cadence=None, epoch: float = 0.0,
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(times, phases) from exactly one of times, phases or a cadence (preset name, or a dict with
-    ``name`` and changed numbers); phases only: times are NaN. Default: 200 uniform phases."""
+    ``name`` and changed numbers); phases only: times are NaN. Default: 200 uniform phases.
+    Times and phases are one number or a 1-D sequence (:func:`cadences.checked_series`)."""
     chosen = [x is not None for x in (times, phases, cadence)]
     if sum(chosen) > 1:
         raise ValueError("give at most one of times, phases and cadence")
+    epoch = _finite("epoch", epoch)
     if cadence is not None:
         times = cadences.times_for(cadence, seed)
     if times is not None:
-        times = np.asarray(times, dtype=float).ravel()
-        if times.size == 0:
-            raise ValueError("the cadence has no observation times")
-        if not np.isfinite(times).all():
-            raise ValueError("observation times must be finite numbers")
-        return times, np.mod((times - epoch) / period, 1.0)
+        times = cadences.checked_times(times)
+        with np.errstate(over="ignore", invalid="ignore"):
+            phases = np.mod((times - epoch) / period, 1.0)
+        if not np.isfinite(phases).all():
+            raise ValueError(f"epoch={epoch:g} is too far from the observation times to fold them")
+        return times, phases
     if phases is None:
         phases = np.linspace(0.0, 1.0, DEFAULT_PHASES, endpoint=False)
-    phases = np.asarray(phases, dtype=float).ravel()
-    if phases.size == 0 or not np.isfinite(phases).all():
-        raise ValueError("phases must be a non-empty list of finite numbers")
+    phases = cadences.checked_series("phases", phases)
     return np.full(phases.size, np.nan), phases
 
+
+def _check_samples(n_samples, seed) -> tuple[int, int]:
+    """``n_samples`` a whole number from 1 to :data:`MAX_SAMPLES`; ``seed`` a whole number >= 0
+    (None is refused: the same seed must give the same curves, noise included)."""
+    return (cadences.checked_number("n_samples", n_samples, 1, MAX_SAMPLES, whole=True),
+            cadences.checked_number("seed", seed, 0, math.inf, whole=True))
+
+
+def _check_rows(n_samples: int, n_observations: int) -> None:
+    """Refuse more than :data:`MAX_ROWS` magnitudes (curves x observations) in one call."""
+    rows = n_samples * n_observations
+    if rows > MAX_ROWS:
+        raise ValueError(f"n_samples x observations = {n_samples} x {n_observations} = {rows} rows; "
+                         f"at most {MAX_ROWS} per call (pelsvae simulate writes larger populations)")
+
+
+def _distance_modulus(distance_pc, abs_mag: float | None) -> float:
+    """5 log10(d / 10 pc) of a distance of at least :data:`MIN_DISTANCE_PC` that leaves a star of
+    mean absolute magnitude ``abs_mag`` no fainter than :data:`FAINT_LIMIT_MAG`."""
+    distance_pc = _finite("distance_pc", distance_pc)
+    if distance_pc < MIN_DISTANCE_PC:
+        raise ValueError(f"distance_pc must be at least {MIN_DISTANCE_PC:g} pc (no star is nearer "
+                         f"than Proxima Centauri, 1.3 pc), not {distance_pc:g}")
+    modulus = 5 * math.log10(distance_pc / 10)
+    if abs_mag is not None and abs_mag + modulus > FAINT_LIMIT_MAG:
+        farthest = 10 ** ((FAINT_LIMIT_MAG - abs_mag) / 5 + 1)
+        raise ValueError(f"distance_pc={distance_pc:g} puts the star at mean magnitude "
+                         f"{abs_mag + modulus:.1f}, fainter than {FAINT_LIMIT_MAG:g}, beyond anything "
+                         f"observable; at most {farthest:.3g} pc at abs_mag {abs_mag:.3g}")
+    return modulus
+
+
+# -- Generation ------------------------------------------------------------------------------
 
 def sample_targets(physics: PhysicsMap, info: ClassPhysics, values: dict[str, float], band: str,
                    regressor: str, n_samples: int, rng: np.random.Generator
@@ -153,12 +243,7 @@ class Draw:
         """Noise-free magnitudes and the model's errors, (n_samples, len(phase)) each, and
         what the magnitudes are: absolute, apparent (with ``distance_pc``) or relative to
         the mean (no mean magnitude known)."""
-        modulus = 0.0
-        if distance_pc is not None:
-            distance_pc = _finite("distance_pc", distance_pc)
-            if distance_pc <= 0:
-                raise ValueError("distance_pc must be positive")
-            modulus = 5 * math.log10(distance_pc / 10)
+        modulus = 0.0 if distance_pc is None else _distance_modulus(distance_pc, self.abs_mag)
         norm, norm_err = periodic_values(self.grid, phase)
         mag = (norm - self.grid[:, 0].mean(1)[:, None]) * self.amplitude[:, None]
         err = norm_err * self.amplitude[:, None]
@@ -168,18 +253,26 @@ class Draw:
 
     def observation(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
                     noise: bool | str = False, epoch: float = 0.0) -> "Observation":
-        """Every sample observed at the given times (arrays; :meth:`observe` makes the table)."""
+        """Every sample observed at the given times (arrays; :meth:`observe` makes the table).
+        With noise, a magnitude fainter than the survey's 5-sigma depth m5 (S/N < 5; Ivezić et al.
+        2019, eq. 5) is a non-detection: reported at m5, an upper limit, with the error there,
+        and flagged (``detected``). Noise is drawn only where its error is about 0.2 mag or less
+        (at 10 Mpc it reached +-500 mag)."""
         times, phase = observation_phases(self.request.period, times, phases, cadence, epoch, self.seed)
+        _check_rows(len(self.z), phase.size)
         mag, err, kind = self.magnitudes(phase, distance_pc)
+        detected = np.ones(mag.shape, bool)
         error_model = self.physics.error_model(noise, self.request.band)
         if error_model is not None and (self.abs_mag is None or distance_pc is None):
             missing = "abs_mag and distance_pc" if self.abs_mag is None else "distance_pc"
             raise ValueError(f"{error_model.survey} noise depends on the apparent magnitude: "
                              f"give {missing}")
         if error_model is not None:
-            err = error_model.sigma(mag)
-            mag = mag + np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape) * err
-        return Observation(self, times, phase, mag, err, kind, distance_pc,
+            detected = mag <= error_model.m5
+            err = error_model.sigma(np.where(detected, mag, error_model.m5))
+            draws = np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape)
+            mag = np.where(detected, mag + draws * err, error_model.m5)
+        return Observation(self, times, phase, mag, err, detected, kind, distance_pc,
                            "none" if error_model is None else f"{error_model.survey} {error_model.band}")
 
     def observe(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
@@ -197,6 +290,7 @@ class Observation:
     phase: np.ndarray
     mag: np.ndarray
     err: np.ndarray
+    detected: np.ndarray    # False: fainter than the survey's 5-sigma depth; mag is that depth
     mag_kind: str           # absolute, apparent or relative to mean
     distance_pc: float | None
     noise: str              # "none", or the survey and band of the error model
@@ -209,7 +303,7 @@ class Observation:
         return pd.DataFrame({
             "sample": np.repeat(np.arange(n_samples), n_obs),
             "time": np.tile(self.times, n_samples), "phase": np.tile(self.phase, n_samples),
-            "mag": self.mag.ravel(), "mag_err": self.err.ravel(),
+            "mag": self.mag.ravel(), "mag_err": self.err.ravel(), "detected": self.detected.ravel(),
             "band": request.band, "cls": request.cls, "teff": request.values.get("teff", np.nan),
             "abs_mag": np.nan if star.abs_mag is None else star.abs_mag,
             "abs_mag_source": star.abs_mag_source,
@@ -229,9 +323,9 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     physics.predictor(cls, regressor)  # an unknown regressor fails before any other check
     if period is None:
         raise ValueError("period is required (days)")
-    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
-        raise ValueError(f"n_samples must be a positive integer, not {n_samples!r}")
-    request = validate(info, teff, abs_mag, period, band)
+    n_samples, seed = _check_samples(n_samples, seed)
+    request = validate(info, teff, abs_mag, period, band, physics.references.get(cls))
+    latent = _latent(latent, decoder.config.latent_dim)
     mean_mag, source = request.abs_mag, ("given" if abs_mag is not None else "class median")
     if mean_mag is None:
         mean_mag, source = physics.period_luminosity(cls, request.period)
@@ -239,6 +333,6 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     z, amplitude, clipped = sample_targets(physics, info, request.values, request.band, regressor,
                                            n_samples, rng)
     if latent is not None:
-        z = np.broadcast_to(np.asarray(latent, dtype=float).reshape(1, -1), z.shape)
+        z = np.broadcast_to(latent, z.shape)
     return Draw(physics, request, regressor, z, amplitude, clipped,
                 decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed)

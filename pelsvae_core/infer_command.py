@@ -15,8 +15,6 @@ import io
 import json
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .atomic import atomic_path, write_text
 
 if TYPE_CHECKING:
@@ -53,6 +51,7 @@ def _infer_file(model, path: str, band: str | None, distance_pc: float | None) -
 
 def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
     """One panel per curve: the points folded on the inferred period, each band with its fit."""
+    import numpy as np
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 2.6 * len(inferences)), layout="constrained")

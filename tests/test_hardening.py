@@ -1,7 +1,8 @@
 """Hardening (issue 18): every bad input refused in one line naming it, every size bounded.
 
 Grouped by what is validated, so each section reads as the rules it checks:
-model folders, network shapes, training resume, cadences, and the command line.
+model folders, network shapes, training resume, cadences, generation (inputs, sizes,
+non-detections, decoding), and the command line (with its start-up time).
 """
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from pelsvae_core import cadences, cli, load_model
+from pelsvae_core import cadences, cli, generation, load_model
 from pelsvae_core.data.dataset import TrainingSet
-from pelsvae_core.model import storage, training
+from pelsvae_core.model import decoder, storage, training
 from pelsvae_core.model.config import ModelConfig, TrainConfig
 from pelsvae_core.model.storage import CHECKSUMS, CONFIG, METADATA, REGRESSORS_FILE, WEIGHTS
 from pelsvae_core.model.vae import PELSVAE
@@ -408,6 +411,144 @@ def test_user_times_are_checked(content, message):
     assert str(caught.value) == message
 
 
+# -- generation ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped():
+    """models/default: its RR Lyrae were trained with Teff and M, its eclipsing binaries without."""
+    return load_model()
+
+
+RRLYR = dict(cls="RRLYR", period=0.55)
+GENERATION_ERRORS = [
+    # sizes: a limit named, never memory exhaustion
+    ({**RRLYR, "n_samples": 10**6}, "n_samples must be a whole number in [1, 10000], not 1000000"),
+    ({**RRLYR, "phases": np.zeros(100_001)}, "at most 100000 phases, got 100001"),  # 10**7: 6.8 GB
+    ({**RRLYR, "times": np.zeros(100_001)}, "at most 100000 observation times, got 100001"),
+    ({**RRLYR, "n_samples": 30, "cadence": {"name": "uniform", "n": 100_000, "baseline_days": 10}},
+     "n_samples x observations = 30 x 100000 = 3000000 rows; at most 2000000 per call"),
+    ({**RRLYR, "cadence": {"name": "ztf", "baseline_days": 1e10}},
+     "cadence option baseline_days must be a number in [1, 36525], not 10000000000.0"),
+    ({**RRLYR, "cadence": {"name": "ztf", "visits_per_night": 10**7}},
+     "cadence option visits_per_night must be a whole number in [1, 100000], not 10000000"),
+    # impossible values: refused, not returned
+    (dict(cls="ECL", period=0.4, abs_mag=1e300), "abs_mag=1e+300 is far outside the ECL range in the "
+                                                 "OGLE x Gaia DR2 cross-match -0.9562 to 6.473"),
+    (dict(cls="ECL", period=0.4, abs_mag=1e6, distance_pc=1000, noise=True),
+     "abs_mag=1e+06 is far outside the ECL range in the OGLE x Gaia DR2 cross-match"),
+    ({**RRLYR, "epoch": float("nan"), "cadence": "ztf"}, "epoch must be finite, not nan"),
+    ({**RRLYR, "epoch": float("nan")}, "epoch must be finite, not nan"),  # checked without times too
+    ({**RRLYR, "times": [0.0, 1.0], "epoch": 1e308}, "epoch=1e+308 is too far from the observation "
+                                                     "times to fold them"),
+    ({**RRLYR, "distance_pc": 1e30, "noise": True},
+     "distance_pc=1e+30 puts the star at mean magnitude 145.3, fainter than 40, beyond anything "
+     "observable; at most 8.73e+08 pc at abs_mag 0.294"),
+    ({**RRLYR, "distance_pc": 0.01}, "distance_pc must be at least 1 pc (no star is nearer than "
+                                     "Proxima Centauri, 1.3 pc), not 0.01"),
+    ({**RRLYR, "latent": [0.0] * 5}, "latent must have 4 values (the model's latent dimensions), not 5"),
+    ({**RRLYR, "latent": [np.nan] * 4}, "latent values must be finite"),
+    # types: one line naming the argument, never a raw TypeError or a silent reading
+    (dict(cls=["RRLYR"], period=0.55), "unknown class ['RRLYR']; this model generates ACEP, CEP"),
+    ({**RRLYR, "n_samples": True}, "n_samples must be a whole number in [1, 10000], not True"),
+    ({**RRLYR, "epoch": "x"}, "epoch must be a number, not 'x'"),
+    ({**RRLYR, "seed": None, "distance_pc": 1000, "noise": True},
+     "seed must be a whole number in [0, inf], not None"),
+    ({**RRLYR, "seed": -1}, "seed must be a whole number in [0, inf], not -1"),
+    (dict(cls="RRLYR", period=True), "period must be a number, not True"),  # not 1 day
+    ({**RRLYR, "teff": "7000"}, "teff must be a number, not '7000'"),
+    ({**RRLYR, "distance_pc": True}, "distance_pc must be a number, not True"),
+    ({**RRLYR, "phases": np.full((3, 4), 0.1)}, "phases must be one sequence of numbers, not an "
+                                                "array of shape (3, 4)"),  # not flattened
+    ({**RRLYR, "times": [[0.0, 1.0], [2.0, 3.0]]}, "observation times must be one sequence of "
+                                                   "numbers, not an array of shape (2, 2)"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", GENERATION_ERRORS)
+def test_every_generation_input_is_checked(shipped, kwargs, message):
+    with pytest.raises(ValueError) as caught:
+        shipped.generate(**kwargs)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_whole_numbers_count_and_limits_are_reachable(shipped):
+    assert shipped.generate(**RRLYR, n_samples=2.0, phases=[0.1])["sample"].nunique() == 2
+    table = shipped.generate(**RRLYR, n_samples=generation.MAX_SAMPLES, phases=[0.1], regressor="linear")
+    assert len(table) == generation.MAX_SAMPLES and np.isfinite(table["mag"]).all()
+    farthest = 10 ** ((generation.FAINT_LIMIT_MAG - table["abs_mag"].iloc[0]) / 5 + 1)
+    at_limit = shipped.generate(**RRLYR, n_samples=1, distance_pc=0.999 * farthest)
+    assert at_limit["mag"].mean() == pytest.approx(generation.FAINT_LIMIT_MAG, abs=0.1)
+
+
+def test_faint_stars_are_non_detections_at_the_survey_depth(shipped):
+    """No detection limit made 1e7 pc give +-580 mag: fainter than the survey's 5-sigma depth m5
+    a row is flagged and reported at m5 (an upper limit); brighter rows keep their noise."""
+    survey = shipped.error_models["SDSS Stripe 82/g"]
+    lost = shipped.generate(**RRLYR, distance_pc=1e7, noise=True, n_samples=3)
+    assert not lost["detected"].any()
+    assert (lost["mag"] == survey.m5).all() and np.allclose(lost["mag_err"], survey.sigma(survey.m5))
+    assert survey.sigma(survey.m5) == pytest.approx(0.2, abs=0.01)  # S/N 5 by the relation's form
+    at_depth = 10 ** ((survey.m5 - lost["abs_mag"].iloc[0]) / 5 + 1)  # the mean magnitude at m5
+    kwargs = dict(**RRLYR, distance_pc=at_depth, n_samples=20, seed=4)
+    clean, noisy = shipped.generate(**kwargs), shipped.generate(**kwargs, noise=True)
+    seen = noisy["detected"].to_numpy()
+    assert 0.1 < seen.mean() < 0.9 and np.isfinite(noisy[["mag", "mag_err"]]).all().all()
+    np.testing.assert_array_equal(seen, clean["mag"] <= survey.m5)
+    pulls = (noisy["mag"] - clean["mag"])[seen] / noisy["mag_err"][seen]
+    assert abs(pulls.std() - 1) < 0.15 and noisy["mag_err"][seen].max() <= survey.sigma(survey.m5)
+    assert (noisy["mag"][~seen] == survey.m5).all()
+    assert shipped.generate(**RRLYR)["detected"].all()  # no survey, no limit
+
+
+def test_a_class_trained_without_m_takes_an_abs_mag_within_its_real_range(shipped):
+    lo, hi = shipped.references["ECL"].ranges["abs_mag"]
+    table = shipped.generate("ECL", period=0.4, abs_mag=hi + 0.9 * (hi - lo), distance_pc=1000,
+                             noise=True, n_samples=2)
+    assert not table["detected"].any() and np.isfinite(table["mag"]).all()
+    assert (table["abs_mag_source"] == "given").all()
+
+
+def test_a_parameter_the_class_ignores_is_a_warning_naming_it(shipped):
+    with pytest.warns(UserWarning, match=r"^ECL does not respond to teff \(its curves depend on "
+                      r"period only\); teff=6500 is ignored$"):
+        ignored = shipped.generate("ECL", period=0.4, teff=6500, n_samples=2)
+    pd.testing.assert_frame_equal(ignored, shipped.generate("ECL", period=0.4, n_samples=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shipped.generate(**RRLYR, teff=7000, n_samples=1)  # used: no warning
+
+
+@pytest.mark.parametrize("z, cls, message", [
+    (np.full((2, 4), np.nan), "RRLYR",
+     "z must be finite: NaN or infinite latent values decode to nothing"),
+    (np.full((2, 4), 1e300), "RRLYR", "z must be finite"),  # infinite as float32
+    (np.zeros((2, 4)), 99, "unknown class 99; this model knows ACEP, CEP, DSCT, ECL, ELL, LPV, RRLYR, "
+                           "T2CEP (or their indices 0 to 7)"),
+    (np.zeros((2, 4)), -1, "unknown class -1"),
+    (np.zeros((2, 4)), True, "unknown class True"),
+    (np.zeros((0, 4)), "RRLYR", "z holds no latent vector (shape (0, 4)); give at least one"),
+    (np.zeros((2, 1, 4)), "RRLYR", "z must be shaped (n, 4): the model's latent space has 4 dimensions; "
+                                   "got shape (2, 1, 4)"),
+])
+def test_decode_refuses_what_it_cannot_decode(shipped, z, cls, message):
+    for call in (lambda: shipped.decode(z, cls, [0.1, 0.2]), lambda: shipped.decode_grid(z, cls)):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_decoding_many_vectors_runs_in_bounded_batches(shipped, monkeypatch):
+    z = np.random.default_rng(0).normal(size=(40, 4))
+    whole = shipped.decode_grid(z, "RRLYR")
+    monkeypatch.setattr(decoder, "DECODE_CHUNK", 16)
+    calls = []
+    network_decode = shipped.network.decode_grid
+    monkeypatch.setattr(shipped.network, "decode_grid", lambda z, *a: calls.append(len(z)) or
+                        network_decode(z, *a))
+    np.testing.assert_allclose(shipped.decode_grid(z, "RRLYR"), whole, atol=1e-6)
+    assert calls == [16, 16, 8]
+
+
 # -- command line -------------------------------------------------------------------------
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -454,10 +595,36 @@ def test_cli_out_keeps_the_mode_of_a_replaced_file_or_takes_the_umask(capsys, tm
         os.umask(previous)
 
 
+def test_cli_size_limit_and_ignored_teff_are_one_line(capsys, tmp_path):
+    out = str(tmp_path / "x.csv")
+    code, _, err = run_cli(capsys, "generate", "--class", "RRLYR", "--period", "0.55",
+                           "--n-samples", "1000000", "--out", out)
+    assert code == 2 and err == ("pelsvae: error: n_samples must be a whole number in [1, 10000], "
+                                 "not 1000000\n")
+    code, _, err = run_cli(capsys, "generate", "--class", "ECL", "--period", "0.4", "--teff", "6500",
+                           "--n-samples", "1", "--out", out)
+    assert code == 0 and err == ("pelsvae: warning: ECL does not respond to teff (its curves depend on "
+                                 "period only); teff=6500 is ignored\n")
+    code, _, err = run_cli(capsys, "generate", "--class", "ECL", "--period", "0.4", "--abs-mag", "1e6",
+                           "--distance-pc", "1000", "--noise", "--out", str(tmp_path / "inf.csv"))
+    assert code == 2 and "abs_mag=1e+06 is far outside" in err and not (tmp_path / "inf.csv").exists()
+
+
 def test_cli_start_imports_nothing_heavy():
     """``pelsvae --help`` must start in well under 0.5 s: no numerical library on the way."""
     heavy = ("torch", "numpy", "pandas", "sklearn", "scipy", "pyarrow")
     probe = (f"import sys, pelsvae_core, pelsvae_core.cli; "
              f"print([m for m in {heavy!r} if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_generating_loads_neither_scikit_learn_nor_scipy():
+    """The generate path's cold start (issue 18: <= 3 s): torch runs the network and pandas makes
+    the table; the regressors are plain arrays and the noise a formula, so scikit-learn and SciPy
+    (about 1 s of imports) are left to the fits that need them."""
+    probe = ("import sys; from pelsvae_core import load_model; "
+             "load_model().generate('RRLYR', period=0.55, distance_pc=1000, noise=True, n_samples=2); "
+             "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -42,7 +42,7 @@ class PhysicsMap:
         """The class's physics, or a clear error naming what the model can generate."""
         if not self.classes:
             raise ValueError(f"the model in {folder} has no regressors; run `pelsvae fit-regressors`")
-        if cls not in self.classes:
+        if not isinstance(cls, str) or cls not in self.classes:  # ['RRLYR'] is not a class name
             raise ValueError(f"unknown class {cls!r}; this model generates {', '.join(sorted(self.classes))}")
         return self.classes[cls]
 

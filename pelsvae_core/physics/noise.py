@@ -8,7 +8,10 @@ Ivezić et al. (2019, ApJ 873, 111, eq. 5) plus a systematic floor,
 
 where m5 is the 5-sigma depth. The form follows photon noise of source and sky,
 so it extrapolates sensibly a little beyond the magnitudes a survey observed;
-the relation records that range and callers flag values outside it.
+the relation records that range and callers flag values outside it. Fainter than m5
+a star is not detected (S/N < 5), and generation reports m5 as its upper limit.
+
+SciPy is imported by the fit alone, so that generating curves does not load it.
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 #: Fewest stars for which a survey/band relation is fitted.
 MIN_STARS = 20
@@ -29,7 +31,7 @@ class ErrorModel:
     survey: str
     band: str
     sigma_sys: float
-    m5: float
+    m5: float                        # 5-sigma depth: fainter than this, a star is not detected
     gamma: float
     mag_range: tuple[float, float]   # 1st and 99th percentile of the stars' mean magnitudes
     n_stars: int
@@ -49,6 +51,7 @@ class ErrorModel:
 
 def fit_error_model(survey: str, band: str, mean_mag: np.ndarray, median_err: np.ndarray) -> ErrorModel:
     """Fit sigma_sys, m5 and gamma to stars' (mean magnitude, median error), robustly in log10 error."""
+    from scipy.optimize import least_squares
     mag, err = np.asarray(mean_mag, float), np.asarray(median_err, float)
     good = np.isfinite(mag) & np.isfinite(err) & (err > 0)
     mag, err = mag[good], err[good]

@@ -12,21 +12,23 @@ forest and MLP (:data:`PAPER_KINDS`). A fourth, ``"mdn"``, is not a point
 regression: a conditional density of the same targets given the same inputs,
 without the dummy (:mod:`.density`), sampled at generation. All are stored as
 plain arrays (``.npz`` read with ``allow_pickle=False``) and evaluated in NumPy,
-so loading a model folder never unpickles anything.
+so loading a model folder never unpickles anything, and scikit-learn is imported by
+the fit alone (:func:`make_estimator`): generating curves does not load it.
 """
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
-from sklearn.linear_model import LinearRegression
-from sklearn.neural_network import MLPRegressor
-from sklearn.preprocessing import StandardScaler
 
 from .density import KIND as DENSITY_KIND
 from .density import MixtureDensity
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.preprocessing import StandardScaler
 
 #: The paper's point regressors (Sect. 4.2): physics, band and a dummy ~ U(0, 1) -> targets.
 PAPER_KINDS = ("linear", "rf", "mlp")
@@ -124,11 +126,14 @@ def _forest_predict(a: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
 def make_estimator(kind: str, seed: int):
     """A scikit-learn estimator of one of :data:`PAPER_KINDS`."""
     if kind == "linear":
+        from sklearn.linear_model import LinearRegression
         return LinearRegression()
     if kind == "rf":
+        from sklearn.ensemble import RandomForestRegressor
         return RandomForestRegressor(n_estimators=40, max_depth=12, min_samples_leaf=5,
                                      random_state=seed, n_jobs=1)
     if kind == "mlp":
+        from sklearn.neural_network import MLPRegressor
         return MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=300, early_stopping=True,
                             random_state=seed)
     raise ValueError(f"unknown point regressor {kind!r}; choose from {', '.join(PAPER_KINDS)}")
