@@ -98,7 +98,7 @@ class Explorer(param.Parameterized):
     """Physics in, light curves out: one user's session."""
 
     star_class = param.Selector(objects=["RRLYR"], label="Class")
-    regressor = param.Selector(objects=list(KINDS), default="rf", label="Regressor")
+    regressor = param.Selector(objects=list(KINDS), label="Regressor")
     band = param.Selector(objects=["g"], label="Band")
     lesson = param.Boolean(True, label="Lesson: Teff moves the star along the instability strip")
     teff = param.Number(7000.0, bounds=(3000, 12000), label="Teff (K)")
@@ -146,9 +146,11 @@ class Explorer(param.Parameterized):
         self._stars: dict[str, pd.DataFrame] = {}
         self._rows: dict[tuple[str, str], pd.DataFrame] = {}  # latents of a class and band
         self._shapes: dict[tuple[str, str], np.ndarray] = {}  # decoded nearest stars
+        params.setdefault("regressor", self.model.physics.default_regressor)
         super().__init__(**params)
         self.param["star_class"].objects = sorted(self.model.class_physics)
         self.param["projection"].objects = projections(self.model.config.latent_dim)
+        self.param["regressor"].objects = list(self.model.physics.fitted_kinds())
         self._latents = self.model.latents()
         self._basis = pca_basis(self._latents)
         self.param.watch(self._settle, list(self.SETTLE))

@@ -76,7 +76,7 @@ class Model:
                 for cls, info in self.class_physics.items()}
 
     def draw(self, cls: str, teff=None, abs_mag=None, period=None, n_samples: int = 10,
-             regressor: str = "rf", band: str | None = None, seed: int = 0,
+             regressor: str | None = None, band: str | None = None, seed: int = 0,
              latent=None) -> generation.Draw:
         """The first half of :meth:`generate`: samples for one physical vector, which
         ``.observe(times=..., phases=..., cadence=..., distance_pc=..., noise=...)`` turns
@@ -86,7 +86,7 @@ class Model:
                                regressor, band, seed, latent, folder=self.folder)
 
     def generate(self, cls: str, teff=None, abs_mag=None, period=None, times=None, phases=None,
-                 cadence=None, n_samples: int = 10, regressor: str = "rf", band: str | None = None,
+                 cadence=None, n_samples: int = 10, regressor: str | None = None, band: str | None = None,
                  distance_pc: float | None = None, noise: bool | str = False, epoch: float = 0.0,
                  seed: int = 0, latent=None) -> pd.DataFrame:
         """Light curves from physical parameters, one row per sample and observation.

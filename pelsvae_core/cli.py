@@ -11,6 +11,10 @@ from .paths import DataRootError
 from .infer_command import add_parser as add_infer_parser
 from .simulate.run import add_parser as add_simulate_parser
 
+#: Checked by the model when used (importing the regressors here would slow every start).
+REGRESSOR_HELP = ("what draws latent vectors: the conditional density 'mdn' (the default where the "
+                  "model has it) or the paper's 'linear', 'rf' or 'mlp'")
+
 
 def _source_options(parser: argparse.ArgumentParser, model: bool = False) -> None:
     """Where the survey data and cache are, and (``model``) which model folder."""
@@ -164,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--times", help="CSV file of observation times (days): a column named "
                                       "time/mjd/hjd/jd/t, else the first; header optional")
     gen.add_argument("--n-samples", type=int, default=10)
-    gen.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
+    gen.add_argument("--regressor", help=REGRESSOR_HELP)
     gen.add_argument("--band")
     gen.add_argument("--distance-pc", type=float)
     gen.add_argument("--noise", nargs="?", const=True, default=False, metavar="SURVEY",
@@ -179,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", metavar="DIR",
                     help="write evaluation.json, report.md and the figures into this folder "
                          "instead of the model folder's report/")
-    ev.add_argument("--regressor", default="rf", choices=["linear", "rf", "mlp"])
+    ev.add_argument("--regressor", help=REGRESSOR_HELP)
     ev.add_argument("--compare", metavar="DIR",
                     help="another model folder (e.g. the cVAE) for the regressor table (paper Table 3)")
     ev.set_defaults(func=cmd_evaluate)

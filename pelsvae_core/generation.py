@@ -35,7 +35,6 @@ from .model.decoder import Decoder, periodic_values
 from .physics.classes import ClassPhysics
 from .physics.mapping import PhysicsMap
 from .physics.reference import ClassReference
-from .physics.regressors import DEFAULT_REGRESSOR
 
 DEFAULT_PHASES = 200
 #: Noise draws come from their own random stream, so adding noise leaves the samples as they were.
@@ -315,11 +314,12 @@ class Observation:
 
 
 def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=None, period=None,
-         n_samples: int = 10, regressor: str = DEFAULT_REGRESSOR, band: str | None = None, seed: int = 0,
+         n_samples: int = 10, regressor: str | None = None, band: str | None = None, seed: int = 0,
          latent=None, folder=None) -> Draw:
     """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`);
     ``folder`` names the model in errors."""
     info = physics.class_info(cls, folder)
+    regressor = physics.default_regressor if regressor is None else regressor
     physics.predictor(cls, regressor)  # an unknown regressor fails before any other check
     if period is None:
         raise ValueError("period is required (days)")

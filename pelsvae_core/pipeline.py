@@ -161,7 +161,7 @@ def report_files(results: dict, curves: pd.DataFrame) -> dict[str, bytes]:
             **figures.fidelity_figures(results)}
 
 
-def evaluate(folder=None, data_root=None, cache_dir=None, regressor: str = "rf", compare=None,
+def evaluate(folder=None, data_root=None, cache_dir=None, regressor: str | None = None, compare=None,
              out: Path | None = None, progress: bool = True) -> dict:
     """Measure the model in ``folder`` on its real test stars (:func:`suite.evaluate`) and store
     the report (:func:`store_report`). ``compare``: another model folder for the regressor

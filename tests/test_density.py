@@ -3,6 +3,7 @@ evaluation is the torch network's, it round-trips through the model folder's arr
 generates end to end, and no regressor returns an amplitude outside the class's bounds."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 
@@ -168,3 +169,13 @@ def test_a_folder_without_recorded_amplitudes_falls_back_to_the_physical_bound()
     info.log_amplitude["V"] = (-0.5, 0.7)
     assert info.amplitude_bounds("V") == pytest.approx((-0.5 - 0.1, 0.7 + 0.1))
     assert density.KIND in KINDS
+
+
+def test_the_density_generates_by_default_where_fitted_and_old_folders_keep_the_forest(small_model):
+    physics = small_model.physics
+    assert physics.fitted_kinds() == KINDS and physics.default_regressor == "mdn"
+    assert small_model.draw("CEP", period=5.0, n_samples=2, band="I").regressor == "mdn"
+    # a folder fitted before the density existed: only the paper's three, the forest by default
+    old = dataclasses.replace(physics, predictors={k: v for k, v in physics.predictors.items()
+                                                   if not k.endswith("/mdn")})
+    assert old.fitted_kinds() == PAPER_KINDS and old.default_regressor == "rf"

@@ -146,13 +146,6 @@ class PeriodNeighbours:
         return template_values(template, data.phase[i]), float(np.median(t.amplitude[near]))
 
 
-def fitted_regressors(model) -> tuple[str, ...]:
-    """The regressor kinds (:data:`KINDS` order) fitted for every class of the model: a folder
-    fitted before the density ``"mdn"`` existed has only the paper's three."""
-    return tuple(k for k in KINDS if all(f"{c}/{k}" in model.physics.predictors
-                                         for c in model.class_physics))
-
-
 def physics_to_curve(model, test: TrainingSet, train: TrainingSet,
                      regressors: tuple[str, ...]) -> pd.DataFrame:
     """Per class and regressor, median over test stars of the RMSE against the real curve of:
@@ -518,23 +511,25 @@ def rr_lyrae_fidelity(model, data: TrainingSet, shapes: pd.DataFrame, modes: pd.
             "target": "bulge" if band == "I" else "test"}
 
 
-def evaluate(model, data: TrainingSet, regressor: str = "rf", progress: bool = True,
+def evaluate(model, data: TrainingSet, regressor: str | None = None, progress: bool = True,
              compare=None, data_root=None) -> tuple[dict, pd.DataFrame]:
     """Run every measurement on the test split: the results (JSON-ready), and the generated
-    RR Lyrae morph curves the figures draw. ``compare``: another model (e.g. the cVAE beside
+    RR Lyrae morph curves the figures draw. ``regressor``: what generates (default: the
+    model's, :attr:`PhysicsMap.default_regressor <pelsvae_core.physics.mapping.PhysicsMap.default_regressor>`). ``compare``: another model (e.g. the cVAE beside
     a cVAE-P) for the regressor table. ``data_root``: where the reference catalogues are
     (:func:`pelsvae_core.paths.data_root`). Steps named with a leading underscore are
     intermediate and not in the results."""
+    regressor = regressor or model.physics.default_regressor
     train, test = data.subset((data.split == "train")), data.split_part("test")
     root = paths.data_root(data_root)
     steps = {}
     plan = [
         ("reconstruction", lambda: reconstruction_table(model, test, train)),
-        ("physics_to_curve", lambda: physics_to_curve(model, test, train, fitted_regressors(model))),
+        ("physics_to_curve", lambda: physics_to_curve(model, test, train, model.physics.fitted_kinds())),
         ("two_sample", lambda: two_sample(model, test, regressor)),
         ("tstr", lambda: train_synthetic_test_real(model, train.subset(~train.augmented), test,
                                                    regressor)),
-        ("morph", lambda: rr_lyrae_morph(model, n_teff=5, regressors=fitted_regressors(model))),
+        ("morph", lambda: rr_lyrae_morph(model, n_teff=5, regressors=model.physics.fitted_kinds())),
         ("morph_real", lambda: real_rr_lyrae_shapes(
             data, np.sort(steps["morph"][1]["teff"].unique()))),
         ("memorisation", lambda: memorisation(model, train, test, regressor)),

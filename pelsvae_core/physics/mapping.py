@@ -15,7 +15,10 @@ from .classes import ClassPhysics
 from .density import MixtureDensity
 from .noise import ErrorModel
 from .reference import ClassReference
-from .regressors import KINDS, Predictor
+from .regressors import DEFAULT_REGRESSOR, KINDS, Predictor
+
+#: The paper's regressor a folder fitted before the conditional density existed generates with.
+PAPER_DEFAULT = "rf"
 
 
 @dataclass
@@ -45,6 +48,19 @@ class PhysicsMap:
         if not isinstance(cls, str) or cls not in self.classes:  # ['RRLYR'] is not a class name
             raise ValueError(f"unknown class {cls!r}; this model generates {', '.join(sorted(self.classes))}")
         return self.classes[cls]
+
+    def fitted_kinds(self) -> tuple[str, ...]:
+        """The regressor kinds (:data:`KINDS` order) fitted for every class: a folder fitted before
+        the density ``"mdn"`` existed has only the paper's three."""
+        return tuple(k for k in KINDS if self.classes
+                     and all(f"{c}/{k}" in self.predictors for c in self.classes))
+
+    @property
+    def default_regressor(self) -> str:
+        """What generates when no regressor is named: the conditional density
+        (:data:`DEFAULT_REGRESSOR`) where the folder has it for every class, else the paper's
+        random forest."""
+        return DEFAULT_REGRESSOR if DEFAULT_REGRESSOR in self.fitted_kinds() else PAPER_DEFAULT
 
     def predictor(self, cls: str, regressor: str) -> Predictor | MixtureDensity:
         """The class's regressor of kind ``regressor`` (the paper's, or the density ``"mdn"``)."""

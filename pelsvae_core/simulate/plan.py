@@ -21,6 +21,7 @@ import numpy as np
 from .. import cadences
 from ..data.catalogues import read_gaia_xmatch
 from ..paths import DataRootError, data_root
+from ..physics.mapping import PAPER_DEFAULT
 from ..physics.regressors import DEFAULT_REGRESSOR
 from . import priors as priors_module
 from .curves import AB_OFFSET
@@ -33,8 +34,6 @@ from .population import DEFAULT_DISTANCE_PC, Space, class_counts, sky_uniform
 DEFAULT_SHARD_SIZE = 5_000
 #: Positions probed to tell an empty sky region before any shard is made.
 PROBES = 2_000
-#: The paper's point regressor used where a model has no fitted density for a class.
-FALLBACK_REGRESSOR = "rf"
 SUFFIXES_OPSIM = (".db", ".sqlite", ".sqlite3")
 
 
@@ -124,7 +123,7 @@ def choose_regressor(model, cls: str, regressor: str | None) -> str:
     random forest; a clear error when the model has none of that kind."""
     if regressor is None:
         fitted = f"{cls}/{DEFAULT_REGRESSOR}" in model.physics.predictors
-        regressor = DEFAULT_REGRESSOR if fitted else FALLBACK_REGRESSOR
+        regressor = DEFAULT_REGRESSOR if fitted else PAPER_DEFAULT
     model.physics.predictor(cls, regressor)
     return regressor
 
