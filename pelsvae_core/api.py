@@ -77,18 +77,19 @@ class Model:
 
     def draw(self, cls: str, teff=None, abs_mag=None, period=None, n_samples: int = 10,
              regressor: str | None = None, band: str | None = None, seed: int = 0,
-             latent=None) -> generation.Draw:
+             latent=None, subtype: str | None = None) -> generation.Draw:
         """The first half of :meth:`generate`: samples for one physical vector, which
         ``.observe(times=..., phases=..., cadence=..., distance_pc=..., noise=...)`` turns
         into the table (``.observation(...)``: the same as arrays); draw once to observe one
-        star under several cadences."""
+        star under several cadences. ``subtype`` as in :meth:`generate` (``.subtype`` and
+        ``.subtype_source`` hold each sample's)."""
         return generation.draw(self.decoder, self.physics, cls, teff, abs_mag, period, n_samples,
-                               regressor, band, seed, latent, folder=self.folder)
+                               regressor, band, seed, latent, subtype, folder=self.folder)
 
     def generate(self, cls: str, teff=None, abs_mag=None, period=None, times=None, phases=None,
                  cadence=None, n_samples: int = 10, regressor: str | None = None, band: str | None = None,
                  distance_pc: float | None = None, noise: bool | str = False, epoch: float = 0.0,
-                 seed: int = 0, latent=None) -> pd.DataFrame:
+                 seed: int = 0, latent=None, subtype: str | None = None) -> pd.DataFrame:
         """Light curves from physical parameters, one row per sample and observation.
 
         Give ``times`` (days; phases follow from ``period`` and ``epoch``), ``phases``,
@@ -104,10 +105,14 @@ class Model:
         ``extrapolation`` column says how far outside the training range, in range
         widths, the parameters lie (beyond 1 is refused); ``z0``... hold each sample's
         latent vector. ``latent`` decodes that vector instead of the regressor's (the
-        amplitude still follows the physics). Deterministic under ``seed``.
+        amplitude still follows the physics). ``subtype`` (e.g. ``"RRc"``; the class's own in
+        ``parameters()[cls]["subtypes"]``) conditions the density ``"mdn"``; without it each
+        sample's subtype is drawn from its real distribution given the physics and band
+        (columns ``subtype`` and ``subtype_source``: "given", "drawn", or "none" for a class,
+        or a paper regressor, without subtypes). Deterministic under ``seed``.
         """
-        return self.draw(cls, teff, abs_mag, period, n_samples, regressor, band, seed, latent).observe(
-            times, phases, cadence, distance_pc, noise, epoch)
+        return self.draw(cls, teff, abs_mag, period, n_samples, regressor, band, seed, latent,
+                         subtype).observe(times, phases, cadence, distance_pc, noise, epoch)
 
     def infer(self, times, mags, errs, band=None, distance_pc: float | None = None) -> dict:
         """The inverse problem: class, mode, period and physics, with intervals, of an observed,

@@ -91,7 +91,7 @@ def cmd_generate(args) -> int:
         table = model.generate(args.cls, teff=args.teff, abs_mag=args.abs_mag, period=args.period,
                                times=times, cadence=cadence, n_samples=args.n_samples,
                                regressor=args.regressor, band=args.band, distance_pc=args.distance_pc,
-                               noise=args.noise, seed=args.seed)
+                               noise=args.noise, seed=args.seed, subtype=args.subtype)
     for warning in caught:
         print(f"pelsvae: warning: {warning.message}", file=sys.stderr)
     write_table(table, args.out)
@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n-samples", type=int, default=10)
     gen.add_argument("--regressor", help=REGRESSOR_HELP)
     gen.add_argument("--band")
+    gen.add_argument("--subtype", help="e.g. RRab, RRc, F, 1O, EA, EW (the class's own; needs the "
+                                       "density 'mdn'); default: drawn from the real stars' mix "
+                                       "at this physics and band")
     gen.add_argument("--distance-pc", type=float)
     gen.add_argument("--noise", nargs="?", const=True, default=False, metavar="SURVEY",
                      help="add survey photometric noise at each apparent magnitude (needs "

@@ -4,8 +4,11 @@ class + (Teff, M, P) + band  --density or regressor-->  z, log10 amplitude
 z + class + band + phases  --decoder-->  normalised curve  -->  magnitudes
 
 The default, ``"mdn"``, draws z and the amplitude from a conditional density fitted
-on the real stars (:mod:`pelsvae_core.physics.density`); the paper's regressors
-(linear, rf, mlp) map the physics and a dummy ~ U(0, 1) to them (Sect. 4.2). Either
+on the real stars (:mod:`pelsvae_core.physics.density`), told the subtype (mode,
+eclipsing morphology) where the class has them: the one asked for, else one drawn
+from P(subtype | physics, band) of the real stars (:mod:`pelsvae_core.physics.subtype_model`);
+the paper's regressors (linear, rf, mlp) map the physics and a dummy ~ U(0, 1) to
+them (Sect. 4.2) and take no subtype. Either
 way the amplitude is held to the class's real range in the band, widened by a stated
 margin (:meth:`ClassPhysics.amplitude_bounds`); a sample held there says so
 (``amplitude_clipped``). The normalised curve (0 = brightest, 1 = faintest) is
@@ -31,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from . import cadences
+from .data.subtypes import SUBTYPES, UNKNOWN
 from .model.decoder import Decoder, periodic_values
-from .physics.classes import ClassPhysics
+from .physics.classes import MIN_CURVES_WITH_SUBTYPE, ClassPhysics
 from .physics.mapping import PhysicsMap
 from .physics.reference import ClassReference
 
@@ -129,6 +133,27 @@ def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
     return Request(info.cls, values, period, values.get("abs_mag", given["abs_mag"]), band, worst)
 
 
+def check_subtype(info: ClassPhysics, regressor: str, subtype) -> str | None:
+    """``subtype`` None (drawn where the class has subtypes), or one of the class's subtypes,
+    which only the conditional density ("mdn") is told."""
+    if subtype is None:
+        return None
+    if not isinstance(subtype, str):
+        raise ValueError(f"subtype must be a name such as 'RRc', not {subtype!r}")
+    if not info.subtypes:
+        why = (f"this model's {info.cls} density is told no subtype (it was fitted before subtypes, "
+               f"or fewer than two have {MIN_CURVES_WITH_SUBTYPE} training curves; "
+               "`pelsvae fit-regressors` refits it)" if SUBTYPES.get(info.cls)
+               else f"{info.cls} has no subtypes")
+        raise ValueError(f"subtype={subtype!r}: {why}; leave subtype out")
+    if subtype not in info.subtypes:
+        raise ValueError(f"unknown {info.cls} subtype {subtype!r}; choose from {', '.join(info.subtypes)}")
+    if not info.takes_subtype(regressor):
+        raise ValueError(f"subtype={subtype!r} needs the conditional density, regressor 'mdn'; the "
+                         f"paper's {regressor!r} regressor takes no subtype")
+    return subtype
+
+
 def _latent(latent, latent_dim: int) -> np.ndarray | None:
     """The vector ``latent`` to decode instead of the regressor's, (latent_dim,) finite numbers."""
     if latent is None:
@@ -197,25 +222,54 @@ def _distance_modulus(distance_pc, abs_mag: float | None) -> float:
 
 # -- Generation ------------------------------------------------------------------------------
 
+def choose_subtypes(physics: PhysicsMap, info: ClassPhysics, regressor: str, inputs, given,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each star's subtype and its source, (n,) each: ``given`` (n,) where it names one of the
+    class's subtypes ("given"), else drawn from P(subtype | physics, band) at the regressor
+    inputs ``inputs`` (one (n, p) array per band the stars are drawn in; their probabilities
+    averaged) ("drawn"). Where ``regressor`` is told no subtype (the paper's kinds, classes and
+    folders without subtypes) the given labels are kept and the source is "none". Draws come
+    from a stream spawned off ``rng`` (``Generator.spawn``), which leaves ``rng``'s own numbers,
+    the latent draws, as they would be without subtypes."""
+    given = np.asarray(given, dtype=str)
+    if not info.takes_subtype(regressor):
+        return given, np.full(len(given), "none")
+    for label in set(given.tolist()) - set(info.subtypes) - {UNKNOWN}:
+        check_subtype(info, regressor, label)
+    known = np.isin(given, info.subtypes)
+    if not known.all():
+        model = physics.subtype_model(info.cls)
+        if model is None or model.n_subtypes != len(info.subtypes):
+            raise ValueError(f"the model's {info.cls} density has subtypes {', '.join(info.subtypes)} "
+                             "but no matching subtype model; run `pelsvae fit-regressors`")
+        drawn = np.array(info.subtypes)[model.draw(inputs, rng.spawn(1)[0])]
+        given = np.where(known, given, drawn)
+    return given, np.where(known, "given", "drawn")
+
+
 def sample_targets(physics: PhysicsMap, info: ClassPhysics, values: dict[str, float], band: str,
-                   regressor: str, n_samples: int, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Latent vectors (n_samples, d), amplitudes (magnitudes) and whether each amplitude was
-    held to the class's bounds, for one physical vector: draws from the density, or the
-    paper's regressor at a dummy ~ U(0, 1) per sample (Sect. 4.2)."""
-    inputs = info.regressor_inputs(np.tile([values[p] for p in info.parameters], (n_samples, 1)),
-                                   [band] * n_samples)
+                   regressor: str, n_samples: int, rng: np.random.Generator, subtype: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Latent vectors (n_samples, d), amplitudes (magnitudes), whether each amplitude was held
+    to the class's bounds, and each sample's subtype and its source (:func:`choose_subtypes`),
+    for one physical vector: draws from the density given the subtype, or the paper's
+    regressor at a dummy ~ U(0, 1) per sample (Sect. 4.2)."""
+    physics_rows = np.tile([values[p] for p in info.parameters], (n_samples, 1))
+    bands = [band] * n_samples
+    subtypes, source = choose_subtypes(physics, info, regressor, [info.regressor_inputs(physics_rows, bands)],
+                                       np.full(n_samples, subtype or UNKNOWN), rng)
+    inputs = info.inputs(regressor, physics_rows, bands, subtypes)
     out = physics.predictor(info.cls, regressor).sample(inputs, rng)
     low, high = info.amplitude_bounds(band)
     log_amplitude = np.clip(out[:, -1], low, high)
-    return out[:, :-1], 10 ** log_amplitude, log_amplitude != out[:, -1]
+    return out[:, :-1], 10 ** log_amplitude, log_amplitude != out[:, -1], subtypes, source
 
 
 def predict_latents(physics: PhysicsMap, info: ClassPhysics, values: dict[str, float], band: str,
-                    regressor: str, n_samples: int, rng: np.random.Generator
+                    regressor: str, n_samples: int, rng: np.random.Generator, subtype: str | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Latent vectors and bounded amplitudes of :func:`sample_targets`, without the flags."""
-    return sample_targets(physics, info, values, band, regressor, n_samples, rng)[:2]
+    return sample_targets(physics, info, values, band, regressor, n_samples, rng, subtype)[:2]
 
 
 @dataclass
@@ -232,6 +286,8 @@ class Draw:
     z: np.ndarray           # (n_samples, latent_dim)
     amplitude: np.ndarray   # (n_samples,) magnitudes, within the class's bounds
     amplitude_clipped: np.ndarray  # (n_samples,) bool: drawn outside the bounds, held at one
+    subtype: np.ndarray     # (n_samples,) str: the subtype the density was told, else "unknown"
+    subtype_source: np.ndarray  # (n_samples,) "given", "drawn", or "none" (told no subtype)
     grid: np.ndarray        # (n_samples, 2, grid_size) normalised magnitude and error
     abs_mag: float | None
     abs_mag_source: str
@@ -303,7 +359,9 @@ class Observation:
             "sample": np.repeat(np.arange(n_samples), n_obs),
             "time": np.tile(self.times, n_samples), "phase": np.tile(self.phase, n_samples),
             "mag": self.mag.ravel(), "mag_err": self.err.ravel(), "detected": self.detected.ravel(),
-            "band": request.band, "cls": request.cls, "teff": request.values.get("teff", np.nan),
+            "band": request.band, "cls": request.cls, "subtype": np.repeat(star.subtype, n_obs),
+            "subtype_source": np.repeat(star.subtype_source, n_obs),
+            "teff": request.values.get("teff", np.nan),
             "abs_mag": np.nan if star.abs_mag is None else star.abs_mag,
             "abs_mag_source": star.abs_mag_source,
             "period": request.period, "regressor": star.regressor, "mag_kind": self.mag_kind,
@@ -315,7 +373,7 @@ class Observation:
 
 def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=None, period=None,
          n_samples: int = 10, regressor: str | None = None, band: str | None = None, seed: int = 0,
-         latent=None, folder=None) -> Draw:
+         latent=None, subtype: str | None = None, folder=None) -> Draw:
     """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`);
     ``folder`` names the model in errors."""
     info = physics.class_info(cls, folder)
@@ -326,13 +384,14 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     n_samples, seed = _check_samples(n_samples, seed)
     request = validate(info, teff, abs_mag, period, band, physics.references.get(cls))
     latent = _latent(latent, decoder.config.latent_dim)
+    subtype = check_subtype(info, regressor, subtype)
     mean_mag, source = request.abs_mag, ("given" if abs_mag is not None else "class median")
     if mean_mag is None:
         mean_mag, source = physics.period_luminosity(cls, request.period)
     rng = np.random.default_rng(seed)
-    z, amplitude, clipped = sample_targets(physics, info, request.values, request.band, regressor,
-                                           n_samples, rng)
+    z, amplitude, clipped, subtypes, subtype_source = sample_targets(
+        physics, info, request.values, request.band, regressor, n_samples, rng, subtype)
     if latent is not None:
         z = np.broadcast_to(latent, z.shape)
-    return Draw(physics, request, regressor, z, amplitude, clipped,
+    return Draw(physics, request, regressor, z, amplitude, clipped, subtypes, subtype_source,
                 decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed)

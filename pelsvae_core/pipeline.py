@@ -35,7 +35,7 @@ from .model import storage
 from .model.decoder import Decoder
 from .model.recipe import Recipe, model_config, training_counts
 from .model.training import fit
-from .physics import density
+from .physics import classes, density, subtype_model
 from .physics.latent_fit import REPEATS, fit_regressors
 from .physics.noise import fit_error_models
 from .physics.reference import class_references
@@ -140,7 +140,16 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
         "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
         "repeats": REPEATS, "seed": seed,
         "density": {"kind": "mdn", "components": density.COMPONENTS, "hidden": list(density.HIDDEN),
-                    "targets": "posterior means and log10 amplitude of the real training curves"},
+                    "targets": "posterior means and log10 amplitude of the real training curves",
+                    "subtypes": {
+                        "inputs": "one-hot over each class's subtypes with at least "
+                                  f"{classes.MIN_CURVES_WITH_SUBTYPE} training curves (none if "
+                                  "fewer than two); all zeros where the survey gives none",
+                        "model": "P(subtype | physics, band): multinomial logistic regression on "
+                                 f"the standardised regressor inputs, L2 C={subtype_model.PENALTY_C}, "
+                                 f"stored among the density's arrays ({subtype_model.PREFIX}*)",
+                        "validation": "regressor_validation, mdn rows: subtype_accuracy against "
+                                      "subtype_commonest (always the commonest training subtype)"}},
         "error_models": {key: m.to_dict() for key, m in error_models.items()},
         "references": {cls: r.to_dict() for cls, r in references.items() if cls in model.classes}}}
     latents = io.BytesIO()

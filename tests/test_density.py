@@ -115,8 +115,9 @@ def test_small_model_generates_from_the_density_with_the_spread_of_real_stars(sm
     mdn = small_model.draw("CEP", regressor="mdn", **kwargs)
     rf = small_model.draw("CEP", regressor="rf", **kwargs)
     assert mdn.regressor == "mdn" and mdn.grid.shape[0] == 200
-    info = small_model.class_physics["CEP"]   # the density reads physics and band, no dummy
-    assert small_model.physics.predictor("CEP", "mdn").arrays["x_mean"].size == len(info.parameters) + len(info.bands)
+    info = small_model.class_physics["CEP"]   # the density reads physics, band and subtype, no dummy
+    assert small_model.physics.predictor("CEP", "mdn").arrays["x_mean"].size == \
+        len(info.parameters) + len(info.bands) + len(info.subtypes)
     assert np.log10(mdn.amplitude).std() > 2 * np.log10(rf.amplitude).std()
     table = small_model.generate("CEP", regressor="mdn", phases=[0.0, 0.5], **kwargs)
     assert (table["regressor"] == "mdn").all() and "amplitude_clipped" in table

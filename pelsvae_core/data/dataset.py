@@ -19,6 +19,7 @@ import pandas as pd
 
 from .preprocess import resample
 from .records import CLASSES
+from .subtypes import UNKNOWN
 from .surveys import SURVEY_KEYS, SURVEY_NAMES
 
 SPLITS = ("train", "val", "test")
@@ -111,8 +112,15 @@ class TrainingSet:
     split: np.ndarray      # (N,) str
     star_key: np.ndarray   # (N,) str
     augmented: np.ndarray  # (N,) bool
+    #: (N,) str in the vocabulary of :mod:`.subtypes`, "unknown" where the survey does not say;
+    #: None (sets built by hand) means unknown throughout
+    subtype: np.ndarray | None = None
     classes: tuple[str, ...] = CLASSES
     bands: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if self.subtype is None:
+            self.subtype = np.full(self.cls.size, UNKNOWN)
 
     def __len__(self) -> int:
         return int(self.cls.size)
@@ -215,4 +223,5 @@ def build_training_set(kept: pd.DataFrame, cfg: DatasetConfig | None = None) -> 
         split=np.array([r[1] for r in records]),
         star_key=meta["star_key"].to_numpy(str),
         augmented=np.array([r[2] for r in records]),
+        subtype=meta["subtype"].fillna(UNKNOWN).to_numpy(str),
         classes=tuple(cfg.classes), bands=bands)

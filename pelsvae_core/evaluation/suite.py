@@ -93,9 +93,12 @@ def own_physics(model, data: TrainingSet):
 def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
                      rng: np.random.Generator):
     """Yield (row, class, normalised curves (n_samples, L) generated at its phases from its own
-    parameters, their amplitudes in magnitudes (n_samples,)) for each row of :func:`own_physics`."""
+    parameters, their amplitudes in magnitudes (n_samples,)) for each row of :func:`own_physics`.
+    The star's own subtype is told where the regressor takes one and the survey says it;
+    otherwise it is drawn."""
     for i, cls, info, band, values in own_physics(model, data):
-        z, amplitude = predict_latents(model.physics, info, values, band, regressor, n_samples, rng)
+        own = data.subtype[i] if info.takes_subtype(regressor) and data.subtype[i] in info.subtypes else None
+        z, amplitude = predict_latents(model.physics, info, values, band, regressor, n_samples, rng, own)
         yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0], amplitude
 
 

@@ -86,11 +86,12 @@ def evaluate_loss(model: PELSVAE, data: TrainingSet, cfg: TrainConfig, device,
 
 
 def training_set_digest(data: TrainingSet) -> str:
-    """A digest of every array of a training set: another cache, split or augmentation
-    gives another digest."""
+    """A digest of every array of a training set the network trains on: another cache, split
+    or augmentation gives another digest. The subtype labels are left out: the network never
+    reads them (the physics fit does), so a checkpoint written before they were kept resumes."""
     digest = hashlib.sha256(json.dumps([data.classes, data.bands]).encode())
     for name, value in sorted(vars(data).items()):
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) and name != "subtype":
             value = value.astype(str) if value.dtype == object else value  # not the pointers
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(value).tobytes())

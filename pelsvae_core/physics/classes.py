@@ -1,10 +1,12 @@
-"""What each class's physics is: the parameters it responds to, its bands, their real ranges,
-and the one builder of the physics -> latent regressors' inputs.
+"""What each class's physics is: the parameters it responds to, its bands, its subtypes, their
+real ranges, and the one builder of the physics -> latent regressors' inputs.
 
-The same :func:`regressor_inputs` makes the regressors' training rows
-(:mod:`.latent_fit`) and their inputs at generation (:mod:`pelsvae_core.generation`),
-so the two cannot drift apart. Each class also records the range of its real
-amplitudes per band, which bounds the amplitudes it generates.
+The same :meth:`ClassPhysics.regressor_inputs` (and, for the density, the subtype
+one-hot of :meth:`ClassPhysics.with_subtypes`) makes the regressors' training rows
+(:mod:`.latent_fit`) and their inputs at generation (:meth:`ClassPhysics.inputs`,
+:mod:`pelsvae_core.generation`), so the two cannot drift apart. Each class also records the range of its real
+amplitudes per band, which bounds the amplitudes it generates, and the subtypes
+(modes, eclipsing morphologies) the conditional density is told.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from ..data.dataset import TrainingSet
+from ..data.subtypes import SUBTYPES, UNKNOWN
+from .density import KIND as DENSITY_KIND
 
 #: The physical parameters a class may respond to, in the regressors' column order.
 PARAMETERS = ("teff", "abs_mag", "log_period")
@@ -30,6 +34,13 @@ AMPLITUDE_MARGIN_DEX = 0.1
 #: these classes exceeds the Miras' 11 mag in V (GCVS variability types, "M"; Samus et al.
 #: 2017, ARep 61, 80), and none below 1 mmag would pass the S/N >= 5 cut of any survey here.
 PHYSICAL_LOG_AMPLITUDE = (-3.0, math.log10(11.0))
+#: A subtype is an input of the class's density when at least this many of its usable training
+#: curves carry it. Fewer leave the density a handful of curves to learn the subtype's shape
+#: from (its early stopping holds out a fifth of the stars), and the by-star validation split
+#: (a third as many curves again) too few to tell whether the subtype model predicts it. On
+#: models/default's training curves it keeps RRab/RRc (1,038/297), F/1O (796/490) and
+#: EA/EW/EB (422/2,549/29); DSCT keeps HADS alone (25; the rest unknown), so none.
+MIN_CURVES_WITH_SUBTYPE = 20
 
 
 @dataclass
@@ -44,6 +55,9 @@ class ClassPhysics:
     n_stars: int
     #: per band, min and max log10 amplitude (mag) of the training curves
     log_amplitude: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: the subtypes the density is conditioned on (:func:`class_subtypes`); none in folders
+    #: fitted before subtypes, and for classes with fewer than two
+    subtypes: tuple[str, ...] = ()
 
     def amplitude_bounds(self, band: str) -> tuple[float, float]:
         """The log10 amplitudes (mag) generation may return in ``band``: the real range widened
@@ -62,14 +76,50 @@ class ClassPhysics:
         return cls(cls=data["cls"], parameters=tuple(data["parameters"]), bands=tuple(data["bands"]),
                    ranges={k: tuple(v) for k, v in data["ranges"].items()},
                    typical=data["typical"], n_stars=data["n_stars"],
-                   log_amplitude={k: tuple(v) for k, v in data.get("log_amplitude", {}).items()})
+                   log_amplitude={k: tuple(v) for k, v in data.get("log_amplitude", {}).items()},
+                   subtypes=tuple(data.get("subtypes", ())))
 
     def regressor_inputs(self, physics: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         """Regressor inputs, one row per curve: this class's parameters (``physics``, columns in
-        ``self.parameters`` order) and the band one-hot over ``self.bands``. The paper's point
-        regressors add their dummy column themselves (:func:`.regressors.with_dummy`)."""
-        band_onehot = (np.asarray(bands)[:, None] == np.array(self.bands)[None, :]).astype(float)
-        return np.column_stack([np.asarray(physics, dtype=float), band_onehot])
+        ``self.parameters`` order) and the band one-hot over ``self.bands``: the paper's point
+        regressors' inputs (they add their dummy column themselves, :func:`.regressors.with_dummy`)
+        and the subtype model's."""
+        return np.column_stack([np.asarray(physics, dtype=float), _onehot(bands, self.bands)])
+
+    def with_subtypes(self, x: np.ndarray, subtypes: Sequence[str] | None) -> np.ndarray:
+        """The density's inputs: regressor inputs ``x`` and the one-hot over ``self.subtypes``; a
+        row whose subtype is none of them (unknown: the survey does not say) is all zeros, "not
+        said", and so is every row when ``subtypes`` is None."""
+        subtypes = np.full(len(x), UNKNOWN) if subtypes is None else subtypes
+        return np.column_stack([x, _onehot(subtypes, self.subtypes)])
+
+    def takes_subtype(self, kind: str) -> bool:
+        """Whether a predictor of ``kind`` is told the subtype: the density of a class with
+        subtypes; never the paper's point regressors."""
+        return kind == DENSITY_KIND and bool(self.subtypes)
+
+    def inputs(self, kind: str, physics: np.ndarray, bands: Sequence[str],
+               subtypes: Sequence[str] | None = None) -> np.ndarray:
+        """What a predictor of ``kind`` reads: the density, :meth:`with_subtypes`; the paper's
+        point regressors, :meth:`regressor_inputs` (they take no subtype, as in the paper)."""
+        x = self.regressor_inputs(physics, bands)
+        return self.with_subtypes(x, subtypes) if kind == DENSITY_KIND else x
+
+
+def _onehot(values: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """(len(values), len(names)) indicator of each value among ``names``."""
+    return (np.asarray(values).reshape(-1, 1) == np.array(names, dtype=str).reshape(1, -1)).astype(float)
+
+
+def class_subtypes(cls: str, subtypes: np.ndarray) -> tuple[str, ...]:
+    """The subtypes of a class's usable training curves (``subtypes``, one per curve) with at
+    least :data:`MIN_CURVES_WITH_SUBTYPE` curves, in the vocabulary's order
+    (:data:`pelsvae_core.data.subtypes.SUBTYPES`); none unless at least two qualify, since a
+    single subtype leaves nothing to choose or draw."""
+    names, counts = np.unique(np.asarray(subtypes, dtype=str), return_counts=True)
+    common = {n for n, c in zip(names, counts) if c >= MIN_CURVES_WITH_SUBTYPE and n != UNKNOWN}
+    chosen = tuple(s for s in SUBTYPES.get(cls, ()) if s in common)
+    return chosen if len(chosen) >= 2 else ()
 
 
 def physics_matrix(data: TrainingSet) -> np.ndarray:
@@ -99,4 +149,5 @@ def describe_class(data: TrainingSet, c: int) -> ClassPhysics | None:
         typical={p: float(np.median(values[:, i])) for i, p in enumerate(parameters)},
         n_stars=int(len(set(real.star_key[usable]))),
         log_amplitude={b: (float(log_amplitude[band_names == b].min()),
-                           float(log_amplitude[band_names == b].max())) for b in sorted(set(band_names))})
+                           float(log_amplitude[band_names == b].max())) for b in sorted(set(band_names))},
+        subtypes=class_subtypes(data.classes[c], real.subtype[usable]))

@@ -87,7 +87,7 @@ class MixtureDensity:
         value = (np.asarray(y, dtype=np.float64) - a["y_mean"][dim]) / a["y_scale"][dim]
         sd = np.sqrt((tril[:, :, dim, :] ** 2).sum(-1))           # (n, K): sqrt(Sigma_dd)
         component = -0.5 * ((value[:, None] - mean[:, :, dim]) / sd) ** 2 - np.log(sd) - 0.5 * LOG_2PI
-        return _logsumexp(log_w + component, axis=1) - math.log(a["y_scale"][dim])
+        return logsumexp(log_w + component, axis=1) - math.log(a["y_scale"][dim])
 
     def mean(self, x: np.ndarray) -> np.ndarray:
         """The mixture's mean (n, D): the point prediction, comparable with the regressors'."""
@@ -98,13 +98,19 @@ class MixtureDensity:
         """One draw (n, D) per input row: a component by its weight, then m + L eps."""
         log_w, mean, tril = self._mixture(x)
         n = len(log_w)
-        cumulative = np.cumsum(np.exp(log_w), axis=1)
-        pick = (rng.uniform(0, 1, n)[:, None] * cumulative[:, -1:] > cumulative).sum(1)
-        pick = np.minimum(pick, self.components - 1)
+        pick = categorical(np.exp(log_w), rng)
         eps = rng.standard_normal((n, self.dims))
         rows = np.arange(n)
         y = mean[rows, pick] + np.einsum("nij,nj->ni", tril[rows, pick], eps)
         return y * self.arrays["y_scale"] + self.arrays["y_mean"]
+
+
+def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of ``weights`` (n, K), non-negative with a positive sum: the inverse
+    CDF at one uniform per row (a mixture's component, a subtype)."""
+    cumulative = np.cumsum(weights, axis=1)
+    pick = (rng.uniform(0, 1, len(weights))[:, None] * cumulative[:, -1:] > cumulative).sum(1)
+    return np.minimum(pick, weights.shape[1] - 1)
 
 
 def split_heads(out, components: int, dims: int, xp):
@@ -117,7 +123,7 @@ def split_heads(out, components: int, dims: int, xp):
     raw = out[:, k + k * d:].reshape(n, k, d * (d + 1) // 2)
     rows, cols = np.tril_indices(d)
     if xp is np:
-        log_w, positive = logits - _logsumexp(logits, 1)[:, None], np.logaddexp(0.0, raw)
+        log_w, positive = logits - logsumexp(logits, 1)[:, None], np.logaddexp(0.0, raw)
         tril = np.zeros((n, k, d, d))
     else:
         log_w, positive = xp.log_softmax(logits, 1), xp.nn.functional.softplus(raw)
@@ -132,7 +138,7 @@ def mixture_log_prob(out, y, components: int, xp):
     this one function."""
     log_w, mean, tril = split_heads(out, components, y.shape[1], xp)
     joint = log_w + gaussian_log_prob(y[:, None, :] - mean, tril, xp)
-    return _logsumexp(joint, axis=1) if xp is np else xp.logsumexp(joint, 1)
+    return logsumexp(joint, axis=1) if xp is np else xp.logsumexp(joint, 1)
 
 
 def gaussian_log_prob(residual, tril, xp):
@@ -147,7 +153,8 @@ def gaussian_log_prob(residual, tril, xp):
     return -0.5 * sum(zi ** 2 for zi in z) - log_det - 0.5 * d * LOG_2PI
 
 
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    """log(sum(exp(a))) along ``axis`` without overflow, in NumPy (generation loads no SciPy)."""
     top = a.max(axis=axis, keepdims=True)
     return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
 

@@ -8,13 +8,21 @@ regressors learn from its regression set (repeated physical vectors with fresh
 dummies, latents drawn from the encoder's N(mu, sigma)); the density learns from
 the posterior means of the real curves, the positions of the stars themselves.
 
+Classes with subtypes (:attr:`ClassPhysics.subtypes`) also tell the density each
+curve's subtype (a one-hot, all zeros where the survey does not say), and get
+P(subtype | physics, band) (:mod:`.subtype_model`), fitted on the curves whose
+subtype is known and stored with the density.
+
 Validation uses the model's own by-star split: everything is fit on ``train``
 curves and scored on ``val`` curves, never on stars it saw (paper Table 3,
 without the original's in-sample errors), against their posterior means: the
 point prediction's RMSE and R^2, the likelihood (:func:`family_log_prob` gives
-the point regressors one), and the coverage of the sampled 16-84 % interval.
+the point regressors one), and the coverage of the sampled 16-84 % interval; the
+subtype model by its accuracy beside that of always naming the commonest subtype.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +36,7 @@ from .classes import PARAMETERS, ClassPhysics, describe_class, physics_matrix
 from .density import KIND as DENSITY_KIND
 from .density import MixtureDensity, fit_density, gaussian_log_prob
 from .regressors import KINDS, Predictor, make_estimator, with_dummy
+from .subtype_model import SubtypeModel, fit_subtype_model
 
 #: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
 REPEATS = 10
@@ -35,9 +44,28 @@ REPEATS = 10
 COVERAGE_DRAWS = 100
 
 
-def _class_rows(decoder, data: TrainingSet, info: ClassPhysics):
-    """The class's curves with all its parameters in its bands: inputs (physics and band, no
-    dummy), posterior mean and log-variance, log10 amplitude and star."""
+class Rows(NamedTuple):
+    """A class's curves as the fits see them."""
+
+    x: np.ndarray              # regressor inputs: physics and band, no dummy, no subtype
+    subtype: np.ndarray        # (n,) str, "unknown" where the survey does not say
+    mu: np.ndarray             # posterior mean
+    logvar: np.ndarray         # posterior log-variance
+    log_amplitude: np.ndarray  # log10 amplitude (mag)
+    stars: np.ndarray          # star keys
+
+    def density_x(self, info: ClassPhysics) -> np.ndarray:
+        """The density's inputs: :attr:`x` and the subtype one-hot."""
+        return info.with_subtypes(self.x, self.subtype)
+
+    def known_subtypes(self, info: ClassPhysics) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose subtype is one of the class's, and that subtype's index."""
+        known = np.isin(self.subtype, info.subtypes)
+        return known, np.array([info.subtypes.index(s) for s in self.subtype[known]], dtype=int)
+
+
+def _class_rows(decoder, data: TrainingSet, info: ClassPhysics) -> Rows | None:
+    """The class's curves with all its parameters in its bands (:class:`Rows`)."""
     columns = [PARAMETERS.index(p) for p in info.parameters]
     physics = physics_matrix(data)[:, columns]
     keep = np.isfinite(physics).all(axis=1) & np.isin(data.band, [data.bands.index(b) for b in info.bands])
@@ -46,7 +74,7 @@ def _class_rows(decoder, data: TrainingSet, info: ClassPhysics):
         return None
     mu, logvar = decoder.encode(part)
     x = info.regressor_inputs(physics[keep], [data.bands[b] for b in part.band])
-    return x, mu, logvar, np.log10(part.amplitude.astype(np.float64)), part.star_key
+    return Rows(x, part.subtype, mu, logvar, np.log10(part.amplitude.astype(np.float64)), part.star_key)
 
 
 def _regression_set(x, mu, logvar, log_amplitude, repeats: int, rng: np.random.Generator):
@@ -59,14 +87,21 @@ def _regression_set(x, mu, logvar, log_amplitude, repeats: int, rng: np.random.G
     return np.concatenate(inputs), np.concatenate(targets)
 
 
-def _fit_kind(kind: str, rows, seed: int, repeats: int = REPEATS, progress: bool = False, desc: str = ""):
+def _fit_kind(kind: str, rows: Rows, info: ClassPhysics, seed: int, repeats: int = REPEATS,
+              progress: bool = False, desc: str = ""):
     """One class's predictor of ``kind`` from its training rows (:func:`_class_rows`); the
-    paper's kinds all see the same regression set, drawn under ``seed``."""
-    x, mu, logvar, log_amplitude, stars = rows
+    paper's kinds all see the same regression set, drawn under ``seed``. The density of a class
+    with subtypes is told them, and carries P(subtype | physics, band) (:mod:`.subtype_model`)."""
     if kind == DENSITY_KIND:
-        return fit_density(x, np.column_stack([mu, log_amplitude]), stars, seed=seed,
-                           progress=progress, desc=desc)
-    x_train, y_train = _regression_set(x, mu, logvar, log_amplitude, repeats, np.random.default_rng(seed))
+        density = fit_density(rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
+                              rows.stars, seed=seed, progress=progress, desc=desc)
+        if not info.subtypes:
+            return density
+        known, labels = rows.known_subtypes(info)
+        subtypes = fit_subtype_model(rows.x[known], labels, len(info.subtypes))
+        return MixtureDensity({**density.arrays, **subtypes.prefixed()})
+    x_train, y_train = _regression_set(rows.x, rows.mu, rows.logvar, rows.log_amplitude, repeats,
+                                       np.random.default_rng(seed))
     scaler = StandardScaler().fit(x_train)
     scaler.scale_[scaler.scale_ == 0] = 1.0
     estimator = make_estimator(kind, seed).fit(scaler.transform(x_train), y_train)
@@ -95,15 +130,18 @@ def fit_regressors(decoder, data: TrainingSet, kinds=KINDS, seed: int = 0, repea
         for kind in kinds:
             bar.set_postfix_str(f"{cls} {kind}")
             bar.update()
-            if fit_rows is None or (kind == DENSITY_KIND and len(np.unique(fit_rows[4])) < 2):
+            if fit_rows is None or (kind == DENSITY_KIND and len(np.unique(fit_rows.stars)) < 2):
                 continue  # no curve; the density also needs two stars, one held out to stop early
-            predictor = _fit_kind(kind, fit_rows, seed, repeats, progress, f"{cls} {kind}")
+            predictor = _fit_kind(kind, fit_rows, info, seed, repeats, progress, f"{cls} {kind}")
             predictors[f"{cls}/{kind}"] = predictor
             if val_rows is not None:
-                x_val, mu_val, _, log_amplitude_val, _ = val_rows
-                y_val = np.column_stack([mu_val, log_amplitude_val])
+                x_val = val_rows.density_x(info) if kind == DENSITY_KIND else val_rows.x
+                y_val = np.column_stack([val_rows.mu, val_rows.log_amplitude])
+                subtype_model = SubtypeModel.from_prefixed(predictor.arrays)
                 rows.append({"class": cls, "regressor": kind, "n_val": len(x_val),
-                             **validation_scores(predictor, x_val, y_val, np.random.default_rng(seed))})
+                             **validation_scores(predictor, x_val, y_val, np.random.default_rng(seed)),
+                             **({} if subtype_model is None else
+                                subtype_scores(subtype_model, info, fit_rows, val_rows))})
     bar.close()
     return predictors, infos, pd.DataFrame(rows)
 
@@ -145,3 +183,15 @@ def validation_scores(predictor: Predictor | MixtureDensity, x: np.ndarray, y: n
             "nll_log_amplitude": float(-amplitude_log_prob.mean()) if len(y) > 1 else float("nan"),
             "coverage_68": float(((y > low) & (y < high)).mean()),
             "width_log_amplitude": float(np.median(high[:, -1] - low[:, -1]))}
+
+
+def subtype_scores(model: SubtypeModel, info: ClassPhysics, train: Rows, val: Rows) -> dict:
+    """The subtype model on the validation curves whose subtype is known: the fraction whose
+    most probable subtype is theirs, beside the fraction a model always naming the training
+    curves' commonest subtype gets (what the physics and band add), and how many curves."""
+    known, labels = val.known_subtypes(info)
+    commonest = np.bincount(train.known_subtypes(info)[1], minlength=len(info.subtypes)).argmax()
+    predicted = model.log_probabilities(val.x[known]).argmax(1)
+    return {"subtype_accuracy": float(np.mean(predicted == labels)) if len(labels) else float("nan"),
+            "subtype_commonest": float(np.mean(labels == commonest)) if len(labels) else float("nan"),
+            "n_subtype_val": int(len(labels))}

@@ -1,8 +1,9 @@
 """Everything a model folder knows about physics -> curve besides the network.
 
-Per class: which parameters it responds to (:class:`ClassPhysics`), its fitted
-regressors, the real OGLE x Gaia DR2 ranges and period-luminosity relation
-(:class:`ClassReference`); per survey and band: the error-versus-magnitude
+Per class: which parameters and subtypes it responds to (:class:`ClassPhysics`), its
+fitted regressors and, stored with its density, P(subtype | physics, band)
+(:class:`SubtypeModel`), the real OGLE x Gaia DR2 ranges and period-luminosity
+relation (:class:`ClassReference`); per survey and band: the error-versus-magnitude
 relation (:class:`ErrorModel`). Written by ``pelsvae fit-regressors`` into the
 folder's metadata and ``regressors.npz``; read here without running any code.
 """
@@ -12,10 +13,12 @@ import math
 from dataclasses import dataclass, field
 
 from .classes import ClassPhysics
+from .density import KIND as DENSITY_KIND
 from .density import MixtureDensity
 from .noise import ErrorModel
 from .reference import ClassReference
 from .regressors import DEFAULT_REGRESSOR, KINDS, Predictor
+from .subtype_model import SubtypeModel
 
 #: The paper's regressor a folder fitted before the conditional density existed generates with.
 PAPER_DEFAULT = "rf"
@@ -71,6 +74,12 @@ class PhysicsMap:
             raise ValueError(f"this model has no {regressor!r} regressor for {cls} (it has "
                              f"{', '.join(fitted) or 'none'}); run `pelsvae fit-regressors`")
         return self.predictors[f"{cls}/{regressor}"]
+
+    def subtype_model(self, cls: str) -> SubtypeModel | None:
+        """The class's P(subtype | physics, band), stored with its density; None for classes
+        without subtypes and folders fitted before subtypes."""
+        density = self.predictors.get(f"{cls}/{DENSITY_KIND}")
+        return None if density is None else SubtypeModel.from_prefixed(density.arrays)
 
     def validation_rmse(self, cls: str, regressor: str) -> float:
         """Latent-space RMSE of a class's regressor on the by-star validation split (NaN if none)."""

@@ -6,12 +6,13 @@ its own physics, epoch and distance: the class's regressor runs once on every st
 of a block, the decoder once per batch of :data:`DECODE_BATCH` latent vectors, and
 the curves are read off the decoded grids at each star's own phases.
 
-Multi-band stars stay one star: every band is drawn with the same random numbers
-(the point regressors' dummy, the density's component choice and normals), so each
-band's latent vector and amplitude are the regressor's answer for the same physical
-star and the same draw; the model's latents are per band (the encoder is told the
-band), and real RR Lyrae observed in several SDSS bands have per-band latents that
-correlate at 0.69-0.82 across g and r, not one shared vector.
+Multi-band stars stay one star: a star has one subtype (its prior's, else drawn from
+P(subtype | physics, band) averaged over its bands), and every band is drawn with the
+same random numbers (the point regressors' dummy, the density's component choice and
+normals), so each band's latent vector and amplitude are the regressor's answer for
+the same physical star and the same draw; the model's latents are per band (the
+encoder is told the band), and real RR Lyrae observed in several SDSS bands have
+per-band latents that correlate at 0.69-0.82 across g and r, not one shared vector.
 
 Photometry follows the survey, in flux: the noise-free AB magnitude gives the flux
 F = 10^(-0.4 (m_AB - 31.4)) nJy (the AB system, m = -2.5 log10(F / 3631 Jy); Oke &
@@ -27,6 +28,8 @@ import math
 
 import numpy as np
 
+from ..data.subtypes import UNKNOWN
+from ..generation import choose_subtypes
 from ..model.decoder import periodic_values
 from .opsim import depth_sigma
 
@@ -45,16 +48,33 @@ DETECTION_SNR = 5.0
 AB_OFFSET = {"V": 0.02, "V_CSS": 0.02, "I": 0.45}
 
 
-def latents(model, cls: str, regressor: str, physics: np.ndarray, model_bands, seed
+def subtypes(model, cls: str, regressor: str, physics: np.ndarray, model_bands, given, seed
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Each star's subtype and its source (:func:`pelsvae_core.generation.choose_subtypes`):
+    ``given`` (n,) where the prior names one ("unknown" where it does not), else drawn at the
+    stars' ``physics`` in their ``model_bands``, from a stream spawned off ``seed`` (an int or
+    a ``SeedSequence``, copied, so a repeated call repeats the draw)."""
+    info = model.class_physics[cls]
+    if isinstance(seed, np.random.SeedSequence):
+        seed = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+    inputs = [info.regressor_inputs(physics, [band] * len(physics)) for band in model_bands]
+    return choose_subtypes(model.physics, info, regressor, inputs, given, np.random.default_rng(seed))
+
+
+def latents(model, cls: str, regressor: str, physics: np.ndarray, model_bands, seed, subtype=None
             ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per model band: latent vectors (n, d), amplitudes (mag) and whether each was held to the
     class's amplitude bounds, for the stars' ``physics`` (columns in the class's parameter
-    order). Every band uses the same random numbers (``seed``): one draw per star."""
+    order) and subtypes (``subtype`` (n,), else drawn by :func:`subtypes`). Every band uses the
+    same random numbers (``seed``): one draw per star."""
     info = model.class_physics[cls]
     predictor = model.physics.predictor(cls, regressor)
+    if subtype is None:
+        subtype = subtypes(model, cls, regressor, physics, model_bands, np.full(len(physics), UNKNOWN),
+                           seed)[0]
     out = {}
     for band in model_bands:
-        inputs = info.regressor_inputs(physics, [band] * len(physics))
+        inputs = info.inputs(regressor, physics, [band] * len(physics), subtype)
         sample = predictor.sample(inputs, np.random.default_rng(seed))
         low, high = info.amplitude_bounds(band)
         log_amplitude = np.clip(sample[:, -1], low, high)

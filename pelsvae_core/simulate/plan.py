@@ -20,6 +20,8 @@ import numpy as np
 
 from .. import cadences
 from ..data.catalogues import read_gaia_xmatch
+from ..data.subtypes import UNKNOWN
+from ..generation import check_subtype
 from ..paths import DataRootError, data_root
 from ..physics.mapping import PAPER_DEFAULT
 from ..physics.regressors import DEFAULT_REGRESSOR
@@ -128,6 +130,20 @@ def choose_regressor(model, cls: str, regressor: str | None) -> str:
     return regressor
 
 
+def _check_subtypes(model, priors: dict, regressors: dict[str, str], source: str) -> None:
+    """A prior table's subtypes must be the class's own wherever its regressor is told the
+    subtype (:func:`pelsvae_core.generation.check_subtype`); "unknown" ones are drawn."""
+    for cls, prior in priors.items():
+        info, labels = model.class_physics[cls], getattr(prior, "subtype", None)
+        if labels is None or not info.takes_subtype(regressors[cls]):
+            continue
+        for label in sorted(set(labels.tolist()) - {UNKNOWN}):
+            try:
+                check_subtype(info, regressors[cls], label)
+            except ValueError as error:
+                raise SimulationError(f"{source}: {error}") from None
+
+
 def _xmatch(root):
     """The OGLE x Gaia DR2 cross-match, or None (and why) when the survey data is not here."""
     try:
@@ -230,6 +246,7 @@ def make_plan(model, *, n: int, classes, cadence, bands=None, seed: int = 0,
             raise SimulationError(f"{cls} has no absolute magnitude: its prior has none and the "
                                   "model no period-luminosity relation; fix abs_mag")
     regressors = {cls: choose_regressor(model, cls, regressor) for cls in counts}
+    _check_subtypes(model, chosen, regressors, source)
     options = {"model": str(model.folder), "n": int(n_stars), "seed": int(seed),
                "shard_size": int(shard_size), "counts": counts, "fixed": fixed,
                "regressors": regressors, "band_map": {c: list(map(list, p)) for c, p in band_pairs.items()},

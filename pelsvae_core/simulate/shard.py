@@ -3,7 +3,8 @@
 A shard depends on the plan and its index only: its random numbers come from
 ``SeedSequence(seed, spawn_key=(index,))`` (NumPy's independent streams for parallel
 work), split into the population, the cadence, the latent draws (one stream per
-class block, so every band of a star uses the same numbers) and the noise. So a
+class block, so every band of a star uses the same numbers; the drawn subtypes a
+stream spawned off it) and the noise. So a
 shard is the same whichever worker makes it, and a run the same for any number of
 workers.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.subtypes import UNKNOWN
 from . import curves
 from .plan import Plan
 from .population import classes_of, distance_modulus, extinction
@@ -83,9 +85,13 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
         modulus = distance_modulus(space["distance_pc"][a:b])
         info = model.class_physics[cls]
         pairs = plan.band_map[cls]
-        drawn = curves.latents(model, cls, plan.regressors[cls],
-                               np.column_stack([physics[p] for p in info.parameters]),
-                               dict.fromkeys(mb for _, mb in pairs), latent_streams[block])
+        parameters = np.column_stack([physics[p] for p in info.parameters])
+        model_bands = dict.fromkeys(mb for _, mb in pairs)
+        subtype, subtype_source = curves.subtypes(model, cls, plan.regressors[cls], parameters,
+                                                  model_bands, physics.get("subtype", np.full(m, UNKNOWN)),
+                                                  latent_streams[block])
+        drawn = curves.latents(model, cls, plan.regressors[cls], parameters, model_bands,
+                               latent_streams[block], subtype)
         grids, per_band, templates = {}, [], []
         for survey_band, model_band in pairs:
             z, amplitude, clipped = drawn[model_band]
@@ -114,7 +120,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                 grid_phase = np.linspace(0.0, 1.0, LCLIB_ROWS)
                 templates.append(curves.relative_magnitudes(grid, amplitude, grid_phase) + mean[:, None])
         stars.append({"star_id": np.arange(lo, hi), "cls": np.full(m, cls),
-                      "subtype": physics.get("subtype", np.full(m, "unknown")),
+                      "subtype": subtype, "subtype_source": subtype_source,
                       "period": period, "teff": physics["teff"], "abs_mag": abs_mag,
                       "abs_mag_source": source, "distance_pc": space["distance_pc"][a:b],
                       "ra": space["ra"][a:b], "dec": space["dec"][a:b], "a_v": space["a_v"][a:b],
