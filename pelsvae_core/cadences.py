@@ -12,6 +12,24 @@ round published figures, not survey simulations:
 - ZTF-like: 3 years, ~8-month seasons, one visit every ~3 nights in one band
   (Bellm et al. 2019).
 
+Real cadences (:data:`REAL_CADENCES`) are what a survey actually delivered: the observation
+times of one real star, chosen by the seed (stored star ``seed mod n``), from a small shipped
+table of a survey's stars (:mod:`pelsvae_core.data.real_cadences`, which rebuilds it from the
+survey data with the survey's own reader and records its provenance):
+
+- ``gaia-dr3-bulge``: Gaia DR3 G-band epochs of Galactic-bulge RR Lyrae, rows Gaia rejected
+  left out (Gaia Collaboration, Vallenari et al. 2023; Riello et al. 2021): 20-49 a star
+  (median 28) over 2.1-2.7 years;
+- ``ogle4-bulge-I``, ``ogle4-bulge-V``: OGLE-IV epochs of Galactic-bulge RR Lyrae (Soszynski
+  et al. 2014; Udalski, Szymanski & Szymanski 2015): in I about 2,000 a star (up to 15,000 in
+  the densest fields) over 7.4 years, in V 10-174 (median 139) over 5.4-7.4 years.
+
+Their times are not shifted to start at zero: days on the axis JD - 2450000 (MJD = value
++ 49999.5), HJD for OGLE-IV as OGLE gives it, BJD in TCB for Gaia DR3 (its own
+``time`` + 5197.5 d, by :func:`pelsvae_core.data.gaia_dr3.gaia_to_ogle_time`). They have no
+numbers to change: a change is refused, naming the cadence; :func:`cadence_numbers` reports their
+stars, epochs and baselines.
+
 User times (a CSV file or pasted numbers) are read by :func:`parse_times`, the one
 parser behind the CLI's ``--times`` and the dashboard's upload and paste; they, and
 times given to generation as an array, are checked by :func:`checked_times`.
@@ -24,13 +42,17 @@ baseline of at most :data:`MAX_BASELINE_DAYS` (100 years).
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields, replace
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
+
+from .data import real_cadences
 
 YEAR_DAYS = 365.25
 #: Column names recognised as observation times in a user's CSV, in order of preference.
@@ -144,6 +166,87 @@ PRESETS: dict[str, Cadence] = {
                     visits_per_night=2, visit_gap_days=33 / 1440),
     "ztf": Cadence(baseline_days=3 * YEAR_DAYS, season_days=240, nights=240),
 }
+#: Real survey cadences, by name: the times of real stars (:class:`RealCadence`).
+REAL_CADENCES: tuple[str, ...] = tuple(real_cadences.SPECS)
+#: Every named cadence: the survey-like presets, then the real ones ("uniform" takes numbers).
+CADENCE_NAMES: tuple[str, ...] = (*PRESETS, *REAL_CADENCES)
+
+
+@dataclass(frozen=True)
+class RealCadence:
+    """The observation times of real stars of one survey in one band, one star per seed.
+
+    Seed ``s`` gives the times of stored star ``s mod n`` (the stars are stored in a random
+    order, so seeds 0 to n - 1 give n different stars), as the survey's reader gave them:
+    days on the axis JD - 2450000 (:attr:`time_scale` says which JD: HJD for OGLE, BJD in TCB
+    for Gaia). Nothing in it can be changed."""
+
+    name: str
+    table: real_cadences.CadenceTable
+
+    @property
+    def survey(self) -> str:
+        """The survey whose epochs these are, as its reader names it (e.g. ``Gaia DR3``)."""
+        return self.table.metadata["survey"]
+
+    @property
+    def band(self) -> str:
+        return self.table.metadata["band"]
+
+    @property
+    def time_scale(self) -> str:
+        return self.table.metadata["time_scale"]
+
+    def _index(self, seed) -> int:
+        return checked_number("cadence seed", seed, 0, math.inf, whole=True) % len(self.table)
+
+    def star(self, seed: int = 0) -> str:
+        """The survey's ID of the star whose times seed ``seed`` gives."""
+        return self.table.star_ids[self._index(seed)]
+
+    def times(self, seed: int = 0) -> np.ndarray:
+        """Sorted observation times (days, JD - 2450000) of the star chosen by ``seed``."""
+        return np.array(self.table.times[self._index(seed)])
+
+    def to_dict(self) -> dict:
+        """Its numbers, reported, not settable: survey, band, stars, epochs and baseline (min,
+        median, max over the stars), the time scale."""
+        meta = self.table.metadata
+        return {"survey": self.survey, "band": self.band, "stars": len(self.table),
+                "epochs": {k: meta["epochs"][k] for k in ("min", "median", "max")},
+                "baseline_days": dict(meta["baseline_days"]), "time_scale": self.time_scale}
+
+    def refuse_changes(self, changes) -> NoReturn:
+        """A one-line error naming the cadence: a real cadence has no numbers to change."""
+        epochs, baseline = self.to_dict()["epochs"], self.to_dict()["baseline_days"]
+        raise ValueError(
+            f"cadence {self.name!r} is the observation times of real {self.survey} "
+            f"{self.band}-band stars ({len(self.table)} stars, {epochs['min']}-{epochs['max']} "
+            f"epochs over {baseline['min']:.0f}-{baseline['max']:.0f} days; the seed picks the "
+            f"star), so it has no numbers to change: {', '.join(map(str, changes))} refused. "
+            f"Change the numbers of a survey-like preset ({', '.join(PRESETS)}) or pass times.")
+
+
+@functools.lru_cache(maxsize=None)
+def real_cadence(name: str) -> RealCadence:
+    """The real cadence ``name`` of :data:`REAL_CADENCES`, its table read once per process."""
+    if name not in REAL_CADENCES:
+        raise ValueError(f"unknown real cadence {name!r}; choose one of {', '.join(REAL_CADENCES)}")
+    return RealCadence(name, real_cadences.read_table(name))
+
+
+def cadence_numbers(name: str) -> dict:
+    """A named cadence's numbers: a preset's settable ones, a real cadence's reported ones."""
+    if name in REAL_CADENCES:
+        return real_cadence(name).to_dict()
+    _check_name(name)
+    return PRESETS[name].to_dict()
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or name not in CADENCE_NAMES:
+        raise ValueError(f"unknown cadence {name!r}; choose uniform or a preset: "
+                         f"{', '.join(CADENCE_NAMES)} (or pass times)")
 
 
 def uniform(n: int, baseline_days: float) -> np.ndarray:
@@ -155,10 +258,13 @@ def uniform(n: int, baseline_days: float) -> np.ndarray:
 
 
 def preset(name: str, seed: int = 0, **changes) -> np.ndarray:
-    """Times of a named preset, with any of its numbers changed (e.g. ``nights=50``)."""
-    if not isinstance(name, str) or name not in PRESETS:
-        raise ValueError(f"unknown cadence {name!r}; choose uniform or a preset: "
-                         f"{', '.join(PRESETS)} (or pass times)")
+    """Times of a named preset, with any of its numbers changed (e.g. ``nights=50``), or of a
+    real cadence (which takes no changes)."""
+    _check_name(name)
+    if name in REAL_CADENCES:
+        if changes:
+            real_cadence(name).refuse_changes(sorted(changes, key=str))
+        return real_cadence(name).times(seed)
     valid = [field.name for field in fields(Cadence)]
     unknown = sorted(set(changes) - set(valid), key=str)
     if unknown:
@@ -168,8 +274,9 @@ def preset(name: str, seed: int = 0, **changes) -> np.ndarray:
 
 
 def times_for(cadence, seed: int = 0) -> np.ndarray:
-    """Times of a cadence given as a preset name, or a dict with ``name`` (a preset or
-    ``"uniform"``, which needs ``n`` and ``baseline_days``) and the numbers it changes."""
+    """Times of a cadence given as a name (a preset or a real cadence), or a dict with ``name``
+    (a preset, a real cadence with nothing else, or ``"uniform"``, which needs ``n`` and
+    ``baseline_days``) and the numbers it changes."""
     if isinstance(cadence, str):
         return preset(cadence, seed)
     if isinstance(cadence, dict):

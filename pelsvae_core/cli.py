@@ -55,6 +55,21 @@ def cmd_data_summary(args) -> int:
     return 0
 
 
+def cmd_data_cadences(args) -> int:
+    import tempfile
+    from .data import real_cadences
+    out = args.out or real_cadences.TABLE_DIR
+    if not args.check:
+        for name, meta in real_cadences.build_tables(args.data_root, out).items():
+            print(f"{name}: {meta['selection']['stored']} stars, {meta['epochs']['total']} epochs")
+        return 0
+    with tempfile.TemporaryDirectory() as fresh:
+        real_cadences.build_tables(args.data_root, fresh)
+        differences = real_cadences.compare_tables(fresh, out)
+    print("\n".join(differences) or "the real cadence tables match a rebuild from the survey data")
+    return 1 if differences else 0
+
+
 def cmd_train(args) -> int:
     import torch
     from . import pipeline
@@ -140,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(summ)
     summ.add_argument("--seed", type=int, default=42, help="seed of the splits and augmentation")
     summ.set_defaults(func=cmd_data_summary)
+    real = data_commands.add_parser("cadences", help="rebuild the real survey cadence tables "
+                                    "(pelsvae_core/cadence_tables) from the Gaia DR3 and OGLE-IV data")
+    real.add_argument("--data-root", help="survey data folder (default: $PELSVAE_DATA or ../shared/data)")
+    real.add_argument("--out", metavar="DIR", help="write the tables here (default: the shipped ones)")
+    real.add_argument("--check", action="store_true",
+                      help="rebuild into a temporary folder and compare with --out or the shipped "
+                           "tables; exit 1 if they differ")
+    real.set_defaults(func=cmd_data_cadences)
 
     train = commands.add_parser("train", help="train a model from a recipe (train/*.toml)")
     train.add_argument("--config", required=True, help="recipe file, e.g. train/default.toml")
@@ -162,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--teff", type=float, help="effective temperature, K")
     gen.add_argument("--abs-mag", type=float, help="absolute magnitude (Gaia G)")
     gen.add_argument("--period", type=float, required=True, help="period, days")
-    gen.add_argument("--cadence", help="uniform | ogle | gaia | lsst | ztf")
+    gen.add_argument("--cadence", help="uniform | ogle | gaia | lsst | ztf, or a real star's times: "
+                                        "gaia-dr3-bulge | ogle4-bulge-I | ogle4-bulge-V "
+                                        "(--seed picks the star)")
     gen.add_argument("--set", action="append", metavar="NAME=NUMBER",
                      help="change a cadence number, e.g. --set nights=60 (repeatable)")
     gen.add_argument("--times", help="CSV file of observation times (days): a column named "
