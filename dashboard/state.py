@@ -21,7 +21,8 @@ import pandas as pd
 import param
 
 from pelsvae_core import load_model
-from pelsvae_core.cadences import PRESETS, YEAR_DAYS, parse_times, times_for
+from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
+                                   real_cadence, times_for)
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, mode_of_period, nearest_star,
                                             strip_point, strip_stars, strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
@@ -36,12 +37,13 @@ from pelsvae_core.tables import table_bytes
 
 log = logging.getLogger(__name__)
 MODEL_ENV = "PELSVAE_MODEL"
-CADENCES = ("uniform", *PRESETS, "custom")
+CADENCES = ("uniform", *PRESETS, *REAL_CADENCES, "custom")
 PERIODOGRAM_POINTS = 1000  # what the browser draws (about one per pixel): the search grid, max-pooled
 MINUTES_PER_DAY = 1440.0
 PHASE_GRID = np.linspace(0.0, 1.0, 200, endpoint=False)
 #: The cadence numbers each kind of cadence uses; the others are disabled and not exported.
-CADENCE_FIELDS = {"uniform": ("baseline_days", "nights"), "custom": ()}
+CADENCE_FIELDS = {"uniform": ("baseline_days", "nights"), "custom": (),
+                  **{name: () for name in REAL_CADENCES}}  # real epochs: nothing to change
 PRESET_FIELDS = ("baseline_days", "nights", "season_days", "visits_per_night", "visit_gap_minutes")
 #: What the number fields accept (inclusive); anything else is answered with a message.
 LIMITS = {"baseline_days": (1.0, 20_000.0), "nights": (1, 5000), "season_days": (1.0, YEAR_DAYS),
@@ -349,6 +351,8 @@ class Explorer(param.Parameterized):
             return self.custom_times
         if self.cadence == "uniform":
             return times_for({"name": "uniform", "n": nights, "baseline_days": self.baseline_days})
+        if self.cadence in REAL_CADENCES:
+            return times_for(self.cadence, seed)
         return times_for({"name": self.cadence, "baseline_days": self.baseline_days,
                           "nights": nights, "season_days": self.season_days,
                           "visits_per_night": self.visits_per_night,
@@ -430,6 +434,11 @@ class Explorer(param.Parameterized):
     def _cadence_note(self, times: np.ndarray) -> str:
         if self.cadence == "custom":
             return f"{len(times)} uploaded times, {times[0]:.5g} to {times[-1]:.5g} d (kept as given)"
+        if self.cadence in REAL_CADENCES:
+            real = real_cadence(self.cadence)
+            return (f"{len(times)} epochs over {np.ptp(times):.0f} days: the real {real.survey} "
+                    f"{real.band}-band epochs of star {real.star(self.cadence_seed)} (the cadence seed picks "
+                    f"one of {len(real.table)} stars; times kept as the survey dates them)")
         return f"{len(times)} epochs over {np.ptp(times):.0f} days"
 
     def _noise_note(self) -> str:
@@ -438,8 +447,10 @@ class Explorer(param.Parameterized):
         if not self.noise_survey:
             return f"No survey error model in band {self.band}: no noise added."
         _, has_own = noise_for_cadence(self.model.error_models, self.cadence, self.band)
-        missing = "" if has_own or self.cadence not in PRESETS else \
-            f" This model has no {self.cadence.upper()}-like errors in {self.band}."
+        whose = (real_cadence(self.cadence).survey if self.cadence in REAL_CADENCES
+                 else f"{self.cadence.upper()}-like")
+        missing = "" if has_own or self.cadence not in CADENCE_NAMES else \
+            f" This model has no {whose} errors in {self.band}."
         return f"Noise: {describe_noise(self.model.physics.error_model(self.noise_survey, self.band))}.{missing}"
 
     def _period_search(self, observation: Observation, period: float) -> dict:
@@ -466,7 +477,7 @@ class Explorer(param.Parameterized):
             recovery = period_recovery(star, [self.cadence_times(s) for s in seeds],
                                        self.distance_pc, noise)
             rows = []
-            if self.cadence != "custom":
+            if "nights" in self.cadence_fields():  # a cadence with a number of epochs to vary
                 for factor in EPOCH_FACTORS:
                     nights = max(LIMITS["nights"][0], min(LIMITS["nights"][1], round(self.nights * factor)))
                     cadences = [self.cadence_times(s, nights) for s in seeds[:curve_realisations]]

@@ -486,3 +486,19 @@ def test_a_bad_distance_gets_a_message(your_star, small_model):
     your_star.param.update(text=text, band="g", distance_pc=-5.0)
     assert not your_star.infer()
     assert your_star.message.startswith("Not inferred: distance_pc must be a positive number")
+
+
+def test_a_real_survey_cadence_is_the_real_epochs_of_one_star_with_nothing_to_edit(explorer):
+    from pelsvae_core.cadences import real_cadence
+    explorer.cadence = "gaia-dr3-bulge"
+    real = real_cadence("gaia-dr3-bulge")
+    times = explorer.cadence_times()
+    np.testing.assert_array_equal(times, real.times(explorer.cadence_seed))
+    assert explorer.cadence_fields() == ()   # every cadence number disabled, none exported
+    note = explorer._cadence_note(times)
+    assert "Gaia DR3" in note and real.star(explorer.cadence_seed) in note
+    explorer.cadence_seed += 1                # the seed picks another real star
+    assert not np.array_equal(explorer.cadence_times(), times)
+    explorer.measure_recovery(realisations=4, curve_realisations=2)
+    assert explorer.recovery is not None and explorer.recovery.found.size == 4
+    assert explorer.recovery_curve.empty      # no number of epochs to vary for real epochs

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..cadences import REAL_CADENCES, real_cadence
 from ..generation import Draw
 from ..periodogram import is_recovered, search_near
 from ..physics.noise import ErrorModel
@@ -78,10 +79,11 @@ def period_recovery(star: Draw, cadences: Sequence[np.ndarray], distance_pc: flo
 def noise_for_cadence(error_models: dict[str, ErrorModel], cadence: str, band: str
                       ) -> tuple[ErrorModel | None, bool]:
     """The error model for a cadence in ``band``: that of the preset's own survey if the model
-    has one in this band (:data:`PRESET_SURVEYS`), else the survey with the most stars in the
+    has one in this band (:data:`PRESET_SURVEYS`; a real cadence's own survey), else the survey with the most stars in the
     band; and whether it is the preset's own. (None, False) without an error model in the band."""
     in_band = sorted((m for m in error_models.values() if m.band == band), key=lambda m: -m.n_stars)
-    prefix = PRESET_SURVEYS.get(cadence)
+    prefix = PRESET_SURVEYS.get(cadence) or (real_cadence(cadence).survey if cadence in REAL_CADENCES
+                                             else None)
     own = [m for m in in_band if prefix and m.survey.startswith(prefix)]
     if own:
         return own[0], True
