@@ -105,7 +105,8 @@ class Model:
         ``extrapolation`` column says how far outside the training range, in range
         widths, the parameters lie (beyond 1 is refused); ``z0``... hold each sample's
         latent vector. ``latent`` decodes that vector instead of the regressor's (the
-        amplitude still follows the physics). ``subtype`` (e.g. ``"RRc"``; the class's own in
+        amplitude, and the subtype reported, still follow the physics: the shape is then
+        the vector's, whatever its subtype). ``subtype`` (e.g. ``"RRc"``; the class's own in
         ``parameters()[cls]["subtypes"]``) conditions the density ``"mdn"``; without it each
         sample's subtype is drawn from its real distribution given the physics and band
         (columns ``subtype`` and ``subtype_source``: "given", "drawn", or "none" for a class,

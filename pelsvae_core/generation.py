@@ -36,6 +36,7 @@ import pandas as pd
 from . import cadences
 from .data.subtypes import SUBTYPES, UNKNOWN
 from .model.decoder import Decoder, periodic_values
+from .photometry import checked_abs_mag, checked_distance, distance_modulus
 from .physics.classes import MIN_CURVES_WITH_SUBTYPE, ClassPhysics
 from .physics.mapping import PhysicsMap
 from .physics.reference import ClassReference
@@ -66,9 +67,6 @@ MAX_EXTRAPOLATION = 1.0
 #: ``pelsvae simulate`` writes, shard by shard in bounded memory.
 MAX_SAMPLES = 10_000
 MAX_ROWS = MAX_SAMPLES * DEFAULT_PHASES
-#: No star but the Sun is nearer than Proxima Centauri, 1.30 pc (parallax 768 mas, Gaia
-#: Collaboration 2021, A&A 649, A1), so a smaller distance is a mistake.
-MIN_DISTANCE_PC = 1.0
 #: The faintest mean apparent magnitude generated. The deepest images ever taken reach point
 #: sources of about 30-31 mag at 5 sigma (the Hubble eXtreme Deep Field; Illingworth et al. 2013,
 #: ApJS 209, 6); 40 mag, 4,000 times fainter still, refuses only distances that put a star
@@ -103,8 +101,9 @@ def _within_range(name: str, value: float, bounds: tuple[float, float], where: s
 def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
              reference: ClassReference | None = None) -> Request:
     """Check inputs against what the class knows; measure extrapolation beyond its training range.
-    A given ``abs_mag`` of a class trained without M is held to its stars' range in the OGLE x
-    Gaia DR2 cross-match (``reference``); a ``teff`` the class does not respond to is a warning."""
+    A given ``abs_mag`` of a class trained without M must be a star's (:func:`.photometry.
+    checked_abs_mag`) and is a warning far outside its stars in the OGLE x Gaia DR2 cross-match
+    (``reference``); a ``teff`` the class does not respond to is a warning."""
     period = _finite("period", period)
     if period <= 0:
         raise ValueError(f"period must be positive (days), not {period}")
@@ -122,11 +121,7 @@ def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
         warnings.warn(f"{info.cls} does not respond to teff (its curves depend on {uses} only); "
                       f"teff={given['teff']:g} is ignored")
     if given["abs_mag"] is not None and "abs_mag" not in info.parameters:
-        if reference is None or "abs_mag" not in reference.ranges:
-            raise ValueError(f"abs_mag cannot be checked for {info.cls}: the model records no range "
-                             "of its absolute magnitudes; leave abs_mag out")
-        _within_range("abs_mag", given["abs_mag"], reference.ranges["abs_mag"],
-                      f"the {info.cls} range in the OGLE x Gaia DR2 cross-match")
+        _warn_outside_reference(info.cls, checked_abs_mag(given["abs_mag"]), reference)
     band = band or info.bands[0]
     if band not in info.bands:
         raise ValueError(f"{info.cls} was trained in band(s) {', '.join(info.bands)}, not {band!r}")
@@ -152,6 +147,21 @@ def check_subtype(info: ClassPhysics, regressor: str, subtype) -> str | None:
         raise ValueError(f"subtype={subtype!r} needs the conditional density, regressor 'mdn'; the "
                          f"paper's {regressor!r} regressor takes no subtype")
     return subtype
+
+
+def _warn_outside_reference(cls: str, abs_mag: float, reference: ClassReference | None) -> None:
+    """A given mean absolute magnitude of a class trained without M is used as given (it sets
+    only the mean), with a warning where it lies far outside the class's stars in the OGLE x
+    Gaia DR2 cross-match: their M_G has no extinction correction (:mod:`.physics.reference`),
+    so a right value can lie outside (anomalous Cepheids are near M ~ -1, their cross-match
+    range 3.4 to 5.9), and a wrong one is the user's to see."""
+    if reference is None or "abs_mag" not in reference.ranges:
+        return
+    lo, hi = reference.ranges["abs_mag"]
+    if max(lo - abs_mag, abs_mag - hi, 0.0) / max(hi - lo, 1e-6) > MAX_EXTRAPOLATION:
+        warnings.warn(f"abs_mag={abs_mag:g} is far outside the {cls} stars of the OGLE x Gaia DR2 "
+                      f"cross-match ({lo:.3g} to {hi:.3g}, M_G without extinction correction); "
+                      "used as given")
 
 
 def _latent(latent, latent_dim: int) -> np.ndarray | None:
@@ -205,13 +215,11 @@ def _check_rows(n_samples: int, n_observations: int) -> None:
 
 
 def _distance_modulus(distance_pc, abs_mag: float | None) -> float:
-    """5 log10(d / 10 pc) of a distance of at least :data:`MIN_DISTANCE_PC` that leaves a star of
-    mean absolute magnitude ``abs_mag`` no fainter than :data:`FAINT_LIMIT_MAG`."""
-    distance_pc = _finite("distance_pc", distance_pc)
-    if distance_pc < MIN_DISTANCE_PC:
-        raise ValueError(f"distance_pc must be at least {MIN_DISTANCE_PC:g} pc (no star is nearer "
-                         f"than Proxima Centauri, 1.3 pc), not {distance_pc:g}")
-    modulus = 5 * math.log10(distance_pc / 10)
+    """The distance modulus (:func:`.photometry.distance_modulus`) of a checked distance
+    (:func:`.photometry.checked_distance`) that leaves a star of mean absolute magnitude
+    ``abs_mag`` no fainter than :data:`FAINT_LIMIT_MAG`."""
+    distance_pc = checked_distance(distance_pc)
+    modulus = float(distance_modulus(distance_pc))
     if abs_mag is not None and abs_mag + modulus > FAINT_LIMIT_MAG:
         farthest = 10 ** ((FAINT_LIMIT_MAG - abs_mag) / 5 + 1)
         raise ValueError(f"distance_pc={distance_pc:g} puts the star at mean magnitude "
@@ -351,22 +359,34 @@ class Observation:
     noise: str              # "none", or the survey and band of the error model
 
     def table(self) -> pd.DataFrame:
-        """One row per sample and observation, with the parameters that made it."""
+        """One row per sample and observation, with the parameters that made it. Text columns
+        are categorical: a few labels repeated over every row (building them as strings took
+        most of the time of a 100-curve call)."""
         star, request = self.draw, self.draw.request
         n_samples, n_obs = self.mag.shape
+        n_rows = n_samples * n_obs
+
+        def per_sample(labels) -> pd.Categorical:
+            categories, codes = np.unique(np.asarray(labels, dtype=str), return_inverse=True)
+            return pd.Categorical.from_codes(np.repeat(codes, n_obs), categories)
+
+        def constant(label: str) -> pd.Categorical:
+            return pd.Categorical.from_codes(np.zeros(n_rows, dtype=np.int8), [label])
+
         latents = {f"z{i}": np.repeat(star.z[:, i], n_obs) for i in range(star.z.shape[1])}
         return pd.DataFrame({
             "sample": np.repeat(np.arange(n_samples), n_obs),
             "time": np.tile(self.times, n_samples), "phase": np.tile(self.phase, n_samples),
             "mag": self.mag.ravel(), "mag_err": self.err.ravel(), "detected": self.detected.ravel(),
-            "band": request.band, "cls": request.cls, "subtype": np.repeat(star.subtype, n_obs),
-            "subtype_source": np.repeat(star.subtype_source, n_obs),
+            "band": constant(request.band), "cls": constant(request.cls),
+            "subtype": per_sample(star.subtype), "subtype_source": per_sample(star.subtype_source),
             "teff": request.values.get("teff", np.nan),
             "abs_mag": np.nan if star.abs_mag is None else star.abs_mag,
-            "abs_mag_source": star.abs_mag_source,
-            "period": request.period, "regressor": star.regressor, "mag_kind": self.mag_kind,
+            "abs_mag_source": constant(star.abs_mag_source),
+            "period": request.period, "regressor": constant(star.regressor),
+            "mag_kind": constant(self.mag_kind),
             "distance_pc": np.nan if self.distance_pc is None else self.distance_pc,
-            "noise": self.noise, "extrapolation": request.extrapolation,
+            "noise": constant(self.noise), "extrapolation": request.extrapolation,
             "amplitude_clipped": np.repeat(star.amplitude_clipped, n_obs), **latents,
         })
 
@@ -377,7 +397,7 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`);
     ``folder`` names the model in errors."""
     info = physics.class_info(cls, folder)
-    regressor = physics.default_regressor if regressor is None else regressor
+    regressor = physics.default_for(cls) if regressor is None else regressor
     physics.predictor(cls, regressor)  # an unknown regressor fails before any other check
     if period is None:
         raise ValueError("period is required (days)")

@@ -13,7 +13,7 @@ import pelsvae_core
 CORE = Path(pelsvae_core.__file__).parent
 #: Bottom to top; a module may import its own layer and those below, never one above.
 LAYERS = (
-    ("foundations", ("paths", "atomic", "fourier", "periodogram")),
+    ("foundations", ("paths", "atomic", "fourier", "periodogram", "photometry")),
     ("data", ("data",)),
     ("model", ("model",)),
     ("physics", ("physics",)),

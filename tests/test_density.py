@@ -180,3 +180,8 @@ def test_the_density_generates_by_default_where_fitted_and_old_folders_keep_the_
     old = dataclasses.replace(physics, predictors={k: v for k, v in physics.predictors.items()
                                                    if not k.endswith("/mdn")})
     assert old.fitted_kinds() == PAPER_KINDS and old.default_regressor == "rf"
+    # one class without its density: that class draws with the forest, the others keep theirs
+    mixed = dataclasses.replace(physics, predictors={k: v for k, v in physics.predictors.items()
+                                                     if k != "CEP/mdn"})
+    assert mixed.default_regressor == "rf"
+    assert (mixed.default_for("CEP"), mixed.default_for("RRLYR")) == ("rf", "mdn")

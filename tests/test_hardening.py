@@ -376,8 +376,8 @@ CADENCE_ERRORS = [
                                                            "in [1, 100000], not 1000000"),
     ({"name": "uniform", "n": 10, "baseline_days": 0},
      "baseline_days must be a number in (0, 36525], not 0"),
-    ({"nights": 5}, "unknown cadence None; choose uniform or a preset: ogle, gaia, lsst, ztf "
-                    "(or pass times)"),
+    ({"nights": 5}, "unknown cadence None; choose uniform or a preset: ogle, gaia, lsst, ztf, "
+                    "gaia-dr3-bulge, ogle4-bulge-I, ogle4-bulge-V (or pass times)"),
     ("kepler", "unknown cadence 'kepler'; choose uniform or a preset"),
     (5, "cadence must be a preset name or a dict with 'name', not int"),
 ]
@@ -432,10 +432,10 @@ GENERATION_ERRORS = [
     ({**RRLYR, "cadence": {"name": "ztf", "visits_per_night": 10**7}},
      "cadence option visits_per_night must be a whole number in [1, 100000], not 10000000"),
     # impossible values: refused, not returned
-    (dict(cls="ECL", period=0.4, abs_mag=1e300), "abs_mag=1e+300 is far outside the ECL range in the "
-                                                 "OGLE x Gaia DR2 cross-match -0.9562 to 6.473"),
+    (dict(cls="ECL", period=0.4, abs_mag=1e300), "abs_mag=1e+300 is no star's: absolute magnitudes "
+                                                 "run from about -10 (the most luminous stars) to 17"),
     (dict(cls="ECL", period=0.4, abs_mag=1e6, distance_pc=1000, noise=True),
-     "abs_mag=1e+06 is far outside the ECL range in the OGLE x Gaia DR2 cross-match"),
+     "abs_mag=1e+06 is no star's"),
     ({**RRLYR, "epoch": float("nan"), "cadence": "ztf"}, "epoch must be finite, not nan"),
     ({**RRLYR, "epoch": float("nan")}, "epoch must be finite, not nan"),  # checked without times too
     ({**RRLYR, "times": [0.0, 1.0], "epoch": 1e308}, "epoch=1e+308 is too far from the observation "
@@ -456,7 +456,7 @@ GENERATION_ERRORS = [
     ({**RRLYR, "seed": -1}, "seed must be a whole number in [0, inf], not -1"),
     (dict(cls="RRLYR", period=True), "period must be a number, not True"),  # not 1 day
     ({**RRLYR, "teff": "7000"}, "teff must be a number, not '7000'"),
-    ({**RRLYR, "distance_pc": True}, "distance_pc must be a number, not True"),
+    ({**RRLYR, "distance_pc": True}, "distance_pc must be a number of parsecs, not True"),
     ({**RRLYR, "phases": np.full((3, 4), 0.1)}, "phases must be one sequence of numbers, not an "
                                                 "array of shape (3, 4)"),  # not flattened
     ({**RRLYR, "times": [[0.0, 1.0], [2.0, 3.0]]}, "observation times must be one sequence of "
@@ -500,12 +500,17 @@ def test_faint_stars_are_non_detections_at_the_survey_depth(shipped):
     assert shipped.generate(**RRLYR)["detected"].all()  # no survey, no limit
 
 
-def test_a_class_trained_without_m_takes_an_abs_mag_within_its_real_range(shipped):
+def test_a_class_trained_without_m_takes_a_star_s_abs_mag_and_warns_far_from_its_stars(shipped):
     lo, hi = shipped.references["ECL"].ranges["abs_mag"]
     table = shipped.generate("ECL", period=0.4, abs_mag=hi + 0.9 * (hi - lo), distance_pc=1000,
                              noise=True, n_samples=2)
     assert not table["detected"].any() and np.isfinite(table["mag"]).all()
     assert (table["abs_mag_source"] == "given").all()
+    # anomalous Cepheids are near M = -1, far brighter than their uncorrected cross-match M_G
+    with pytest.warns(UserWarning, match=r"abs_mag=-1 is far outside the ACEP stars of the OGLE x "
+                                         r"Gaia DR2 cross-match .*; used as given"):
+        acep = shipped.generate("ACEP", period=1.0, abs_mag=-1.0, n_samples=1)
+    assert (acep["abs_mag"] == -1.0).all()
 
 
 def test_a_parameter_the_class_ignores_is_a_warning_naming_it(shipped):
@@ -607,7 +612,7 @@ def test_cli_size_limit_and_ignored_teff_are_one_line(capsys, tmp_path):
                                  "period only); teff=6500 is ignored\n")
     code, _, err = run_cli(capsys, "generate", "--class", "ECL", "--period", "0.4", "--abs-mag", "1e6",
                            "--distance-pc", "1000", "--noise", "--out", str(tmp_path / "inf.csv"))
-    assert code == 2 and "abs_mag=1e+06 is far outside" in err and not (tmp_path / "inf.csv").exists()
+    assert code == 2 and "abs_mag=1e+06 is no star's" in err and not (tmp_path / "inf.csv").exists()
 
 
 def test_cli_start_imports_nothing_heavy():

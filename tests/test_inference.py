@@ -14,7 +14,7 @@ from pelsvae_core import load_model
 from pelsvae_core.inference import analyse, infer
 from pelsvae_core.infer_command import add_parser
 from pelsvae_core.inference.inverse import KEYS
-from pelsvae_core.inference.observed import MIN_POINTS, prepare
+from pelsvae_core.inference.observed import MAX_POINTS, MIN_POINTS, prepare
 from pelsvae_core.periodogram import is_recovered, search_period
 
 
@@ -131,8 +131,14 @@ def test_bad_input_is_refused_naming_the_problem(model, change, message):
 def test_an_unknown_band_or_a_bad_distance_is_refused(model):
     with pytest.raises(ValueError, match=r"unknown band\(s\) 'Ks'"):
         infer(model, *curve(), band="Ks")
-    with pytest.raises(ValueError, match="distance_pc must be a positive number"):
-        infer(model, *curve(), band="V_CSS", distance_pc=-10.0)
+    for distance in (-10.0, 0.5, True, "8000"):   # the rules of generation (photometry.checked_distance)
+        with pytest.raises(ValueError, match="distance_pc must be"):
+            infer(model, *curve(), band="V_CSS", distance_pc=distance)
+    many = np.arange(MAX_POINTS + 1.0)
+    with pytest.raises(ValueError, match=f"{MAX_POINTS + 1} points; inference takes at most {MAX_POINTS}"):
+        infer(model, many, many * 0 + 15, many * 0 + 0.1, band="V_CSS")
+    with pytest.raises(ValueError, match=r"unknown band\(s\) '3'"):   # not a string: still a name
+        infer(model, *curve(), band=3)
     mixed = np.where(np.arange(40) % 2, "V_CSS", "I")   # no class was trained in both
     with pytest.raises(ValueError, match="give the bands one at a time"):
         infer(model, *curve(), band=mixed)

@@ -413,3 +413,11 @@ def test_pelsvae_star_runs_inside_lightcurvelynx(model):
                         noise_model=FiveSigmaDepthNoiseModel())
     result = simulate_lightcurves(star, 3, survey, progress_bar=False, rng=np.random.default_rng(0))
     assert len(result) == 3 and len(result["lightcurve"].iloc[0]) == len(times)
+
+
+def test_a_blank_subtype_in_a_prior_table_is_not_said_and_drawn(model):
+    from pelsvae_core.simulate.priors import table_prior
+    rows = pd.DataFrame({"cls": ["RRLYR", "RRLYR"], "period": [0.33, 0.6], "teff": [7500.0, 6800.0],
+                         "abs_mag": [0.3, 0.2], "subtype": [None, " RRab "]})
+    prior = table_prior(rows, model)["RRLYR"]
+    assert list(prior.subtype) == ["unknown", "RRab"]   # blank: unknown, then drawn; not "nan"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..photometry import distance_modulus
 from .calibration import SFD_R
 
 TEFF_SOURCE = ("paper convention (models/default, NOT physical): Teff from the twice-dereddened "
@@ -57,15 +58,10 @@ def gaia_g_from_sdss(g: np.ndarray, r: np.ndarray) -> np.ndarray:
     return r - 0.12879 + 0.24662 * x - 0.027464 * x**2 - 0.049465 * x**3
 
 
-def distance_modulus(distance_kpc: np.ndarray) -> np.ndarray:
-    """mu = 5 log10(d / 10 pc)."""
-    return 5.0 * np.log10(np.asarray(distance_kpc, dtype=float) * 100.0)
-
-
 def stripe82_parameters(table3: pd.DataFrame) -> pd.DataFrame:
     """The old Teff and absolute G of each Stripe 82 star (see the module docstring)."""
     g0 = deredden(table3["gF"].to_numpy(), "g", table3["rExt"].to_numpy())
     r0 = deredden(table3["rF"].to_numpy(), "r", table3["rExt"].to_numpy())
-    abs_g = gaia_g_from_sdss(g0, r0) - distance_modulus(table3["d"].to_numpy())
+    abs_g = gaia_g_from_sdss(g0, r0) - distance_modulus(table3["d"].to_numpy() * 1000.0)  # d in kpc
     return pd.DataFrame({"teff": teff_from_gr(g0 - r0), "abs_mag": abs_g},
                         index=table3.index)

@@ -27,7 +27,8 @@ from ..periodogram import RECOVERY_TOLERANCE
 from . import periods, posterior
 from .encoding import encode
 from .fit import Fit, refine, scan
-from .observed import Observed, distance_modulus, prepare
+from ..photometry import checked_distance, distance_modulus
+from .observed import Observed, prepare
 from .reference import MIN_STARS, references
 
 #: Candidate periods fitted in full per class, and in all.
@@ -159,7 +160,7 @@ def _abs_mag(best: Fit, band: str, distance_pc: float | None, warnings: list[str
         warnings.append("abs_mag is null: it needs a distance (distance_pc)")
         return None
     b = best.bands.index(band)
-    m = float(best.mean_mag[b]) - distance_modulus(distance_pc)
+    m = float(best.mean_mag[b]) - float(distance_modulus(distance_pc))
     s = float(best.mean_mag_sigma()[b])
     warnings.append(f"abs_mag is the phase-averaged absolute magnitude in band {band} (m - 5 "
                     f"log10(d / 10 pc)), not corrected for extinction; the model's training "
@@ -184,7 +185,7 @@ def _subtype(model, fits: list[Fit], weights: np.ndarray, band_index: int, warni
 
 def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
     if distance_pc is not None:
-        distance_modulus(distance_pc)  # a bad distance fails before any work
+        distance_pc = checked_distance(distance_pc)  # a bad distance fails before any work
     obs = prepare(times, mags, errs, band, model.decoder.bands, model.decoder.default_band)
     warnings = list(obs.warnings)
     refs = references(model)

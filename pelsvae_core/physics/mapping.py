@@ -60,10 +60,15 @@ class PhysicsMap:
 
     @property
     def default_regressor(self) -> str:
-        """What generates when no regressor is named: the conditional density
-        (:data:`DEFAULT_REGRESSOR`) where the folder has it for every class, else the paper's
-        random forest."""
+        """One kind for every class (what the dashboard and the evaluation offer first): the
+        conditional density (:data:`DEFAULT_REGRESSOR`) where the folder has it for every
+        class, else the paper's random forest."""
         return DEFAULT_REGRESSOR if DEFAULT_REGRESSOR in self.fitted_kinds() else PAPER_DEFAULT
+
+    def default_for(self, cls: str) -> str:
+        """What generates ``cls`` when no regressor is named: its conditional density where the
+        folder has one, else the paper's random forest (generation and simulation alike)."""
+        return DEFAULT_REGRESSOR if f"{cls}/{DEFAULT_REGRESSOR}" in self.predictors else PAPER_DEFAULT
 
     def predictor(self, cls: str, regressor: str) -> Predictor | MixtureDensity:
         """The class's regressor of kind ``regressor`` (the paper's, or the density ``"mdn"``)."""

@@ -20,7 +20,7 @@ from lightcurvelynx.models.physical_model import BandfluxModel
 from . import curves
 from .errors import SimulationError
 from .plan import choose_regressor
-from .population import distance_modulus
+from ..photometry import distance_modulus
 
 
 class PelsvaeStar(BandfluxModel):

@@ -23,8 +23,6 @@ from ..data.catalogues import read_gaia_xmatch
 from ..data.subtypes import UNKNOWN
 from ..generation import check_subtype
 from ..paths import DataRootError, data_root
-from ..physics.mapping import PAPER_DEFAULT
-from ..physics.regressors import DEFAULT_REGRESSOR
 from . import priors as priors_module
 from .curves import AB_OFFSET
 from .errors import SimulationError
@@ -124,8 +122,7 @@ def choose_regressor(model, cls: str, regressor: str | None) -> str:
     """The given kind, else the model's default (the density) where fitted, else the paper's
     random forest; a clear error when the model has none of that kind."""
     if regressor is None:
-        fitted = f"{cls}/{DEFAULT_REGRESSOR}" in model.physics.predictors
-        regressor = DEFAULT_REGRESSOR if fitted else PAPER_DEFAULT
+        regressor = model.physics.default_for(cls)
     model.physics.predictor(cls, regressor)
     return regressor
 

@@ -189,6 +189,3 @@ def extinction(a_v: np.ndarray, band: str) -> np.ndarray:
     return a_v * EXTINCTION_PER_EBV[band] / EXTINCTION_PER_EBV["V"]
 
 
-def distance_modulus(distance_pc: np.ndarray) -> np.ndarray:
-    """5 log10(d / 10 pc)."""
-    return 5 * np.log10(distance_pc / 10.0)

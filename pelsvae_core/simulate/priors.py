@@ -42,6 +42,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
+from ..data.subtypes import UNKNOWN
 from .errors import SimulationError
 
 #: The prior's parameters, in its column order.
@@ -346,7 +347,9 @@ def table_prior(table: pd.DataFrame, model, source: str = "table") -> dict[str, 
             if bad.any():
                 raise SimulationError(f"{source}: {int(bad.sum())} {cls} row(s) have {name} missing or "
                                  f"outside the model's training range {lo:.4g} to {hi:.4g}")
-        subtype = rows["subtype"].astype(str).to_numpy() if "subtype" in rows else None
+        # a blank cell is "not said", as in the cache's vocabulary
+        subtype = (rows["subtype"].fillna(UNKNOWN).astype(str).str.strip().replace("", UNKNOWN)
+                   .to_numpy() if "subtype" in rows else None)
         priors[cls] = TablePrior(cls, rows[list(PARAMETERS)].to_numpy(float), subtype, source)
     return priors
 

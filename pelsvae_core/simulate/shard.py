@@ -15,7 +15,8 @@ import numpy as np
 from ..data.subtypes import UNKNOWN
 from . import curves
 from .plan import Plan
-from .population import classes_of, distance_modulus, extinction
+from ..photometry import distance_modulus
+from .population import classes_of, extinction
 
 #: Rows over one period in an LCLIB event (first and last equal): 1/64 of a period apart.
 LCLIB_ROWS = 65
