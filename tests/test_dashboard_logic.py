@@ -485,7 +485,7 @@ def test_a_bad_distance_gets_a_message(your_star, small_model):
     text, _ = curve_csv(small_model)
     your_star.param.update(text=text, band="g", distance_pc=-5.0)
     assert not your_star.infer()
-    assert your_star.message.startswith("Not inferred: distance_pc must be a positive number")
+    assert your_star.message.startswith("Not inferred: distance_pc must be at least 1 pc")
 
 
 def test_a_real_survey_cadence_is_the_real_epochs_of_one_star_with_nothing_to_edit(explorer):

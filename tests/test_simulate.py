@@ -394,9 +394,11 @@ def test_pelsvae_star_runs_inside_lightcurvelynx(model):
     state = star.sample_parameters(num_samples=1)
     times = np.linspace(0, 3, 40)
     flux = star.compute_bandflux(times, "g", state)
-    # the same star by hand: the rf regressor at seed 4, decoded, 5 log10(800) mag fainter
+    # the same star by hand: the model's default (its density) at seed 4, decoded, 5 log10(800)
+    # mag fainter
     info = model.class_physics["RRLYR"]
-    z, amplitude, _ = curves.latents(model, "RRLYR", "rf", np.array([[7200.0, 0.3, math.log10(0.55)]]),
+    assert star.regressor == model.physics.default_for("RRLYR") == "mdn"
+    z, amplitude, _ = curves.latents(model, "RRLYR", "mdn", np.array([[7200.0, 0.3, math.log10(0.55)]]),
                                      ["g"], 4)["g"]
     relative = curves.relative_magnitudes(curves.decode(model, z, "RRLYR", "g"), amplitude,
                                           np.mod(times / 0.55, 1.0)[None])[0]
