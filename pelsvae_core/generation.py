@@ -86,11 +86,17 @@ def _finite(name: str, value) -> float:
     return value
 
 
+def _widths_outside(value: float, bounds: tuple[float, float]) -> float:
+    """How far ``value`` lies outside ``bounds``, in range widths (0 inside)."""
+    lo, hi = bounds
+    return max(lo - value, value - hi, 0.0) / max(hi - lo, 1e-6)
+
+
 def _within_range(name: str, value: float, bounds: tuple[float, float], where: str) -> float:
     """How far ``value`` lies outside ``bounds`` in range widths; beyond :data:`MAX_EXTRAPOLATION`
     an error naming the parameter and the range (``where``: whose range it is)."""
     lo, hi = bounds
-    outside = max(lo - value, value - hi, 0.0) / max(hi - lo, 1e-6)
+    outside = _widths_outside(value, bounds)
     if outside > MAX_EXTRAPOLATION:
         shown = (lambda v: f"{10**v:.4g} d") if name == "log_period" else (lambda v: f"{v:.4g}")
         raise ValueError(f"{LABELS[name]}={shown(value)} is far outside {where} "
@@ -158,7 +164,7 @@ def _warn_outside_reference(cls: str, abs_mag: float, reference: ClassReference 
     if reference is None or "abs_mag" not in reference.ranges:
         return
     lo, hi = reference.ranges["abs_mag"]
-    if max(lo - abs_mag, abs_mag - hi, 0.0) / max(hi - lo, 1e-6) > MAX_EXTRAPOLATION:
+    if _widths_outside(abs_mag, (lo, hi)) > MAX_EXTRAPOLATION:
         warnings.warn(f"abs_mag={abs_mag:g} is far outside the {cls} stars of the OGLE x Gaia DR2 "
                       f"cross-match ({lo:.3g} to {hi:.3g}, M_G without extinction correction); "
                       "used as given")
@@ -397,8 +403,7 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     """Validate the physics and draw ``n_samples`` curves for it (see :meth:`pelsvae_core.Model.draw`);
     ``folder`` names the model in errors."""
     info = physics.class_info(cls, folder)
-    regressor = physics.default_for(cls) if regressor is None else regressor
-    physics.predictor(cls, regressor)  # an unknown regressor fails before any other check
+    regressor = physics.regressor_for(cls, regressor)  # an unknown one fails before any other check
     if period is None:
         raise ValueError("period is required (days)")
     n_samples, seed = _check_samples(n_samples, seed)

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..cadences import TIME_COLUMNS
+
 #: Fewest points inference accepts: the latent fit alone has four free parameters per band
 #: besides the period, phase, amplitude and mean magnitude.
 MIN_POINTS = 10
@@ -28,7 +30,7 @@ MAX_POINTS = 20_000
 #: (the chi-square test with n - 1 degrees of freedom) is flagged as consistent with constant.
 CONSTANT_P_VALUE = 0.01
 #: CSV column names for each quantity, first match wins (case-insensitive).
-COLUMNS = {"time": ("time", "mjd", "hjd", "jd", "t"), "mag": ("mag", "magnitude", "m"),
+COLUMNS = {"time": TIME_COLUMNS, "mag": ("mag", "magnitude", "m"),
            "err": ("err", "mag_err", "magerr", "error", "sigma"), "band": ("band", "filter")}
 
 

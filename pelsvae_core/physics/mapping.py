@@ -70,6 +70,13 @@ class PhysicsMap:
         folder has one, else the paper's random forest (generation and simulation alike)."""
         return DEFAULT_REGRESSOR if f"{cls}/{DEFAULT_REGRESSOR}" in self.predictors else PAPER_DEFAULT
 
+    def regressor_for(self, cls: str, regressor: str | None = None) -> str:
+        """The kind that generates ``cls``: ``regressor``, or :meth:`default_for` when None;
+        a clear error when the folder has none of that kind for the class."""
+        regressor = self.default_for(cls) if regressor is None else regressor
+        self.predictor(cls, regressor)
+        return regressor
+
     def predictor(self, cls: str, regressor: str) -> Predictor | MixtureDensity:
         """The class's regressor of kind ``regressor`` (the paper's, or the density ``"mdn"``)."""
         if regressor not in KINDS:

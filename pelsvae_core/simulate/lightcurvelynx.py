@@ -19,7 +19,6 @@ from lightcurvelynx.models.physical_model import BandfluxModel
 
 from . import curves
 from .errors import SimulationError
-from .plan import choose_regressor
 from ..photometry import distance_modulus
 
 
@@ -38,7 +37,7 @@ class PelsvaeStar(BandfluxModel):
         self.info = model.physics.class_info(cls, model.folder)
         self.cls = cls
         self.band_map = dict(band_map or {})
-        self.regressor = choose_regressor(model, cls, regressor)
+        self.regressor = model.physics.regressor_for(cls, regressor)
         self.add_parameter("period", period, description="The period, in days.")
         self.add_parameter("teff", teff, description="The effective temperature, in K.")
         self.add_parameter("abs_mag", abs_mag, description="The mean absolute magnitude.")

@@ -118,15 +118,6 @@ def _bands(model, classes, survey_bands, band_map: dict[str, str]) -> dict[str, 
     return out
 
 
-def choose_regressor(model, cls: str, regressor: str | None) -> str:
-    """The given kind, else the model's default (the density) where fitted, else the paper's
-    random forest; a clear error when the model has none of that kind."""
-    if regressor is None:
-        regressor = model.physics.default_for(cls)
-    model.physics.predictor(cls, regressor)
-    return regressor
-
-
 def _check_subtypes(model, priors: dict, regressors: dict[str, str], source: str) -> None:
     """A prior table's subtypes must be the class's own wherever its regressor is told the
     subtype (:func:`pelsvae_core.generation.check_subtype`); "unknown" ones are drawn."""
@@ -242,7 +233,7 @@ def make_plan(model, *, n: int, classes, cadence, bands=None, seed: int = 0,
         if not has_mag and (reference is None or reference.luminosity is None):
             raise SimulationError(f"{cls} has no absolute magnitude: its prior has none and the "
                                   "model no period-luminosity relation; fix abs_mag")
-    regressors = {cls: choose_regressor(model, cls, regressor) for cls in counts}
+    regressors = {cls: model.physics.regressor_for(cls, regressor) for cls in counts}
     _check_subtypes(model, chosen, regressors, source)
     options = {"model": str(model.folder), "n": int(n_stars), "seed": int(seed),
                "shard_size": int(shard_size), "counts": counts, "fixed": fixed,
