@@ -18,11 +18,25 @@ and what it may cost:
 Each setting is a name and ``section.name=value`` overrides of train/default.toml (as
 ``pelsvae train --set``); each training set is built once. Checkpoints go to a temporary
 folder and are deleted.
+
+On a machine with a GPU but without ``../shared/data``, pack the shipped model's training set
+here and sweep there, several settings at once (``train.device=cuda`` in each setting):
+
+    .venv/bin/python benchmarks/capacity_sweep.py --pack sweep_set.npz
+    python3 benchmarks/capacity_sweep.py --training-set sweep_set.npz --jobs 8 --json out.json \
+        --setting wide-gpu train.device=cuda model.latent_dim=8 model.decoder_channels=[32,32,16]
+
+A packed set holds phases and normalised magnitudes (both in [0, 1]) as 16-bit integers
+(rounding error <= 7.7e-6 of a curve's range) and errors as 16-bit floats (relative rounding
+<= 4.9e-4): far below any curve's noise, and a third of the size (a transfer limit of 64 MB).
+Settings that need another training set (``data.*``) cannot use a packed set.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -64,9 +78,40 @@ SETTINGS = {
                     "data.surveys=" + repr(list(SURVEY_KEYS)).replace("'", '"')],
 }
 N_CURVES, N_PHASES = 100, 300
+#: Arrays of a packed training set stored as 16-bit integers over [0, 1].
+UNIT_INTERVAL = ("phase", "mag")
+QUANTUM = 65535
 
 
-def decode_ms(decoder: Decoder, repeats: int = 30) -> float:
+def pack_training_set(data: TrainingSet, path: Path) -> None:
+    """Write ``data`` compactly (module docstring) for a sweep on a machine without the survey data."""
+    arrays = {}
+    for name, value in vars(data).items():
+        if name in UNIT_INTERVAL:
+            if value.min() < 0 or value.max() > 1:
+                raise ValueError(f"{name} leaves [0, 1]: it cannot be packed as 16-bit integers")
+            arrays[name] = np.round(value * QUANTUM).astype(np.uint16)
+        elif name == "err":
+            arrays[name] = value.astype(np.float16)
+        elif isinstance(value, np.ndarray):
+            arrays[name] = value
+    arrays["labels"] = np.array([json.dumps({"classes": data.classes, "bands": data.bands})])
+    with open(path, "wb") as stream:
+        np.savez_compressed(stream, **arrays)
+
+
+def unpack_training_set(path: Path) -> TrainingSet:
+    """The set :func:`pack_training_set` wrote, as float32 arrays again."""
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    labels = json.loads(str(arrays.pop("labels")[0]))
+    for name in (*UNIT_INTERVAL, "err"):
+        scale = QUANTUM if name in UNIT_INTERVAL else 1
+        arrays[name] = (arrays[name].astype(np.float64) / scale).astype(np.float32)
+    return TrainingSet(**arrays, classes=tuple(labels["classes"]), bands=tuple(labels["bands"]))
+
+
+def decode_ms(decoder: Decoder, threads: int, repeats: int = 30) -> float:
     """Median time (ms, one thread) to decode 100 curves at 300 random phases."""
     rng = np.random.default_rng(0)
     z = rng.normal(size=(N_CURVES, decoder.network.cfg.latent_dim)).astype(np.float32)
@@ -79,11 +124,11 @@ def decode_ms(decoder: Decoder, repeats: int = 30) -> float:
             started = time.perf_counter()
             decoder.decode(z, "RRLYR", phases)
             samples.append((time.perf_counter() - started) * 1000)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     return statistics.median(samples)
 
 
-def measure(decoder: Decoder, data: TrainingSet, active_units) -> dict:
+def measure(decoder: Decoder, data: TrainingSet, active_units, threads: int) -> dict:
     """The two-sample accuracies, RMSE, active units and decode time of one trained decoder
     on the test split of ``data`` (the set it was trained on)."""
     test = data.subset((data.split == "test") & ~data.augmented)
@@ -101,7 +146,21 @@ def measure(decoder: Decoder, data: TrainingSet, active_units) -> dict:
     return {"two_sample": two_sample,
             "median_class_rmse": float(table.loc[table["method"] == "vae", "rmse_mag"].median()),
             "active_units": active_units, "latent_dim": decoder.network.cfg.latent_dim,
-            "decode_ms": decode_ms(decoder)}
+            "decode_ms": decode_ms(decoder, threads)}
+
+
+def train_and_measure(name: str, overrides: list[str], data: TrainingSet, threads: int) -> dict:
+    """Train one setting on ``data`` and measure it (in a worker process when sweeping in parallel)."""
+    torch.set_num_threads(threads)
+    recipe = load_recipe(RECIPE, overrides)
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        network, history = fit(data, model_config(recipe, data), recipe.train, Path(scratch), progress=False)
+    seconds = time.perf_counter() - started
+    return {"overrides": overrides, "training_seconds": seconds,
+            "best_epoch": history.best_epoch, "epochs_run": len(history.epochs),
+            "best_val_loss": history.best_val,
+            **measure(Decoder(network), data, history.epochs[-1]["val_active_units"], threads)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,37 +168,66 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", nargs="+", action="append", metavar=("NAME", "SECTION.KEY=VALUE"),
                         help="a setting to sweep instead of the defaults (repeatable)")
     parser.add_argument("--data-root", help="survey data (default: ../shared/data or PELSVAE_DATA)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the results here (after each setting)")
+    parser.add_argument("--pack", type=Path, metavar="FILE",
+                        help="write the shipped model's training set to FILE and stop")
+    parser.add_argument("--training-set", type=Path, metavar="FILE",
+                        help="a set written by --pack, instead of building it from the survey data")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="settings trained at once, each in its own process (default 1)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     settings = ({name: overrides for name, *overrides in args.setting} if args.setting else SETTINGS)
 
     torch.set_num_threads(2)
-    results = {}
     shipped = load_model()
-    shipped_data = model_training_set(shipped, args.data_root, progress=False)
-    print("measuring models/default", file=sys.stderr, flush=True)
-    results["models/default"] = {"overrides": [], "training_seconds": shipped.metadata["training_seconds"],
-                                 **measure(shipped.decoder, shipped_data,
-                                           shipped.metadata["metrics"]["active_units"])}
+    if args.training_set:
+        shipped_data = unpack_training_set(args.training_set)
+    else:
+        shipped_data = model_training_set(shipped, args.data_root, progress=False)
+    if args.pack:
+        pack_training_set(shipped_data, args.pack)
+        print(f"packed {len(shipped_data)} curves into {args.pack} "
+              f"({args.pack.stat().st_size / 1e6:.1f} MB)")
+        return 0
     # models/default was trained on train/default.toml's data: its set is reused, not rebuilt.
     datasets = {repr(load_recipe(RECIPE).data.to_dict()): shipped_data}
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, overrides in settings.items():
-            recipe = load_recipe(RECIPE, overrides)
-            key = repr(recipe.data.to_dict())
-            if key not in datasets:
-                loaded = cache.load(args.data_root, None, PreprocessConfig(n_points=recipe.data.n_points),
-                                    progress=False)
-                datasets[key] = build_training_set(loaded.kept, recipe.data)
-            data = datasets[key]
-            print(f"training {name} ({' '.join(overrides)})", file=sys.stderr, flush=True)
-            started = time.perf_counter()
-            network, history = fit(data, model_config(recipe, data), recipe.train,
-                                   Path(scratch) / name, progress=False)
-            seconds = time.perf_counter() - started
-            results[name] = {"overrides": overrides, "training_seconds": seconds,
-                             **measure(Decoder(network), data, history.epochs[-1]["val_active_units"])}
-            print(json.dumps({name: results[name]}), file=sys.stderr, flush=True)
+    for name, overrides in settings.items():
+        key = repr(load_recipe(RECIPE, overrides).data.to_dict())
+        if key in datasets:
+            continue
+        if args.training_set:
+            parser.error(f"setting {name} needs another training set than the packed one")
+        recipe = load_recipe(RECIPE, overrides)
+        loaded = cache.load(args.data_root, None, PreprocessConfig(n_points=recipe.data.n_points),
+                            progress=False)
+        datasets[key] = build_training_set(loaded.kept, recipe.data)
+
+    results = {}
+
+    def record(name: str, result: dict) -> None:
+        results[name] = result
+        print(json.dumps({name: result}), file=sys.stderr, flush=True)
+        if args.json:
+            write_text(args.json, json.dumps(results, indent=2))
+
+    threads = max(1, (multiprocessing.cpu_count() // args.jobs)) if args.jobs > 1 else 2
+    context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked process
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        running = {pool.submit(train_and_measure, name, overrides,
+                               datasets[repr(load_recipe(RECIPE, overrides).data.to_dict())], threads): name
+                   for name, overrides in settings.items()}
+        print("measuring models/default", file=sys.stderr, flush=True)
+        record("models/default", {"overrides": [], "training_seconds": shipped.metadata["training_seconds"],
+                                  **measure(shipped.decoder, shipped_data,
+                                            shipped.metadata["metrics"]["active_units"], 2)})
+        for done in concurrent.futures.as_completed(running):
+            name = running[done]
+            try:
+                record(name, done.result())
+            except Exception as error:  # one failed setting must not lose the others
+                print(f"setting {name} failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
 
     classes = sorted({cls for r in results.values() for cls in r["two_sample"]})
     print("two-sample accuracy of reconstructions (own-Fourier-8 reference in brackets; "
@@ -152,8 +240,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<14}{cells}{r['median_class_rmse']:>8.3f}"
               f"{r['active_units']!s:>5}/{r['latent_dim']:<2}{r['training_seconds']:>9.0f}"
               f"{r['decode_ms']:>11.2f}")
-    if args.json:
-        write_text(args.json, json.dumps(results, indent=2))
     return 0
 
 
