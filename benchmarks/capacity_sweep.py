@@ -50,7 +50,6 @@ from threadpoolctl import threadpool_limits
 
 from pelsvae_core import load_model
 from pelsvae_core.atomic import write_text
-from pelsvae_core.data import cache
 from pelsvae_core.data.dataset import TrainingSet, build_training_set
 from pelsvae_core.data.preprocess import PreprocessConfig
 from pelsvae_core.data.surveys import SURVEY_KEYS
@@ -61,7 +60,6 @@ from pelsvae_core.model.decoder import Decoder
 from pelsvae_core.model.recipe import load_recipe, model_config
 from pelsvae_core.model.training import fit
 from pelsvae_core.paths import REPO_ROOT
-from pelsvae_core.pipeline import model_training_set
 
 RECIPE = REPO_ROOT / "train" / "default.toml"
 #: The settings swept by default (models/default, the shipped setting, is measured as it is):
@@ -185,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.training_set:
         shipped_data = unpack_training_set(args.training_set)
     else:
+        from pelsvae_core.pipeline import model_training_set  # reads the survey data (and needs finufft)
         shipped_data = model_training_set(shipped, args.data_root, progress=False)
     if args.pack:
         pack_training_set(shipped_data, args.pack)
@@ -199,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.training_set:
             parser.error(f"setting {name} needs another training set than the packed one")
+        from pelsvae_core.data import cache
         recipe = load_recipe(RECIPE, overrides)
         loaded = cache.load(args.data_root, None, PreprocessConfig(n_points=recipe.data.n_points),
                             progress=False)
