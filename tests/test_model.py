@@ -14,7 +14,8 @@ from pelsvae_core.data.dataset import DatasetConfig, build_training_set
 from pelsvae_core.model import losses, storage
 from pelsvae_core.model.config import ModelConfig, TrainConfig
 from pelsvae_core.model.decoder import periodic_values
-from pelsvae_core.model.networks import periodic_interpolate
+from pelsvae_core import fourier
+from pelsvae_core.model.networks import fourier_coefficients, periodic_interpolate
 from pelsvae_core.model.training import fit
 from pelsvae_core.model.vae import PELSVAE, batch_from
 
@@ -38,10 +39,11 @@ def random_batch(n=6, length=50, seed=0):
                  cls=torch.arange(n) % 8, band=torch.arange(n) % 2, physics=physics)
 
 
-@pytest.mark.parametrize("architecture", ["tcn", "gru", "lstm"])
+@pytest.mark.parametrize("architecture", ["tcn", "gru", "lstm", "fourier-encoder"])
 @pytest.mark.parametrize("physics", [False, True])
 def test_shapes_and_gradients(architecture, physics):
-    model = PELSVAE(tiny(architecture, physics=physics))
+    fourier = {"architecture": "tcn", "encoder_fourier_order": 6} if architecture == "fourier-encoder" else {}
+    model = PELSVAE(tiny(**{"architecture": architecture, **fourier}, physics=physics))
     batch = random_batch()
     mu, logvar, mag, err = model(batch)
     assert mu.shape == logvar.shape == (6, 4)
@@ -52,6 +54,24 @@ def test_shapes_and_gradients(architecture, physics):
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_fourier_encoder_reads_the_weighted_least_squares_series():
+    """The encoder's summary equals the NumPy weighted fit on the real observations alone, for
+    any number and spacing of phases (padded rows carry no weight)."""
+    rng = np.random.default_rng(1)
+    phase = np.sort(rng.uniform(0, 1, (2, 120)), axis=1)
+    mag = 0.5 + 0.3 * np.sin(2 * np.pi * phase) + 0.1 * np.cos(6 * np.pi * phase) + rng.normal(0, 0.01, phase.shape)
+    err = rng.uniform(0.01, 0.05, phase.shape)
+    mask = np.ones_like(phase, dtype=bool)
+    mask[1, ::3] = False
+    mag[1, ::3] = 99.0  # padding must not leak in
+    got = fourier_coefficients(*(torch.tensor(a) for a in (phase, mag, err, mask)), order=5).numpy()
+    for row in range(2):
+        m = mask[row]
+        want = fourier.fit(phase[row][m], mag[row][m], np.maximum(err[row][m], 0.02), 5)
+        np.testing.assert_allclose(got[row], want, atol=1e-3)
+    assert abs(got[0][0] - 0.5) < 0.01 and abs(got[0][1 + 5 + 0] - 0.3) < 0.01  # a0 and b1
 
 
 def test_missing_physics_enter_as_mask_not_invented_values():

@@ -11,7 +11,8 @@ ARCHITECTURES = ("tcn", "gru", "lstm")
 #: parameters (136 MB); the paper's Table 2 network has 0.27 M, the shipped one 0.08 M.
 LIMITS = {"latent_dim": (1, 64), "hidden": (1, 256), "blocks": (1, 16), "kernel": (1, 9),
           "rnn_layers": (1, 4), "grid_size": (1, 4096), "decoder_seed_size": (1, 4096),
-          "decoder_kernel": (1, 9), "decoder_channels": (1, 256)}
+          "decoder_kernel": (1, 9), "decoder_channels": (1, 256), "encoder_fourier_order": (1, 32),
+          "decoder_fourier_order": (1, 32)}
 #: At most this many classes and bands, each a distinct non-empty name.
 MAX_LABELS = 64
 
@@ -42,6 +43,14 @@ class ModelConfig:
     decoder_seed_size: int = 16
     #: Kernel of the decoder's circular convolutions; None means ``kernel``.
     decoder_kernel: int | None = None
+    #: None: the encoder reads the phase-sorted curve with ``architecture``'s network (the
+    #: paper's). A number K: it reads the curve's weighted least-squares Fourier series of order K
+    #: (:func:`pelsvae_core.model.networks.fourier_coefficients`) with a small dense network.
+    encoder_fourier_order: int | None = None
+    #: None: the decoder refines a learned seed with circular convolutions (``decoder_*`` above).
+    #: A number K: a dense network gives the Fourier series of order K of the magnitude and of the
+    #: error, summed on the grid: periodic, smooth, and as detailed as K allows by construction.
+    decoder_fourier_order: int | None = None
 
     def __post_init__(self):
         for name in ("classes", "bands", "decoder_channels"):
@@ -59,7 +68,9 @@ class ModelConfig:
                              f"not {self.architecture!r}")
         several = {"decoder_channels": self.decoder_channels if isinstance(self.decoder_channels, tuple)
                    else (self.decoder_channels,),
-                   "decoder_kernel": () if self.decoder_kernel is None else (self.decoder_kernel,)}
+                   "decoder_kernel": () if self.decoder_kernel is None else (self.decoder_kernel,),
+                   **{name: () if getattr(self, name) is None else (getattr(self, name),)
+                      for name in ("encoder_fourier_order", "decoder_fourier_order")}}
         for name, (low, high) in LIMITS.items():
             for value in several.get(name, (getattr(self, name),)):
                 if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

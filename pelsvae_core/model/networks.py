@@ -63,13 +63,38 @@ def _rnn(cfg: ModelConfig, input_size: int) -> nn.Module:
                 dropout=cfg.dropout if cfg.rnn_layers > 1 else 0.0)
 
 
+#: Ridge added to the Fourier normal equations, relative to their mean diagonal: it keeps a curve
+#: with fewer distinct phases than coefficients solvable, and moves a well-sampled one by < 1e-4.
+FOURIER_RIDGE = 1e-4
+
+
+def fourier_coefficients(phase, mag, err, mask, order: int, floor: float = 0.02) -> torch.Tensor:
+    """Weighted least-squares Fourier series of each curve, ``[a0, a_1..a_K, b_1..b_K]`` of
+    a0 + sum_k a_k cos 2 pi k phi + b_k sin 2 pi k phi (B, 2K + 1), weights 1 / max(err, floor)^2
+    on real observations: the form in which variable-star light curves are classically
+    described (Simon & Lee 1981, ApJ 248, 291), whatever the number and spacing of the phases."""
+    k = torch.arange(1, order + 1, device=phase.device, dtype=phase.dtype)
+    angle = 2 * torch.pi * phase[..., None] * k
+    design = torch.cat([torch.ones_like(angle[..., :1]), torch.cos(angle), torch.sin(angle)], -1)
+    weight = mask.to(phase.dtype) / err.clamp_min(floor) ** 2
+    weight = weight / weight.sum(1, keepdim=True).clamp_min(1e-12)
+    normal = design.transpose(1, 2) @ (design * weight[..., None])
+    ridge = FOURIER_RIDGE * normal.diagonal(dim1=1, dim2=2).mean(1)
+    normal = normal + ridge[:, None, None] * torch.eye(design.shape[-1], device=phase.device)
+    target = design.transpose(1, 2) @ (weight * mag)[..., None]
+    return torch.linalg.solve(normal, target)[..., 0]
+
+
 class Encoder(nn.Module):
     """q(z | light curve, class, band[, physics]) as a diagonal Gaussian."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        if cfg.architecture == "tcn":
+        if cfg.encoder_fourier_order:
+            self.sequence = nn.Sequential(nn.Linear(2 * cfg.encoder_fourier_order + 1, cfg.hidden),
+                                          nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU())
+        elif cfg.architecture == "tcn":
             self.sequence = nn.Sequential(*[
                 TemporalBlock(ENCODER_CHANNELS if i == 0 else cfg.hidden, cfg.hidden, cfg.kernel,
                               2**i, cfg.dropout, causal=True) for i in range(cfg.blocks)])
@@ -82,13 +107,20 @@ class Encoder(nn.Module):
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
     def forward(self, phase, mag, err, mask, conditions) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cfg.encoder_fourier_order:
+            summary = self.sequence(fourier_coefficients(phase, mag, err, mask,
+                                                         self.cfg.encoder_fourier_order))
+            return self._head(summary, conditions)
         angle = 2 * torch.pi * phase
         x = torch.stack([torch.sin(angle), torch.cos(angle), mag, err, mask.float()], dim=1)
         if self.cfg.architecture == "tcn":
             last = self.sequence(x)[:, :, -1]
         else:
             last = self.sequence(x.transpose(1, 2))[0][:, -1]
-        h = self.dense(torch.cat([last, conditions], dim=1))
+        return self._head(last, conditions)
+
+    def _head(self, summary: torch.Tensor, conditions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.dense(torch.cat([summary, conditions], dim=1))
         return self.mu(h), self.logvar(h)
 
 
@@ -100,7 +132,16 @@ class GridDecoder(nn.Module):
         self.cfg = cfg
         cond = cfg.latent_dim + len(cfg.classes) + len(cfg.bands)
         widths = cfg.decoder_widths
-        if cfg.architecture == "tcn":
+        angle = 2 * torch.pi * torch.arange(cfg.grid_size) / cfg.grid_size
+        if cfg.decoder_fourier_order:
+            terms = 2 * cfg.decoder_fourier_order + 1
+            self.seed = nn.Sequential(nn.Linear(cond, cfg.hidden), nn.ReLU(),
+                                      nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(),
+                                      nn.Linear(cfg.hidden, 2 * terms))
+            harmonic = angle[None] * torch.arange(1, cfg.decoder_fourier_order + 1)[:, None]
+            self.register_buffer("basis", torch.cat([torch.ones(1, cfg.grid_size), torch.cos(harmonic),
+                                                     torch.sin(harmonic)]), persistent=False)
+        elif cfg.architecture == "tcn":
             self.seed = nn.Sequential(nn.Linear(cond, cfg.hidden), nn.ReLU(),
                                       nn.Linear(cfg.hidden, widths[0] * cfg.decoder_seed_size))
             self.levels = nn.ModuleList(
@@ -110,25 +151,26 @@ class GridDecoder(nn.Module):
         else:
             self.rnn = _rnn(cfg, cond + 2)
             self.head = nn.Conv1d(cfg.hidden, 2, 1)
-        angle = 2 * torch.pi * torch.arange(cfg.grid_size) / cfg.grid_size
         self.register_buffer("grid_angle", torch.stack([torch.sin(angle), torch.cos(angle)]),
                              persistent=False)
 
     def forward(self, conditions: torch.Tensor) -> torch.Tensor:
         """Grid of normalised magnitude and error, shape (batch, 2, grid_size)."""
-        if self.cfg.architecture == "tcn":
+        if self.cfg.decoder_fourier_order:
+            out = self.seed(conditions).view(len(conditions), 2, -1) @ self.basis
+        elif self.cfg.architecture == "tcn":
             x = self.seed(conditions).view(len(conditions), self.cfg.decoder_widths[0], -1)
             for i, level in enumerate(self.levels):
                 if i:
                     x = F.interpolate(x, scale_factor=2, mode="nearest")
                 x = level(x)
+            out = self.head(x)
         else:
             steps = self.grid_angle.expand(len(conditions), -1, -1)
             inputs = torch.cat([conditions[:, :, None].expand(-1, -1, steps.shape[-1]), steps], 1)
             # two turns around the cycle; the second starts from the state the first ends in
             out, _ = self.rnn(inputs.repeat(1, 1, 2).transpose(1, 2))
-            x = out[:, self.cfg.grid_size:].transpose(1, 2)
-        out = self.head(x)
+            out = self.head(out[:, self.cfg.grid_size:].transpose(1, 2))
         return torch.stack([torch.sigmoid(out[:, 0]), F.softplus(out[:, 1]) + 1e-4], dim=1)
 
 
