@@ -23,8 +23,9 @@ import param
 from pelsvae_core import load_model
 from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
                                    real_cadence, times_for)
-from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, mode_of_period, nearest_star,
-                                            strip_point, strip_stars, strip_teff_range, where_axes)
+from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, lesson_band, mode_of_period,
+                                            nearest_star, strip_point, strip_stars, strip_teff_range,
+                                            where_axes)
 from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
@@ -220,7 +221,7 @@ class Explorer(param.Parameterized):
     def _apply_class_defaults(self):
         info = self.info
         self.param["band"].objects = list(info.bands)
-        self.band = info.bands[0]
+        self.band = lesson_band(info)
         for name in ("teff", "abs_mag", "log_period"):
             if name in info.ranges:
                 self.param[name].bounds = self._training_bounds(name)

@@ -29,6 +29,7 @@ from pelsvae_core.model import decoder, storage, training
 from pelsvae_core.model.config import ModelConfig, TrainConfig
 from pelsvae_core.model.storage import CHECKSUMS, CONFIG, METADATA, REGRESSORS_FILE, WEIGHTS
 from pelsvae_core.model.vae import PELSVAE
+from pelsvae_core.paths import REPO_ROOT
 from pelsvae_core.physics.regressors import Predictor, save_predictors
 
 CLASSES, BANDS = ("CEP", "RRLYR"), ("I", "V")
@@ -420,6 +421,8 @@ def shipped():
 
 
 RRLYR = dict(cls="RRLYR", period=0.55)
+#: models/default's latent dimensions, for vectors of the right and the wrong size
+D = json.loads((REPO_ROOT / "models" / "default" / CONFIG).read_text())["model"]["latent_dim"]
 GENERATION_ERRORS = [
     # sizes: a limit named, never memory exhaustion
     ({**RRLYR, "n_samples": 10**6}, "n_samples must be a whole number in [1, 10000], not 1000000"),
@@ -441,12 +444,13 @@ GENERATION_ERRORS = [
     ({**RRLYR, "times": [0.0, 1.0], "epoch": 1e308}, "epoch=1e+308 is too far from the observation "
                                                      "times to fold them"),
     ({**RRLYR, "distance_pc": 1e30, "noise": True},
-     "distance_pc=1e+30 puts the star at mean magnitude 145.3, fainter than 40, beyond anything "
-     "observable; at most 8.73e+08 pc at abs_mag 0.294"),
+     "distance_pc=1e+30 puts the star at mean magnitude 145.6, fainter than 40, beyond anything "
+     "observable; at most 7.71e+08 pc at abs_mag 0.564"),
     ({**RRLYR, "distance_pc": 0.01}, "distance_pc must be at least 1 pc (no star is nearer than "
                                      "Proxima Centauri, 1.3 pc), not 0.01"),
-    ({**RRLYR, "latent": [0.0] * 5}, "latent must have 4 values (the model's latent dimensions), not 5"),
-    ({**RRLYR, "latent": [np.nan] * 4}, "latent values must be finite"),
+    ({**RRLYR, "latent": [0.0] * (D + 1)},
+     f"latent must have {D} values (the model's latent dimensions), not {D + 1}"),
+    ({**RRLYR, "latent": [np.nan] * D}, "latent values must be finite"),
     # types: one line naming the argument, never a raw TypeError or a silent reading
     (dict(cls=["RRLYR"], period=0.55), "unknown class ['RRLYR']; this model generates ACEP, CEP"),
     ({**RRLYR, "n_samples": True}, "n_samples must be a whole number in [1, 10000], not True"),
@@ -484,12 +488,13 @@ def test_faint_stars_are_non_detections_at_the_survey_depth(shipped):
     """No detection limit made 1e7 pc give +-580 mag: fainter than the survey's 5-sigma depth m5
     a row is flagged and reported at m5 (an upper limit); brighter rows keep their noise."""
     survey = shipped.error_models["SDSS Stripe 82/g"]
-    lost = shipped.generate(**RRLYR, distance_pc=1e7, noise=True, n_samples=3)
+    rr_lyrae = {**RRLYR, "band": "g"}
+    lost = shipped.generate(**rr_lyrae, distance_pc=1e7, noise=True, n_samples=3)
     assert not lost["detected"].any()
     assert (lost["mag"] == survey.m5).all() and np.allclose(lost["mag_err"], survey.sigma(survey.m5))
     assert survey.sigma(survey.m5) == pytest.approx(0.2, abs=0.01)  # S/N 5 by the relation's form
     at_depth = 10 ** ((survey.m5 - lost["abs_mag"].iloc[0]) / 5 + 1)  # the mean magnitude at m5
-    kwargs = dict(**RRLYR, distance_pc=at_depth, n_samples=20, seed=4)
+    kwargs = dict(**rr_lyrae, distance_pc=at_depth, n_samples=20, seed=4)
     clean, noisy = shipped.generate(**kwargs), shipped.generate(**kwargs, noise=True)
     seen = noisy["detected"].to_numpy()
     assert 0.1 < seen.mean() < 0.9 and np.isfinite(noisy[["mag", "mag_err"]]).all().all()
@@ -497,7 +502,7 @@ def test_faint_stars_are_non_detections_at_the_survey_depth(shipped):
     pulls = (noisy["mag"] - clean["mag"])[seen] / noisy["mag_err"][seen]
     assert abs(pulls.std() - 1) < 0.15 and noisy["mag_err"][seen].max() <= survey.sigma(survey.m5)
     assert (noisy["mag"][~seen] == survey.m5).all()
-    assert shipped.generate(**RRLYR)["detected"].all()  # no survey, no limit
+    assert shipped.generate(**rr_lyrae)["detected"].all()  # no survey, no limit
 
 
 def test_a_class_trained_without_m_takes_a_star_s_abs_mag_and_warns_far_from_its_stars(shipped):
@@ -524,16 +529,16 @@ def test_a_parameter_the_class_ignores_is_a_warning_naming_it(shipped):
 
 
 @pytest.mark.parametrize("z, cls, message", [
-    (np.full((2, 4), np.nan), "RRLYR",
+    (np.full((2, D), np.nan), "RRLYR",
      "z must be finite: NaN or infinite latent values decode to nothing"),
-    (np.full((2, 4), 1e300), "RRLYR", "z must be finite"),  # infinite as float32
-    (np.zeros((2, 4)), 99, "unknown class 99; this model knows ACEP, CEP, DSCT, ECL, ELL, LPV, RRLYR, "
+    (np.full((2, D), 1e300), "RRLYR", "z must be finite"),  # infinite as float32
+    (np.zeros((2, D)), 99, "unknown class 99; this model knows ACEP, CEP, DSCT, ECL, ELL, LPV, RRLYR, "
                            "T2CEP (or their indices 0 to 7)"),
-    (np.zeros((2, 4)), -1, "unknown class -1"),
-    (np.zeros((2, 4)), True, "unknown class True"),
-    (np.zeros((0, 4)), "RRLYR", "z holds no latent vector (shape (0, 4)); give at least one"),
-    (np.zeros((2, 1, 4)), "RRLYR", "z must be shaped (n, 4): the model's latent space has 4 dimensions; "
-                                   "got shape (2, 1, 4)"),
+    (np.zeros((2, D)), -1, "unknown class -1"),
+    (np.zeros((2, D)), True, "unknown class True"),
+    (np.zeros((0, D)), "RRLYR", f"z holds no latent vector (shape (0, {D})); give at least one"),
+    (np.zeros((2, 1, D)), "RRLYR", f"z must be shaped (n, {D}): the model's latent space has {D} "
+                                   f"dimensions; got shape (2, 1, {D})"),
 ])
 def test_decode_refuses_what_it_cannot_decode(shipped, z, cls, message):
     for call in (lambda: shipped.decode(z, cls, [0.1, 0.2]), lambda: shipped.decode_grid(z, cls)):
@@ -543,7 +548,7 @@ def test_decode_refuses_what_it_cannot_decode(shipped, z, cls, message):
 
 
 def test_decoding_many_vectors_runs_in_bounded_batches(shipped, monkeypatch):
-    z = np.random.default_rng(0).normal(size=(40, 4))
+    z = np.random.default_rng(0).normal(size=(40, D))
     whole = shipped.decode_grid(z, "RRLYR")
     monkeypatch.setattr(decoder, "DECODE_CHUNK", 16)
     calls = []

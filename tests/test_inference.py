@@ -76,20 +76,24 @@ def test_physics_drawn_from_the_training_stars_is_recovered_within_its_intervals
 def test_a_daily_alias_that_fools_the_periodogram_is_resolved(model):
     """One point a night at the same hour: the periodogram's highest peak is the 1-day alias
     (0.355 d for 0.55 d), the decoder fit of the candidates finds the true period."""
-    for seed in (2, 4, 6, 10):
+    fooled = 0
+    for seed in range(2, 14, 2):
         rng = np.random.default_rng(200 + seed)
         nights = np.sort(rng.choice(200, 40, replace=False))
         times = nights + 0.3 + rng.normal(0, 0.03, nights.size)
         time, mag, err = generated(model, times=times, seed=seed, teff=7000, abs_mag=0.5, period=0.55)
-        assert not is_recovered(search_period(time, mag, err, 0.1, 5).period, 0.55)
+        if is_recovered(search_period(time, mag, err, 0.1, 5).period, 0.55):
+            continue  # this draw's periodogram is not fooled: not the case under test
+        fooled += 1
         result = infer(model, time, mag, err, band="g")
         assert is_recovered(result["period"], 0.55), (seed, result["period"])
+    assert fooled >= 3, fooled
 
 
 def test_several_bands_are_fitted_together_each_with_its_own_amplitude(model):
     rng = np.random.default_rng(5)
     parts, truth = [], {}
-    for band in ("g", "r"):
+    for band in ("V", "I"):
         times = np.sort(rng.uniform(0, 1500, 50))
         time, mag, _ = generated(model, band=band, times=times, seed=3, noise=False,
                                  teff=7100, abs_mag=0.4, period=0.61)
@@ -100,13 +104,13 @@ def test_several_bands_are_fitted_together_each_with_its_own_amplitude(model):
                                    "err": err, "band": band}))
     curve = pd.concat(parts).sort_values("time")
     found = analyse(model, curve["time"], curve["mag"], curve["err"], band=curve["band"].to_numpy())
-    assert found.result["n_points"] == 100 and set(found.best.bands) == {"g", "r"}
+    assert found.result["n_points"] == 100 and set(found.best.bands) == {"V", "I"}
     assert found.best.z.size == 2 * model.config.latent_dim
-    for band in ("g", "r"):
+    for band in ("V", "I"):
         fitted = found.best.amplitude[found.best.bands.index(band)] * np.ptp(
             found.best.grids[found.best.bands.index(band)])
         assert fitted == pytest.approx(truth[band], rel=0.1), band
-    assert truth["g"] > truth["r"] * 1.1  # the bands differ, and each fit follows its own
+    assert truth["V"] > truth["I"] * 1.1  # the bands differ, and each fit follows its own
     assert is_recovered(found.result["period"], 0.61)
 
 

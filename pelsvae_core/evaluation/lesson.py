@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .morph import MORPH_BAND
+
 #: RR Lyrae with shorter periods than this (days) count as first-overtone (RRc) pulsators: the
 #: gap between the two modes in the period histogram of the SDSS Stripe 82 training stars
 #: (fewest stars per 0.025 d between 0.40 and 0.45 d, against 10-35 either side).
@@ -35,6 +37,16 @@ FIXED_PERIOD_NOTE = ("Period held fixed: a real RR Lyrae does not change Teff al
                      "pulsate faster and switch from the fundamental mode (RRab, sawtooth) to the "
                      "first overtone (RRc, sinusoid); at a fixed period the real stars' shape "
                      "hardly follows Teff.")
+
+
+def lesson_band(info) -> str:
+    """The band a class is shown in (``info``: its :class:`ClassPhysics`): for RR Lyrae the band
+    of the real Teff-shape sequence the lesson follows (:data:`MORPH_BAND`, Stripe 82 g, where
+    the amplitude is largest and the Teff comes from the stars' own colours) when the model was
+    trained in it; otherwise, and for every other class, its commonest training band."""
+    if info.cls == "RRLYR" and MORPH_BAND in info.bands:
+        return MORPH_BAND
+    return info.bands[0]
 
 
 def mode_of_period(period) -> np.ndarray | str:

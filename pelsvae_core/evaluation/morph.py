@@ -23,6 +23,9 @@ import pandas as pd
 from .. import fourier
 from ..physics.regressors import KINDS
 
+#: The band of the real RR Lyrae Teff-shape sequence (Stripe 82 g, whose Teff comes from the
+#: stars' own colours): generated morphs are measured in it so that the two compare.
+MORPH_BAND = "g"
 PHASES = np.linspace(0.0, 1.0, 200, endpoint=False)
 
 
@@ -53,10 +56,11 @@ def _central_teff_range(model) -> tuple[float, float]:
 
 
 def rr_lyrae_morph(model, n_teff: int = 5, regressors=KINDS, teff_range=None, n_samples: int = 10,
-                   seed: int = 0, along: str = "sequence",
-                   window: float = 300.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   seed: int = 0, along: str = "sequence", window: float = 300.0,
+                   band: str = MORPH_BAND) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves and shape parameters across the Teff range of the real RR Lyrae training stars
-    (by default their 5th to 95th percentile).
+    (by default their 5th to 95th percentile), in ``band`` (by default that of the real
+    Stripe 82 Teff-shape sequence they are compared with).
 
     Returns ``curves`` (regressor, teff, period, phase, median mag) and ``shapes``
     (regressor, teff, period, R21, phi31, skewness), measured on the median curve.
@@ -76,7 +80,7 @@ def rr_lyrae_morph(model, n_teff: int = 5, regressors=KINDS, teff_range=None, n_
         for regressor in regressors:
             table = model.generate("RRLYR", teff=teff, abs_mag=abs_mag, period=period,
                                    phases=PHASES, n_samples=n_samples, regressor=regressor,
-                                   seed=seed)
+                                   seed=seed, band=band)
             median = table.groupby("phase")["mag"].median()
             curves.append(pd.DataFrame({"regressor": regressor, "teff": teff, "period": period,
                                         "phase": median.index, "mag": median.to_numpy()}))

@@ -45,7 +45,7 @@ from .fidelity import (DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES, RR_
                        SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many, fraction_inside,
                        leavitt_comparison, lmc_fundamental_cepheids, progression, slope_comparison,
                        spread_table, two_sample_table)
-from .morph import rr_lyrae_morph, shape_parameters
+from .morph import MORPH_BAND, rr_lyrae_morph, shape_parameters
 from .reconstruction import (binned_median, decode_own_band, fourier_predictions, masked_rmse,
                              median_templates, reconstruction_table, template_values)
 
@@ -269,7 +269,7 @@ def real_rr_lyrae_shapes(data: TrainingSet, teffs: np.ndarray, window: float = 3
     """R21, phi31, skewness of real RR Lyrae curves with Teff, median per Teff window."""
     c = data.classes.index("RRLYR")
     part = data.subset((data.cls == c) & np.isfinite(data.teff) & ~data.augmented
-                       & (data.band == data.bands.index("g")))
+                       & (data.band == data.bands.index(MORPH_BAND)))
     shapes = pd.DataFrame([shape_parameters(part.phase[i][part.mask[i]], part.mag[i][part.mask[i]])
                            for i in range(len(part))]).assign(teff=part.teff)
     rows = []

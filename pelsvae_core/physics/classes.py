@@ -128,7 +128,9 @@ def physics_matrix(data: TrainingSet) -> np.ndarray:
 
 
 def describe_class(data: TrainingSet, c: int) -> ClassPhysics | None:
-    """Parameters with enough training curves, the bands those curves are in, their ranges."""
+    """Parameters with enough training curves, the bands those curves are in (commonest first:
+    the first is the band a class is generated in when none is named, which for RR Lyrae
+    trained on OGLE-IV, Stripe 82 and Gaia is OGLE I, not Gaia BP by the alphabet), their ranges."""
     real = data.subset((data.cls == c) & ~data.augmented & (data.split == "train"))
     if not len(real):
         return None
@@ -144,7 +146,8 @@ def describe_class(data: TrainingSet, c: int) -> ClassPhysics | None:
     log_amplitude = np.log10(real.amplitude[usable].astype(float))
     return ClassPhysics(
         cls=data.classes[c], parameters=parameters,
-        bands=tuple(sorted(set(band_names))),
+        bands=tuple(str(b) for b in sorted(set(band_names),
+                                           key=lambda b: (-int((band_names == b).sum()), b))),
         ranges={p: (float(values[:, i].min()), float(values[:, i].max())) for i, p in enumerate(parameters)},
         typical={p: float(np.median(values[:, i])) for i, p in enumerate(parameters)},
         n_stars=int(len(set(real.star_key[usable]))),
