@@ -152,9 +152,9 @@ class Explorer(param.Parameterized):
         params.setdefault("regressor", self.model.physics.default_regressor)
         super().__init__(**params)
         self.param["star_class"].objects = sorted(self.model.class_physics)
-        self.param["projection"].objects = projections(self.model.config.latent_dim)
         self.param["regressor"].objects = list(self.model.physics.fitted_kinds())
         self._latents = self.model.latents()
+        self.param["projection"].objects = projections(self._latents)
         self._basis = pca_basis(self._latents)
         self.param.watch(self._settle, list(self.SETTLE))
         with self._one_refresh():

@@ -33,9 +33,19 @@ def pca_basis(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return centre, axes[:2]
 
 
-def projections(latent_dim: int) -> list[str]:
-    """Every projection :func:`project` knows for a latent space of this size."""
-    return ["pca"] + [f"z{a}-z{b}" for a in range(latent_dim) for b in range(a + 1, latent_dim)]
+#: Pairs of latent dimensions offered beside the PCA plane: those among this many of the
+#: dimensions whose training stars spread most (16 dimensions would give 120 pairs).
+PAIRED_DIMENSIONS = 4
+
+
+def projections(frame: pd.DataFrame) -> list[str]:
+    """The projections to offer for a latent table (:func:`latent_table`): ``"pca"``, then the
+    pairs among the :data:`PAIRED_DIMENSIONS` dimensions of largest variance, in index order.
+    :func:`project` knows any pair, offered or not."""
+    columns = latent_columns(frame)
+    spread = frame[columns].to_numpy(float).var(axis=0)
+    widest = sorted(np.argsort(-spread, kind="stable")[:PAIRED_DIMENSIONS])
+    return ["pca"] + [f"z{a}-z{b}" for i, a in enumerate(widest) for b in widest[i + 1:]]
 
 
 def _pair(projection: str) -> tuple[int, int]:

@@ -242,6 +242,19 @@ def test_latent_projection_and_click(explorer):
     assert plots.latent_points(points, "pca").opts.get().kwargs["ylabel"] == "latent PCA axis 2"
 
 
+def test_a_wide_latent_space_offers_pairs_of_its_widest_dimensions():
+    """16 dimensions would make 120 pairs; the menu offers PCA and the 6 pairs among the 4
+    dimensions whose training stars spread most."""
+    from pelsvae_core import load_model
+    from pelsvae_core.latents import PAIRED_DIMENSIONS, latent_columns, projections
+    latents = load_model().latents()
+    offered = projections(latents)
+    assert offered[0] == "pca" and len(offered) == 1 + PAIRED_DIMENSIONS * (PAIRED_DIMENSIONS - 1) // 2
+    spread = latents[latent_columns(latents)].var()
+    used = {f"z{i}" for pair in offered[1:] for i in pair.replace("z", "").split("-")}
+    assert used == set(spread.nlargest(PAIRED_DIMENSIONS).index)
+
+
 def test_morph_view_one_regressor_on_a_shared_axis(explorer):
     explorer.regressor = "mlp"
     curves, shapes = explorer.morph(n_teff=3)
