@@ -145,10 +145,10 @@ def measure(decoder: Decoder, data: TrainingSet, active_units, threads: int) -> 
             "decode_ms": decode_ms(decoder, threads)}
 
 
-def train_and_measure(name: str, overrides: list[str], data: TrainingSet, threads: int) -> dict:
-    """Train one setting on ``data`` and measure it (in a worker process when sweeping in parallel)."""
+def train_and_measure(overrides: list[str], recipe, data: TrainingSet, threads: int) -> dict:
+    """Train one setting (``recipe``: train/default.toml with ``overrides``) on ``data`` and
+    measure it (in a worker process when sweeping in parallel)."""
     torch.set_num_threads(threads)
-    recipe = load_recipe(RECIPE, overrides)
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         network, history = fit(data, model_config(recipe, data), recipe.train, Path(scratch), progress=False)
@@ -188,16 +188,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"packed {len(shipped_data)} curves into {args.pack} "
               f"({args.pack.stat().st_size / 1e6:.1f} MB)")
         return 0
+    recipes = {name: load_recipe(RECIPE, overrides) for name, overrides in settings.items()}
     # models/default was trained on train/default.toml's data: its set is reused, not rebuilt.
     datasets = {repr(load_recipe(RECIPE).data.to_dict()): shipped_data}
-    for name, overrides in settings.items():
-        key = repr(load_recipe(RECIPE, overrides).data.to_dict())
+    for name, recipe in recipes.items():
+        key = repr(recipe.data.to_dict())
         if key in datasets:
             continue
         if args.training_set:
             parser.error(f"setting {name} needs another training set than the packed one")
         from pelsvae_core.data import cache
-        recipe = load_recipe(RECIPE, overrides)
         loaded = cache.load(args.data_root, None, PreprocessConfig(n_points=recipe.data.n_points),
                             progress=False)
         datasets[key] = build_training_set(loaded.kept, recipe.data)
@@ -213,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     threads = max(1, (multiprocessing.cpu_count() // args.jobs)) if args.jobs > 1 else 2
     context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked process
     with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        running = {pool.submit(train_and_measure, name, overrides,
-                               datasets[repr(load_recipe(RECIPE, overrides).data.to_dict())], threads): name
-                   for name, overrides in settings.items()}
+        running = {pool.submit(train_and_measure, settings[name], recipe,
+                               datasets[repr(recipe.data.to_dict())], threads): name
+                   for name, recipe in recipes.items()}
         print("measuring models/default", file=sys.stderr, flush=True)
         record("models/default", {"overrides": [], "training_seconds": shipped.metadata["training_seconds"],
                                   **measure(shipped.decoder, shipped_data,

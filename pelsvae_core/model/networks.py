@@ -68,14 +68,20 @@ def _rnn(cfg: ModelConfig, input_size: int) -> nn.Module:
 FOURIER_RIDGE = 1e-4
 
 
+def fourier_design(phase: torch.Tensor, order: int) -> torch.Tensor:
+    """Columns 1, cos 2 pi k phi, sin 2 pi k phi (k = 1..order) at phases (..., n): (..., n, 2K + 1),
+    the torch twin of :func:`pelsvae_core.fourier.design_matrix`, for the Fourier encoder and decoder."""
+    angle = 2 * torch.pi * phase[..., None] * torch.arange(1, order + 1, device=phase.device,
+                                                            dtype=phase.dtype)
+    return torch.cat([torch.ones_like(angle[..., :1]), torch.cos(angle), torch.sin(angle)], -1)
+
+
 def fourier_coefficients(phase, mag, err, mask, order: int, floor: float = 0.02) -> torch.Tensor:
     """Weighted least-squares Fourier series of each curve, ``[a0, a_1..a_K, b_1..b_K]`` of
     a0 + sum_k a_k cos 2 pi k phi + b_k sin 2 pi k phi (B, 2K + 1), weights 1 / max(err, floor)^2
     on real observations: the form in which variable-star light curves are classically
     described (Simon & Lee 1981, ApJ 248, 291), whatever the number and spacing of the phases."""
-    k = torch.arange(1, order + 1, device=phase.device, dtype=phase.dtype)
-    angle = 2 * torch.pi * phase[..., None] * k
-    design = torch.cat([torch.ones_like(angle[..., :1]), torch.cos(angle), torch.sin(angle)], -1)
+    design = fourier_design(phase, order)
     weight = mask.to(phase.dtype) / err.clamp_min(floor) ** 2
     weight = weight / weight.sum(1, keepdim=True).clamp_min(1e-12)
     normal = design.transpose(1, 2) @ (design * weight[..., None])
@@ -138,9 +144,9 @@ class GridDecoder(nn.Module):
             self.seed = nn.Sequential(nn.Linear(cond, cfg.hidden), nn.ReLU(),
                                       nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(),
                                       nn.Linear(cfg.hidden, 2 * terms))
-            harmonic = angle[None] * torch.arange(1, cfg.decoder_fourier_order + 1)[:, None]
-            self.register_buffer("basis", torch.cat([torch.ones(1, cfg.grid_size), torch.cos(harmonic),
-                                                     torch.sin(harmonic)]), persistent=False)
+            grid = torch.arange(cfg.grid_size) / cfg.grid_size
+            self.register_buffer("basis", fourier_design(grid, cfg.decoder_fourier_order).T,
+                                 persistent=False)
         elif cfg.architecture == "tcn":
             self.seed = nn.Sequential(nn.Linear(cond, cfg.hidden), nn.ReLU(),
                                       nn.Linear(cfg.hidden, widths[0] * cfg.decoder_seed_size))

@@ -98,16 +98,12 @@ class MixtureDensity:
         """One draw (n, D) per input row: a component by its weight, then m + L eps. Only the
         drawn component's Cholesky factor is built: with 17 targets and K components the
         others would be K - 1 times the work (most of a five-band simulation's time)."""
-        out = self._outputs(x)
-        n, k, d = len(out), self.components, self.dims
-        logits = out[:, :k]
+        logits, mean, raw = head_columns(self._outputs(x), self.components, self.dims)
         pick = categorical(np.exp(logits - logsumexp(logits, 1)[:, None]), rng)
-        rows = np.arange(n)
-        mean = out[:, k:k + k * d].reshape(n, k, d)[rows, pick]
-        raw = out[:, k + k * d:].reshape(n, k, -1)[rows, pick]
-        _, _, tril = split_heads(np.hstack([np.zeros((n, 1)), mean, raw]), 1, d, np)
-        eps = rng.standard_normal((n, d))
-        y = mean + np.einsum("nij,nj->ni", tril[:, 0], eps)
+        rows = np.arange(len(pick))
+        tril = cholesky_factors(raw[rows, pick], self.dims, np)
+        eps = rng.standard_normal((len(pick), self.dims))
+        y = mean[rows, pick] + np.einsum("nij,nj->ni", tril, eps)
         return y * self.arrays["y_scale"] + self.arrays["y_mean"]
 
 
@@ -119,23 +115,33 @@ def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(pick, weights.shape[1] - 1)
 
 
-def split_heads(out, components: int, dims: int, xp):
-    """The output layer's (n, K (1 + D + D(D+1)/2)) columns as log weights, means and Cholesky
-    factors; ``xp`` is ``numpy`` or ``torch``, so training and generation share one layout.
-    The diagonal is softplus(raw) + :data:`MIN_SCALE` (positive, so L is a valid factor)."""
+def head_columns(out, components: int, dims: int):
+    """The output layer's (n, K (1 + D + D(D+1)/2)) columns as component logits (n, K), means
+    (n, K, D) and the raw lower-triangular entries of the Cholesky factors (n, K, D(D+1)/2)."""
     n, k, d = out.shape[0], components, dims
-    logits = out[:, :k]
-    mean = out[:, k:k + k * d].reshape(n, k, d)
-    raw = out[:, k + k * d:].reshape(n, k, d * (d + 1) // 2)
-    rows, cols = np.tril_indices(d)
+    return (out[:, :k], out[:, k:k + k * d].reshape(n, k, d),
+            out[:, k + k * d:].reshape(n, k, d * (d + 1) // 2))
+
+
+def cholesky_factors(raw, dims: int, xp):
+    """Lower-triangular factors (..., D, D) from raw entries (..., D(D+1)/2): the diagonal is
+    softplus(raw) + :data:`MIN_SCALE` (positive, so L is a valid factor)."""
+    rows, cols = np.tril_indices(dims)
     if xp is np:
-        log_w, positive = logits - logsumexp(logits, 1)[:, None], np.logaddexp(0.0, raw)
-        tril = np.zeros((n, k, d, d))
+        positive, tril = np.logaddexp(0.0, raw), np.zeros(raw.shape[:-1] + (dims, dims))
     else:
-        log_w, positive = xp.log_softmax(logits, 1), xp.nn.functional.softplus(raw)
-        tril = out.new_zeros((n, k, d, d))
-    tril[:, :, rows, cols] = xp.where(xp.asarray(rows == cols), positive + MIN_SCALE, raw)
-    return log_w, mean, tril
+        positive, tril = xp.nn.functional.softplus(raw), raw.new_zeros(raw.shape[:-1] + (dims, dims))
+    tril[..., rows, cols] = xp.where(xp.asarray(rows == cols), positive + MIN_SCALE, raw)
+    return tril
+
+
+def split_heads(out, components: int, dims: int, xp):
+    """The output layer as log weights, means and Cholesky factors (:func:`head_columns`,
+    :func:`cholesky_factors`); ``xp`` is ``numpy`` or ``torch``, so training and generation
+    share one layout."""
+    logits, mean, raw = head_columns(out, components, dims)
+    log_w = logits - logsumexp(logits, 1)[:, None] if xp is np else xp.log_softmax(logits, 1)
+    return log_w, mean, cholesky_factors(raw, dims, xp)
 
 
 def mixture_log_prob(out, y, components: int, xp):
