@@ -17,7 +17,7 @@ import pytest
 from pelsvae_core import fourier, load_model
 from pelsvae_core.model import storage
 from pelsvae_core.physics.classes import ClassPhysics, class_subtypes
-from pelsvae_core.physics.density import MixtureDensity
+from pelsvae_core.physics.density import MEAN_PREFIX, MixtureDensity
 from pelsvae_core.physics.regressors import load_predictors, save_predictors
 from pelsvae_core.physics.subtype_model import PREFIX, SubtypeModel, fit_subtype_model
 from pelsvae_core.simulate import curves
@@ -189,9 +189,10 @@ def test_generate_command_takes_a_subtype(small_model, tmp_path):
 # ------------------------------------------------------------------ old folders
 
 def old_density(density: MixtureDensity, n_subtypes: int) -> MixtureDensity:
-    """The density as a folder fitted before subtypes holds it: no subtype model, and inputs
-    without the subtype one-hot (its columns cut from the first layer)."""
-    arrays = {k: v for k, v in density.arrays.items() if not k.startswith(PREFIX)}
+    """The density as a folder fitted before subtypes holds it: no subtype model, no mean
+    network (it came later still), and inputs without the subtype one-hot (its columns cut
+    from the first layer)."""
+    arrays = {k: v for k, v in density.arrays.items() if not k.startswith((PREFIX, MEAN_PREFIX))}
     keep = arrays["x_mean"].size - n_subtypes
     arrays.update(x_mean=arrays["x_mean"][:keep], x_scale=arrays["x_scale"][:keep], w0=arrays["w0"][:keep])
     return MixtureDensity(arrays)

@@ -1,16 +1,26 @@
 """A conditional density of (latent vector, log10 amplitude) given a class's physics and band.
 
-A mixture density network (Bishop 1994, "Mixture Density Networks", Aston University
-NCRG/94/004): a small MLP maps the inputs (the class's parameters and the band one-hot,
-no dummy) to a mixture of K Gaussians over the targets, each with a full covariance
-given by its lower-triangular Cholesky factor L (Sigma = L L^T). Sampling picks a
-component by its weight and draws m + L eps, eps ~ N(0, I), so one physical vector
-yields the spread of curves that real stars with that physics show, where the paper's
-point regressors plus a uniform dummy (Sect. 4.2) give a much narrower family.
+Two small tanh MLPs on the inputs (the class's parameters, the band and subtype one-hots,
+no dummy). The first, the *mean network*, regresses the conditional mean E[y | x] by least
+squares; the second, a mixture density network (Bishop 1994, "Mixture Density Networks",
+Aston University NCRG/94/004), models the residual y - E[y | x] as a mixture of K Gaussians,
+each with a full covariance given by its lower-triangular Cholesky factor L (Sigma = L L^T).
+Sampling adds to the mean a draw of the mixture: a component by its weight, then m + L eps,
+eps ~ N(0, I). So one physical vector yields the spread of curves that real stars with that
+physics show (the paper's point regressors plus a uniform dummy, Sect. 4.2, give a much
+narrower family), centred where the physics puts it.
+
+Why two networks: a single MDN fitted by likelihood on these few hundred stars per class
+stops early (by-star holdout) while its 17-dimensional covariances overfit, before its
+means have learnt how the shape moves with the physics: the RR Lyrae phi21 of its curves
+barely changed with the period (0.2 against 3.4 rad/dex in the decoded latents of the same
+stars, ``benchmarks/density_choice.py``). The mean network, with nothing else to learn,
+follows the physics; the mixture then only has to learn the scatter about it.
 
 Trained with torch on the CPU; stored as plain arrays (``kind``, ``arrays``, like
 :class:`~.regressors.Predictor`) and evaluated here in NumPy, so generation needs no
-torch and loading a model folder unpickles nothing.
+torch and loading a model folder unpickles nothing. A density stored without a mean network
+(models fitted before it) reads as one with a zero mean.
 """
 from __future__ import annotations
 
@@ -21,6 +31,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 KIND = "mdn"
+#: Array names of the mean network (the mixture network's without it).
+MEAN_PREFIX = "mean_"
 #: Floor of each Cholesky diagonal, in standardised target units: keeps a component from
 #: collapsing onto one training curve (the classic MDN failure, Bishop 1994 Sect. 6).
 MIN_SCALE = 1e-2
@@ -40,9 +52,10 @@ LOG_2PI = math.log(2 * math.pi)
 
 @dataclass
 class MixtureDensity:
-    """A fitted mixture density network as arrays: input and target standardisation, the
-    hidden layers ``w<i>``/``b<i>`` (tanh), and the output layer ``w_out``/``b_out`` giving per
-    component a logit, a mean and the raw lower triangle of its Cholesky factor."""
+    """A fitted density as arrays: input and target standardisation; the mixture network's
+    hidden layers ``w<i>``/``b<i>`` (tanh) and output layer ``w_out``/``b_out``, giving per
+    component a logit, a mean and the raw lower triangle of its Cholesky factor; and the mean
+    network's, the same names prefixed with :data:`MEAN_PREFIX`."""
 
     arrays: dict[str, np.ndarray]
     kind: str = KIND
@@ -56,20 +69,27 @@ class MixtureDensity:
         return int(self.arrays["y_mean"].size)
 
     def _mixture(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log weights (n, K), means (n, K, D) and Cholesky factors (n, K, D, D), all in
-        standardised target units."""
+        """Log weights (n, K), means (n, K, D) and Cholesky factors (n, K, D, D) of the residual
+        about :meth:`_centre`, all in standardised target units."""
         return split_heads(self._outputs(x), self.components, self.dims, np)
 
-    def _outputs(self, x: np.ndarray) -> np.ndarray:
-        """The network's output layer for inputs ``x`` (n, p): tanh hidden layers, then linear."""
+    def _standardised(self, x: np.ndarray) -> np.ndarray:
         a = self.arrays
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
             raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
-        h = (x - a["x_mean"]) / a["x_scale"]
-        for i in range(int(a["n_hidden"])):
-            h = np.tanh(h @ a[f"w{i}"] + a[f"b{i}"])
-        return h @ a["w_out"] + a["b_out"]
+        return (x - a["x_mean"]) / a["x_scale"]
+
+    def _outputs(self, x: np.ndarray) -> np.ndarray:
+        """The mixture network's output layer for inputs ``x`` (n, p)."""
+        return forward(self.arrays, self._standardised(x))
+
+    def _centre(self, x: np.ndarray) -> np.ndarray:
+        """The mean network's E[y | x] (n, D) in standardised target units; zero for a density
+        stored without one."""
+        if MEAN_PREFIX + "w_out" not in self.arrays:
+            return np.zeros((len(x), self.dims))
+        return forward(self.arrays, self._standardised(x), MEAN_PREFIX)
 
     def log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Log density of targets ``y`` (n, D) at inputs ``x`` (n, p), in the targets' own units."""
@@ -77,14 +97,16 @@ class MixtureDensity:
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (len(x), self.dims):
             raise ValueError(f"targets must be ({len(x)}, {self.dims}), not {y.shape}")
-        return (mixture_log_prob(self._outputs(x), (y - a["y_mean"]) / a["y_scale"], self.components, np)
+        residual = (y - a["y_mean"]) / a["y_scale"] - self._centre(x)
+        return (mixture_log_prob(self._outputs(x), residual, self.components, np)
                 - np.log(a["y_scale"]).sum())
 
     def marginal_log_prob(self, x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
         """Log density of target column ``dim`` alone (the mixture of the components' marginals)."""
         log_w, mean, tril = self._mixture(x)
         a = self.arrays
-        value = (np.asarray(y, dtype=np.float64) - a["y_mean"][dim]) / a["y_scale"][dim]
+        value = ((np.asarray(y, dtype=np.float64) - a["y_mean"][dim]) / a["y_scale"][dim]
+                 - self._centre(x)[:, dim])
         sd = np.sqrt((tril[:, :, dim, :] ** 2).sum(-1))           # (n, K): sqrt(Sigma_dd)
         component = -0.5 * ((value[:, None] - mean[:, :, dim]) / sd) ** 2 - np.log(sd) - 0.5 * LOG_2PI
         return logsumexp(log_w + component, axis=1) - math.log(a["y_scale"][dim])
@@ -92,7 +114,8 @@ class MixtureDensity:
     def mean(self, x: np.ndarray) -> np.ndarray:
         """The mixture's mean (n, D): the point prediction, comparable with the regressors'."""
         log_w, mean, _ = self._mixture(x)
-        return (np.exp(log_w)[:, :, None] * mean).sum(1) * self.arrays["y_scale"] + self.arrays["y_mean"]
+        centre = (np.exp(log_w)[:, :, None] * mean).sum(1) + self._centre(x)
+        return centre * self.arrays["y_scale"] + self.arrays["y_mean"]
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One draw (n, D) per input row: a component by its weight, then m + L eps. Only the
@@ -103,8 +126,16 @@ class MixtureDensity:
         rows = np.arange(len(pick))
         tril = cholesky_factors(raw[rows, pick], self.dims, np)
         eps = rng.standard_normal((len(pick), self.dims))
-        y = mean[rows, pick] + np.einsum("nij,nj->ni", tril, eps)
+        y = self._centre(x) + mean[rows, pick] + np.einsum("nij,nj->ni", tril, eps)
         return y * self.arrays["y_scale"] + self.arrays["y_mean"]
+
+
+def forward(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
+    """The stored MLP ``prefix`` (tanh hidden layers ``w<i>``/``b<i>``, then the linear
+    ``w_out``/``b_out``) on standardised inputs ``h``."""
+    for i in range(int(arrays[prefix + "n_hidden"])):
+        h = np.tanh(h @ arrays[f"{prefix}w{i}"] + arrays[f"{prefix}b{i}"])
+    return h @ arrays[prefix + "w_out"] + arrays[prefix + "b_out"]
 
 
 def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -173,10 +204,12 @@ def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: int = COMPONENTS,
                 hidden: tuple[int, ...] = HIDDEN, seed: int = 0, progress: bool = False,
-                desc: str = "mdn") -> MixtureDensity:
-    """Fit a mixture density network of ``y`` (n, D) given ``x`` (n, p) by maximum likelihood
-    (Adam, Kingma & Ba 2015), stopping early on a by-group holdout (:data:`HOLDOUT` of the
-    ``groups``, i.e. stars, never a star on both sides) and keeping the best epoch."""
+                desc: str = "mdn", mean_network: bool = True) -> MixtureDensity:
+    """Fit the density of ``y`` (n, D) given ``x`` (n, p): the mean network by least squares,
+    then the mixture of the residuals by maximum likelihood (both Adam, Kingma & Ba 2015),
+    each stopping early on one by-group holdout (:data:`HOLDOUT` of the ``groups``, i.e.
+    stars, never a star on both sides) and keeping its best epoch. ``mean_network=False``:
+    the mixture alone, of ``y`` itself (the control of ``benchmarks/density_choice.py``)."""
     import torch
 
     x, y, groups = np.asarray(x, np.float64), np.asarray(y, np.float64), np.asarray(groups)
@@ -194,41 +227,48 @@ def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: in
     x_scale[x_scale == 0] = 1.0
     y_mean, y_scale = y.mean(0), y.std(0)
     y_scale[y_scale == 0] = 1.0
+    xs = torch.as_tensor((x - x_mean) / x_scale, dtype=torch.float64)
+    ys = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # matrices this small gain nothing from threads, and lose on a busy CPU
     try:
-        net = _train((x - x_mean) / x_scale, (y - y_mean) / y_scale, held, components, hidden, rng,
-                     progress, desc)
+        mean_net = None
+        residual = ys
+        if mean_network:
+            mean_net = _train(build_mlp(x.shape[1], hidden, y.shape[1]),
+                              lambda net, rows: ((net(xs[rows]) - ys[rows]) ** 2).sum(1).mean(),
+                              held, rng, progress, desc + " mean")
+            with torch.no_grad():
+                residual = ys - mean_net(xs)
+        mixture_net = _train(build_network(x.shape[1], hidden, components, y.shape[1]),
+                             lambda net, rows: -mixture_log_prob(net(xs[rows]), residual[rows],
+                                                                 components, torch).mean(),
+                             held, rng, progress, desc)
     finally:
         torch.set_num_threads(threads)
     return MixtureDensity({"x_mean": x_mean, "x_scale": x_scale, "y_mean": y_mean, "y_scale": y_scale,
-                           **network_arrays(net, components)})
+                           **network_arrays(mixture_net, components),
+                           **({} if mean_net is None else mlp_arrays(mean_net, MEAN_PREFIX))})
 
 
-def _train(x, y, held, components, hidden, rng, progress, desc):
-    """The maximum-likelihood loop of :func:`fit_density` on standardised ``x`` and ``y``."""
+def _train(net, loss, held: np.ndarray, rng: np.random.Generator, progress: bool, desc: str):
+    """Minimise ``loss(net, rows)`` with Adam over mini-batches of the rows not ``held``,
+    stopping when the held rows' loss has not improved for :data:`PATIENCE` epochs; ``net``
+    with its best weights."""
     import torch
 
-    net = build_network(x.shape[1], hidden, components, y.shape[1])
     optimiser = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float64)
-    xs, ys = as_tensor(x), as_tensor(y)
     fit_rows, held_rows = np.flatnonzero(~held), np.flatnonzero(held)
-
-    def nll(rows) -> "torch.Tensor":
-        return -mixture_log_prob(net(xs[rows]), ys[rows], components, torch).mean()
-
     best, best_state, waited = math.inf, None, 0
     bar = tqdm(range(MAX_EPOCHS), desc=desc, unit="epoch", disable=not progress, leave=False)
     for _ in bar:
         for batch in np.array_split(rng.permutation(fit_rows), max(1, len(fit_rows) // BATCH)):
             optimiser.zero_grad()
-            loss = nll(batch)
-            loss.backward()
+            loss(net, batch).backward()
             optimiser.step()
         with torch.no_grad():
-            score = float(nll(held_rows))
+            score = float(loss(net, held_rows))
         if score < best - 1e-4:
             best, waited = score, 0
             best_state = {key: v.detach().clone() for key, v in net.state_dict().items()}
@@ -236,32 +276,42 @@ def _train(x, y, held, components, hidden, rng, progress, desc):
             waited += 1
             if waited >= PATIENCE:
                 break
-        bar.set_postfix(holdout_nll=f"{best:.3f}")
+        bar.set_postfix(holdout_loss=f"{best:.3f}")
     if best_state is None:
-        raise ValueError(f"{desc}: the holdout likelihood was never finite; check the targets")
+        raise ValueError(f"{desc}: the holdout loss was never finite; check the targets")
     net.load_state_dict(best_state)
     return net
 
 
-def build_network(n_inputs: int, hidden: tuple[int, ...], components: int, dims: int):
-    """The torch MLP (tanh hidden layers, float64) whose output :func:`split_heads` reads."""
+def build_mlp(n_inputs: int, hidden: tuple[int, ...], n_outputs: int):
+    """A torch MLP in float64: tanh hidden layers, then a linear output layer (what
+    :func:`forward` evaluates from :func:`mlp_arrays`)."""
     import torch
 
     layers, width = [], n_inputs
     for size in hidden:
         layers += [torch.nn.Linear(width, size), torch.nn.Tanh()]
         width = size
-    out = components * (1 + dims + dims * (dims + 1) // 2)
-    return torch.nn.Sequential(*layers, torch.nn.Linear(width, out)).double()
+    return torch.nn.Sequential(*layers, torch.nn.Linear(width, n_outputs)).double()
+
+
+def build_network(n_inputs: int, hidden: tuple[int, ...], components: int, dims: int):
+    """The mixture network: an MLP whose output :func:`split_heads` reads."""
+    return build_mlp(n_inputs, hidden, components * (1 + dims + dims * (dims + 1) // 2))
+
+
+def mlp_arrays(net, prefix: str = "") -> dict[str, np.ndarray]:
+    """The weights of a :func:`build_mlp` network as the arrays :func:`forward` reads."""
+    import torch
+
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    arrays = {prefix + "n_hidden": np.array(len(linears) - 1)}
+    for name, layer in zip([*range(len(linears) - 1), "_out"], linears):
+        arrays[f"{prefix}w{name}"] = layer.weight.detach().numpy().T.copy()
+        arrays[f"{prefix}b{name}"] = layer.bias.detach().numpy().copy()
+    return arrays
 
 
 def network_arrays(net, components: int) -> dict[str, np.ndarray]:
     """The weights of :func:`build_network`'s MLP as the arrays :class:`MixtureDensity` reads."""
-    import torch
-
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    arrays = {"components": np.array(components), "n_hidden": np.array(len(linears) - 1)}
-    for name, layer in zip([*range(len(linears) - 1), "_out"], linears):
-        arrays[f"w{name}"] = layer.weight.detach().numpy().T.copy()
-        arrays[f"b{name}"] = layer.bias.detach().numpy().copy()
-    return arrays
+    return {"components": np.array(components), **mlp_arrays(net)}

@@ -64,7 +64,7 @@ class Rows(NamedTuple):
         return known, np.array([info.subtypes.index(s) for s in self.subtype[known]], dtype=int)
 
 
-def _class_rows(decoder, data: TrainingSet, info: ClassPhysics) -> Rows | None:
+def class_rows(decoder, data: TrainingSet, info: ClassPhysics) -> Rows | None:
     """The class's curves with all its parameters in its bands (:class:`Rows`)."""
     columns = [PARAMETERS.index(p) for p in info.parameters]
     physics = physics_matrix(data)[:, columns]
@@ -89,7 +89,7 @@ def _regression_set(x, mu, logvar, log_amplitude, repeats: int, rng: np.random.G
 
 def _fit_kind(kind: str, rows: Rows, info: ClassPhysics, seed: int, repeats: int = REPEATS,
               progress: bool = False, desc: str = ""):
-    """One class's predictor of ``kind`` from its training rows (:func:`_class_rows`); the
+    """One class's predictor of ``kind`` from its training rows (:func:`class_rows`); the
     paper's kinds all see the same regression set, drawn under ``seed``. The density of a class
     with subtypes is told them, and carries P(subtype | physics, band) (:mod:`.subtype_model`)."""
     if kind == DENSITY_KIND:
@@ -125,8 +125,8 @@ def fit_regressors(decoder, data: TrainingSet, kinds=KINDS, seed: int = 0, repea
             bar.update(len(kinds))
             continue
         infos[cls] = info
-        fit_rows = _class_rows(decoder, train.subset(train.cls == c), info)
-        val_rows = _class_rows(decoder, val.subset(val.cls == c), info)
+        fit_rows = class_rows(decoder, train.subset(train.cls == c), info)
+        val_rows = class_rows(decoder, val.subset(val.cls == c), info)
         for kind in kinds:
             bar.set_postfix_str(f"{cls} {kind}")
             bar.update()
