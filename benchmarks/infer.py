@@ -2,9 +2,9 @@
 
 Reads real, unfolded curves with the survey readers and keeps the stars of the model's
 test split (``--split val`` for the validation split, the one to tune on): SDSS Stripe 82
-RR Lyrae (u, g, r, i, z fitted together) and OGLE-III LMC Cepheids (I band), both drawn
-among the stars with a known Teff, and Catalina SSS stars (V_CSS; class and RR Lyrae mode
-known), drawn per class (``--per-group`` of each, all of a class with fewer: the class
+RR Lyrae (u, g, r, i, z fitted together) drawn among the stars with a known Teff, OGLE-III
+LMC Cepheids (I band) drawn among those with a catalogue mean V and I, and Catalina SSS
+stars (V_CSS; class and RR Lyrae mode known), drawn per class (``--per-group`` of each, all of a class with fewer: the class
 mix is balanced, not the survey's). Each star is inferred on its whole curve and on
 sparse versions (``--sparse``: that many epochs drawn at random from its own; points
 within 0.1 d are one epoch, all bands of a drawn epoch kept). Printed per group and version:
@@ -19,6 +19,15 @@ within 0.1 d are one epoch, all bands of a drawn epoch kept). Printed per group 
 * RRab/RRc accuracy where the survey gives the mode (target >= 90 %);
 * Teff: coverage of the 16-84 % and 2.5-97.5 % intervals (targets 68 +- 5 % and 95 +- 3 %),
   the RMS error of the median against the prior's spread (the training stars' std);
+* LMC Cepheids, absolute magnitude M_I: each star is inferred at the LMC distance
+  (Pietrzynski et al. 2019, :data:`~pelsvae_core.data.calibration.LMC_DISTANCE_MODULUS`),
+  the mean LMC extinction A_I = 1.55 x 0.100 mag
+  (:data:`~pelsvae_core.data.calibration.LMC_MEAN_REDDENING`; ``infer`` corrects none) is
+  taken off, and the result is compared with the star's M_I from the OGLE-III catalogue's
+  intensity-mean V and I (:func:`~pelsvae_core.data.calibration.lmc_parameters`). The
+  coverage counts a star inside when the difference lies within the 68 % (95 %) interval of
+  the two uncertainties together (the inference's, and the catalogue value's LMC depth and
+  reddening spread); the RMS error is set against the spread of the training Cepheids' M_G;
 * CPU seconds per star (one thread) and wall seconds (median).
 
     .venv/bin/python benchmarks/infer.py --per-group 80   # ~40 min on a busy 2-core CPU
@@ -28,6 +37,7 @@ within 0.1 d are one epoch, all bands of a drawn epoch kept). Printed per group 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 from collections import defaultdict
@@ -42,16 +52,22 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from pelsvae_core import fourier, load_model, paths
+from pelsvae_core.data.calibration import (LMC_DISTANCE_MODULUS, LMC_MEAN_REDDENING,
+                                           OGLE_WESENHEIT_R, lmc_parameters)
 from pelsvae_core.data.catalogues import read_ogle3_catalogue
 from pelsvae_core.data.surveys import SURVEYS, DataRoot
+from pelsvae_core.evaluation.suite import star_id
 from pelsvae_core.inference import analyse
 from pelsvae_core.periodogram import search_period
 
-#: Survey registry key, group label, band kept (None: every band, fitted together), and
-#: whether only stars with a known Teff are drawn (the groups that measure Teff).
-GROUPS = (("sdss_s82_rrlyrae", "SDSS RRLYR ugriz", None, True),
-          ("ogle3_lmc_cep", "OGLE CEP I", "I", True),
-          ("catalina_sss", "Catalina V_CSS", "V_CSS", False))
+#: Survey registry key, group label, band kept (None: every band, fitted together), and the
+#: parameter it measures (only stars that have it are drawn), or None.
+GROUPS = (("sdss_s82_rrlyrae", "SDSS RRLYR ugriz", None, "teff"),
+          ("ogle3_lmc_cep", "OGLE CEP I", "I", "abs_mag"),
+          ("catalina_sss", "Catalina V_CSS", "V_CSS", None))
+#: The LMC's distance in parsecs, and the mean LMC extinction in I (see the module docstring).
+LMC_DISTANCE_PC = 10 ** (LMC_DISTANCE_MODULUS.value / 5 + 1)
+LMC_A_I = OGLE_WESENHEIT_R.value * LMC_MEAN_REDDENING.value
 #: The issue's period target applies to these classes with at least this many epochs.
 PERIOD_CLASSES, PERIOD_MIN_EPOCHS = ("RRLYR", "CEP"), 60
 #: Epochs closer than this (days) are one epoch (SDSS observes u, g, r, i, z within minutes).
@@ -71,6 +87,8 @@ class Star:
     mag: np.ndarray
     err: np.ndarray
     band: np.ndarray
+    abs_mag: float = float("nan")        # M_I from the catalogue (LMC Cepheids), and its
+    abs_mag_sigma: float = float("nan")  # uncertainty
 
     def epochs(self) -> np.ndarray:
         """Epoch number of every point (points within :data:`EPOCH_GAP` days share one)."""
@@ -86,8 +104,8 @@ class Star:
         if label.max() + 1 < n_epochs:
             return None
         keep = np.isin(label, rng.choice(label.max() + 1, n_epochs, replace=False))
-        return Star(self.key, self.cls, self.subtype, self.period, self.teff, self.time[keep],
-                    self.mag[keep], self.err[keep], self.band[keep])
+        return dataclasses.replace(self, time=self.time[keep], mag=self.mag[keep],
+                                   err=self.err[keep], band=self.band[keep])
 
 
 def read_stars(model, per_group: int, seed: int, splits=("test",), baseline_split: str | None = None,
@@ -101,7 +119,8 @@ def read_stars(model, per_group: int, seed: int, splits=("test",), baseline_spli
     registry = {s.key: s for s in SURVEYS}
     wanted = {split: per_group for split in splits}
     out = {split: {} for split in [*splits, *([baseline_split] if baseline_split else [])]}
-    for index, (key, label, band, with_teff) in enumerate(GROUPS):
+    abs_i = lmc_abs_i() if any(g[3] == "abs_mag" and g[1] in groups for g in GROUPS) else {}
+    for index, (key, label, band, measures) in enumerate(GROUPS):
         if label not in groups:
             continue
         rng = np.random.default_rng([seed, index])  # the same stars whichever groups run
@@ -119,16 +138,28 @@ def read_stars(model, per_group: int, seed: int, splits=("test",), baseline_spli
                 if star_split[star_key] != split:
                     continue
                 first = lcs[0]
-                if with_teff and not np.isfinite(teff.get(star_key, np.nan)):
+                m_i = abs_i.get(star_id(star_key), (np.nan, np.nan))
+                truth = {"teff": teff.get(star_key, np.nan), "abs_mag": m_i[0]}
+                if measures and not np.isfinite(truth[measures]):
                     continue
-                star = Star(star_key, first.cls, first.subtype, first.period,
-                            float(teff.get(star_key, np.nan)),
+                star = Star(star_key, first.cls, first.subtype, first.period, float(truth["teff"]),
                             *(np.concatenate([getattr(lc, a) for lc in lcs]) for a in ("time", "mag", "err")),
-                            np.concatenate([[lc.band] * lc.time.size for lc in lcs]).astype(object))
+                            np.concatenate([[lc.band] * lc.time.size for lc in lcs]).astype(object),
+                            *m_i)
                 by_class[star.cls if key == "catalina_sss" else "all"].append(star)
             out[split][label] = [members[i] for _, members in sorted(by_class.items())
                                  for i in rng.permutation(len(members))[:n]]
     return out
+
+
+def lmc_abs_i() -> dict[str, tuple[float, float]]:
+    """M_I and its uncertainty by OGLE-III ID for the catalogue's LMC stars with a mean V and I
+    (:func:`pelsvae_core.data.calibration.lmc_parameters`)."""
+    catalogue = read_ogle3_catalogue(paths.data_root() / "ogle3_catalog")
+    catalogue = catalogue[catalogue.index.str.startswith("OGLE-LMC")]
+    derived = lmc_parameters(catalogue["V"].to_numpy(), catalogue["I"].to_numpy()).abs_i
+    return {name: (float(v), float(s)) for name, v, s, ok in
+            zip(catalogue.index, derived.value, derived.sigma, derived.ok) if ok}
 
 
 def features(star: Star) -> np.ndarray:
@@ -172,6 +203,7 @@ def run(model, stars: dict[str, list[Star]], versions: list[int | None], forest,
     for label, members in stars.items():
         in_class = latents["cls"].isin({s.cls for s in members})
         prior_sd = latents[(latents["split"] == "train") & in_class]["teff"].std()
+        prior_m_sd = latents[(latents["split"] == "train") & in_class]["abs_mag"].std()
         for version in versions:
             row, rng = defaultdict(list), np.random.default_rng(seed)
             for star in members:
@@ -179,8 +211,10 @@ def run(model, stars: dict[str, list[Star]], versions: list[int | None], forest,
                 if star is None:
                     continue
                 started, cpu = time.perf_counter(), time.process_time()
+                at_lmc = np.isfinite(star.abs_mag)
                 try:
-                    found = analyse(model, star.time, star.mag, star.err, band=star.band)
+                    found = analyse(model, star.time, star.mag, star.err, band=star.band,
+                                    distance_pc=LMC_DISTANCE_PC if at_lmc else None)
                 except ValueError as error:
                     print(f"  {star.key}: {error}")
                     row["failed"].append(star.key)
@@ -206,6 +240,12 @@ def run(model, stars: dict[str, list[Star]], versions: list[int | None], forest,
                     row["teff_68"].append(r["teff"]["p16"] <= star.teff <= r["teff"]["p84"])
                     row["teff_95"].append(lo95 <= star.teff <= hi95)
                     row["teff_error"].append(r["teff"]["median"] - star.teff)
+                if at_lmc and r["abs_mag"] is not None:
+                    error = r["abs_mag"]["median"] - LMC_A_I - star.abs_mag
+                    sigma = math.hypot((r["abs_mag"]["p84"] - r["abs_mag"]["p16"]) / 2, star.abs_mag_sigma)
+                    row["m_68"].append(abs(error) <= sigma)
+                    row["m_95"].append(abs(error) <= 1.96 * sigma)
+                    row["m_error"].append(error)
             if len(set(row["true_class"])) > 1:
                 per_class(row)
             rows.append({
@@ -219,6 +259,10 @@ def run(model, stars: dict[str, list[Star]], versions: list[int | None], forest,
                 "Teff 16-84": share(row["teff_68"]), "Teff 2.5-97.5": share(row["teff_95"]),
                 "Teff RMS / prior sd": (f"{np.sqrt(np.mean(np.square(row['teff_error']))):.0f} / "
                                         f"{prior_sd:.0f} K" if row["teff_error"] else "-"),
+                "M_I 16-84": share(row["m_68"]), "M_I 2.5-97.5": share(row["m_95"]),
+                "M_I bias, RMS / prior sd": (
+                    f"{np.mean(row['m_error']):+.3f}, {np.sqrt(np.mean(np.square(row['m_error']))):.3f} / "
+                    f"{prior_m_sd:.2f} mag" if row["m_error"] else "-"),
                 "CPU s/star": f"{np.median(row['cpu']):.2f}" if row["cpu"] else "-",
                 "wall s/star": f"{np.median(row['wall']):.2f}" if row["wall"] else "-",
             })

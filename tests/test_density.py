@@ -13,8 +13,8 @@ import torch
 
 from pelsvae_core.physics import density
 from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
-from pelsvae_core.physics.density import (MixtureDensity, build_network, fit_density, mixture_log_prob,
-                                          network_arrays)
+from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp, build_network,
+                                          fit_density, mixture_log_prob, mlp_arrays, network_arrays)
 from pelsvae_core.physics.regressors import KINDS, PAPER_KINDS, Predictor, load_predictors, save_predictors
 
 
@@ -78,6 +78,27 @@ def test_numpy_evaluation_is_the_torch_network():
     np.testing.assert_allclose(scaled.log_prob(x, 3 + 2 * y), expected - d * np.log(2.0), rtol=1e-10)
     with pytest.raises(ValueError, match="inputs must be"):
         model.log_prob(x[:, :3], y)
+
+
+def test_the_mixture_models_the_residual_about_the_mean_network():
+    """With a mean network stored, the NumPy density is the torch mixture of y - mean(x), and
+    its draws and mean are centred on it."""
+    torch.manual_seed(4)
+    k, d = 2, 3
+    net, centre = build_network(4, (8,), k, d), build_mlp(4, (8,), d)
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(40, 4)), rng.normal(size=(40, d))
+    arrays = {"x_mean": np.zeros(4), "x_scale": np.ones(4), "y_mean": np.zeros(d), "y_scale": np.ones(d),
+              **network_arrays(net, k)}
+    with_mean = MixtureDensity({**arrays, **mlp_arrays(centre, MEAN_PREFIX)})
+    with torch.no_grad():
+        shift = centre(torch.as_tensor(x))
+        expected = mixture_log_prob(net(torch.as_tensor(x)), torch.as_tensor(y) - shift, k, torch).numpy()
+    np.testing.assert_allclose(with_mean.log_prob(x, y), expected, rtol=1e-10, atol=1e-10)
+    without = MixtureDensity(arrays)
+    np.testing.assert_allclose(with_mean.mean(x) - without.mean(x), shift.numpy(), atol=1e-12)
+    np.testing.assert_allclose(with_mean.sample(x, np.random.default_rng(5)) - without.sample(x, np.random.default_rng(5)),
+                               shift.numpy(), atol=1e-12)
 
 
 def test_density_round_trips_through_the_folder_arrays_without_pickles(linear_gaussian):
