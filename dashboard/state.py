@@ -146,7 +146,7 @@ class Explorer(param.Parameterized):
 
     def __init__(self, model=None, **params):
         self.model = model or shared_model()
-        self._stars: dict[str, pd.DataFrame] = {}
+        self._stars: dict[tuple[str, str | None], pd.DataFrame] = {}
         self._rows: dict[tuple[str, str], pd.DataFrame] = {}  # latents of a class and band
         self._shapes: dict[tuple[str, str], np.ndarray] = {}  # decoded nearest stars
         params.setdefault("regressor", self.model.physics.default_regressor)
@@ -175,7 +175,7 @@ class Explorer(param.Parameterized):
         """Whether lesson mode applies to the current class, and if not, why in one line."""
         if self.star_class != "RRLYR":
             return False, "lesson mode follows the RR Lyrae instability strip: choose RRLYR"
-        if "teff" not in self.info.parameters or self.strip_stars().empty:
+        if "teff" not in self.info.parameters or self.lesson_stars().empty:
             return False, "this model's RR Lyrae do not use Teff"
         return True, "" if self.lesson else FIXED_PERIOD_NOTE
 
@@ -199,11 +199,16 @@ class Explorer(param.Parameterized):
         return [m.survey for m in sorted(self.model.error_models.values(), key=lambda m: -m.n_stars)
                 if m.band == self.band]
 
-    def strip_stars(self, cls: str = "RRLYR") -> pd.DataFrame:
-        """The real training stars of a class, one row per star (:func:`strip_stars`)."""
-        if cls not in self._stars:
-            self._stars[cls] = strip_stars(self._latents, cls)
-        return self._stars[cls]
+    def strip_stars(self, cls: str = "RRLYR", band: str | None = None) -> pd.DataFrame:
+        """The real training stars of a class, one row per star (:func:`strip_stars`), all or
+        those seen in ``band``."""
+        if (cls, band) not in self._stars:
+            self._stars[cls, band] = strip_stars(self._latents, cls, band=band)
+        return self._stars[cls, band]
+
+    def lesson_stars(self) -> pd.DataFrame:
+        """The strip the lesson follows: the real RR Lyrae seen in the plotted band."""
+        return self.strip_stars("RRLYR", self.band)
 
     @contextlib.contextmanager
     def _one_refresh(self):
@@ -235,11 +240,16 @@ class Explorer(param.Parameterized):
         the class's training range, the period held where it is."""
         if not self.lesson_available()[0]:
             return
-        self.param["teff"].bounds = (strip_teff_range(self.strip_stars()) if self.lesson_active
+        self.param["teff"].bounds = (strip_teff_range(self.lesson_stars()) if self.lesson_active
                                      else self._training_bounds("teff"))
         lo, hi = self.param["teff"].bounds
         self.teff = min(max(self.teff, lo), hi)
         self._follow_strip()
+
+    def _apply_band(self):
+        """A band has its own survey noise, and its own real stars for the lesson's strip."""
+        self._apply_noise_defaults()
+        self._apply_lesson()
 
     def _training_bounds(self, name: str) -> tuple[float, float]:
         """A slider's range: the class's training range and 5 % either side."""
@@ -249,7 +259,7 @@ class Explorer(param.Parameterized):
 
     def _follow_strip(self):
         if self.lesson_active:
-            point = strip_point(self.strip_stars(), self.teff)
+            point = strip_point(self.lesson_stars(), self.teff)
             self.param.update(log_period=self._clipped("log_period", math.log10(point.period)),
                               abs_mag=self._clipped("abs_mag", point.abs_mag))
 
@@ -275,7 +285,7 @@ class Explorer(param.Parameterized):
 
     #: What a change of each of these puts in order (one refresh afterwards, however many change).
     SETTLE = {"star_class": "_apply_class_defaults", "lesson": "_apply_lesson",
-              "band": "_apply_noise_defaults", "cadence": "_apply_cadence_defaults",
+              "band": "_apply_band", "cadence": "_apply_cadence_defaults",
               "teff": "_follow_strip"}
 
     def _settle(self, *events):
@@ -412,7 +422,7 @@ class Explorer(param.Parameterized):
         if self.star_class != "RRLYR":
             return ""
         if self.lesson_active:
-            point = strip_point(self.strip_stars(), self.teff)
+            point = strip_point(self.lesson_stars(), self.teff)
             return f"{point.mode} ({100 * point.mode_probability:.0f} % of {point.neighbours} real stars at this Teff)"
         return f"{mode_of_period(period)} by its period"
 

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.state import (FROM_FILE, LIMITS, MAX_UPLOAD_BYTES, Explorer, YourStar, max_pooled,
                              model_problem)
-from pelsvae_core.evaluation.lesson import FIXED_PERIOD_NOTE, strip_point
+from pelsvae_core.evaluation.lesson import FIXED_PERIOD_NOTE, STRIP_PERCENTILES, strip_point
 
 
 @pytest.fixture
@@ -41,9 +41,10 @@ def test_teff_slider_changes_the_curve_and_latent_position(explorer):
 
 
 def test_lesson_mode_moves_period_and_magnitude_along_the_strip(explorer):
-    stars = explorer.strip_stars()
+    stars = explorer.lesson_stars()
     lo, hi = explorer.param["teff"].bounds
-    assert (lo, hi) == pytest.approx(tuple(np.percentile(stars["teff"], [1, 99])))
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(stars["teff"], STRIP_PERCENTILES)))
+    assert (stars.index.isin(explorer._latents.query("band == @explorer.band")["star"])).all()
     for teff in (lo, hi):
         explorer.teff = teff
         point = strip_point(stars, teff)
@@ -52,6 +53,12 @@ def test_lesson_mode_moves_period_and_magnitude_along_the_strip(explorer):
         assert explorer.mode.startswith(point.mode)
     assert explorer.responds("log_period") == (False, "follows Teff along the strip of the real RR Lyrae "
                                                       "(lesson mode)")
+    other = next(b for b in explorer.param["band"].objects if b != explorer.band)
+    explorer.band = other  # the strip of the stars seen in the new band
+    b_lo, b_hi = explorer.param["teff"].bounds
+    assert (b_lo, b_hi) == pytest.approx(tuple(np.percentile(explorer.lesson_stars()["teff"], STRIP_PERCENTILES)))
+    assert b_lo <= explorer.teff <= b_hi
+    assert 10**explorer.log_period == pytest.approx(strip_point(explorer.lesson_stars(), explorer.teff).period)
     assert explorer.lesson_available() == (True, "")
     explorer.lesson = False  # the period now stays where it is when Teff moves
     period = explorer.log_period

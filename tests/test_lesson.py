@@ -27,6 +27,7 @@ def test_strip_stars_keeps_one_row_per_training_star_with_its_mode():
     assert list(stars.index) == ["a", "b"]
     assert list(stars["mode"]) == ["RRab", "RRc"]
     assert "mode" not in strip_stars(table, "CEP")
+    assert list(strip_stars(table, band="r").index) == ["a"]  # the lesson's strip: stars seen in r
 
 
 def test_mode_of_period_splits_at_the_gap():
@@ -50,10 +51,10 @@ def test_strip_point_is_the_median_of_the_nearest_stars_in_teff():
         strip_point(stars.assign(teff=np.nan), 7000)
 
 
-def test_strip_range_ignores_the_single_extreme_stars():
+def test_strip_range_is_the_central_95_percent_and_ignores_extreme_stars():
     stars = pd.DataFrame({"teff": np.r_[np.linspace(6800, 8200, 300), 9300.0]})
     lo, hi = strip_teff_range(stars)
-    assert lo == pytest.approx(6800, abs=20) and 8150 < hi < 8300
+    assert lo == pytest.approx(6800 + 0.025 * 1400, abs=5) and 8150 < hi < 8200  # not 9300
 
 
 def test_where_axes_per_class():
@@ -77,12 +78,13 @@ def test_the_shipped_model_morphs_along_the_strip():
     """The lesson's claim on the shipped model: from the coolest to the hottest end of the strip
     the plotted median curve (default regressor, the lesson's band) goes from sawtooth to sinusoid."""
     model = load_model()
-    stars = strip_stars(model.latents())
+    band = lesson_band(model.class_physics["RRLYR"])
+    stars = strip_stars(model.latents(), band=band)
     r21 = {}
     for teff in strip_teff_range(stars):
         point = strip_point(stars, teff)
         star = model.draw("RRLYR", teff=teff, abs_mag=point.abs_mag, period=point.period, seed=0,
-                          band=lesson_band(model.class_physics["RRLYR"]))
+                          band=band)
         median = np.median(star.magnitudes(PHASES)[0], axis=0)
         r21[point.mode] = shape_parameters(PHASES, median)["R21"]
     assert r21["RRab"] >= 0.35 and r21["RRc"] <= 0.2, r21
