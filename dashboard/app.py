@@ -15,8 +15,8 @@ import panel_material_ui as pmui
 from bokeh.models import CustomJSTickFormatter
 
 from dashboard import plots
-from dashboard.state import (MAX_UPLOAD_BYTES, MAX_UPLOAD_TEXT, Explorer, YourStar, model_problem,
-                             shared_model)
+from dashboard.state import (MAX_UPLOAD_BYTES, MAX_UPLOAD_TEXT, Explorer, OneFitAtATime, YourStar,
+                             model_problem, shared_model)
 from pelsvae_core.evaluation import report
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,7 @@ def your_star_tab(state: Explorer) -> pn.Column:
     infer = pn.widgets.Button(label="Infer", color="primary")
     example = pn.widgets.Button(label="Load an example")
     results = pn.Column(sizing_mode="stretch_width")
+    queued_note = note()
     drawn = {}
 
     def show_message(*_):
@@ -330,9 +331,8 @@ def your_star_tab(state: Explorer) -> pn.Column:
         drawn["figure"].update(view["values"], view["intervals"])
         where.visible, where_note.object = True, view["note"]
 
-    async def run(content=None, name="the pasted table"):
-        if results.loading:
-            return
+    async def fit(content, name):
+        queued_note.object = ""
         request = star.request(content, name)  # quick: read and check the table
         if request is None:
             return
@@ -342,6 +342,14 @@ def your_star_tab(state: Explorer) -> pn.Column:
         finally:
             results.loading = infer.loading = False
         star.show(request, outcome)
+
+    fits = OneFitAtATime(fit)
+
+    async def run(content=None, name="the pasted table"):
+        if fits.busy:
+            queued_note.object = (f"{name} arrived while the previous curve was being fitted: "
+                                  f"it is fitted next.")
+        await fits.submit(star.text if content is None else content, name)
 
     async def uploaded(event):
         if not event.new:
@@ -377,7 +385,7 @@ def your_star_tab(state: Explorer) -> pn.Column:
                pn.widgets.FloatInput.from_param(star.param.distance_pc, width=200)),
         note("Band: used for a curve without a band column; “from the file” then means the "
              f"model's default band, {state.model.default_band}."),
-        pasted, pn.Row(infer, example),
+        pasted, pn.Row(infer, example), queued_note,
         pn.pane.Markdown(star.param.example_note, styles=NOTE, sizing_mode="stretch_width"),
         results, sizing_mode="stretch_width")
 

@@ -560,6 +560,31 @@ class StarRequest:
     notes: tuple[str, ...] = ()
 
 
+class OneFitAtATime:
+    """The page's fits of uploaded or pasted curves, one at a time: a curve given while one is
+    fitted waits and is fitted next, the latest replacing any earlier one still waiting (the
+    user meant the last file they gave)."""
+
+    def __init__(self, fit):
+        self._fit = fit          # async callable(content, name)
+        self._waiting = None
+        self.busy = False
+
+    async def submit(self, content, name: str) -> None:
+        """Fit ``content`` now, or after the fit under way when there is one."""
+        if self.busy:
+            self._waiting = (content, name)
+            return
+        self.busy = True
+        try:
+            await self._fit(content, name)
+            while self._waiting is not None:
+                job, self._waiting = self._waiting, None
+                await self._fit(*job)
+        finally:
+            self.busy = False
+
+
 class YourStar(param.Parameterized):
     """The inverse problem for the user's own light curve: a CSV (time, mag, err[, band]) in,
     the model's class, mode, period and physics with intervals out (:meth:`Model.analyse`)."""

@@ -1,6 +1,7 @@
 """The dashboard's state and views without a browser."""
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 
@@ -8,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.state import (FROM_FILE, LIMITS, MAX_UPLOAD_BYTES, Explorer, YourStar, max_pooled,
-                             model_problem)
+from dashboard.state import (FROM_FILE, LIMITS, MAX_UPLOAD_BYTES, Explorer, OneFitAtATime, YourStar,
+                             max_pooled, model_problem)
 from pelsvae_core.evaluation.lesson import FIXED_PERIOD_NOTE, STRIP_PERCENTILES, strip_point
 
 
@@ -522,3 +523,28 @@ def test_a_real_survey_cadence_is_the_real_epochs_of_one_star_with_nothing_to_ed
     explorer.measure_recovery(realisations=4, curve_realisations=2)
     assert explorer.recovery is not None and explorer.recovery.found.size == 4
     assert explorer.recovery_curve.empty      # no number of epochs to vary for real epochs
+
+
+def test_a_curve_given_during_a_fit_is_fitted_next_and_the_latest_wins():
+    started, release, fitted = [], asyncio.Event(), []
+
+    async def fit(content, name):
+        started.append(name)
+        if name == "first":
+            await release.wait()  # the first fit is still running while the others arrive
+        fitted.append(name)
+
+    async def scenario():
+        fits = OneFitAtATime(fit)
+        first = asyncio.create_task(fits.submit(b"a", "first"))
+        await asyncio.sleep(0)
+        assert fits.busy and started == ["first"]
+        await fits.submit(b"b", "second")  # waits ...
+        await fits.submit(b"c", "third")   # ... and is replaced: the user meant the last file
+        assert fitted == []
+        release.set()
+        await first
+        assert not fits.busy
+
+    asyncio.run(scenario())
+    assert fitted == ["first", "third"]

@@ -395,7 +395,8 @@ def generated_population(model, cls: str, band: str, log_periods, modes, donors:
                          regressor: str, n_samples: int = 2, seed: int = 7,
                          progress: bool = True) -> tuple[pd.DataFrame, int]:
     """Curves generated at each period in ``band`` with the physics of the real star of the
-    same mode nearest in log P (``donors``; a star's own where it has physics): per curve,
+    same mode nearest in log P (``donors``; a star's own where it has physics), told that
+    mode where the regressor takes subtypes and the class has it (else drawn): per curve,
     its mode, log P, Fourier parameters (order :data:`.fidelity.DENSE_ORDER`, noise-free on
     :data:`.fidelity.GRID`), peak-to-peak amplitude and mean absolute magnitude (NaN where the
     model gives none). Also the number of periods refused as outside the training support."""
@@ -406,8 +407,9 @@ def generated_population(model, cls: str, band: str, log_periods, modes, donors:
                                            disable=not progress)):
         same = donors[donors["mode"] == mode]
         donor = same.iloc[int(np.argmin(np.abs(same["log_period"].to_numpy() - log_p)))]
+        told = mode if info.takes_subtype(regressor) and mode in info.subtypes else None
         draw = supported_draw(model, cls, period=10 ** log_p, n_samples=n_samples, regressor=regressor,
-                              band=band, seed=seed + k, **{p: float(donor[p]) for p in wanted})
+                              band=band, seed=seed + k, subtype=told, **{p: float(donor[p]) for p in wanted})
         if draw is None:
             refused += 1
             continue
