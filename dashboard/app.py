@@ -12,6 +12,7 @@ import logging
 import holoviews as hv
 import panel as pn
 import panel_material_ui as pmui
+from panel.util import edit_readonly
 from bokeh.models import CustomJSTickFormatter
 
 from dashboard import plots
@@ -405,8 +406,15 @@ def build(state: Explorer | None = None) -> pmui.Page:
                    ("Your star", your_star_tab(state)), ("Model", model_tab(state)),
                    dynamic=True, sizing_mode="stretch_width")
     main = [message_banner(state), section("How to use", pn.pane.Markdown(HOW_TO)), tabs]
-    return pmui.Page(title="pelsvae: light curves from physics", sidebar=sidebar, main=main,
-                     sidebar_width=330)
+    page = pmui.Page(title="pelsvae: light curves from physics", sidebar=sidebar, main=main,
+                     sidebar_width=330, busy_indicator=None)
+    # The Page's busy flag follows pn.state.busy, which flips twice on every slider move, and
+    # each flip makes Panel walk every Bokeh model of the page (reactive._patch_datamodel_ref):
+    # half of the server's CPU per move (py-spy, benchmarks/dashboard_latency.py). What takes
+    # long (an inference, a recovery measurement) shows its own loading spinner instead.
+    with edit_readonly(page):
+        page.busy = False  # a plain value: the link to pn.state.busy is dropped
+    return page
 
 
 def page() -> pmui.Page:
