@@ -406,14 +406,29 @@ def build(state: Explorer | None = None) -> pmui.Page:
                    ("Your star", your_star_tab(state)), ("Model", model_tab(state)),
                    dynamic=True, sizing_mode="stretch_width")
     main = [message_banner(state), section("How to use", pn.pane.Markdown(HOW_TO)), tabs]
-    page = pmui.Page(title="pelsvae: light curves from physics", sidebar=sidebar, main=main,
-                     sidebar_width=330, busy_indicator=None)
-    # The Page's busy flag follows pn.state.busy, which flips twice on every slider move, and
-    # each flip makes Panel walk every Bokeh model of the page (reactive._patch_datamodel_ref):
-    # half of the server's CPU per move (py-spy, benchmarks/dashboard_latency.py). What takes
-    # long (an inference, a recovery measurement) shows its own loading spinner instead.
+    return unlinked_from_busy(pmui.Page(title="pelsvae: light curves from physics", sidebar=sidebar,
+                                        main=main, sidebar_width=330, busy_indicator=None))
+
+
+def unlinked_from_busy(page: pmui.Page) -> pmui.Page:
+    """``page`` without its link to ``pn.state.busy``, measured twice over:
+
+    - that flag flips twice on every slider move, and each flip made Panel walk every Bokeh
+      model of the page (``reactive._patch_datamodel_ref``): half of the server's CPU per
+      move (py-spy during ``benchmarks/dashboard_latency.py``);
+    - the link is a watcher on the process-wide ``pn.state``, never removed, so every closed
+      session's page, with its state and figures, stayed alive (server memory +70 % from 5
+      to 50 sessions).
+
+    What takes long (an inference, a recovery measurement) shows its own loading spinner."""
+    private = page._param__private  # param keeps a reference's watchers here (param 2)
+    for names, watcher in list(private.ref_watchers):
+        if "busy" in names:
+            pn.state.param.unwatch(watcher)
+            private.ref_watchers.remove((names, watcher))
+    private.refs.pop("busy", None)
     with edit_readonly(page):
-        page.busy = False  # a plain value: the link to pn.state.busy is dropped
+        page.busy = False
     return page
 
 

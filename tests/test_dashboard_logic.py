@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import math
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -548,3 +550,23 @@ def test_a_curve_given_during_a_fit_is_fitted_next_and_the_latest_wins():
 
     asyncio.run(scenario())
     assert fitted == ["first", "third"]
+
+
+def test_a_page_no_longer_shown_can_be_freed(small_model):
+    """The Material UI page links itself to the process-wide pn.state.busy with a watcher that
+    is never removed, which kept every closed session's page, state and figures alive; the
+    dashboard drops that link (and the CPU it cost per slider move)."""
+    import panel as pn
+
+    from dashboard import app
+
+    def busy_watchers() -> int:
+        return sum(len(w) for w in pn.state._param__private.watchers.get("busy", {}).values())
+
+    before = busy_watchers()
+    page = app.build(Explorer(small_model))
+    gone = weakref.ref(page)
+    assert busy_watchers() == before and page.busy is False
+    del page
+    gc.collect()
+    assert gone() is None
