@@ -97,7 +97,7 @@ def from_own_physics(model, data: TrainingSet, regressor: str, n_samples: int,
     The star's own subtype is told where the regressor takes one and the survey says it;
     otherwise it is drawn."""
     for i, cls, info, band, values in own_physics(model, data):
-        own = data.subtype[i] if info.takes_subtype(regressor) and data.subtype[i] in info.subtypes else None
+        own = info.told_subtype(regressor, data.subtype[i])
         z, amplitude = predict_latents(model.physics, info, values, band, regressor, n_samples, rng, own)
         yield i, cls, model.decode(z, cls, data.phase[i], band=band)[0], amplitude
 
@@ -407,9 +407,9 @@ def generated_population(model, cls: str, band: str, log_periods, modes, donors:
                                            disable=not progress)):
         same = donors[donors["mode"] == mode]
         donor = same.iloc[int(np.argmin(np.abs(same["log_period"].to_numpy() - log_p)))]
-        told = mode if info.takes_subtype(regressor) and mode in info.subtypes else None
         draw = supported_draw(model, cls, period=10 ** log_p, n_samples=n_samples, regressor=regressor,
-                              band=band, seed=seed + k, subtype=told, **{p: float(donor[p]) for p in wanted})
+                              band=band, seed=seed + k, subtype=info.told_subtype(regressor, mode),
+                              **{p: float(donor[p]) for p in wanted})
         if draw is None:
             refused += 1
             continue

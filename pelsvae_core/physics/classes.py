@@ -98,6 +98,11 @@ class ClassPhysics:
         subtypes; never the paper's point regressors."""
         return kind == DENSITY_KIND and bool(self.subtypes)
 
+    def told_subtype(self, kind: str, subtype) -> str | None:
+        """``subtype`` where a predictor of ``kind`` takes it and it is one of the class's own,
+        else None (to be drawn): what a known subtype of a real star tells a generator."""
+        return subtype if self.takes_subtype(kind) and subtype in self.subtypes else None
+
     def inputs(self, kind: str, physics: np.ndarray, bands: Sequence[str],
                subtypes: Sequence[str] | None = None) -> np.ndarray:
         """What a predictor of ``kind`` reads: the density, :meth:`with_subtypes`; the paper's

@@ -68,28 +68,18 @@ class MixtureDensity:
     def dims(self) -> int:
         return int(self.arrays["y_mean"].size)
 
-    def _mixture(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log weights (n, K), means (n, K, D) and Cholesky factors (n, K, D, D) of the residual
-        about :meth:`_centre`, all in standardised target units."""
-        return split_heads(self._outputs(x), self.components, self.dims, np)
-
-    def _standardised(self, x: np.ndarray) -> np.ndarray:
+    def _networks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For inputs ``x`` (n, p), standardised once: the mixture network's output layer, and
+        the mean network's E[y | x] (n, D) in standardised target units (zero for a density
+        stored without one)."""
         a = self.arrays
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
             raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
-        return (x - a["x_mean"]) / a["x_scale"]
-
-    def _outputs(self, x: np.ndarray) -> np.ndarray:
-        """The mixture network's output layer for inputs ``x`` (n, p)."""
-        return forward(self.arrays, self._standardised(x))
-
-    def _centre(self, x: np.ndarray) -> np.ndarray:
-        """The mean network's E[y | x] (n, D) in standardised target units; zero for a density
-        stored without one."""
-        if MEAN_PREFIX + "w_out" not in self.arrays:
-            return np.zeros((len(x), self.dims))
-        return forward(self.arrays, self._standardised(x), MEAN_PREFIX)
+        h = (x - a["x_mean"]) / a["x_scale"]
+        centre = (forward(a, h, MEAN_PREFIX) if MEAN_PREFIX + "w_out" in a
+                  else np.zeros((len(x), self.dims)))
+        return forward(a, h), centre
 
     def log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Log density of targets ``y`` (n, D) at inputs ``x`` (n, p), in the targets' own units."""
@@ -97,36 +87,38 @@ class MixtureDensity:
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (len(x), self.dims):
             raise ValueError(f"targets must be ({len(x)}, {self.dims}), not {y.shape}")
-        residual = (y - a["y_mean"]) / a["y_scale"] - self._centre(x)
-        return (mixture_log_prob(self._outputs(x), residual, self.components, np)
+        out, centre = self._networks(x)
+        return (mixture_log_prob(out, (y - a["y_mean"]) / a["y_scale"] - centre, self.components, np)
                 - np.log(a["y_scale"]).sum())
 
     def marginal_log_prob(self, x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
         """Log density of target column ``dim`` alone (the mixture of the components' marginals)."""
-        log_w, mean, tril = self._mixture(x)
+        out, centre = self._networks(x)
+        log_w, mean, tril = split_heads(out, self.components, self.dims, np)
         a = self.arrays
-        value = ((np.asarray(y, dtype=np.float64) - a["y_mean"][dim]) / a["y_scale"][dim]
-                 - self._centre(x)[:, dim])
+        value = (np.asarray(y, dtype=np.float64) - a["y_mean"][dim]) / a["y_scale"][dim] - centre[:, dim]
         sd = np.sqrt((tril[:, :, dim, :] ** 2).sum(-1))           # (n, K): sqrt(Sigma_dd)
         component = -0.5 * ((value[:, None] - mean[:, :, dim]) / sd) ** 2 - np.log(sd) - 0.5 * LOG_2PI
         return logsumexp(log_w + component, axis=1) - math.log(a["y_scale"][dim])
 
     def mean(self, x: np.ndarray) -> np.ndarray:
         """The mixture's mean (n, D): the point prediction, comparable with the regressors'."""
-        log_w, mean, _ = self._mixture(x)
-        centre = (np.exp(log_w)[:, :, None] * mean).sum(1) + self._centre(x)
+        out, centre = self._networks(x)
+        log_w, mean, _ = split_heads(out, self.components, self.dims, np)
+        centre = centre + (np.exp(log_w)[:, :, None] * mean).sum(1)
         return centre * self.arrays["y_scale"] + self.arrays["y_mean"]
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One draw (n, D) per input row: a component by its weight, then m + L eps. Only the
         drawn component's Cholesky factor is built: with 17 targets and K components the
         others would be K - 1 times the work (most of a five-band simulation's time)."""
-        logits, mean, raw = head_columns(self._outputs(x), self.components, self.dims)
+        out, centre = self._networks(x)
+        logits, mean, raw = head_columns(out, self.components, self.dims)
         pick = categorical(np.exp(logits - logsumexp(logits, 1)[:, None]), rng)
         rows = np.arange(len(pick))
         tril = cholesky_factors(raw[rows, pick], self.dims, np)
         eps = rng.standard_normal((len(pick), self.dims))
-        y = self._centre(x) + mean[rows, pick] + np.einsum("nij,nj->ni", tril, eps)
+        y = centre + mean[rows, pick] + np.einsum("nij,nj->ni", tril, eps)
         return y * self.arrays["y_scale"] + self.arrays["y_mean"]
 
 
