@@ -14,7 +14,8 @@ from pelsvae_core.data.dataset import TrainingSet
 from pelsvae_core.evaluation import suite
 from pelsvae_core.evaluation.reconstruction import binned_median, excess_over_noise, masked_rmse
 from pelsvae_core.evaluation.figures import fidelity_figures
-from pelsvae_core.evaluation.report import SPREAD_FIGURE, headline_lines
+from pelsvae_core.evaluation.inference import Star
+from pelsvae_core.evaluation.report import SPREAD_FIGURE, headline_lines, inference_lines
 from pelsvae_core.model import storage
 
 
@@ -124,12 +125,13 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
         small_model, subset_root, subset_cache, tmp_path):
     data = pipeline.model_training_set(small_model, subset_root, subset_cache.directory,
                                        progress=False)
-    results, curves = suite.evaluate(small_model, data, progress=False)
-    assert set(results) >= {"reconstruction", "physics_to_curve", "two_sample", "tstr",
+    results, curves = suite.evaluate(small_model, data, progress=False, inference_stars=2)
+    assert set(results) >= {"inference", "reconstruction", "physics_to_curve", "two_sample", "tstr",
                             "morph_generated", "morph_real", "memorisation", "cadence_invariance",
                             "generate_100_ms", "regressor_validation",
                             "spread", "hertzsprung", "leavitt", "rr_lyrae"}
     assert not any(name.startswith("_") for name in results)  # intermediates stay out
+    assert any(row["stars"] > 0 for row in results["inference"]["rows"])  # real curves inferred
     assert results["cadence_invariance"] < 1e-5
     assert 0 <= results["tstr"]["trained_on_synthetic"] <= 1
     for row in results["two_sample"]:  # the grouped test and its references, per class
@@ -149,6 +151,7 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
     markdown = (tmp_path / "elsewhere" / "report.md").read_text()
     assert "Table 3 analogue" in markdown
     assert "## 9. Cepheid Hertzsprung progression" in markdown and "own Fourier 8" in markdown
+    assert "## 12. The inverse problem on real test stars" in markdown
     assert "\n".join(headline_lines(results)) in markdown  # the dashboard's formatter, verbatim
 
     # in the model folder: covered by the checksums, current, stale (not lost) after a refit
@@ -168,6 +171,46 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
     (folder / "report" / "report.md").write_text("edited")
     with pytest.raises(storage.ModelFormatError, match="report.md does not match its checksum"):
         load_model(folder)
+
+
+def test_inference_targets_pool_the_rows_by_their_cases():
+    """The report's verdicts on the inverse problem weigh each row by its number of cases:
+    90 % of 10 and 100 % of 30 is 97.5 % of 40 (the period target of 95 %: met), and a
+    coverage 68 +- 5 % is missed on either side."""
+    def row(epochs, period, n_period, teff_68, teff_95, n_teff):
+        out = {"group": "SDSS RRLYR ugriz", "epochs": epochs, "stars": n_teff, "failed": 0,
+               "mean_class_probability": 1.0, "teff_rms": 150.0, "teff_prior_sd": 340.0,
+               "abs_mag_bias": None, "abs_mag_rms": None, "cpu_s": 0.3}
+        shares = {"period_1pct": (period, n_period), "period_target": (period, n_period),
+                  "period_in_68": (0.5, n_period), "class": (1.0, n_teff), "baseline_class": (None, 0),
+                  "mode": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
+                  "abs_mag_68": (None, 0), "abs_mag_95": (None, 0)}
+        for name, (share, n) in shares.items():
+            out[name], out[name + "_n"] = share, n
+        return out
+    result = {"rows": [row("all", 0.9, 10, 0.9, 0.9, 10), row(60, 1.0, 30, 0.9, 0.9, 30)],
+              "per_class": [], "split": "test", "per_group": 40, "seed": 0, "baseline_curves": 0}
+    lines = "\n".join(inference_lines(result))
+    assert "≥ 60 epochs: 98% of 40 (target ≥ 95%): met" in lines
+    assert "RRab/RRc: no cases" in lines
+    assert "Teff 16–84 % intervals: 90% of 40 (target 68% ± 5%): not met" in lines
+    assert "| SDSS RRLYR ugriz | 60 | 30 (0) | 100% (30) |" in lines
+    result["rows"][1]["teff_68"] = 0.6
+    assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
+
+
+def test_sparse_versions_keep_every_band_of_a_drawn_epoch():
+    """SDSS observes u, g, r, i, z within minutes: a sparse version draws whole epochs, all
+    five bands of each, and a star with fewer epochs than asked has no sparse version."""
+    epochs = np.arange(10) * 3.0
+    time = (epochs[:, None] + np.arange(5) * 0.003).ravel()
+    bands = np.tile(np.array(list("ugriz"), dtype=object), 10)
+    star = Star("sdss:1", "RRLYR", "RRab", 0.55, 6500.0, time, np.zeros(50), np.full(50, 0.02), bands)
+    sparse = star.sparse(4, np.random.default_rng(0))
+    assert sparse.time.size == 20 and np.unique(np.round(sparse.time)).size == 4
+    for epoch in np.unique(np.round(sparse.time)):
+        assert sorted(sparse.band[np.round(sparse.time) == epoch]) == list("giruz")
+    assert star.sparse(11, np.random.default_rng(0)) is None
 
 
 def test_regressor_table_sets_cvae_beside_cvae_p():

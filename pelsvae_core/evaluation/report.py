@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from .fidelity import MARGIN, MIN_BIN_STARS, SLOPE_TOLERANCE, SPREAD_TOLERANCE, TARGET_CURVES
+from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
 
 #: File names of the figures :mod:`.figures` draws, as the report links them.
@@ -237,6 +238,68 @@ def fidelity_lines(results: dict) -> list[str]:
             "## 11. Leavitt law of generated Cepheids", "", *leavitt_lines(results["leavitt"]), ""]
 
 
+def _share(row: dict, name: str) -> str:
+    """"95 % (40)": a share of the cases and their number, or a dash without any."""
+    return "–" if row[name] is None else f"{row[name]:.0%} ({row[name + '_n']})"
+
+
+def _pooled(rows: list[dict], name: str) -> tuple[float | None, int]:
+    """A share pooled over rows (each weighted by its cases)."""
+    n = sum(r[name + "_n"] for r in rows)
+    return (sum(r[name] * r[name + "_n"] for r in rows if r[name] is not None) / n if n else None), n
+
+
+def inference_lines(result: dict) -> list[str]:
+    """Section 12: the inverse problem on real test stars (:mod:`.inference`), per group and
+    number of epochs, the issue's targets pooled over the rows, and class accuracy per class."""
+    rows = result["rows"]
+    def number(value, fmt: str) -> str:
+        return "–" if value is None else format(value, fmt)
+    lines = [f"{result['per_group']} stars per group of the {result['split']} split (Catalina: per "
+             "class), each inferred on its whole, unfolded curve and on that many of its own epochs "
+             "drawn at random (`pelsvae_core.evaluation.inference`; more stars: "
+             "`benchmarks/infer.py --per-group 80`). "
+             + (f"Random forest on Fourier features trained on {result['baseline_curves']} "
+                "Catalina training curves. " if result["baseline_curves"] else "No random forest. ")
+             + "M_I: the LMC Cepheids inferred at the LMC distance against the catalogue's mean V "
+             "and I; the inferred M is the fitted mean magnitude minus the distance modulus, so "
+             "this checks the photometry and the calibration chain, not the model's physics, and "
+             "its coverage counts the catalogue value's own uncertainty.", "",
+             *table(["group", "epochs", "stars (failed)", "period within 1 %",
+                     f"RR/CEP ≥ {PERIOD_MIN_EPOCHS} epochs", "P in 16–84 %", "class",
+                     "random forest", "mean p(class)", "RRab/RRc", "Teff in 16–84 %",
+                     "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I in 16–84 %",
+                     "M_I in 2.5–97.5 %", "M_I bias, RMS (mag)", "CPU s per star"],
+                    [[r["group"], r["epochs"], f"{r['stars']} ({r['failed']})", _share(r, "period_1pct"),
+                      _share(r, "period_target"), _share(r, "period_in_68"), _share(r, "class"),
+                      _share(r, "baseline_class"), number(r["mean_class_probability"], ".2f"),
+                      _share(r, "mode"), _share(r, "teff_68"), _share(r, "teff_95"),
+                      "–" if r["teff_rms"] is None else f"{r['teff_rms']:.0f} / {r['teff_prior_sd']:.0f}",
+                      _share(r, "abs_mag_68"), _share(r, "abs_mag_95"),
+                      "–" if r["abs_mag_rms"] is None else f"{r['abs_mag_bias']:+.2f}, {r['abs_mag_rms']:.2f}",
+                      number(r["cpu_s"], ".2f")] for r in rows]), "", "Targets, pooled over the rows above:", ""]
+    targets = [("period within 1 %, RR Lyrae and Cepheids with "
+                f"≥ {PERIOD_MIN_EPOCHS} epochs", "period_target", PERIOD_TARGET, None),
+               ("RRab/RRc", "mode", MODE_TARGET, None),
+               *((f"coverage of the Teff {label} intervals", name, *COVERAGE_TARGETS[name])
+                 for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %")))]
+    for text, name, goal, tolerance in targets:
+        share, n = _pooled(rows, name)
+        if share is None:
+            lines.append(f"- {text}: no cases")
+            continue
+        met = share >= goal if tolerance is None else abs(share - goal) <= tolerance
+        wanted = f"≥ {goal:.0%}" if tolerance is None else f"{goal:.0%} ± {tolerance:.0%}"
+        lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}")
+    if result["per_class"]:
+        lines += ["", "Class accuracy per true class (inference / random forest):", "",
+                  *table(["group", "epochs", "class", "curves", "inference", "random forest"],
+                         [[r["group"], r["epochs"], r["class"], r["n"], f"{r['inference']:.0%}",
+                           "–" if r["baseline"] is None else f"{r['baseline']:.0%}"]
+                          for r in result["per_class"]])]
+    return lines
+
+
 def report_markdown(results: dict) -> str:
     """The whole report (``report.md``): the headline the dashboard shows, then every measure."""
     reconstruction = pd.DataFrame(results["reconstruction"])
@@ -276,4 +339,6 @@ def report_markdown(results: dict) -> str:
              "R^2 compares across models; RMSE is in each model's own latent units.", "",
              "```", pd.DataFrame(results["regressor_validation"]).round(3).to_string(index=False), "```",
              "", *fidelity_lines(results)]
+    if "inference" in results:  # evaluations written before it have none
+        lines += ["## 12. The inverse problem on real test stars", "", *inference_lines(results["inference"]), ""]
     return "\n".join(lines) + "\n"

@@ -45,6 +45,7 @@ from .fidelity import (DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES, RR_
                        SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many, fraction_inside,
                        leavitt_comparison, lmc_fundamental_cepheids, progression, slope_comparison,
                        spread_table, two_sample_table)
+from .inference import inference_calibration
 from .morph import MORPH_BAND, rr_lyrae_morph, shape_parameters
 from .reconstruction import (binned_median, decode_own_band, fourier_predictions, masked_rmse,
                              median_templates, reconstruction_table, template_values)
@@ -58,6 +59,10 @@ PHYSICS_COLUMNS = ["class", "generated", "template", "period_neighbours", "gener
                    "template_mag", "period_neighbours_mag"]
 #: Curves generated per test star for the spread (:func:`shape_samples`).
 SPREAD_SAMPLES = 10
+#: Real test stars per group (Catalina: per class) for the inverse problem's calibration:
+#: enough for the report to show each measure, in about four minutes on one core
+#: (``benchmarks/infer.py --per-group 80`` for the full count).
+INFERENCE_STARS = 20
 #: Bands nearest to Cousins I (0.79 um) in effective wavelength: SDSS i 0.75, z 0.89, r 0.62,
 #: V 0.55, g 0.47, u 0.36 um (Bessell 2005, ARA&A 43, 293; Fukugita et al. 1996, AJ 111, 1748);
 #: Catalina's unfiltered V_CSS is calibrated to V (Drake et al. 2009, ApJ 696, 870).
@@ -517,13 +522,15 @@ def rr_lyrae_fidelity(model, data: TrainingSet, shapes: pd.DataFrame, modes: pd.
 
 
 def evaluate(model, data: TrainingSet, regressor: str | None = None, progress: bool = True,
-             compare=None, data_root=None) -> tuple[dict, pd.DataFrame]:
+             compare=None, data_root=None, inference_stars: int = INFERENCE_STARS
+             ) -> tuple[dict, pd.DataFrame]:
     """Run every measurement on the test split: the results (JSON-ready), and the generated
     RR Lyrae morph curves the figures draw. ``regressor``: what generates (default: the
     model's, :attr:`PhysicsMap.default_regressor <pelsvae_core.physics.mapping.PhysicsMap.default_regressor>`). ``compare``: another model (e.g. the cVAE beside
     a cVAE-P) for the regressor table. ``data_root``: where the reference catalogues are
-    (:func:`pelsvae_core.paths.data_root`). Steps named with a leading underscore are
-    intermediate and not in the results."""
+    (:func:`pelsvae_core.paths.data_root`). ``inference_stars``: stars per group of the
+    inverse problem's calibration (:mod:`.inference`). Steps named with a leading underscore
+    are intermediate and not in the results."""
     regressor = regressor or model.physics.default_regressor
     train, test = data.subset((data.split == "train")), data.split_part("test")
     root = paths.data_root(data_root)
@@ -551,6 +558,7 @@ def evaluate(model, data: TrainingSet, regressor: str | None = None, progress: b
         ("leavitt", lambda: leavitt(model, steps["_cepheids"], regressor)),
         ("rr_lyrae", lambda: rr_lyrae_fidelity(model, data, steps["_shapes"], steps["_modes"], root,
                                                regressor, progress)),
+        ("inference", lambda: inference_calibration(model, root, inference_stars, progress=progress)),
     ]
     seconds = {}
     # Many small least-squares fits: BLAS threads only contend on a shared machine (see
