@@ -80,6 +80,27 @@ def test_numpy_evaluation_is_the_torch_network():
         model.log_prob(x[:, :3], y)
 
 
+def test_sampling_evaluates_only_the_drawn_component_yet_draws_from_the_whole_mixture():
+    """The fast sampler (logits first, then each row's own component's columns, L eps without
+    building L) gives exactly what the full output layer gives: the component drawn from
+    the weights of split_heads, then its mean plus its Cholesky factor times eps."""
+    torch.manual_seed(5)
+    k, d = 4, 6
+    net = build_network(3, (16, 16), k, d)
+    x = np.random.default_rng(6).normal(size=(300, 3))
+    arrays = {"x_mean": np.zeros(3), "x_scale": np.ones(3), "y_mean": np.zeros(d), "y_scale": np.ones(d),
+              **network_arrays(net, k)}
+    drawn = MixtureDensity(arrays).sample(x, np.random.default_rng(7))
+    with torch.no_grad():
+        log_w, mean, tril = density.split_heads(net(torch.as_tensor(x)).numpy(), k, d, np)
+    rng = np.random.default_rng(7)
+    pick = density.categorical(np.exp(log_w), rng)
+    rows = np.arange(len(x))
+    expected = mean[rows, pick] + np.einsum("nij,nj->ni", tril[rows, pick], rng.standard_normal((len(x), d)))
+    np.testing.assert_allclose(drawn, expected, rtol=1e-10, atol=1e-12)
+    assert len(np.unique(pick)) == k  # every component's columns were exercised
+
+
 def test_the_mixture_models_the_residual_about_the_mean_network():
     """With a mean network stored, the NumPy density is the torch mixture of y - mean(x), and
     its draws and mean are centred on it."""

@@ -68,18 +68,24 @@ class MixtureDensity:
     def dims(self) -> int:
         return int(self.arrays["y_mean"].size)
 
-    def _networks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For inputs ``x`` (n, p), standardised once: the mixture network's output layer, and
-        the mean network's E[y | x] (n, D) in standardised target units (zero for a density
-        stored without one)."""
+    def _standardised(self, x: np.ndarray) -> np.ndarray:
         a = self.arrays
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
             raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
-        h = (x - a["x_mean"]) / a["x_scale"]
-        centre = (forward(a, h, MEAN_PREFIX) if MEAN_PREFIX + "w_out" in a
-                  else np.zeros((len(x), self.dims)))
-        return forward(a, h), centre
+        return (x - a["x_mean"]) / a["x_scale"]
+
+    def _centre(self, h: np.ndarray) -> np.ndarray:
+        """The mean network's E[y | x] (n, D) at standardised inputs ``h``, in standardised
+        target units (zero for a density stored without one)."""
+        return (forward(self.arrays, h, MEAN_PREFIX) if MEAN_PREFIX + "w_out" in self.arrays
+                else np.zeros((len(h), self.dims)))
+
+    def _networks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For inputs ``x`` (n, p), standardised once: the mixture network's output layer, and
+        the mean network's E[y | x] (:meth:`_centre`)."""
+        h = self._standardised(x)
+        return forward(self.arrays, h), self._centre(h)
 
     def log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Log density of targets ``y`` (n, D) at inputs ``x`` (n, p), in the targets' own units."""
@@ -109,25 +115,35 @@ class MixtureDensity:
         return centre * self.arrays["y_scale"] + self.arrays["y_mean"]
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One draw (n, D) per input row: a component by its weight, then m + L eps. Only the
-        drawn component's Cholesky factor is built: with 17 targets and K components the
-        others would be K - 1 times the work (most of a five-band simulation's time)."""
-        out, centre = self._networks(x)
-        logits, mean, raw = head_columns(out, self.components, self.dims)
+        """One draw (n, D) per input row: a component by its weight, then m + L eps. The output
+        layer is evaluated for the logits, then for each row only on its drawn component's
+        mean and Cholesky columns (:func:`component_columns`): with 17 targets and K
+        components the others would be K - 1 times the work (most of a simulation's time)."""
+        a, k, d = self.arrays, self.components, self.dims
+        h = self._standardised(x)
+        last = hidden(a, h)
+        logits = last @ a["w_out"][:, :k] + a["b_out"][:k]
         pick = categorical(np.exp(logits - logsumexp(logits, 1)[:, None]), rng)
-        rows = np.arange(len(pick))
-        tril = cholesky_factors(raw[rows, pick], self.dims, np)
-        eps = rng.standard_normal((len(pick), self.dims))
-        y = centre + mean[rows, pick] + np.einsum("nij,nj->ni", tril, eps)
-        return y * self.arrays["y_scale"] + self.arrays["y_mean"]
+        picked = np.empty((len(pick), d + d * (d + 1) // 2))
+        for component in np.unique(pick):
+            rows, columns = pick == component, component_columns(component, k, d)
+            picked[rows] = last[rows] @ a["w_out"][:, columns] + a["b_out"][columns]
+        eps = rng.standard_normal((len(pick), d))
+        y = self._centre(h) + picked[:, :d] + cholesky_times(picked[:, d:], eps)
+        return y * a["y_scale"] + a["y_mean"]
+
+
+def hidden(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
+    """The last hidden layer of the stored MLP ``prefix`` (tanh layers ``w<i>``/``b<i>``) on
+    standardised inputs ``h``."""
+    for i in range(int(arrays[prefix + "n_hidden"])):
+        h = np.tanh(h @ arrays[f"{prefix}w{i}"] + arrays[f"{prefix}b{i}"])
+    return h
 
 
 def forward(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
-    """The stored MLP ``prefix`` (tanh hidden layers ``w<i>``/``b<i>``, then the linear
-    ``w_out``/``b_out``) on standardised inputs ``h``."""
-    for i in range(int(arrays[prefix + "n_hidden"])):
-        h = np.tanh(h @ arrays[f"{prefix}w{i}"] + arrays[f"{prefix}b{i}"])
-    return h @ arrays[prefix + "w_out"] + arrays[prefix + "b_out"]
+    """The stored MLP ``prefix``: :func:`hidden`, then the linear ``w_out``/``b_out``."""
+    return hidden(arrays, h, prefix) @ arrays[prefix + "w_out"] + arrays[prefix + "b_out"]
 
 
 def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -146,6 +162,14 @@ def head_columns(out, components: int, dims: int):
             out[:, k + k * d:].reshape(n, k, d * (d + 1) // 2))
 
 
+def component_columns(component: int, components: int, dims: int) -> np.ndarray:
+    """The output-layer columns of one component's mean (D) then raw Cholesky entries
+    (D(D+1)/2), in the layout :func:`head_columns` reads."""
+    k, d, t = components, dims, dims * (dims + 1) // 2
+    return np.r_[k + component * d:k + (component + 1) * d,
+                 k + k * d + component * t:k + k * d + (component + 1) * t]
+
+
 def cholesky_factors(raw, dims: int, xp):
     """Lower-triangular factors (..., D, D) from raw entries (..., D(D+1)/2): the diagonal is
     softplus(raw) + :data:`MIN_SCALE` (positive, so L is a valid factor)."""
@@ -156,6 +180,19 @@ def cholesky_factors(raw, dims: int, xp):
         positive, tril = xp.nn.functional.softplus(raw), raw.new_zeros(raw.shape[:-1] + (dims, dims))
     tril[..., rows, cols] = xp.where(xp.asarray(rows == cols), positive + MIN_SCALE, raw)
     return tril
+
+
+def cholesky_times(raw: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """L eps (n, D) for the factors L that :func:`cholesky_factors` builds from raw entries
+    (n, D(D+1)/2), without building them: each entry of the lower triangle (row-major, as
+    ``np.tril_indices``) times eps at its column, summed per row. Sampling's hot path: the
+    (n, D, D) factors cost ten times the draws."""
+    dims = eps.shape[1]
+    rows, cols = np.tril_indices(dims)
+    entries = raw.copy()
+    diagonal = rows == cols
+    entries[:, diagonal] = np.logaddexp(0.0, raw[:, diagonal]) + MIN_SCALE
+    return np.add.reduceat(entries * eps[:, cols], np.flatnonzero(np.r_[True, np.diff(rows) > 0]), axis=1)
 
 
 def split_heads(out, components: int, dims: int, xp):
