@@ -22,24 +22,26 @@ from .vae import PELSVAE, batch_from
 DECODE_CHUNK = 1024
 
 
-def periodic_values(grid: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linear periodic interpolation of decoded grids (n, 2, G) at phases (m,) or (n, m):
-    the NumPy twin of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference.
-    Indexes the flattened grid with ``take`` (three times faster than 2-D fancy indexing)."""
-    n, channels, size = grid.shape
+def periodic_values(grid: np.ndarray, phase: np.ndarray, channels=(0, 1)) -> tuple[np.ndarray, ...]:
+    """Linear periodic interpolation of decoded grids (n, 2, G) at phases (m,) or (n, m), one
+    array per channel of ``channels`` (0: the normalised curve, 1: its error): the NumPy twin
+    of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference. Indexes the
+    flattened grid with ``take`` (three times faster than 2-D fancy indexing); a channel not
+    asked for costs nothing (a simulation needs the curve only)."""
+    n, n_channels, size = grid.shape
     position = np.broadcast_to(np.asarray(phase, dtype=np.float64), (n, np.shape(phase)[-1])) * size
     below = np.floor(position)
     weight = (position - below).astype(grid.dtype)
     left = below.astype(np.intp) % size
     right = np.where(left == size - 1, 0, left + 1)
-    start = (np.arange(n) * channels * size)[:, None]
+    start = (np.arange(n) * n_channels * size)[:, None]
     flat = np.ascontiguousarray(grid).reshape(-1)
 
     def channel(k: int) -> np.ndarray:
         low = flat.take(start + k * size + left)
         return low + (flat.take(start + k * size + right) - low) * weight
 
-    return channel(0), channel(1)
+    return tuple(channel(k) for k in channels)
 
 
 class Decoder:

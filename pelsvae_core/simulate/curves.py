@@ -93,7 +93,7 @@ def relative_magnitudes(grid: np.ndarray, amplitude: np.ndarray, phase: np.ndarr
     """Magnitudes about each curve's mean at ``phase`` (n, m): the normalised curve (0 brightest,
     1 faintest) less its mean over the cycle, times the amplitude, as :meth:`Draw.magnitudes
     <pelsvae_core.generation.Draw.magnitudes>` scales it."""
-    norm, _ = periodic_values(grid, phase)
+    norm, = periodic_values(grid, phase, channels=(0,))
     return (norm - grid[:, 0].mean(1)[:, None]) * amplitude[:, None].astype(norm.dtype)
 
 

@@ -54,13 +54,20 @@ def worker_model(folder: str):
 
 
 def run_shard(plan, index: int, out: str) -> dict:
-    """Make, write and checksum shard ``index`` (and its LCLIB files); a few numbers back."""
+    """Make, write and checksum shard ``index`` (and its LCLIB files); a few numbers back.
+    A shard is one core's work on one BLAS thread, in a Dask worker (Dask's default) and in
+    this process alike: OpenBLAS sums some products in another order on two threads (the
+    density's per-component products of 63 rows, measured), and the shard's bytes must not
+    depend on where it ran."""
+    from threadpoolctl import threadpool_limits
+
     from . import output
     from .shard import make_shard
 
     model = worker_model(plan.model)
     started = time.process_time()
-    stars, bands, epochs, lclib = make_shard(model, plan, index)
+    with threadpool_limits(limits=1):
+        stars, bands, epochs, lclib = make_shard(model, plan, index)
     metadata = {"format": output.FORMAT_VERSION, "run": plan.fingerprint(), "shard": index,
                 "time": "MJD" if plan.cadence.opsim else f"days from start_mjd={plan.cadence.start_mjd}",
                 "mag": "the model band's system (Vega for V, V_CSS, I; AB for ugriz); flux AB nJy"}
