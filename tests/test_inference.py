@@ -218,3 +218,21 @@ def test_cli_reads_a_csv_with_the_problem_named(tmp_path):
     path.write_text("t,magnitude\n1,15\n")
     with pytest.raises(ValueError, match="no err column"):
         run_cli(["infer", str(path), "--json", str(tmp_path / "o.json")])
+
+
+def test_misfit_tempers_the_likelihood_but_not_the_class_period_prior():
+    """Two fits that explain the data equally well, one at a period its class's training stars
+    never come near (density e^-7.5 per dex against e^0): with residuals correlated enough to
+    temper the likelihood by beta^2 = 9, the period prior still counts in full (odds e^7.5,
+    not e^0.8); and of two fits at equally likely periods, the better one's likelihood edge
+    of 9 nats is tempered to odds e^1."""
+    from types import SimpleNamespace
+
+    from pelsvae_core.inference.posterior import fit_weights
+
+    def fit(log_like, log_prior):
+        return SimpleNamespace(log_evidence=log_like + log_prior, log_period_prior=log_prior, beta=3.0)
+    odds = np.divide(*fit_weights([fit(40.0, 0.0), fit(40.0, -7.5)]))
+    assert odds == pytest.approx(np.exp(7.5))
+    odds = np.divide(*fit_weights([fit(49.0, -1.0), fit(40.0, -1.0)]))
+    assert odds == pytest.approx(np.exp(1.0))

@@ -132,6 +132,7 @@ class Fit:
     log_evidence: float
     grids: np.ndarray          # (bands, G) decoded at z
     beta: float                # correlated-noise factor of the residuals (>= 1), in the covariance
+    log_period_prior: float    # the class's period density at the period, part of log_evidence
 
     @property
     def period(self) -> float:
@@ -246,6 +247,10 @@ class Problem:
                              np.full(nb, 10 ** LOG_AMPLITUDE_RANGE[1]), np.full(nb, np.inf)])
         return lo, hi
 
+    def log_period_prior(self, f: float) -> float:
+        """The class's period density at frequency ``f`` (per dex of period)."""
+        return float(self.reference.log_period_density(np.array([math.log10(1 / f)]))[0])
+
     def log_evidence(self, theta: np.ndarray, jac: np.ndarray, residuals: np.ndarray) -> float:
         """The Laplace approximation (module docstring) with the priors of the module: latent
         Gaussian, the class's period density, log-uniform amplitudes, uniform phase and means."""
@@ -253,9 +258,7 @@ class Problem:
         n = len(self.obs)
         log_like = float(-0.5 * residuals[:n] @ residuals[:n] - np.log(self._sigma()).sum()
                          - 0.5 * n * math.log(2 * math.pi))
-        log_period = math.log10(1 / f)
-        log_prior = (self.reference.log_prior_z(z)
-                     + float(self.reference.log_period_density(np.array([log_period]))[0])
+        log_prior = (self.reference.log_prior_z(z) + self.log_period_prior(f)
                      - math.log(f * math.log(10))
                      - float(np.sum(np.log(amp * math.log(10) * np.ptp(LOG_AMPLITUDE_RANGE))))
                      - self.nb * math.log(MEAN_MAG_PRIOR_WIDTH))
@@ -292,7 +295,8 @@ def refine(obs: Observed, reference: ClassReference, decoder, f0: float, t_ref: 
                correlated_noise_factor(data))
     return Fit(reference.cls, obs.bands, z, float(f), float(np.mod(phi, 1.0)), t_ref, amp, mean,
                problem.taus, beta**2 * np.linalg.pinv(jac.T @ jac),
-               problem.log_evidence(theta, jac, residuals), problem.grids(z)[:, 0], beta)
+               problem.log_evidence(theta, jac, residuals), problem.grids(z)[:, 0], beta,
+               problem.log_period_prior(f))
 
 
 def correlated_noise_factor(residual: np.ndarray) -> float:

@@ -85,6 +85,16 @@ def mixture_weights(log_evidence: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
+def fit_weights(fits: list[Fit]) -> np.ndarray:
+    """Posterior weights of the fits (classes and periods, equal prior odds per class): each
+    log evidence with its data part tempered by beta^2 of the best fit and the class's period
+    density kept whole (:mod:`.inverse`, step 4)."""
+    log_evidence = np.array([f.log_evidence for f in fits])
+    period_prior = np.array([f.log_period_prior for f in fits])
+    beta = fits[int(np.argmax(log_evidence))].beta
+    return mixture_weights((log_evidence - period_prior) / beta**2 + period_prior)
+
+
 def period_interval(fits: list[Fit], weights: np.ndarray) -> dict[str, float]:
     """Median and 16/84 % of the period under the mixture of the fits (module docstring):
     quantile q of the period is quantile 1 - q of the frequency."""
