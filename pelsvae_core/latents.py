@@ -8,7 +8,8 @@ from .data.dataset import TrainingSet
 
 
 def latent_table(model, data: TrainingSet) -> pd.DataFrame:
-    """Posterior means of real curves, with class, band, period and parameters, one row per curve."""
+    """Posterior means of real curves, with class, subtype, band, period and parameters, one row
+    per curve."""
     mu, _ = model.encode(data)
     frame = pd.DataFrame(mu, columns=[f"z{i}" for i in range(mu.shape[1])])
     frame.insert(0, "star", data.star_key)
@@ -18,6 +19,7 @@ def latent_table(model, data: TrainingSet) -> pd.DataFrame:
     frame.insert(4, "teff", data.teff)
     frame.insert(5, "abs_mag", data.abs_mag)
     frame.insert(6, "split", data.split)
+    frame.insert(7, "subtype", data.subtype)
     return frame
 
 

@@ -183,7 +183,7 @@ def test_inference_targets_pool_the_rows_by_their_cases():
                "abs_mag_bias": None, "abs_mag_rms": None, "cpu_s": 0.3}
         shares = {"period_1pct": (period, n_period), "period_target": (period, n_period),
                   "period_in_68": (0.5, n_period), "class": (1.0, n_teff), "baseline_class": (None, 0),
-                  "mode": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
+                  "mode": (None, 0), "subtype": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
                   "abs_mag_68": (None, 0), "abs_mag_95": (None, 0)}
         for name, (share, n) in shares.items():
             out[name], out[name + "_n"] = share, n

@@ -18,7 +18,9 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
   survey, and per true class; the mean top class probability (calibrated when it equals the
   accuracy);
-* RRab/RRc accuracy where the survey gives the mode (target 90 %);
+* RRab/RRc accuracy where the survey gives the mode (target 90 %), and the other classes'
+  subtypes (Cepheid F/1O, eclipsing EA/EB/EW) where the survey gives them, both among the
+  stars whose class was right;
 * Teff: coverage of the 16-84 % and 2.5-97.5 % intervals (targets 68 +- 5 % and 95 +- 3 %), and
   the RMS error of the median against the prior's spread (the training stars' std);
 * LMC Cepheids, absolute magnitude M_I: inferred at the LMC distance (Pietrzynski et al. 2019,
@@ -46,6 +48,7 @@ from tqdm.auto import tqdm
 
 from .. import fourier
 from ..data.calibration import LMC_DISTANCE_MODULUS, LMC_MEAN_REDDENING, OGLE_WESENHEIT_R, lmc_parameters
+from ..data.subtypes import UNKNOWN
 from ..data.surveys import SURVEYS, DataRoot
 from ..inference import analyse
 from ..periodogram import search_period
@@ -211,7 +214,7 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             out = {"group": label, "epochs": "all" if version is None else version,
                    "stars": len(row["cpu"]), "failed": len(row["failed"])}
             for name in ("period_1pct", "period_target", "period_in_68", "class", "baseline_class",
-                         "mode", "teff_68", "teff_95", "abs_mag_68", "abs_mag_95"):
+                         "mode", "subtype", "teff_68", "teff_95", "abs_mag_68", "abs_mag_95"):
                 out[name], out[name + "_n"] = _share(row[name])
             out["mean_class_probability"] = float(np.mean(row["class_prob"])) if row["class_prob"] else None
             out["teff_rms"] = float(np.sqrt(np.mean(np.square(row["teff_error"])))) if row["teff_error"] else None
@@ -256,8 +259,8 @@ def _measure(model, star: Star, forest, row: dict) -> None:
     row["class_prob"].append(r["class_probabilities"][r["class"]])
     if forest is not None:
         row["baseline_class"].append(forest.predict(features(star)[None])[0] == star.cls)
-    if star.cls == "RRLYR" and star.subtype in ("RRab", "RRc") and r["subtype"]:
-        row["mode"].append(r["subtype"] == star.subtype)
+    if r["class"] == star.cls and r["subtype"] and star.subtype != UNKNOWN:
+        row["mode" if star.cls == "RRLYR" else "subtype"].append(r["subtype"] == star.subtype)
     if np.isfinite(star.teff) and r["teff"] is not None:
         lo95, hi95 = found.teff_quantiles([0.025, 0.975])
         row["teff_68"].append(r["teff"]["p16"] <= star.teff <= r["teff"]["p84"])

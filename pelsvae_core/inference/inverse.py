@@ -9,7 +9,8 @@
    each giving a Laplace evidence. A class none of whose pairs is fitted gets probability 0.
 4. With equal prior odds for the classes, the evidences give the class probabilities
    and a mixture over periods; :mod:`.posterior` turns the winning class's fits into
-   Teff (and, with a distance, M) intervals and the RR Lyrae mode. Residuals correlated
+   Teff (and, with a distance, M) intervals and the subtype (the RR Lyrae mode from the
+   OGLE-III boundary; other classes' from their training stars' own). Residuals correlated
    along phase or time (a shape the model misses) mean fewer independent points than
    points: the log evidences are divided by beta^2 of the best fit
    (:func:`.fit.correlated_noise_factor`; a power likelihood, as the covariances are
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..data.subtypes import UNKNOWN
 from ..periodogram import RECOVERY_TOLERANCE
 from . import periods, posterior
 from .encoding import encode
@@ -130,7 +132,29 @@ def _fits(model, obs: Observed, classes: list[str]) -> list[Fit]:
     return fits
 
 
-def _teff(model, obs: Observed, fits: list[Fit], weights: np.ndarray, reference
+def _star_log_weights(model, obs: Observed, fits: list[Fit], reference) -> list[np.ndarray] | str:
+    """Per fit of the class, log w_k of every reference star (:func:`.posterior.star_log_weights`),
+    or why the curve could not be encoded."""
+    out = []
+    for fit in fits:
+        encoded = encode(model, obs, fit.cls, fit.period)
+        if isinstance(encoded, str):
+            return f"the curve could not be encoded ({encoded})"
+        out.append(posterior.star_log_weights(*encoded, fit, reference))
+    return out
+
+
+def _mixed(log_weights: list[np.ndarray], weights: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """The posterior weights of the reference stars ``among`` (a mask): each fit's, normalised
+    over them, mixed by the fits' ``weights``."""
+    total = np.zeros(among.sum())
+    for log_w, weight in zip(log_weights, weights):
+        w = np.exp(log_w[among] - log_w[among].max())
+        total += weight * w / w.sum()
+    return total
+
+
+def _teff(log_weights: list[np.ndarray] | str, weights: np.ndarray, reference
           ) -> tuple[np.ndarray, float, np.ndarray] | str:
     """The reference stars' known Teff, their kernel width and their posterior weights under
     the class's fits (mixed by ``weights``), or why there are none."""
@@ -138,15 +162,9 @@ def _teff(model, obs: Observed, fits: list[Fit], weights: np.ndarray, reference
     if not known.any():
         return (f"the model's training stars of {reference.cls} in band(s) "
                 f"{', '.join(reference.bands)} have no Teff")
-    total = np.zeros(known.sum())
-    for fit, weight in zip(fits, weights):
-        encoded = encode(model, obs, fit.cls, fit.period)
-        if isinstance(encoded, str):
-            return f"the curve could not be encoded ({encoded})"
-        log_w = posterior.star_log_weights(*encoded, fit, reference)[known]
-        w = np.exp(log_w - log_w.max())
-        total += weight * w / w.sum()
-    return reference.teff[known], reference.teff_bandwidth, total
+    if isinstance(log_weights, str):
+        return log_weights
+    return reference.teff[known], reference.teff_bandwidth, _mixed(log_weights, weights, known)
 
 
 def analyse(model, times, mags, errs, band=None, distance_pc: float | None = None) -> Inference:
@@ -174,19 +192,37 @@ def _abs_mag(best: Fit, band: str, distance_pc: float | None, warnings: list[str
     return {"median": m, "p16": m - s, "p84": m + s}
 
 
-def _subtype(model, fits: list[Fit], weights: np.ndarray, band_index: int, warnings: list[str]
+def _subtype(model, fits: list[Fit], weights: np.ndarray, band_index: int,
+             log_weights: list[np.ndarray] | str, reference, warnings: list[str]
              ) -> tuple[str | None, dict | None]:
-    """RRab or RRc and their probabilities, mixed over the class's fits; (None, None) for
-    other classes."""
+    """The subtype and its probabilities, mixed over the class's fits. RR Lyrae: RRab or RRc
+    from the OGLE-III boundary (:func:`.posterior.rrc_probability`). Other classes: the vote
+    of the training stars whose subtype is known, each weighted by its posterior weight under
+    the fits (the weights of the Teff interval); (None, None) where the class's training
+    stars in these bands name fewer than two subtypes."""
     cls = fits[0].cls
-    if cls != "RRLYR":
-        warnings.append(f"subtype is null: modes are inferred for RR Lyrae only, not {cls}")
+    if cls == "RRLYR":
+        p_c = sum(float(w) * posterior.rrc_probability(fit, model.decoder, band_index)
+                  for fit, w in zip(fits, weights))
+        warnings.append("subtype (RRab/RRc) is derived from the period and the fitted curve's R21 "
+                        "with a boundary fitted on the OGLE-III catalogue (I band), not by the model")
+        return ("RRc" if p_c > 0.5 else "RRab"), {"RRab": 1 - p_c, "RRc": p_c}
+    known = reference.subtype != UNKNOWN
+    names = sorted(set(reference.subtype[known]))
+    if len(names) < 2:
+        warnings.append(f"subtype is null: the model's training stars of {cls} in band(s) "
+                        f"{', '.join(reference.bands)} name {len(names) or 'no'} subtype"
+                        f"{'' if len(names) == 1 else 's'}")
         return None, None
-    p_c = sum(float(w) * posterior.rrc_probability(fit, model.decoder, band_index)
-              for fit, w in zip(fits, weights))
-    warnings.append("subtype (RRab/RRc) is derived from the period and the fitted curve's R21 "
-                    "with a boundary fitted on the OGLE-III catalogue (I band), not by the model")
-    return ("RRc" if p_c > 0.5 else "RRab"), {"RRab": 1 - p_c, "RRc": p_c}
+    if isinstance(log_weights, str):
+        warnings.append(f"subtype is null: {log_weights}")
+        return None, None
+    w = _mixed(log_weights, weights, known)
+    probabilities = {name: float(w[reference.subtype[known] == name].sum()) for name in names}
+    warnings.append(f"subtype ({'/'.join(names)}) is the vote of the {known.sum()} training stars "
+                    f"of {cls} with a known subtype, weighted by their nearness to the fit in "
+                    "latent space and period")
+    return max(probabilities, key=probabilities.get), probabilities
 
 
 def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
@@ -218,7 +254,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
     b = obs.bands.index(main)
     reference = refs.get(best_class, obs.bands)
 
-    samples = _teff(model, obs, own_fits, own_weights, reference)
+    log_weights = _star_log_weights(model, obs, own_fits, reference)
+    samples = _teff(log_weights, own_weights, reference)
     if isinstance(samples, str):
         warnings.append(f"teff is null: {samples}")
         samples = None
@@ -227,7 +264,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
         warnings.append(f"the teff interval rests on {posterior.effective_stars(samples[2]):.0f} "
                         f"effective training stars (fewer than {MIN_EFFECTIVE_STARS}): coarse")
     abs_mag = _abs_mag(best, main, distance_pc, warnings)
-    subtype, subtype_probabilities = _subtype(model, own_fits, own_weights, b, warnings)
+    subtype, subtype_probabilities = _subtype(model, own_fits, own_weights, b, log_weights, reference,
+                                              warnings)
     interval = posterior.period_interval(fits, weights)
     if interval["p84"] / interval["p16"] - 1 > RECOVERY_TOLERANCE:
         warnings.append(f"the period is ambiguous: its 16-84 % interval spans "
@@ -244,13 +282,14 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
 
 
 def infer(model, times, mags, errs, band=None, distance_pc: float | None = None) -> dict:
-    """Class, RR Lyrae mode, period and physics of an observed, unfolded light curve.
+    """Class, subtype (mode), period and physics of an observed, unfolded light curve.
 
     ``times`` in days, ``mags`` and ``errs`` in magnitudes, ``band`` one name for all points,
     one per point (several bands are fitted together, one latent block each), or None
     (the model's default band, with a warning). Keys: ``class`` and ``class_probabilities``
     (equal prior odds over the classes trained in the curve's bands), ``subtype`` and
-    ``subtype_probabilities`` (RRab/RRc for RR Lyrae, else null), ``period`` (days, the best
+    ``subtype_probabilities`` (RRab/RRc for RR Lyrae; for other classes the subtypes their
+    training stars name, e.g. Cepheid F/1O, eclipsing EA/EB/EW; else null), ``period`` (days, the best
     fit of the class) and ``period_interval``, ``teff`` and ``abs_mag`` (needs
     ``distance_pc``) as ``{"median", "p16", "p84"}`` or null, ``amplitude`` (peak-to-peak of
     the fitted curve in the band with most points, mag), ``n_points`` and ``warnings``.

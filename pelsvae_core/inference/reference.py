@@ -4,7 +4,7 @@ For a class and a set of bands, the reference is the model's *training-split* st
 that class observed in every one of those bands (validation and test stars are left
 out, so a test star never meets itself): their latent vectors side by side, one block
 per band (the encoder's posterior means, from ``model.latents()``), their periods and,
-where known, Teff. From them:
+where known, Teff and subtype. From them:
 
 * a Gaussian prior over the latent blocks (mean and Ledoit–Wolf-shrunk covariance,
   Ledoit & Wolf 2004, J. Multivar. Anal. 88, 365, stable with a handful of stars);
@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.cluster.vq import kmeans2
 from sklearn.covariance import LedoitWolf
 
+from ..data.subtypes import UNKNOWN
 from ..latents import latent_columns
 
 #: Latent starting points per class and band set (fewer for classes with fewer stars).
@@ -60,6 +61,11 @@ class ClassReference:
     log_period: np.ndarray   # (n,) log10 days
     teff: np.ndarray         # (n,) K, NaN where unknown
     latent_dim: int
+    subtype: np.ndarray | None = None  # (n,) str, UNKNOWN where the survey does not say
+
+    def __post_init__(self):
+        if self.subtype is None:
+            self.subtype = np.full(self.n_stars, UNKNOWN)
 
     @property
     def n_stars(self) -> int:
@@ -168,9 +174,12 @@ def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> 
     if not complete.any():
         return None
     star = wide.index[complete]
-    per_star = rows.groupby("star")[["period", "teff"]].first().loc[star]
+    # latent tables written before the subtype column read as subtypes unknown
+    per_star = rows.assign(subtype=rows.get("subtype", UNKNOWN)).groupby("star")[
+        ["period", "teff", "subtype"]].first().loc[star]
     return ClassReference(cls, tuple(bands), z[complete], np.log10(per_star["period"].to_numpy(float)),
-                          per_star["teff"].to_numpy(float), len(columns))
+                          per_star["teff"].to_numpy(float), len(columns),
+                          per_star["subtype"].fillna(UNKNOWN).to_numpy(str))
 
 
 class References:
