@@ -15,6 +15,8 @@ from bokeh.plotting import figure
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
                  "ELL": "#9467bd", "LPV": "#8c564b", "RRLYR": "#e377c2", "T2CEP": "#17becf"}
 MODE_COLOURS = {"RRab": "#d62728", "RRc": "#1f77b4"}
+SUBTYPE_COLOURS = {**MODE_COLOURS, "F": "#d62728", "1O": "#1f77b4", "2O": "#17becf",
+                   "EA": "#8c564b", "EB": "#e377c2", "EW": "#7f7f7f"}
 BAND_COLOURS = {"u": "#6a3d9a", "g": "#2ca02c", "r": "#d62728", "i": "#8c564b", "z": "#444444",
                 "V": "#1f77b4", "I": "#ff7f0e", "V_CSS": "#17becf"}
 AXIS_LABELS = {"teff": "Teff (K)", "period": "period (days)", "abs_mag": "absolute magnitude M_G"}
@@ -261,7 +263,7 @@ def _set_bars(source: ColumnDataSource, probabilities: dict[str, float] | None) 
 
 class StarFigures:
     """The "Your star" views: the data folded on the inferred period with the best fit over it
-    (error bars, bright up), the class probabilities and the RR Lyrae mode probabilities; data
+    (error bars, bright up), the class probabilities and the subtype (mode) probabilities; data
     replaced in place on each inference."""
 
     def __init__(self, classes: list[str]):
@@ -284,14 +286,19 @@ class StarFigures:
         self.folded.add_layout(self.subtitle, "above")
         self.classes, self.class_bars = _bars("Class probabilities", classes, CLASS_COLOURS,
                                               height=60 + 22 * len(classes))
-        self.modes, self.mode_bars = _bars("RR Lyrae mode", list(MODE_COLOURS), MODE_COLOURS,
+        self.modes, self.mode_bars = _bars("Subtype (mode)", list(MODE_COLOURS), MODE_COLOURS,
                                            height=120)
 
     def update(self, result: dict, folded: pd.DataFrame | None, fitted: pd.DataFrame | None) -> None:
         _set_bars(self.class_bars, result.get("class_probabilities"))
-        _set_bars(self.mode_bars, result.get("subtype_probabilities"))
-        self.modes.title.text = ("RR Lyrae mode" if result.get("subtype") or not result
-                                 else f"RR Lyrae mode: not applicable to {result['class']}")
+        probabilities = result.get("subtype_probabilities")
+        names = list(probabilities) if probabilities else list(MODE_COLOURS)
+        self.modes.y_range.factors = list(reversed(names))  # the class's own subtypes
+        self.mode_bars.data = {"name": names, "percent": [0.0] * len(names), "label": [""] * len(names),
+                               "colour": [SUBTYPE_COLOURS.get(n, "#888888") for n in names]}
+        _set_bars(self.mode_bars, probabilities)
+        self.modes.title.text = ("Subtype (mode)" if not result else f"{result['class']} subtype (mode)"
+                                 if probabilities else f"Subtype: none inferred for {result['class']}")
         if folded is None or fitted is None:
             self.points.data = {k: [] for k in self.points.data}
             self.curve.data = {k: [] for k in self.curve.data}

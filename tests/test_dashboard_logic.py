@@ -450,6 +450,23 @@ def test_your_star_recovers_the_period_of_a_generated_curve(your_star, small_mod
     assert percent["RRLYR"] == pytest.approx(100 * result["class_probabilities"]["RRLYR"])
 
 
+def test_the_subtype_chart_shows_the_inferred_class_own_subtypes():
+    """A Cepheid's chart lists F, 1O and 2O (not RRab/RRc) with their probabilities; a class
+    without subtypes says so."""
+    from dashboard import plots
+
+    figures = plots.StarFigures(["CEP", "ECL", "RRLYR"])
+    result = {"class": "CEP", "class_probabilities": {"CEP": 1.0, "ECL": 0.0, "RRLYR": 0.0},
+              "subtype": "F", "subtype_probabilities": {"1O": 0.08, "2O": 0.02, "F": 0.9}}
+    figures.update(result, None, None)
+    percent = dict(zip(figures.mode_bars.data["name"], figures.mode_bars.data["percent"]))
+    assert percent == pytest.approx({"1O": 8.0, "2O": 2.0, "F": 90.0})
+    assert list(figures.modes.y_range.factors) == ["F", "2O", "1O"] and "CEP" in figures.modes.title.text
+    figures.update({**result, "class": "LPV", "subtype": None, "subtype_probabilities": None}, None, None)
+    assert figures.modes.title.text == "Subtype: none inferred for LPV"
+    assert set(figures.mode_bars.data["percent"]) == {0.0}
+
+
 def test_without_a_distance_no_absolute_magnitude_and_the_band_column_is_used(your_star, small_model):
     text, _ = curve_csv(small_model, band="r")
     text = text.replace("\n", ",r\n").replace("err,r", "err,band", 1)
