@@ -236,3 +236,33 @@ def test_misfit_tempers_the_likelihood_but_not_the_class_period_prior():
     assert odds == pytest.approx(np.exp(7.5))
     odds = np.divide(*fit_weights([fit(49.0, -1.0), fit(40.0, -1.0)]))
     assert odds == pytest.approx(np.exp(1.0))
+
+
+def test_cepheid_modes_of_real_test_stars_are_told_by_their_training_stars(model):
+    """OGLE-III LMC Cepheids the model never trained on, three fundamental-mode and three
+    first-overtone, read from the survey's own files: each mode is named by the vote of the
+    training Cepheids nearest in latent space and period, and named with confidence."""
+    from pelsvae_core import paths
+    from pelsvae_core.evaluation.inference import read_stars
+
+    stars = read_stars(model, paths.data_root(), 30, 0, groups=("OGLE CEP I",))["test"]["OGLE CEP I"]
+    chosen = [s for s in stars if s.subtype == "F"][:3] + [s for s in stars if s.subtype == "1O"][:3]
+    assert len(chosen) == 6
+    right = 0
+    for star in chosen:
+        result = infer(model, star.time, star.mag, star.err, band="I")
+        assert result["class"] == "CEP" and set(result["subtype_probabilities"]) >= {"F", "1O"}
+        right += result["subtype"] == star.subtype and result["subtype_probabilities"][star.subtype] > 0.8
+    assert right >= 5
+
+
+def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):
+    """Model folders written before the latent table kept subtypes still infer; the subtype of
+    a Cepheid is then null, and the warning says why."""
+    old = load_model()  # its own reference cache
+    table = old.latents().drop(columns="subtype")
+    old.latents = lambda: table
+    time, mag, err = generated(model, cls="CEP", band="I", abs_mag=-3.5, period=5.2)
+    result = infer(old, time, mag, err, band="I")
+    assert result["class"] == "CEP" and result["subtype"] is None and result["subtype_probabilities"] is None
+    assert any("name no subtypes" in w for w in result["warnings"])
