@@ -5,7 +5,7 @@ What is measured, on which stars and against what, is :mod:`pelsvae_core.evaluat
 script runs it on as many stars as asked and prints the same tables. ``--fit-mode-boundary``
 refits :data:`pelsvae_core.inference.posterior.RRC_LOGIT` on the OGLE-III catalogue.
 
-    .venv/bin/python benchmarks/infer.py --per-group 80   # ~40 min on a busy 2-core CPU
+    .venv/bin/python benchmarks/infer.py --per-group 80   # ~6 min on a quiet 2-core CPU
     .venv/bin/python benchmarks/infer.py --per-group 10 --groups "OGLE CEP I"   # a quick look
     .venv/bin/python benchmarks/infer.py --fit-mode-boundary  # refit inference.posterior.RRC_LOGIT
 """
