@@ -179,6 +179,7 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     coverage 68 +- 5 % is missed on either side."""
     def row(epochs, period, n_period, teff_68, teff_95, n_teff):
         out = {"group": "SDSS RRLYR ugriz", "epochs": epochs, "stars": n_teff, "failed": 0,
+               "period_median_z": 0.9,
                "mean_class_probability": 1.0, "teff_rms": 150.0, "teff_prior_sd": 340.0,
                "abs_mag_bias": None, "abs_mag_rms": None, "cpu_s": 0.3}
         shares = {"period_1pct": (period, n_period), "period_target": (period, n_period),
