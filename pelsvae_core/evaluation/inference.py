@@ -189,7 +189,8 @@ def baseline(train: list[Star], seed: int) -> RandomForestClassifier:
     return RandomForestClassifier(n_estimators=300, random_state=seed).fit(x, [s.cls for s in train])
 
 
-def _share(values: list) -> tuple[float | None, int]:
+def _fraction(values: list) -> tuple[float | None, int]:
+    """The share of true values (None without any) and how many there are."""
     return (float(np.mean(values)) if values else None), len(values)
 
 
@@ -217,7 +218,7 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
                    "stars": len(row["cpu"]), "failed": len(row["failed"])}
             for name in ("period_1pct", "period_target", "period_in_68", "class", "baseline_class",
                          "mode", "subtype", "teff_68", "teff_95", "abs_mag_68", "abs_mag_95"):
-                out[name], out[name + "_n"] = _share(row[name])
+                out[name], out[name + "_n"] = _fraction(row[name])
             out["period_median_z"] = float(np.median(row["period_z"])) if row["period_z"] else None
             out["mean_class_probability"] = float(np.mean(row["class_prob"])) if row["class_prob"] else None
             out["teff_rms"] = float(np.sqrt(np.mean(np.square(row["teff_error"])))) if row["teff_error"] else None

@@ -289,8 +289,8 @@ def infer(model, times, mags, errs, band=None, distance_pc: float | None = None)
     (the model's default band, with a warning). Keys: ``class`` and ``class_probabilities``
     (equal prior odds over the classes trained in the curve's bands), ``subtype`` and
     ``subtype_probabilities`` (RRab/RRc for RR Lyrae; for other classes the subtypes their
-    training stars name, e.g. Cepheid F/1O, eclipsing EA/EB/EW; else null), ``period`` (days, the best
-    fit of the class) and ``period_interval``, ``teff`` and ``abs_mag`` (needs
+    training stars name, e.g. Cepheid F/1O, eclipsing EA/EB/EW; else null), ``period``
+    (days, the best fit of the class) and ``period_interval``, ``teff`` and ``abs_mag`` (needs
     ``distance_pc``) as ``{"median", "p16", "p84"}`` or null, ``amplitude`` (peak-to-peak of
     the fitted curve in the band with most points, mag), ``n_points`` and ``warnings``.
     :func:`analyse` gives the best-fitting curve too.
