@@ -366,6 +366,20 @@ def test_stripe82_teff_on_the_bulge_scale(stripe82, bulge):
     assert abs(robust(p.abs_v.value[ab])[0] - cal.RR_LYRAE_MV_AT_FEH_M15.value) < 0.2
 
 
+def test_stripe82_absolute_magnitudes_say_they_carry_no_star_by_star_information(stripe82):
+    """Sesar et al.'s distances rest on an M_V-[Fe/H] relation, so V_0 - mu gives every star
+    nearly the same M_V: its spread over the stars is far below the per-star uncertainty,
+    and each value's provenance says what it is."""
+    _, p = stripe82
+    ok = p.abs_v.ok
+    spread = robust(p.abs_v.value[ok])[1]
+    report("Stripe 82 M_V", n=int(ok.sum()), robust_spread=spread,
+           median_sigma=float(np.median(p.abs_v.sigma[ok])))
+    assert spread < 0.05 < 0.09 < float(np.median(p.abs_v.sigma[ok]))
+    for value in (p.abs_v, p.abs_i, p.abs_g):
+        assert "not each star's own luminosity" in value.source
+
+
 def test_reddening_accepts_plain_colours():
     e = cal.reddening_from_minimum_colour([1.38, 0.58], sigma=[0.02, 0.02])
     assert e.value == pytest.approx([0.80, 0.0])

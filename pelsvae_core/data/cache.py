@@ -45,7 +45,8 @@ from .surveys import CATALOGUE_FOLDERS, SURVEYS, DataRoot
 log = logging.getLogger(__name__)
 #: Bump when the pipeline's output changes for the same inputs and settings.
 #: 2: OGLE-IV bulge and Gaia DR3; physical_star, subtype vocabulary, calibrated and paper physics.
-PIPELINE_VERSION = 2
+#: 3: the Stripe 82 absolute magnitudes' provenance says they return an assumed M_V relation.
+PIPELINE_VERSION = 3
 KEPT = "kept"
 STARS_FILE = "stars.parquet"
 MANIFEST_FILE = "manifest.json"
