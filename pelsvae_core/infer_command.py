@@ -69,7 +69,8 @@ def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
         axes.invert_yaxis()
         axes.set_xlabel("phase")
         axes.set_ylabel("magnitude")
-        axes.set_title(f"{name}: {r['class']} ({r['class_probabilities'][r['class']]:.2f}), "
+        subtype = f" {r['subtype']}" if r["subtype"] else ""
+        axes.set_title(f"{name}: {r['class']}{subtype} ({r['class_probabilities'][r['class']]:.2f}), "
                        f"P = {r['period']:.6g} d", fontsize=9)
         axes.legend(fontsize=7, loc="upper right")
     out = io.BytesIO()
