@@ -191,7 +191,16 @@ def baseline(train: list[Star], seed: int) -> RandomForestClassifier:
 
 def _fraction(values: list) -> tuple[float | None, int]:
     """The share of true values (None without any) and how many there are."""
-    return (float(np.mean(values)) if values else None), len(values)
+    return _summary(np.mean, values), len(values)
+
+
+def _summary(statistic, values: list) -> float | None:
+    """``statistic`` of ``values`` as a float, or None without any (JSON-ready)."""
+    return float(statistic(values)) if len(values) else None
+
+
+def _rms(values) -> float:
+    return float(np.sqrt(np.mean(np.square(values))))
 
 
 def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
@@ -219,15 +228,12 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             for name in ("period_1pct", "period_target", "period_in_68", "class", "baseline_class",
                          "mode", "subtype", "teff_68", "teff_95", "abs_mag_68", "abs_mag_95"):
                 out[name], out[name + "_n"] = _fraction(row[name])
-            out["period_median_z"] = float(np.median(row["period_z"])) if row["period_z"] else None
-            out["mean_class_probability"] = float(np.mean(row["class_prob"])) if row["class_prob"] else None
-            out["teff_rms"] = float(np.sqrt(np.mean(np.square(row["teff_error"])))) if row["teff_error"] else None
-            out["teff_prior_sd"] = float(train["teff"].std())
-            out["abs_mag_bias"] = float(np.mean(row["m_error"])) if row["m_error"] else None
-            out["abs_mag_rms"] = float(np.sqrt(np.mean(np.square(row["m_error"])))) if row["m_error"] else None
-            out["abs_mag_prior_sd"] = float(train["abs_mag"].std())
-            out["cpu_s"] = float(np.median(row["cpu"])) if row["cpu"] else None
-            out["wall_s"] = float(np.median(row["wall"])) if row["wall"] else None
+            out.update(period_median_z=_summary(np.median, row["period_z"]),
+                       mean_class_probability=_summary(np.mean, row["class_prob"]),
+                       teff_rms=_summary(_rms, row["teff_error"]), teff_prior_sd=float(train["teff"].std()),
+                       abs_mag_bias=_summary(np.mean, row["m_error"]), abs_mag_rms=_summary(_rms, row["m_error"]),
+                       abs_mag_prior_sd=float(train["abs_mag"].std()),
+                       cpu_s=_summary(np.median, row["cpu"]), wall_s=_summary(np.median, row["wall"]))
             rows.append(out)
             truth = np.array(row["true_class"])
             for cls in sorted(set(truth)) if len(set(truth)) > 1 else []:
