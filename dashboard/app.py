@@ -292,7 +292,8 @@ YOUR_STAR_HELP = f"""Upload or paste a light curve as CSV with a header: columns
 `pelsvae infer`; at least 10 points, at most {MAX_UPLOAD_TEXT}. The model fits every class it
 was trained on in the curve's bands and gives the class, its subtype or mode (RR Lyrae
 RRab/RRc, Cepheid F/1O, eclipsing EA/EB/EW), the period (aliases considered) and the physics
-with their 16–84 % intervals; a distance gives the absolute magnitude. The rest of the page stays usable while it works (about a second)."""
+with their 16–84 % intervals; a distance gives the absolute magnitude. The rest of the page
+stays usable while it works (about a second)."""
 
 
 def your_star_tab(state: Explorer) -> pn.Column:

@@ -245,9 +245,7 @@ def _bars(title: str, factors: list[str], colours: dict[str, str], height: int):
     fig = figure(title=title, y_range=FactorRange(*reversed(factors)), x_range=(0, 115),
                  x_axis_label="probability (%)", height=height, sizing_mode="stretch_width",
                  toolbar_location=None)
-    source = ColumnDataSource({"name": list(factors), "percent": [0.0] * len(factors),
-                               "colour": [colours.get(f, "#888888") for f in factors],
-                               "label": [""] * len(factors)})
+    source = ColumnDataSource(_bar_data(factors, colours, None))
     fig.hbar(y="name", right="percent", height=0.7, source=source, color="colour")
     fig.text(x="percent", y="name", text="label", source=source, x_offset=4, text_font_size="9pt",
              text_baseline="middle")
@@ -255,10 +253,19 @@ def _bars(title: str, factors: list[str], colours: dict[str, str], height: int):
     return fig, source
 
 
+def _bar_data(names, colours: dict[str, str], probabilities: dict[str, float] | None) -> dict:
+    """A bar chart's columns: one bar per name, its colour, its probability in per cent and
+    the label written beside it (none without probabilities)."""
+    percent = [100 * (probabilities or {}).get(name, 0.0) for name in names]
+    return {"name": list(names), "percent": percent,
+            "colour": [colours.get(name, "#888888") for name in names],
+            "label": [f"{p:.0f} %" if probabilities else "" for p in percent]}
+
+
 def _set_bars(source: ColumnDataSource, probabilities: dict[str, float] | None) -> None:
-    percent = [100 * (probabilities or {}).get(name, 0.0) for name in source.data["name"]]
-    source.data = {**source.data, "percent": percent,
-                   "label": [f"{p:.0f} %" if probabilities else "" for p in percent]}
+    """New probabilities on the bars ``source`` already has, their colours kept."""
+    names = source.data["name"]
+    source.data = _bar_data(names, dict(zip(names, source.data["colour"])), probabilities)
 
 
 class StarFigures:
@@ -294,9 +301,7 @@ class StarFigures:
         probabilities = result.get("subtype_probabilities")
         names = list(probabilities) if probabilities else list(MODE_COLOURS)
         self.modes.y_range.factors = list(reversed(names))  # the class's own subtypes
-        self.mode_bars.data = {"name": names, "percent": [0.0] * len(names), "label": [""] * len(names),
-                               "colour": [SUBTYPE_COLOURS.get(n, "#888888") for n in names]}
-        _set_bars(self.mode_bars, probabilities)
+        self.mode_bars.data = _bar_data(names, SUBTYPE_COLOURS, probabilities)
         self.modes.title.text = ("Subtype (mode)" if not result else f"{result['class']} subtype (mode)"
                                  if probabilities else f"Subtype: none inferred for {result['class']}")
         if folded is None or fitted is None:

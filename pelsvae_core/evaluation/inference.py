@@ -53,7 +53,7 @@ from ..data.calibration import LMC_DISTANCE_MODULUS, LMC_MEAN_REDDENING, OGLE_WE
 from ..data.subtypes import UNKNOWN
 from ..data.surveys import SURVEYS, DataRoot
 from ..inference import analyse
-from ..periodogram import search_period
+from ..periodogram import is_recovered, search_period
 
 #: Survey registry key, group label, band kept (None: every band, fitted together), and the
 #: parameter it measures (only stars that have it are drawn), or None.
@@ -259,7 +259,7 @@ def _measure(model, star: Star, forest, row: dict) -> None:
     row["cpu"].append(time.process_time() - cpu)
     row["wall"].append(time.perf_counter() - started)
     r = found.result
-    ok = abs(r["period"] / star.period - 1) < 0.01
+    ok = is_recovered(r["period"], star.period)
     row["period_1pct"].append(ok)
     if star.cls in PERIOD_CLASSES and star.epochs().max() + 1 >= PERIOD_MIN_EPOCHS:
         row["period_target"].append(ok)

@@ -121,7 +121,7 @@ class MixtureDensity:
         components the others would be K - 1 times the work (most of a simulation's time)."""
         a, k, d = self.arrays, self.components, self.dims
         h = self._standardised(x)
-        last = hidden(a, h)
+        last = hidden_layer(a, h)
         logits = last @ a["w_out"][:, :k] + a["b_out"][:k]
         pick = categorical(np.exp(logits - logsumexp(logits, 1)[:, None]), rng)
         picked = np.empty((len(pick), d + d * (d + 1) // 2))
@@ -133,7 +133,7 @@ class MixtureDensity:
         return y * a["y_scale"] + a["y_mean"]
 
 
-def hidden(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
+def hidden_layer(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
     """The last hidden layer of the stored MLP ``prefix`` (tanh layers ``w<i>``/``b<i>``) on
     standardised inputs ``h``."""
     for i in range(int(arrays[prefix + "n_hidden"])):
@@ -142,8 +142,8 @@ def hidden(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np
 
 
 def forward(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
-    """The stored MLP ``prefix``: :func:`hidden`, then the linear ``w_out``/``b_out``."""
-    return hidden(arrays, h, prefix) @ arrays[prefix + "w_out"] + arrays[prefix + "b_out"]
+    """The stored MLP ``prefix``: :func:`hidden_layer`, then the linear ``w_out``/``b_out``."""
+    return hidden_layer(arrays, h, prefix) @ arrays[prefix + "w_out"] + arrays[prefix + "b_out"]
 
 
 def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
