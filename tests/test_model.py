@@ -15,8 +15,8 @@ from pelsvae_core.model import losses, storage
 from pelsvae_core.model.config import ModelConfig, TrainConfig
 from pelsvae_core.model.decoder import periodic_values
 from pelsvae_core import fourier
-from pelsvae_core.model.networks import fourier_coefficients, periodic_interpolate
-from pelsvae_core.model.training import fit
+from pelsvae_core.model.networks import fourier_coefficients, fourier_design, periodic_interpolate
+from pelsvae_core.model.training import batch_loss, check_reconstruction, fit
 from pelsvae_core.model.vae import PELSVAE, batch_from
 
 CLASSES = ("ACEP", "CEP", "DSCT", "ECL", "ELL", "LPV", "RRLYR", "T2CEP")
@@ -72,6 +72,46 @@ def test_fourier_encoder_reads_the_weighted_least_squares_series():
         want = fourier.fit(phase[row][m], mag[row][m], np.maximum(err[row][m], 0.02), 5)
         np.testing.assert_allclose(got[row], want, atol=1e-3)
     assert abs(got[0][0] - 0.5) < 0.01 and abs(got[0][1 + 5 + 0] - 0.3) < 0.01  # a0 and b1
+
+
+def test_series_distance_is_the_mean_square_difference_over_the_cycle():
+    """Parseval: the coefficient form equals the mean over a fine phase grid of the squared
+    difference of the two curves, in units of the floor squared."""
+    g = torch.Generator().manual_seed(1)
+    series, target = torch.randn(4, 2 * 5 + 1, generator=g), torch.randn(4, 2 * 5 + 1, generator=g)
+    grid = torch.arange(1000) / 1000
+    design = fourier_design(grid, 5)
+    on_grid = (((series - target) @ design.T) ** 2).mean(1).mean() / 0.02**2
+    assert float(losses.series_distance(series, target, 0.02)) == pytest.approx(float(on_grid), rel=1e-5)
+
+
+def test_fourier_reconstruction_and_early_conditions():
+    """A Fourier encoder may read the conditions with the series (other weights than the
+    late reading); a linear output is the decoded series itself, not held in [0, 1]; the
+    series loss is refused for a decoder whose curve is not its series."""
+    fourier_net = {"encoder_fourier_order": 4, "decoder_fourier_order": 4, "physics": True}
+    early = PELSVAE(tiny(**fourier_net, early_conditions=True, curve_output="linear"))
+    late = PELSVAE(tiny(**fourier_net))
+    assert early.encoder.dense is None and late.encoder.dense is not None
+    assert early.encoder.sequence[0].in_features == 9 + 8 + 2 + 6
+    batch = random_batch()
+    out = early.reconstruct(batch, sample=False)
+    assert out.series.shape == (6, 2, 9)
+    decoded = torch.einsum("bk,bnk->bn", out.series[:, 0], fourier_design(batch.phase, 4))
+    assert torch.allclose(out.mag, decoded, atol=5e-2)  # through the grid's linear interpolation
+    with torch.no_grad():
+        early.decoder.seed[-1].bias[0] = 5.0  # a constant far outside [0, 1] passes a linear output
+    with torch.no_grad():
+        assert float(early.reconstruct(batch, sample=False).mag.min()) > 1
+    terms, _ = batch_loss(early, batch, TrainConfig(reconstruction="fourier"), 0.001, sample=True)
+    terms.total.backward()
+    assert all(torch.isfinite(p.grad).all() for p in early.parameters() if p.grad is not None)
+    with pytest.raises(ValueError, match="needs a Fourier decoder with a linear output"):
+        check_reconstruction(late.cfg, TrainConfig(reconstruction="fourier"))
+    with pytest.raises(ValueError, match="reconstruction must be one of points, fourier"):
+        TrainConfig(reconstruction="pixels")
+    with pytest.raises(ValueError, match="curve_output must be one of sigmoid, linear"):
+        tiny(curve_output="tanh")
 
 
 def test_missing_physics_enter_as_mask_not_invented_values():

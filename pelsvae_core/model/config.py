@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, fields
 #: Bumped when the saved layout or the meaning of a field changes.
 FORMAT_VERSION = 1
 ARCHITECTURES = ("tcn", "gru", "lstm")
+CURVE_OUTPUTS = ("sigmoid", "linear")
+RECONSTRUCTIONS = ("points", "fourier")
 #: Bounds on the network's shape, checked before anything is allocated, so that no
 #: ``config.json`` can ask for gigabytes: at the bounds a network has at most 34 M
 #: parameters (136 MB); the paper's Table 2 network has 0.27 M, the shipped one 0.24 M.
-LIMITS = {"latent_dim": (1, 64), "hidden": (1, 256), "blocks": (1, 16), "kernel": (1, 9),
+LIMITS = {"latent_dim": (1, 64), "hidden": (1, 1024), "blocks": (1, 16), "kernel": (1, 9),
           "rnn_layers": (1, 4), "grid_size": (1, 4096), "decoder_seed_size": (1, 4096),
           "decoder_kernel": (1, 9), "decoder_channels": (1, 256), "encoder_fourier_order": (1, 32),
           "decoder_fourier_order": (1, 32)}
@@ -51,6 +53,17 @@ class ModelConfig:
     #: A number K: a dense network gives the Fourier series of order K of the magnitude and of the
     #: error, summed on the grid: periodic, smooth, and as detailed as K allows by construction.
     decoder_fourier_order: int | None = None
+    #: How the decoder's last layer becomes the normalised curve: "sigmoid" (the paper's, in
+    #: [0, 1] like the min-max scaled training curves) or "linear". The curves' extremes are their
+    #: noisy brightest and faintest points, so the true curve nears 0 and 1 where a sigmoid is
+    #: flattest: a Fourier series under it must be steep there, and sharp maxima (RRab,
+    #: Cepheids) lose detail (measured: README "Capacity").
+    curve_output: str = "sigmoid"
+    #: A Fourier encoder reads the class, band (and physics) with the coefficients at its first
+    #: layer (True), or after two layers, as models before this setting did (False). Measured:
+    #: conditions read late cost most of the detail a 32-dimensional latent can carry (a
+    #: series autoencoder's LPV two-sample accuracy 0.68 early vs 0.84 late; README "Capacity").
+    early_conditions: bool = False
 
     def __post_init__(self):
         for name in ("classes", "bands", "decoder_channels"):
@@ -63,6 +76,9 @@ class ModelConfig:
                     or len(set(labels)) != len(labels)):
                 raise ValueError(f"model setting {name} must list 1 to {MAX_LABELS} distinct "
                                  f"names, not {labels!r}")
+        if self.curve_output not in CURVE_OUTPUTS:
+            raise ValueError(f"model setting curve_output must be one of {', '.join(CURVE_OUTPUTS)}, "
+                             f"not {self.curve_output!r}")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"model setting architecture must be one of {', '.join(ARCHITECTURES)}, "
                              f"not {self.architecture!r}")
@@ -80,6 +96,9 @@ class ModelConfig:
                 or not 0 <= self.dropout < 1:
             raise ValueError(f"model setting dropout must be a number from 0 to below 1, "
                              f"not {self.dropout!r}")
+        if not isinstance(self.early_conditions, bool):
+            raise ValueError(f"model setting early_conditions must be true or false, "
+                             f"not {self.early_conditions!r}")
         if not isinstance(self.physics, bool):
             raise ValueError(f"model setting physics must be true or false, not {self.physics!r}")
         ratio, rest = divmod(self.grid_size, self.decoder_seed_size)
@@ -143,6 +162,10 @@ class TrainConfig:
     error_weight: float = 1.0
     #: Floor on normalised errors in the weighted MSE, so a few tiny errors cannot dominate.
     error_floor: float = 0.02
+    #: The reconstruction term: "points" (the paper's weighted MSE at the observed phases) or
+    #: "fourier" (a Fourier decoder's series against each curve's own weighted series of the same
+    #: order, over the whole cycle: :func:`pelsvae_core.model.losses.series_distance`).
+    reconstruction: str = "points"
     patience: int = 8
     seed: int = 0
     device: str = "auto"
@@ -150,6 +173,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.scheduler not in ("none", "exponential", "cosine", "plateau"):
             raise ValueError(f"unknown scheduler {self.scheduler!r}")
+        if self.reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(f"train setting reconstruction must be one of {', '.join(RECONSTRUCTIONS)}, "
+                             f"not {self.reconstruction!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -2,6 +2,9 @@
 
 L = weighted MSE + beta * KL(q(z|x) || N(0, I)) + w * KL(true errors || decoded errors)
 
+(or, for a Fourier decoder, the distance of its series to the curve's own in place of the
+weighted MSE: :func:`series_distance`).
+
 Every term is a mean over light curves (and, inside a curve, over its distinct
 real observations), so beta keeps the meaning it has in the paper; the original
 code divided the KL term by batch size x 10^4, which made it vanish.
@@ -35,6 +38,18 @@ def weighted_mse(mag, mag_hat, err, mask, floor: float) -> torch.Tensor:
     return _masked_curve_mean((mag - mag_hat) ** 2 / err.clamp_min(floor) ** 2, mask)
 
 
+def series_distance(series: torch.Tensor, target: torch.Tensor, floor: float) -> torch.Tensor:
+    """Mean over one cycle of the squared difference between two Fourier series (B, 2K + 1),
+    ``[a0, a_1..a_K, b_1..b_K]``: (delta a0)^2 + sum_k (delta a_k^2 + delta b_k^2) / 2 (Parseval),
+    in units of ``floor``^2 so that it weighs against the KL term like :func:`weighted_mse`; the
+    mean over curves. Against each curve's own weighted series (the encoder's input) every phase
+    of the cycle counts alike, where the points' MSE counts the phases a survey happened to
+    observe and each point's noise: measured to keep more of the curves' detail (README "Capacity")."""
+    weights = torch.full_like(series[0], 0.5)
+    weights[0] = 1.0
+    return (((series - target) ** 2 * weights).sum(1) / floor**2).mean()
+
+
 def kl_to_unit_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)) summed over latent dimensions, averaged over curves
     (Kingma & Welling 2013, Appendix B)."""
@@ -49,8 +64,11 @@ def error_kl(err, err_hat, mask) -> torch.Tensor:
 
 
 def vae_loss(mag, mag_hat, err, err_hat, mask, mu, logvar, beta: float, error_weight: float,
-             floor: float) -> LossTerms:
-    reconstruction = weighted_mse(mag, mag_hat, err, mask, floor)
+             floor: float, reconstruction: torch.Tensor | None = None) -> LossTerms:
+    """Eq. 4; ``reconstruction``: the first term when measured otherwise
+    (:func:`series_distance`), else the points' :func:`weighted_mse`."""
+    if reconstruction is None:
+        reconstruction = weighted_mse(mag, mag_hat, err, mask, floor)
     kl = kl_to_unit_gaussian(mu, logvar)
     error = error_kl(err, err_hat, mask)
     return LossTerms(reconstruction + beta * kl + error_weight * error, reconstruction, kl, error)

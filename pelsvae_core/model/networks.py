@@ -97,26 +97,30 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        extra = len(cfg.classes) + len(cfg.bands) + (2 * N_PHYSICS if cfg.physics else 0)
+        self.early = bool(cfg.encoder_fourier_order and cfg.early_conditions)
         if cfg.encoder_fourier_order:
-            self.sequence = nn.Sequential(nn.Linear(2 * cfg.encoder_fourier_order + 1, cfg.hidden),
-                                          nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU())
+            width = 2 * cfg.encoder_fourier_order + 1 + (extra if self.early else 0)
+            self.sequence = nn.Sequential(nn.Linear(width, cfg.hidden), nn.ReLU(),
+                                          nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU())
         elif cfg.architecture == "tcn":
             self.sequence = nn.Sequential(*[
                 TemporalBlock(ENCODER_CHANNELS if i == 0 else cfg.hidden, cfg.hidden, cfg.kernel,
                               2**i, cfg.dropout, causal=True) for i in range(cfg.blocks)])
         else:
             self.sequence = _rnn(cfg, ENCODER_CHANNELS)
-        extra = len(cfg.classes) + len(cfg.bands) + (2 * N_PHYSICS if cfg.physics else 0)
-        self.dense = nn.Sequential(nn.Linear(cfg.hidden + extra, cfg.hidden), nn.ReLU(),
-                                   nn.Dropout(cfg.dropout))
+        self.dense = None if self.early else nn.Sequential(
+            nn.Linear(cfg.hidden + extra, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout))
         self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
     def forward(self, phase, mag, err, mask, conditions) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cfg.encoder_fourier_order:
-            summary = self.sequence(fourier_coefficients(phase, mag, err, mask,
-                                                         self.cfg.encoder_fourier_order))
-            return self._head(summary, conditions)
+            series = fourier_coefficients(phase, mag, err, mask, self.cfg.encoder_fourier_order)
+            if self.early:
+                h = self.sequence(torch.cat([series, conditions], dim=1))
+                return self.mu(h), self.logvar(h)
+            return self._head(self.sequence(series), conditions)
         angle = 2 * torch.pi * phase
         x = torch.stack([torch.sin(angle), torch.cos(angle), mag, err, mask.float()], dim=1)
         if self.cfg.architecture == "tcn":
@@ -160,10 +164,16 @@ class GridDecoder(nn.Module):
         self.register_buffer("grid_angle", torch.stack([torch.sin(angle), torch.cos(angle)]),
                              persistent=False)
 
-    def forward(self, conditions: torch.Tensor) -> torch.Tensor:
-        """Grid of normalised magnitude and error, shape (batch, 2, grid_size)."""
+    def series(self, conditions: torch.Tensor) -> torch.Tensor:
+        """A Fourier decoder's coefficients (batch, 2, 2K + 1), ``[a0, a_1..a_K, b_1..b_K]`` of the
+        magnitude and the error channel before their output functions (as :func:`fourier_design`)."""
+        return self.seed(conditions).view(len(conditions), 2, -1)
+
+    def forward(self, conditions: torch.Tensor, series: torch.Tensor | None = None) -> torch.Tensor:
+        """Grid of normalised magnitude and error, shape (batch, 2, grid_size); a Fourier decoder
+        sums ``series`` when given (:meth:`series` of the same conditions)."""
         if self.cfg.decoder_fourier_order:
-            out = self.seed(conditions).view(len(conditions), 2, -1) @ self.basis
+            out = (self.series(conditions) if series is None else series) @ self.basis
         elif self.cfg.architecture == "tcn":
             x = self.seed(conditions).view(len(conditions), self.cfg.decoder_widths[0], -1)
             for i, level in enumerate(self.levels):
@@ -177,7 +187,8 @@ class GridDecoder(nn.Module):
             # two turns around the cycle; the second starts from the state the first ends in
             out, _ = self.rnn(inputs.repeat(1, 1, 2).transpose(1, 2))
             out = self.head(out[:, self.cfg.grid_size:].transpose(1, 2))
-        return torch.stack([torch.sigmoid(out[:, 0]), F.softplus(out[:, 1]) + 1e-4], dim=1)
+        curve = torch.sigmoid(out[:, 0]) if self.cfg.curve_output == "sigmoid" else out[:, 0]
+        return torch.stack([curve, F.softplus(out[:, 1]) + 1e-4], dim=1)
 
 
 def periodic_interpolate(grid: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_path, remove_stale, write_text
 from ..data.dataset import TrainingSet
 from .config import ModelConfig, TrainConfig
-from .losses import active_units, vae_loss
+from .losses import active_units, series_distance, vae_loss
+from .networks import fourier_coefficients
 from .vae import PELSVAE, batch_from
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,30 @@ class History:
     best_epoch: int = -1
 
 
+def check_reconstruction(model_cfg: ModelConfig, cfg: TrainConfig) -> None:
+    """The "fourier" reconstruction compares series: it needs a Fourier decoder whose curve is
+    its series itself (a sigmoid would bend it)."""
+    if cfg.reconstruction == "fourier" and not (model_cfg.decoder_fourier_order
+                                                and model_cfg.curve_output == "linear"):
+        raise ValueError("train setting reconstruction = \"fourier\" needs a Fourier decoder with a "
+                         "linear output (model settings decoder_fourier_order and "
+                         "curve_output = \"linear\")")
+
+
+def batch_loss(model: PELSVAE, batch, cfg: TrainConfig, beta: float, sample: bool):
+    """The loss terms of one batch (:func:`~.losses.vae_loss`), with the reconstruction term
+    ``cfg.reconstruction`` names, and the posterior means."""
+    out = model.reconstruct(batch, sample)
+    reconstruction = None
+    if cfg.reconstruction == "fourier":
+        target = fourier_coefficients(batch.phase, batch.mag, batch.err, batch.mask,
+                                      model.cfg.decoder_fourier_order)
+        reconstruction = series_distance(out.series[:, 0], target, cfg.error_floor)
+    terms = vae_loss(batch.mag, out.mag, batch.err, out.err, batch.mask, out.mu, out.logvar, beta,
+                     cfg.error_weight, cfg.error_floor, reconstruction)
+    return terms, out.mu
+
+
 def evaluate_loss(model: PELSVAE, data: TrainingSet, cfg: TrainConfig, device,
                   batch_size: int = 1024) -> dict[str, float]:
     """Mean loss terms over a whole split, decoding from the posterior mean (no sampling)."""
@@ -74,9 +99,8 @@ def evaluate_loss(model: PELSVAE, data: TrainingSet, cfg: TrainConfig, device,
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
             batch = batch_from(data, slice(start, start + batch_size)).to(device)
-            mu, logvar, mag, err = model(batch, sample=False)
-            terms = vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, cfg.beta,
-                             cfg.error_weight, cfg.error_floor).as_floats()
+            terms, mu = batch_loss(model, batch, cfg, cfg.beta, sample=False)
+            terms = terms.as_floats()
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value * len(batch.cls)
             mus.append(mu.cpu())
@@ -156,6 +180,7 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
     recorded so that a resume names a changed ``data.*`` setting; without it a changed
     training set is still refused, as ``data.training_set``.
     """
+    check_reconstruction(model_cfg, cfg)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     remove_stale(work_dir, [CHECKPOINT, HISTORY])
@@ -199,9 +224,7 @@ def fit(data: TrainingSet, model_cfg: ModelConfig, cfg: TrainConfig, work_dir: P
         beta = cfg.beta * min(1.0, (epoch + 1) / max(cfg.kl_warmup_epochs, 1))
         for k, start in enumerate(bar):
             batch = batch_from(train, order[start:start + cfg.batch_size]).to(device)
-            mu, logvar, mag, err = model(batch)
-            terms = vae_loss(batch.mag, mag, batch.err, err, batch.mask, mu, logvar, beta,
-                             cfg.error_weight, cfg.error_floor)
+            terms, _ = batch_loss(model, batch, cfg, beta, sample=True)
             optimizer.zero_grad()
             terms.total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)

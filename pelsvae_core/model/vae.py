@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -43,6 +44,17 @@ def batch_from(data: TrainingSet, index: np.ndarray | slice | None = None) -> Ba
     return Batch(phase=tensor(data.phase), mag=tensor(data.mag), err=tensor(data.err),
                  mask=tensor(data.mask), cls=tensor(data.cls), band=tensor(data.band),
                  physics=tensor(physics))
+
+
+class Reconstruction(NamedTuple):
+    """The posterior (mu, logvar), the decoded normalised magnitude and error at the batch's
+    phases (B, L), and a Fourier decoder's coefficients (B, 2, 2K + 1), else None."""
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    mag: torch.Tensor
+    err: torch.Tensor
+    series: torch.Tensor | None
 
 
 class PELSVAE(nn.Module):
@@ -91,10 +103,18 @@ class PELSVAE(nn.Module):
         self.folded = True
         return self
 
-    def forward(self, batch: Batch, sample: bool = True):
+    def reconstruct(self, batch: Batch, sample: bool = True) -> Reconstruction:
+        """Encode, draw z (or take the posterior mean), decode at the batch's phases; a Fourier
+        decoder's coefficients come along, for a loss on the series itself."""
         mu, logvar = self.encode(batch)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        mag, err = self.decode(z, batch.cls, batch.band, batch.phase)
-        return mu, logvar, mag, err
+        conditions = torch.cat([z, self.labels(batch.cls, batch.band)], dim=1)
+        series = self.decoder.series(conditions) if self.cfg.decoder_fourier_order else None
+        values = periodic_interpolate(self.decoder(conditions, series), batch.phase)
+        return Reconstruction(mu, logvar, values[:, 0], values[:, 1], series)
+
+    def forward(self, batch: Batch, sample: bool = True):
+        """(mu, logvar, magnitude, error) of :meth:`reconstruct`."""
+        return self.reconstruct(batch, sample)[:4]
 
 

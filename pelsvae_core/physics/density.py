@@ -214,15 +214,21 @@ def mixture_log_prob(out, y, components: int, xp):
 
 
 def gaussian_log_prob(residual, tril, xp):
-    """log N(r; 0, L L^T) by forward substitution z = L^-1 r, for NumPy or torch (``xp``)
-    arrays (..., D) and (..., D, D): -|z|^2 / 2 - sum log L_ii - D log(2 pi) / 2."""
+    """log N(r; 0, L L^T) with z = L^-1 r, for NumPy or torch (``xp``) arrays (..., D) and
+    (..., D, D): -|z|^2 / 2 - sum log L_ii - D log(2 pi) / 2. Torch solves in one batched
+    triangular solve, NumPy substitutes a row at a time: D steps, not the D^2 / 2 of an
+    element at a time, which dominated the density's fit at 33 dimensions."""
     d = residual.shape[-1]
-    z = []
-    for i in range(d):
-        known = sum((tril[..., i, j] * z[j] for j in range(i)), 0.0)
-        z.append((residual[..., i] - known) / tril[..., i, i])
-    log_det = sum(xp.log(tril[..., i, i]) for i in range(d))
-    return -0.5 * sum(zi ** 2 for zi in z) - log_det - 0.5 * d * LOG_2PI
+    shape = xp.broadcast_shapes(residual.shape, tril.shape[:-1])
+    rhs, tril = xp.broadcast_to(residual, shape)[..., None], xp.broadcast_to(tril, shape + (d,))
+    if xp is np:  # forward substitution, a row at a time (LU's solve loses 1e-6 at 33 dimensions)
+        z = np.zeros(shape)
+        for i in range(d):
+            z[..., i] = (rhs[..., i, 0] - (tril[..., i, :i] * z[..., :i]).sum(-1)) / tril[..., i, i]
+    else:
+        z = xp.linalg.solve_triangular(tril, rhs, upper=False)[..., 0]
+    log_det = xp.log(xp.diagonal(tril, 0, -2, -1)).sum(-1)
+    return -0.5 * (z ** 2).sum(-1) - log_det - 0.5 * d * LOG_2PI
 
 
 def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
