@@ -139,10 +139,7 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
         "regressor_validation": table.to_dict(orient="records"),
         "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
         "repeats": REPEATS, "seed": seed,
-        "density": {"kind": "mdn", "hidden": list(density.HIDDEN),
-                    "components": {name.split("/")[0]: predictor.components
-                                   for name, predictor in predictors.items()
-                                   if isinstance(predictor, density.MixtureDensity)},
+        "density": {"kind": "mdn", "components": density.COMPONENTS, "hidden": list(density.HIDDEN),
                     "targets": "posterior means and log10 amplitude of the real training curves",
                     "subtypes": {
                         "inputs": "one-hot over each class's subtypes with at least "

@@ -38,10 +38,6 @@ MEAN_PREFIX = "mean_"
 MIN_SCALE = 1e-2
 #: Mixture components and hidden layer widths (tanh), chosen on the validation stars.
 COMPONENTS = 8
-#: Training stars a component needs: each holds a mean and a full covariance (for 33 targets,
-#: 594 numbers), so a class of fewer stars gets fewer components, at least one (ELL: 4 stars,
-#: DSCT: 56 -> 1 component; CEP: 1,774 -> 8). :func:`components_for`.
-STARS_PER_COMPONENT = 100
 HIDDEN = (64, 64)
 #: Training: a fifth of the stars held out for early stopping; Adam with a little weight decay.
 HOLDOUT = 0.2
@@ -241,13 +237,7 @@ def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     return (top + np.log(np.exp(a - top).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
-def components_for(n_stars: int) -> int:
-    """Mixture components for a class of ``n_stars`` training stars: one per
-    :data:`STARS_PER_COMPONENT`, between 1 and :data:`COMPONENTS`."""
-    return int(min(COMPONENTS, max(1, n_stars // STARS_PER_COMPONENT)))
-
-
-def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: int | None = None,
+def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: int = COMPONENTS,
                 hidden: tuple[int, ...] = HIDDEN, seed: int = 0, progress: bool = False,
                 desc: str = "mdn", mean_network: bool = True) -> MixtureDensity:
     """Fit the density of ``y`` (n, D) given ``x`` (n, p): the mean network by least squares,
@@ -266,7 +256,6 @@ def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: in
     unique = np.unique(groups)
     if len(unique) < 2:
         raise ValueError(f"{desc}: need at least 2 groups (stars) to fit and stop early, got {len(unique)}")
-    components = components_for(len(unique)) if components is None else components
     rng = np.random.default_rng(seed)
     held = np.isin(groups, rng.choice(unique, max(1, round(HOLDOUT * len(unique))), replace=False))
     x_mean, x_scale = x.mean(0), x.std(0)
@@ -353,14 +342,8 @@ def mlp_arrays(net, prefix: str = "") -> dict[str, np.ndarray]:
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
     arrays = {prefix + "n_hidden": np.array(len(linears) - 1)}
     for name, layer in zip([*range(len(linears) - 1), "_out"], linears):
-        # Single precision, in half the bytes (33 targets: 1.2 MB a class): the network's own
-        # weights are rounded first (a draw moves by ~1e-7 of its scale), so the arrays, evaluated
-        # in double, are still exactly that network.
-        with torch.no_grad():
-            for weights in (layer.weight, layer.bias):
-                weights.copy_(weights.float().to(weights.dtype))
-        arrays[f"{prefix}w{name}"] = layer.weight.detach().numpy().T.astype(np.float32)
-        arrays[f"{prefix}b{name}"] = layer.bias.detach().numpy().astype(np.float32)
+        arrays[f"{prefix}w{name}"] = layer.weight.detach().numpy().T.copy()
+        arrays[f"{prefix}b{name}"] = layer.bias.detach().numpy().copy()
     return arrays
 
 

@@ -139,9 +139,7 @@ def make_estimator(kind: str, seed: int):
         return LinearRegression()
     if kind == "rf":
         from sklearn.ensemble import RandomForestRegressor
-        # 20 trees of leaves of >= 10 rows: a forest's leaves store every latent dimension,
-        # 40 trees of >= 5 rows held 16.5 MB at 32 dimensions (a model folder keeps <= 20 MB)
-        return RandomForestRegressor(n_estimators=20, max_depth=12, min_samples_leaf=10,
+        return RandomForestRegressor(n_estimators=40, max_depth=12, min_samples_leaf=5,
                                      random_state=seed, n_jobs=1)
     if kind == "mlp":
         from sklearn.neural_network import MLPRegressor
