@@ -217,7 +217,7 @@ def test_interrupted_saves_are_undone_by_the_next_and_modes_follow_the_umask(fol
 
 
 def test_network_shape_bounds():
-    with pytest.raises(ValueError, match="model setting hidden must be an integer from 1 to 1024, "
+    with pytest.raises(ValueError, match="model setting hidden must be an integer from 1 to 512, "
                        "not 4096"):
         tiny(hidden=4096)
     with pytest.raises(ValueError, match="model setting blocks must be an integer from 1 to 16, "
