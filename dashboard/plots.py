@@ -302,8 +302,12 @@ class StarFigures:
         names = list(probabilities) if probabilities else list(MODE_COLOURS)
         self.modes.y_range.factors = list(reversed(names))  # the class's own subtypes
         self.mode_bars.data = _bar_data(names, SUBTYPE_COLOURS, probabilities)
-        self.modes.title.text = ("Subtype (mode)" if not result else f"{result['class']} subtype (mode)"
-                                 if probabilities else f"Subtype: none inferred for {result['class']}")
+        if not result:
+            self.modes.title.text = "Subtype (mode)"
+        elif probabilities:
+            self.modes.title.text = f"{result['class']} subtype (mode)"
+        else:
+            self.modes.title.text = f"Subtype: none inferred for {result['class']}"
         if folded is None or fitted is None:
             self.points.data = {k: [] for k in self.points.data}
             self.curve.data = {k: [] for k in self.curve.data}

@@ -114,9 +114,13 @@ class Encoder(nn.Module):
         self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
-    def forward(self, phase, mag, err, mask, conditions) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, phase, mag, err, mask, conditions, series: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``series``: for a Fourier encoder, the curves' :func:`fourier_coefficients` of its
+        order when the caller has them (computed here otherwise)."""
         if self.cfg.encoder_fourier_order:
-            series = fourier_coefficients(phase, mag, err, mask, self.cfg.encoder_fourier_order)
+            if series is None:
+                series = fourier_coefficients(phase, mag, err, mask, self.cfg.encoder_fourier_order)
             if self.early:
                 h = self.sequence(torch.cat([series, conditions], dim=1))
                 return self.mu(h), self.logvar(h)

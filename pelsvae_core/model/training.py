@@ -27,7 +27,6 @@ from ..atomic import atomic_path, remove_stale, write_text
 from ..data.dataset import TrainingSet
 from .config import ModelConfig, TrainConfig
 from .losses import active_units, series_distance, vae_loss
-from .networks import fourier_coefficients
 from .vae import PELSVAE, batch_from
 
 log = logging.getLogger(__name__)
@@ -68,24 +67,23 @@ class History:
 
 
 def check_reconstruction(model_cfg: ModelConfig, cfg: TrainConfig) -> None:
-    """The "fourier" reconstruction compares series: it needs a Fourier decoder whose curve is
-    its series itself (a sigmoid would bend it)."""
-    if cfg.reconstruction == "fourier" and not (model_cfg.decoder_fourier_order
-                                                and model_cfg.curve_output == "linear"):
+    """The "fourier" reconstruction compares the decoder's series with the one the encoder
+    reads: it needs a Fourier decoder whose curve is its series itself (a sigmoid would bend
+    it) and a Fourier encoder of the same order."""
+    order = model_cfg.decoder_fourier_order
+    if cfg.reconstruction == "fourier" and not (order and model_cfg.curve_output == "linear"
+                                                and model_cfg.encoder_fourier_order == order):
         raise ValueError("train setting reconstruction = \"fourier\" needs a Fourier decoder with a "
-                         "linear output (model settings decoder_fourier_order and "
-                         "curve_output = \"linear\")")
+                         "linear output and a Fourier encoder of the same order (model settings "
+                         "decoder_fourier_order = encoder_fourier_order and curve_output = \"linear\")")
 
 
 def batch_loss(model: PELSVAE, batch, cfg: TrainConfig, beta: float, sample: bool):
     """The loss terms of one batch (:func:`~.losses.vae_loss`), with the reconstruction term
     ``cfg.reconstruction`` names, and the posterior means."""
     out = model.reconstruct(batch, sample)
-    reconstruction = None
-    if cfg.reconstruction == "fourier":
-        target = fourier_coefficients(batch.phase, batch.mag, batch.err, batch.mask,
-                                      model.cfg.decoder_fourier_order)
-        reconstruction = series_distance(out.series[:, 0], target, cfg.error_floor)
+    reconstruction = (series_distance(out.series[:, 0], out.observed, cfg.error_floor)
+                      if cfg.reconstruction == "fourier" else None)
     terms = vae_loss(batch.mag, out.mag, batch.err, out.err, batch.mask, out.mu, out.logvar, beta,
                      cfg.error_weight, cfg.error_floor, reconstruction)
     return terms, out.mu

@@ -12,7 +12,7 @@ from torch.nn.utils import parametrize
 
 from ..data.dataset import TrainingSet
 from .config import ModelConfig
-from .networks import Encoder, GridDecoder, periodic_interpolate
+from .networks import Encoder, GridDecoder, fourier_coefficients, periodic_interpolate
 
 #: Physical inputs are standardised with these centres and scales (Teff in K, M in mag, log10 P in days)
 #: so that no raw 6000 K value meets a saturating unit.
@@ -48,13 +48,15 @@ def batch_from(data: TrainingSet, index: np.ndarray | slice | None = None) -> Ba
 
 class Reconstruction(NamedTuple):
     """The posterior (mu, logvar), the decoded normalised magnitude and error at the batch's
-    phases (B, L), and a Fourier decoder's coefficients (B, 2, 2K + 1), else None."""
+    phases (B, L), a Fourier decoder's coefficients (B, 2, 2K + 1), and the curves' own
+    weighted series that a Fourier encoder read (B, 2K + 1); each None without such a network."""
 
     mu: torch.Tensor
     logvar: torch.Tensor
     mag: torch.Tensor
     err: torch.Tensor
     series: torch.Tensor | None
+    observed: torch.Tensor | None
 
 
 class PELSVAE(nn.Module):
@@ -78,15 +80,21 @@ class PELSVAE(nn.Module):
                              torch.zeros_like(physics))
         return torch.cat([values, known.float()], dim=1)
 
-    def encode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, batch: Batch, series: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance; ``series``: the curves' own Fourier series for a
+        Fourier encoder, when the caller has it already."""
         conditions = self.labels(batch.cls, batch.band)
         if self.cfg.physics:
             conditions = torch.cat([conditions, self.physics_inputs(batch.physics)], dim=1)
-        return self.encoder(batch.phase, batch.mag, batch.err, batch.mask, conditions)
+        return self.encoder(batch.phase, batch.mag, batch.err, batch.mask, conditions, series)
+
+    def decoder_conditions(self, z: torch.Tensor, cls: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads: the latent vector, then the class and band one-hots."""
+        return torch.cat([z, self.labels(cls, band)], dim=1)
 
     def decode_grid(self, z: torch.Tensor, cls: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
         """(B, 2, grid_size): normalised magnitude and error over one cycle."""
-        return self.decoder(torch.cat([z, self.labels(cls, band)], dim=1))
+        return self.decoder(self.decoder_conditions(z, cls, band))
 
     def decode(self, z, cls, band, phase) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised magnitude and error at any phases (B, n): a value depends on its phase only."""
@@ -105,13 +113,17 @@ class PELSVAE(nn.Module):
 
     def reconstruct(self, batch: Batch, sample: bool = True) -> Reconstruction:
         """Encode, draw z (or take the posterior mean), decode at the batch's phases; a Fourier
-        decoder's coefficients come along, for a loss on the series itself."""
-        mu, logvar = self.encode(batch)
+        decoder's coefficients and the curves' own series (each computed once) come along, for a
+        loss on the series themselves."""
+        order = self.cfg.encoder_fourier_order
+        observed = (fourier_coefficients(batch.phase, batch.mag, batch.err, batch.mask, order)
+                    if order else None)
+        mu, logvar = self.encode(batch, observed)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        conditions = torch.cat([z, self.labels(batch.cls, batch.band)], dim=1)
+        conditions = self.decoder_conditions(z, batch.cls, batch.band)
         series = self.decoder.series(conditions) if self.cfg.decoder_fourier_order else None
         values = periodic_interpolate(self.decoder(conditions, series), batch.phase)
-        return Reconstruction(mu, logvar, values[:, 0], values[:, 1], series)
+        return Reconstruction(mu, logvar, values[:, 0], values[:, 1], series, observed)
 
     def forward(self, batch: Batch, sample: bool = True):
         """(mu, logvar, magnitude, error) of :meth:`reconstruct`."""
