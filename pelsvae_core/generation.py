@@ -136,7 +136,7 @@ def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
 
 def check_subtype(info: ClassPhysics, regressor: str, subtype) -> str | None:
     """``subtype`` None (drawn where the class has subtypes), or one of the class's subtypes,
-    which only the conditional density ("mdn") is told."""
+    which only the conditional densities ("mdn", "kernel") are told."""
     if subtype is None:
         return None
     if not isinstance(subtype, str):
@@ -150,8 +150,8 @@ def check_subtype(info: ClassPhysics, regressor: str, subtype) -> str | None:
     if subtype not in info.subtypes:
         raise ValueError(f"unknown {info.cls} subtype {subtype!r}; choose from {', '.join(info.subtypes)}")
     if not info.takes_subtype(regressor):
-        raise ValueError(f"subtype={subtype!r} needs the conditional density, regressor 'mdn'; the "
-                         f"paper's {regressor!r} regressor takes no subtype")
+        raise ValueError(f"subtype={subtype!r} needs a conditional density, regressor 'mdn' or "
+                         f"'kernel'; the paper's {regressor!r} regressor takes no subtype")
     return subtype
 
 

@@ -35,7 +35,7 @@ from .model import storage
 from .model.decoder import Decoder
 from .model.recipe import Recipe, model_config, training_counts
 from .model.training import fit
-from .physics import classes, density, subtype_model
+from .physics import classes, density, kernel_density, subtype_model
 from .physics.latent_fit import REPEATS, fit_regressors
 from .physics.noise import fit_error_models
 from .physics.reference import class_references
@@ -140,6 +140,11 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
         "regressor_format": "npz arrays read with allow_pickle=False; evaluated in NumPy",
         "repeats": REPEATS, "seed": seed,
         "density": {"kind": "mdn", "components": density.COMPONENTS, "hidden": list(density.HIDDEN),
+                    "kernel": {"kind": kernel_density.KIND, "mean_network_hidden": list(density.HIDDEN),
+                               "input_bandwidths": list(kernel_density.INPUT_BANDWIDTHS),
+                               "target_bandwidth": kernel_density.TARGET_BANDWIDTH,
+                               "chosen": "bandwidth_x per class, by the likelihood of a by-star "
+                                         "holdout (among the class's arrays)"},
                     "targets": "posterior means and log10 amplitude of the real training curves",
                     "subtypes": {
                         "inputs": "one-hot over each class's subtypes with at least "

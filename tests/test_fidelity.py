@@ -37,8 +37,15 @@ def test_two_sample_table_scores_the_target_against_the_own_fourier_reference():
     real = rng.normal(size=(len(classes), 8))
     copy = real + rng.normal(0, 1e-3, real.shape)
     generated = np.where((classes == "B")[:, None], real + 3.0, copy)
-    table = fidelity.two_sample_table(real, generated, copy, copy, classes, stars).set_index("class")
+    covered = np.arange(len(classes)) % 4 != 0
+    rivals = {"accuracy": generated, "reconstructed": copy, "own_fourier_8": copy,
+              "other_star_fourier_8": real + 3.0}
+    table = fidelity.two_sample_table(real, rivals, classes, stars, covered).set_index("class")
     assert list(table.index) == ["A", "B", "C"]
+    # the control and the well-covered subset are scored too, and the target does not read them
+    assert (table["other_star_fourier_8"] > 0.97).all()
+    assert table.loc["A", "covered_n_real"] == 90 and table.loc["B", "covered_accuracy"] > 0.97
+    assert abs(table.loc["A", "covered_accuracy"] - 0.5) < 0.12
     assert table.loc["A", "target"] == "met" and table.loc["B", "target"] == "not met"
     assert table.loc["C", "target"] == "n/a"
     assert table.loc["B", "accuracy"] > 0.97 and abs(table.loc["A", "own_fourier_8"] - 0.5) < 0.1
@@ -175,3 +182,14 @@ def test_bulge_rr_lyrae_shapes_are_those_of_rrab_and_rrc(data_root):
     slope = fidelity.slope_comparison(rrab["log_period"], rrab["phi21"], rrab["log_period"], rrab["phi21"])
     assert 2.5 < slope["real"]["slope"] < 5.0
     assert fidelity.robust_line(rrab["log_period"], rrab["amplitude"])["slope"] < -1
+
+
+def test_largest_phase_gap_goes_around_the_cycle_and_ignores_masked_points():
+    even = np.linspace(0, 1, 20, endpoint=False)
+    half = np.r_[np.linspace(0.1, 0.6, 19), 0.95]          # widest gap 0.6 -> 0.95
+    wrapped = np.r_[np.linspace(0.3, 0.9, 19), 0.9]        # widest gap 0.9 -> 1.3, across phase 0
+    phase = np.vstack([even, half, wrapped])
+    mask = np.ones_like(phase, dtype=bool)
+    np.testing.assert_allclose(fidelity.largest_phase_gap(phase, mask), [0.05, 0.35, 0.4])
+    mask[1, -1] = False                                    # without 0.95: 0.6 -> 1.1
+    assert fidelity.largest_phase_gap(phase, mask)[1] == pytest.approx(0.5)

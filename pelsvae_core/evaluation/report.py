@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from .fidelity import MARGIN, MIN_BIN_STARS, SLOPE_TOLERANCE, SPREAD_TOLERANCE, TARGET_CURVES
+from .fidelity import (COVERED_GAP, MARGIN, MIN_BIN_STARS, SLOPE_TOLERANCE, SPREAD_TOLERANCE,
+                       TARGET_CURVES)
 from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
 
@@ -99,16 +100,28 @@ def verdict(met) -> str:
 
 
 def two_sample_lines(rows: list[dict]) -> list[str]:
-    """The grouped two-sample test beside its references, with the target per class."""
+    """The grouped two-sample test beside its references and its control, on all curves and
+    on the well-covered ones, with the target per class."""
+    def cells(r: dict, prefix: str) -> list:
+        return [r.get(prefix + k, float("nan")) for k in
+                ("accuracy", "reconstructed", "own_fourier_8", "other_star_fourier_8")]
+
     return [f"Folds grouped by star. `reconstructed`: encode -> decode at the same phases; `own "
-            "Fourier 8`: the star's own 8th-order Fourier fit; both plus Gaussian noise of the "
-            "quoted errors, as the generated curves. Target (classes of at least "
+            "Fourier 8`: the star's own 8th-order Fourier fit; `other star`: the own fit of "
+            "another test star of the class and band, drawn at random, at this star's phases "
+            "(the control: real shapes, drawn without this star's sampling, which is what a "
+            "generator does); all plus Gaussian noise of the quoted errors, as the generated "
+            "curves. Then the same on the well-covered curves alone (no phase gap wider than "
+            f"{COVERED_GAP}): a gap lets the test's order-6 fit follow the star's own points "
+            "around it, which no generated curve can copy. Target (classes of at least "
             f"{TARGET_CURVES} test curves): generated and reconstructed <= own Fourier 8 + "
-            f"{MARGIN}.", "",
+            f"{MARGIN} on all curves.", "",
             *table(["class", "test curves (stars)", "generated", "reconstructed", "own Fourier 8",
-                    "target"],
-                   [[r["class"], f"{r['n_real']} ({r['n_stars']})", r["accuracy"], r["reconstructed"],
-                     r["own_fourier_8"], r["target"]] for r in rows])]
+                    "other star", "covered curves", "generated", "reconstructed",
+                    "own Fourier 8", "other star", "target"],
+                   [[r["class"], f"{r['n_real']} ({r['n_stars']})", *cells(r, ""),
+                     r.get("covered_n_real", 0), *cells(r, "covered_"), r["target"]]
+                    for r in rows])]
 
 
 def spread_lines(rows: list[dict]) -> list[str]:

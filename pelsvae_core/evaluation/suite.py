@@ -41,10 +41,11 @@ from ..data.sdss import read_table2
 from ..generation import predict_latents
 from ..physics.classes import PARAMETERS, physics_matrix
 from ..physics.regressors import KINDS
-from .fidelity import (DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES, RR_LYRAE_MODES,
-                       SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many, fraction_inside,
-                       leavitt_comparison, lmc_fundamental_cepheids, progression, slope_comparison,
-                       spread_table, two_sample_table)
+from .fidelity import (COVERED_GAP, DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES,
+                       RR_LYRAE_MODES, SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many,
+                       fraction_inside, largest_phase_gap, leavitt_comparison,
+                       lmc_fundamental_cepheids, progression, slope_comparison, spread_table,
+                       two_sample_table)
 from .inference import inference_calibration
 from .morph import MORPH_BAND, rr_lyrae_morph, shape_parameters
 from .reconstruction import (binned_median, decode_own_band, fourier_predictions, masked_rmse,
@@ -232,14 +233,35 @@ def paired_comparison(errors: np.ndarray, reference: np.ndarray) -> tuple[float,
 def two_sample(model, test: TrainingSet, regressor: str, seed: int = 3) -> pd.DataFrame:
     """Per class, real test curves against curves generated from the same stars' parameters,
     and, on the same curves, against their reconstructions (encode, decode at the same
-    phases) and their own 8th-order Fourier fits, each plus Gaussian noise of the quoted
-    errors (:func:`.fidelity.two_sample_table`)."""
+    phases), their own 8th-order Fourier fits and another star's (:func:`other_star_fourier`),
+    each plus Gaussian noise of the quoted errors; on all curves and on the well-covered ones
+    (:func:`.fidelity.two_sample_table`)."""
     rows_used, generated = generated_like(model, test, regressor)
     part = test.subset(rows_used)
     real, reconstructed, own_fourier = reconstruction_features(model, part, seed)
-    return two_sample_table(real, curve_features(part.phase, generated, part.err, part.mask),
-                            reconstructed, own_fourier, np.array(test.classes)[part.cls],
-                            part.star_key)
+    other = other_star_fourier(part, DENSE_ORDER, np.random.default_rng(seed))
+    other_noisy = other + np.random.default_rng(seed + 1).standard_normal(other.shape) * part.err
+    rivals = {"accuracy": curve_features(part.phase, generated, part.err, part.mask),
+              "reconstructed": reconstructed, "own_fourier_8": own_fourier,
+              "other_star_fourier_8": curve_features(part.phase, other_noisy, part.err, part.mask)}
+    covered = largest_phase_gap(part.phase, part.mask) < COVERED_GAP
+    return two_sample_table(real, rivals, np.array(test.classes)[part.cls], part.star_key, covered)
+
+
+def other_star_fourier(part: TrainingSet, order: int, rng: np.random.Generator) -> np.ndarray:
+    """For each curve, the own Fourier fit of another star of its class and band, drawn at
+    random, evaluated at this curve's phases: what a generator that draws real shapes
+    perfectly, knowing class and band but not this star, gives under this star's sampling
+    (a curve without such a neighbour keeps its own fit)."""
+    fits = [fourier.fit(part.phase[i][part.mask[i]], part.mag[i][part.mask[i]],
+                        part.err[i][part.mask[i]], order) for i in range(len(part))]
+    out = np.empty_like(part.mag, dtype=float)
+    for i in range(len(part)):
+        others = np.flatnonzero((part.cls == part.cls[i]) & (part.band == part.band[i])
+                                & (part.star_key != part.star_key[i]))
+        donor = rng.choice(others) if len(others) else i
+        out[i] = fourier.evaluate(fits[donor], part.phase[i])
+    return out
 
 
 def reconstruction_features(model, part: TrainingSet, seed: int = 3

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data.dataset import TrainingSet
 from ..data.subtypes import SUBTYPES, UNKNOWN
-from .density import KIND as DENSITY_KIND
+from .regressors import DENSITY_KINDS
 
 #: The physical parameters a class may respond to, in the regressors' column order.
 PARAMETERS = ("teff", "abs_mag", "log_period")
@@ -94,9 +94,9 @@ class ClassPhysics:
         return np.column_stack([x, _onehot(subtypes, self.subtypes)])
 
     def takes_subtype(self, kind: str) -> bool:
-        """Whether a predictor of ``kind`` is told the subtype: the density of a class with
+        """Whether a predictor of ``kind`` is told the subtype: a density of a class with
         subtypes; never the paper's point regressors."""
-        return kind == DENSITY_KIND and bool(self.subtypes)
+        return kind in DENSITY_KINDS and bool(self.subtypes)
 
     def told_subtype(self, kind: str, subtype) -> str | None:
         """``subtype`` where a predictor of ``kind`` takes it and it is one of the class's own,
@@ -105,10 +105,10 @@ class ClassPhysics:
 
     def inputs(self, kind: str, physics: np.ndarray, bands: Sequence[str],
                subtypes: Sequence[str] | None = None) -> np.ndarray:
-        """What a predictor of ``kind`` reads: the density, :meth:`with_subtypes`; the paper's
+        """What a predictor of ``kind`` reads: a density, :meth:`with_subtypes`; the paper's
         point regressors, :meth:`regressor_inputs` (they take no subtype, as in the paper)."""
         x = self.regressor_inputs(physics, bands)
-        return self.with_subtypes(x, subtypes) if kind == DENSITY_KIND else x
+        return self.with_subtypes(x, subtypes) if kind in DENSITY_KINDS else x
 
 
 def _onehot(values: Sequence[str], names: Sequence[str]) -> np.ndarray:

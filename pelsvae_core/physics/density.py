@@ -247,6 +247,41 @@ def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: in
     the mixture alone, of ``y`` itself (the control of ``benchmarks/density_choice.py``)."""
     import torch
 
+    data = standardised_fit_data(x, y, groups, seed, desc)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # matrices this small gain nothing from threads, and lose on a busy CPU
+    try:
+        mean_arrays, residual = {}, data.ys
+        if mean_network:
+            mean_arrays, residual = fit_mean_network(data, hidden, progress, desc)
+        mixture_net = _train(build_network(x.shape[1], hidden, components, data.ys.shape[1]),
+                             lambda net, rows: -mixture_log_prob(net(data.xs[rows]), residual[rows],
+                                                                 components, torch).mean(),
+                             data.held, data.rng, progress, desc)
+    finally:
+        torch.set_num_threads(threads)
+    return MixtureDensity({**data.scales, **network_arrays(mixture_net, components), **mean_arrays})
+
+
+@dataclass
+class FitData:
+    """A density's training data: standardisation (``x_mean``, ``x_scale``, ``y_mean``,
+    ``y_scale``), the standardised inputs and targets as float64 tensors, the rows of the
+    by-star holdout, and the fit's random stream."""
+
+    scales: dict[str, np.ndarray]
+    xs: object
+    ys: object
+    held: np.ndarray
+    rng: np.random.Generator
+
+
+def standardised_fit_data(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int,
+                          desc: str) -> FitData:
+    """Check and standardise a density's inputs ``x`` (n, p) and targets ``y`` (n, D), and hold
+    out :data:`HOLDOUT` of the ``groups`` (stars) for early stopping and bandwidths."""
+    import torch
+
     x, y, groups = np.asarray(x, np.float64), np.asarray(y, np.float64), np.asarray(groups)
     if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or len(groups) != len(x):
         raise ValueError(f"x (n, p), y (n, D) and groups (n,) must agree: {x.shape}, {y.shape}, "
@@ -262,29 +297,22 @@ def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: in
     x_scale[x_scale == 0] = 1.0
     y_mean, y_scale = y.mean(0), y.std(0)
     y_scale[y_scale == 0] = 1.0
-    xs = torch.as_tensor((x - x_mean) / x_scale, dtype=torch.float64)
-    ys = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)
     torch.manual_seed(seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # matrices this small gain nothing from threads, and lose on a busy CPU
-    try:
-        mean_net = None
-        residual = ys
-        if mean_network:
-            mean_net = _train(build_mlp(x.shape[1], hidden, y.shape[1]),
-                              lambda net, rows: ((net(xs[rows]) - ys[rows]) ** 2).sum(1).mean(),
-                              held, rng, progress, desc + " mean")
-            with torch.no_grad():
-                residual = ys - mean_net(xs)
-        mixture_net = _train(build_network(x.shape[1], hidden, components, y.shape[1]),
-                             lambda net, rows: -mixture_log_prob(net(xs[rows]), residual[rows],
-                                                                 components, torch).mean(),
-                             held, rng, progress, desc)
-    finally:
-        torch.set_num_threads(threads)
-    return MixtureDensity({"x_mean": x_mean, "x_scale": x_scale, "y_mean": y_mean, "y_scale": y_scale,
-                           **network_arrays(mixture_net, components),
-                           **({} if mean_net is None else mlp_arrays(mean_net, MEAN_PREFIX))})
+    return FitData({"x_mean": x_mean, "x_scale": x_scale, "y_mean": y_mean, "y_scale": y_scale},
+                   torch.as_tensor((x - x_mean) / x_scale, dtype=torch.float64),
+                   torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64), held, rng)
+
+
+def fit_mean_network(data: FitData, hidden: tuple[int, ...], progress: bool, desc: str):
+    """The mean network E[y | x] fitted by least squares on ``data`` (standardised units): its
+    arrays (prefixed :data:`MEAN_PREFIX`) and the residuals y - E[y | x] of every row (tensor)."""
+    import torch
+
+    net = _train(build_mlp(data.xs.shape[1], hidden, data.ys.shape[1]),
+                 lambda net, rows: ((net(data.xs[rows]) - data.ys[rows]) ** 2).sum(1).mean(),
+                 data.held, data.rng, progress, desc + " mean")
+    with torch.no_grad():
+        return mlp_arrays(net, MEAN_PREFIX), data.ys - net(data.xs)
 
 
 def _train(net, loss, held: np.ndarray, rng: np.random.Generator, progress: bool, desc: str):

@@ -1,17 +1,17 @@
 """Fitting the physics -> latent map of a trained model (paper Sect. 4.2, and a density).
 
 Each class gets its own regressors (linear, random forest, MLP) on the
-parameters its training curves carry, and a conditional density (``"mdn"``,
-:mod:`.density`) of the same targets. Targets are the latent vector and the
+parameters its training curves carry, and two conditional densities of the same
+targets (``"mdn"``, :mod:`.density`; ``"kernel"``, :mod:`.kernel_density`). Targets are the latent vector and the
 log10 amplitude (so generated curves come out in magnitudes). The paper's
 regressors learn from its regression set (repeated physical vectors with fresh
-dummies, latents drawn from the encoder's N(mu, sigma)); the density learns from
+dummies, latents drawn from the encoder's N(mu, sigma)); the densities learn from
 the posterior means of the real curves, the positions of the stars themselves.
 
-Classes with subtypes (:attr:`ClassPhysics.subtypes`) also tell the density each
+Classes with subtypes (:attr:`ClassPhysics.subtypes`) also tell the densities each
 curve's subtype (a one-hot, all zeros where the survey does not say), and get
 P(subtype | physics, band) (:mod:`.subtype_model`), fitted on the curves whose
-subtype is known and stored with the density.
+subtype is known and stored with each density.
 
 Validation uses the model's own by-star split: everything is fit on ``train``
 curves and scored on ``val`` curves, never on stars it saw (paper Table 3,
@@ -33,9 +33,10 @@ from tqdm.auto import tqdm
 
 from ..data.dataset import TrainingSet
 from .classes import PARAMETERS, ClassPhysics, describe_class, physics_matrix
-from .density import KIND as DENSITY_KIND
+from .density import KIND as MIXTURE_KIND
 from .density import MixtureDensity, fit_density, gaussian_log_prob
-from .regressors import KINDS, Predictor, make_estimator, with_dummy
+from .kernel_density import KernelDensity, fit_kernel_density
+from .regressors import DENSITIES, DENSITY_KINDS, KINDS, Predictor, make_estimator, with_dummy
 from .subtype_model import SubtypeModel, fit_subtype_model
 
 #: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
@@ -90,16 +91,17 @@ def _regression_set(x, mu, logvar, log_amplitude, repeats: int, rng: np.random.G
 def _fit_kind(kind: str, rows: Rows, info: ClassPhysics, seed: int, repeats: int = REPEATS,
               progress: bool = False, desc: str = ""):
     """One class's predictor of ``kind`` from its training rows (:func:`class_rows`); the
-    paper's kinds all see the same regression set, drawn under ``seed``. The density of a class
+    paper's kinds all see the same regression set, drawn under ``seed``. A density of a class
     with subtypes is told them, and carries P(subtype | physics, band) (:mod:`.subtype_model`)."""
-    if kind == DENSITY_KIND:
-        density = fit_density(rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
-                              rows.stars, seed=seed, progress=progress, desc=desc)
+    if kind in DENSITY_KINDS:
+        fit = fit_density if kind == MIXTURE_KIND else fit_kernel_density
+        density = fit(rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
+                      rows.stars, seed=seed, progress=progress, desc=desc)
         if not info.subtypes:
             return density
         known, labels = rows.known_subtypes(info)
         subtypes = fit_subtype_model(rows.x[known], labels, len(info.subtypes))
-        return MixtureDensity({**density.arrays, **subtypes.prefixed()})
+        return DENSITIES[kind]({**density.arrays, **subtypes.prefixed()})
     x_train, y_train = _regression_set(rows.x, rows.mu, rows.logvar, rows.log_amplitude, repeats,
                                        np.random.default_rng(seed))
     scaler = StandardScaler().fit(x_train)
@@ -130,12 +132,12 @@ def fit_regressors(decoder, data: TrainingSet, kinds=KINDS, seed: int = 0, repea
         for kind in kinds:
             bar.set_postfix_str(f"{cls} {kind}")
             bar.update()
-            if fit_rows is None or (kind == DENSITY_KIND and len(np.unique(fit_rows.stars)) < 2):
-                continue  # no curve; the density also needs two stars, one held out to stop early
+            if fit_rows is None or (kind in DENSITY_KINDS and len(np.unique(fit_rows.stars)) < 2):
+                continue  # no curve; a density also needs two stars, one held out to stop early
             predictor = _fit_kind(kind, fit_rows, info, seed, repeats, progress, f"{cls} {kind}")
             predictors[f"{cls}/{kind}"] = predictor
             if val_rows is not None:
-                x_val = val_rows.density_x(info) if kind == DENSITY_KIND else val_rows.x
+                x_val = val_rows.density_x(info) if kind in DENSITY_KINDS else val_rows.x
                 y_val = np.column_stack([val_rows.mu, val_rows.log_amplitude])
                 subtype_model = SubtypeModel.from_prefixed(predictor.arrays)
                 rows.append({"class": cls, "regressor": kind, "n_val": len(x_val),
@@ -157,7 +159,7 @@ def family_log_prob(family: np.ndarray, y: np.ndarray, dims: slice = slice(None)
     return logsumexp(gaussian_log_prob(residual, tril, np), axis=1) - np.log(family.shape[1])
 
 
-def validation_scores(predictor: Predictor | MixtureDensity, x: np.ndarray, y: np.ndarray,
+def validation_scores(predictor: Predictor | MixtureDensity | KernelDensity, x: np.ndarray, y: np.ndarray,
                       rng: np.random.Generator) -> dict[str, float]:
     """Scores on validation curves: inputs ``x`` (no dummy), targets ``y`` = (posterior mean,
     log10 amplitude). RMSE and R^2 of the latent part and RMSE of log10 amplitude for the point
@@ -167,7 +169,7 @@ def validation_scores(predictor: Predictor | MixtureDensity, x: np.ndarray, y: n
     interval in log10 amplitude."""
     latent = slice(0, y.shape[1] - 1)
     mean = predictor.mean(x)
-    if isinstance(predictor, MixtureDensity):
+    if predictor.kind in DENSITY_KINDS:
         log_prob = predictor.log_prob(x, y)
         amplitude_log_prob = predictor.marginal_log_prob(x, y[:, -1], y.shape[1] - 1)
     else:

@@ -13,11 +13,11 @@ import math
 from dataclasses import dataclass, field
 
 from .classes import ClassPhysics
-from .density import KIND as DENSITY_KIND
 from .density import MixtureDensity
+from .kernel_density import KernelDensity
 from .noise import ErrorModel
 from .reference import ClassReference
-from .regressors import DEFAULT_REGRESSOR, KINDS, Predictor
+from .regressors import DEFAULT_REGRESSOR, DENSITY_KINDS, KINDS, Predictor
 from .subtype_model import SubtypeModel
 
 #: The paper's regressor a folder fitted before the conditional density existed generates with.
@@ -27,7 +27,7 @@ PAPER_DEFAULT = "rf"
 @dataclass
 class PhysicsMap:
     classes: dict[str, ClassPhysics] = field(default_factory=dict)
-    predictors: dict[str, Predictor | MixtureDensity] = field(default_factory=dict)
+    predictors: dict[str, Predictor | MixtureDensity | KernelDensity] = field(default_factory=dict)
     error_models: dict[str, ErrorModel] = field(default_factory=dict)   # "<survey>/<band>"
     references: dict[str, ClassReference] = field(default_factory=dict)
     validation: list[dict] = field(default_factory=list)  # per class and regressor, on the val split
@@ -77,8 +77,8 @@ class PhysicsMap:
         self.predictor(cls, regressor)
         return regressor
 
-    def predictor(self, cls: str, regressor: str) -> Predictor | MixtureDensity:
-        """The class's regressor of kind ``regressor`` (the paper's, or the density ``"mdn"``)."""
+    def predictor(self, cls: str, regressor: str) -> Predictor | MixtureDensity | KernelDensity:
+        """The class's regressor of kind ``regressor`` (the paper's, or a density)."""
         if regressor not in KINDS:
             raise ValueError(f"unknown regressor {regressor!r}; choose from {', '.join(KINDS)}")
         if f"{cls}/{regressor}" not in self.predictors:
@@ -88,10 +88,12 @@ class PhysicsMap:
         return self.predictors[f"{cls}/{regressor}"]
 
     def subtype_model(self, cls: str) -> SubtypeModel | None:
-        """The class's P(subtype | physics, band), stored with its density; None for classes
-        without subtypes and folders fitted before subtypes."""
-        density = self.predictors.get(f"{cls}/{DENSITY_KIND}")
-        return None if density is None else SubtypeModel.from_prefixed(density.arrays)
+        """The class's P(subtype | physics, band), stored with each of its densities (the same
+        fit); None for classes without subtypes and folders fitted before subtypes."""
+        for kind in DENSITY_KINDS:
+            if f"{cls}/{kind}" in self.predictors:
+                return SubtypeModel.from_prefixed(self.predictors[f"{cls}/{kind}"].arrays)
+        return None
 
     def validation_rmse(self, cls: str, regressor: str) -> float:
         """Latent-space RMSE of a class's regressor on the by-star validation split (NaN if none)."""

@@ -8,9 +8,11 @@ dummy values, and paired with latent vectors drawn from the encoder's
 N(mu, sigma), so one physical vector yields a family of slightly different curves.
 
 Three kinds, all scikit-learn fits with standardised inputs: linear, random
-forest and MLP (:data:`PAPER_KINDS`). A fourth, ``"mdn"``, is not a point
-regression: a conditional density of the same targets given the same inputs,
-without the dummy (:mod:`.density`), sampled at generation. All are stored as
+forest and MLP (:data:`PAPER_KINDS`). Two more are not point regressions but
+conditional densities of the same targets given the same inputs, without the
+dummy, sampled at generation (:data:`DENSITY_KINDS`): ``"mdn"``, a mixture density
+network (:mod:`.density`), and ``"kernel"``, a kernel density over the training
+stars (:mod:`.kernel_density`). All are stored as
 plain arrays (``.npz`` read with ``allow_pickle=False``) and evaluated in NumPy,
 so loading a model folder never unpickles anything, and scikit-learn is imported by
 the fit alone (:func:`make_estimator`): generating curves does not load it.
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .density import KIND as DENSITY_KIND
+from .density import KIND as MIXTURE_KIND
 from .density import MixtureDensity
+from .kernel_density import KIND as KERNEL_KIND
+from .kernel_density import KernelDensity
 
 if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestRegressor
@@ -32,10 +36,13 @@ if TYPE_CHECKING:
 
 #: The paper's point regressors (Sect. 4.2): physics, band and a dummy ~ U(0, 1) -> targets.
 PAPER_KINDS = ("linear", "rf", "mlp")
-KINDS = (*PAPER_KINDS, DENSITY_KIND)
+#: The conditional densities, each told the subtype and carrying P(subtype | physics, band).
+DENSITIES = {MIXTURE_KIND: MixtureDensity, KERNEL_KIND: KernelDensity}
+DENSITY_KINDS = tuple(DENSITIES)
+KINDS = (*PAPER_KINDS, *DENSITY_KINDS)
 #: What generation draws from unless told otherwise: the density matches the spread of real
 #: stars (16-84 % widths 0.7-1.4x theirs) where the point regressors give 0.01-0.1x.
-DEFAULT_REGRESSOR = DENSITY_KIND
+DEFAULT_REGRESSOR = MIXTURE_KIND
 #: Dummy values at which a point regressor's family is evaluated (its mean, its likelihood).
 DUMMY_GRID = (np.arange(16) + 0.5) / 16
 
@@ -139,7 +146,9 @@ def make_estimator(kind: str, seed: int):
         return LinearRegression()
     if kind == "rf":
         from sklearn.ensemble import RandomForestRegressor
-        return RandomForestRegressor(n_estimators=40, max_depth=12, min_samples_leaf=5,
+        # a leaf holds at least one star's worth of rows (latent_fit.REPEATS = 10 per star),
+        # which halves the stored forest (9 MB of the model folder at 5)
+        return RandomForestRegressor(n_estimators=40, max_depth=12, min_samples_leaf=10,
                                      random_state=seed, n_jobs=1)
     if kind == "mlp":
         from sklearn.neural_network import MLPRegressor
@@ -148,7 +157,7 @@ def make_estimator(kind: str, seed: int):
     raise ValueError(f"unknown point regressor {kind!r}; choose from {', '.join(PAPER_KINDS)}")
 
 
-def save_predictors(predictors: dict[str, Predictor | MixtureDensity]) -> bytes:
+def save_predictors(predictors: dict[str, Predictor | MixtureDensity | KernelDensity]) -> bytes:
     """All predictors in one ``.npz`` (keys ``<name>/<array>``), no pickled objects."""
     flat = {}
     for name, predictor in predictors.items():
@@ -160,8 +169,8 @@ def save_predictors(predictors: dict[str, Predictor | MixtureDensity]) -> bytes:
     return buffer.getvalue()
 
 
-def load_predictors(content: bytes) -> dict[str, Predictor | MixtureDensity]:
-    """The predictors of :func:`save_predictors`, the density as a :class:`MixtureDensity`."""
+def load_predictors(content: bytes) -> dict[str, Predictor | MixtureDensity | KernelDensity]:
+    """The predictors of :func:`save_predictors`, each density as its class (:data:`DENSITIES`)."""
     with np.load(io.BytesIO(content), allow_pickle=False) as data:
         grouped: dict[str, dict[str, np.ndarray]] = {}
         for key in data.files:
@@ -170,5 +179,5 @@ def load_predictors(content: bytes) -> dict[str, Predictor | MixtureDensity]:
     loaded = {}
     for name, arrays in grouped.items():
         kind = str(arrays.pop("__kind__"))
-        loaded[name] = MixtureDensity(arrays) if kind == DENSITY_KIND else Predictor(kind, arrays)
+        loaded[name] = DENSITIES[kind](arrays) if kind in DENSITIES else Predictor(kind, arrays)
     return loaded
