@@ -13,7 +13,7 @@ from .simulate.run import add_parser as add_simulate_parser
 
 #: Checked by the model when used (importing the regressors here would slow every start).
 REGRESSOR_HELP = ("what draws latent vectors: the conditional density 'mdn' (the default where the "
-                  "model has it) or the paper's 'linear', 'rf' or 'mlp'")
+                  "model has it), the kernel density 'kernel', or the paper's 'linear', 'rf' or 'mlp'")
 
 
 def _source_options(parser: argparse.ArgumentParser, model: bool = False) -> None:
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--regressor", help=REGRESSOR_HELP)
     gen.add_argument("--band")
     gen.add_argument("--subtype", help="e.g. RRab, RRc, F, 1O, EA, EW (the class's own; needs the "
-                                       "density 'mdn'); default: drawn from the real stars' mix "
+                                       "density 'mdn' or 'kernel'); default: drawn from the real stars' mix "
                                        "at this physics and band")
     gen.add_argument("--distance-pc", type=float)
     gen.add_argument("--noise", nargs="?", const=True, default=False, metavar="SURVEY",

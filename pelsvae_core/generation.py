@@ -4,7 +4,8 @@ class + (Teff, M, P) + band  --density or regressor-->  z, log10 amplitude
 z + class + band + phases  --decoder-->  normalised curve  -->  magnitudes
 
 The default, ``"mdn"``, draws z and the amplitude from a conditional density fitted
-on the real stars (:mod:`pelsvae_core.physics.density`), told the subtype (mode,
+on the real stars (:mod:`pelsvae_core.physics.density`; ``"kernel"``, the kernel density of
+:mod:`pelsvae_core.physics.kernel_density`, alike), told the subtype (mode,
 eclipsing morphology) where the class has them: the one asked for, else one drawn
 from P(subtype | physics, band) of the real stars (:mod:`pelsvae_core.physics.subtype_model`);
 the paper's regressors (linear, rf, mlp) map the physics and a dummy ~ U(0, 1) to
