@@ -136,7 +136,12 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
     assert 0 <= results["tstr"]["trained_on_synthetic"] <= 1
     for row in results["two_sample"]:  # the grouped test and its references, per class
         assert row["target"] in ("met", "not met", "n/a")
-        assert all(0 <= row[k] <= 1 for k in ("accuracy", "reconstructed", "own_fourier_8"))
+        assert all(0 <= row[k] <= 1 for k in ("accuracy", "reconstructed", "own_fourier_8",
+                                              "other_star_fourier_8"))
+        # the well-covered subset is a part of the class's curves, scored alike where it is big enough
+        if "covered_n_real" in row:
+            assert 0 < row["covered_n_real"] <= row["n_real"] and 0 <= row["covered_accuracy"] <= 1
+    assert any("covered_n_real" in row for row in results["two_sample"])
     assert {row["quantity"] for row in results["spread"]} == {"R21", "phi21", "amplitude"}
     for name in ("hertzsprung", "rr_lyrae"):  # measured, or skipped with the reason
         assert "skipped" in results[name] or results[name]["bins"]

@@ -40,7 +40,6 @@ from ..data.dataset import TrainingSet
 from ..data.sdss import read_table2
 from ..generation import predict_latents
 from ..physics.classes import PARAMETERS, physics_matrix
-from ..physics.regressors import KINDS
 from .fidelity import (COVERED_GAP, DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES,
                        RR_LYRAE_MODES, SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many,
                        fraction_inside, largest_phase_gap, leavitt_comparison,
