@@ -106,6 +106,14 @@ def test_fourier_reconstruction_and_early_conditions():
     terms, _ = batch_loss(early, batch, TrainConfig(reconstruction="fourier"), 0.001, sample=True)
     terms.total.backward()
     assert all(torch.isfinite(p.grad).all() for p in early.parameters() if p.grad is not None)
+    # the dropout setting acts with early conditions too: training passes differ, evaluation's not
+    dropped = PELSVAE(tiny(**fourier_net, early_conditions=True, dropout=0.5))
+    dropped.train()
+    first, second = (dropped.reconstruct(batch, sample=False).mu for _ in range(2))
+    assert not torch.allclose(first, second)
+    dropped.eval()
+    with torch.no_grad():
+        assert torch.equal(*(dropped.reconstruct(batch, sample=False).mu for _ in range(2)))
     with pytest.raises(ValueError, match="needs a Fourier decoder with a linear output"):
         check_reconstruction(late.cfg, TrainConfig(reconstruction="fourier"))
     with pytest.raises(ValueError, match="reconstruction must be one of points, fourier"):

@@ -111,6 +111,10 @@ class Encoder(nn.Module):
             self.sequence = _rnn(cfg, ENCODER_CHANNELS)
         self.dense = None if self.early else nn.Sequential(
             nn.Linear(cfg.hidden + extra, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout))
+        # with early conditions there is no dense layer: the dropout acts on the sequence's
+        # output instead, where the dense layer's would (it has no weights, so folders keep
+        # their layout)
+        self.early_dropout = nn.Dropout(cfg.dropout) if self.early else None
         self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
@@ -122,7 +126,7 @@ class Encoder(nn.Module):
             if series is None:
                 series = fourier_coefficients(phase, mag, err, mask, self.cfg.encoder_fourier_order)
             if self.early:
-                h = self.sequence(torch.cat([series, conditions], dim=1))
+                h = self.early_dropout(self.sequence(torch.cat([series, conditions], dim=1)))
                 return self.mu(h), self.logvar(h)
             return self._head(self.sequence(series), conditions)
         angle = 2 * torch.pi * phase
