@@ -1,5 +1,6 @@
 """Which conditional density follows the physics? The shipped density (a mean network plus a
-mixture of the residuals) against a mixture density network alone, both fitted on the
+mixture of the residuals) against a mixture density network alone and against the kernel
+density (the same mean network plus the training stars' own residuals), all fitted on the
 shipped model's training stars exactly as ``pelsvae fit-regressors`` fits them, for each
 class given by ``--classes``. Printed per class and variant:
 
@@ -27,10 +28,13 @@ from threadpoolctl import threadpool_limits
 from pelsvae_core import fourier, load_model
 from pelsvae_core.evaluation.fidelity import DENSE_ORDER, GRID, fit_many, robust_line, unwrap_about
 from pelsvae_core.physics.density import fit_density
+from pelsvae_core.physics.kernel_density import fit_kernel_density
 from pelsvae_core.physics.latent_fit import class_rows, validation_scores
 from pelsvae_core.pipeline import model_training_set
 
-VARIANTS = {"mean network + residual mixture (shipped)": True, "mixture alone": False}
+VARIANTS = {"mean network + residual mixture (mdn, default)": fit_density,
+            "mixture alone": lambda *args, **kw: fit_density(*args, mean_network=False, **kw),
+            "mean network + stars' residuals (kernel)": fit_kernel_density}
 SEEDS = (0, 1, 2)
 
 
@@ -77,10 +81,10 @@ def main() -> None:
             val_rows = class_rows(model.decoder, val.subset(val.cls == c), info)
             y_val = np.column_stack([val_rows.mu, val_rows.log_amplitude])
             densities, scores = {}, []
-            for name, mean_network in VARIANTS.items():
-                densities[name] = fit_density(
+            for name, fit in VARIANTS.items():
+                densities[name] = fit(
                     fit_rows.density_x(info), np.column_stack([fit_rows.mu, fit_rows.log_amplitude]),
-                    fit_rows.stars, mean_network=mean_network, progress=True, desc=f"{cls} {name}")
+                    fit_rows.stars, progress=True, desc=f"{cls} {name}")
                 s = validation_scores(densities[name], val_rows.density_x(info), y_val,
                                       np.random.default_rng(0))
                 scores.append({"density": name, "val nll": round(s["nll"], 2),
