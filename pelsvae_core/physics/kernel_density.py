@@ -19,9 +19,14 @@ thin, curved set that a mixture of a few full-covariance Gaussians fills in with
 star has (measured: the mixture's generated curves were told from real ones more easily
 than the model's own reconstructions, and its families came out 1.3-1.9x too wide; README
 "Capacity"). The real stars' own residuals stay on that set, and all their dimensions move
-together. The bandwidths are chosen by the likelihood of a by-star holdout (the same stars
-the mean network stops on), so a generated curve is a neighbour's shape moved to new
-physics, not a copy of one.
+together. The input bandwidth is chosen on a by-star holdout (the same stars the mean
+network stops on, :func:`choose_input_bandwidth`); the target bandwidth is small and fixed
+(:data:`TARGET_BANDWIDTH`), so a generated curve is a neighbour's shape moved to new
+physics, neither a copy of one nor a blur of several. The price: with kernels that narrow
+in 17-33 dimensions a held-out star lies far from all of them, so :meth:`KernelDensity.log_prob`
+is exact for this estimator but a poor density of new stars (validation log-likelihood
+~1,200 nats per curve below the mixture's, ``benchmarks/density_choice.py``): this is a
+generator; the mixture density (:mod:`.density`) is the one to score stars with.
 
 Stored as plain arrays (the training stars' standardised inputs and residuals, the mean
 network, the Cholesky factor of Sigma) and evaluated in NumPy, like :mod:`.density`.
