@@ -143,8 +143,9 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
                     "kernel": {"kind": kernel_density.KIND, "mean_network_hidden": list(density.HIDDEN),
                                "input_bandwidths": list(kernel_density.INPUT_BANDWIDTHS),
                                "target_bandwidth": kernel_density.TARGET_BANDWIDTH,
-                               "chosen": "bandwidth_x per class, by the likelihood of a by-star "
-                                         "holdout (among the class's arrays)"},
+                               "chosen": "bandwidth_x per class, by by-star cross-validation of "
+                                         "the kernel regression of the residuals (among the "
+                                         "class's arrays)"},
                     "targets": "posterior means and log10 amplitude of the real training curves",
                     "subtypes": {
                         "inputs": "one-hot over each class's subtypes with at least "

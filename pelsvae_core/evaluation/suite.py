@@ -239,10 +239,9 @@ def two_sample(model, test: TrainingSet, regressor: str, seed: int = 3) -> pd.Da
     part = test.subset(rows_used)
     real, reconstructed, own_fourier = reconstruction_features(model, part, seed)
     other = other_star_fourier(part, DENSE_ORDER, np.random.default_rng(seed))
-    other_noisy = other + np.random.default_rng(seed + 1).standard_normal(other.shape) * part.err
     rivals = {"accuracy": curve_features(part.phase, generated, part.err, part.mask),
               "reconstructed": reconstructed, "own_fourier_8": own_fourier,
-              "other_star_fourier_8": curve_features(part.phase, other_noisy, part.err, part.mask)}
+              "other_star_fourier_8": noisy_features(part, other, np.random.default_rng(seed + 1))}
     covered = largest_phase_gap(part.phase, part.mask) < COVERED_GAP
     return two_sample_table(real, rivals, np.array(test.classes)[part.cls], part.star_key, covered)
 
@@ -270,13 +269,16 @@ def reconstruction_features(model, part: TrainingSet, seed: int = 3
     Gaussian noise of the quoted errors so that all three are equally noisy."""
     rng = np.random.default_rng(seed)
     reconstructed, _ = decode_own_band(model, model.encode(part)[0], part)
+    return (curve_features(part.phase, part.mag, part.err, part.mask),
+            noisy_features(part, reconstructed, rng),
+            noisy_features(part, fourier_predictions(part, DENSE_ORDER), rng))
 
-    def features(curves: np.ndarray, noise: bool = False) -> np.ndarray:
-        noisy = curves + rng.standard_normal(curves.shape) * part.err if noise else curves
-        return curve_features(part.phase, noisy, part.err, part.mask)
 
-    return (features(part.mag), features(reconstructed, True),
-            features(fourier_predictions(part, DENSE_ORDER), True))
+def noisy_features(part: TrainingSet, curves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Features (:func:`curve_features`) of noise-free ``curves`` at ``part``'s phases plus
+    Gaussian noise of its quoted errors: as noisy as the real curves they are set against."""
+    noisy = curves + rng.standard_normal(curves.shape) * part.err
+    return curve_features(part.phase, noisy, part.err, part.mask)
 
 
 def train_synthetic_test_real(model, train: TrainingSet, test: TrainingSet, regressor: str) -> dict:

@@ -25,10 +25,15 @@ torch and loading a model folder unpickles nothing. A density stored without a m
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    import torch
 
 KIND = "mdn"
 #: Array names of the mean network (the mixture network's without it).
@@ -68,13 +73,6 @@ class MixtureDensity:
     def dims(self) -> int:
         return int(self.arrays["y_mean"].size)
 
-    def _standardised(self, x: np.ndarray) -> np.ndarray:
-        a = self.arrays
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
-            raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
-        return (x - a["x_mean"]) / a["x_scale"]
-
     def _centre(self, h: np.ndarray) -> np.ndarray:
         """The mean network's E[y | x] (n, D) at standardised inputs ``h``, in standardised
         target units (zero for a density stored without one)."""
@@ -84,7 +82,7 @@ class MixtureDensity:
     def _networks(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For inputs ``x`` (n, p), standardised once: the mixture network's output layer, and
         the mean network's E[y | x] (:meth:`_centre`)."""
-        h = self._standardised(x)
+        h = standardised_inputs(self.arrays, x)
         return forward(self.arrays, h), self._centre(h)
 
     def log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -120,7 +118,7 @@ class MixtureDensity:
         mean and Cholesky columns (:func:`component_columns`): with 17 targets and K
         components the others would be K - 1 times the work (most of a simulation's time)."""
         a, k, d = self.arrays, self.components, self.dims
-        h = self._standardised(x)
+        h = standardised_inputs(self.arrays, x)
         last = hidden_layer(a, h)
         logits = last @ a["w_out"][:, :k] + a["b_out"][:k]
         pick = categorical(np.exp(logits - logsumexp(logits, 1)[:, None]), rng)
@@ -131,6 +129,15 @@ class MixtureDensity:
         eps = rng.standard_normal((len(pick), d))
         y = self._centre(h) + picked[:, :d] + cholesky_times(picked[:, d:], eps)
         return y * a["y_scale"] + a["y_mean"]
+
+
+def standardised_inputs(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Inputs ``x`` (n, p) standardised by the stored ``x_mean`` and ``x_scale``, or a clear
+    error for inputs of another shape (every stored predictor reads its inputs this way)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != arrays["x_mean"].size:
+        raise ValueError(f"inputs must be (n, {arrays['x_mean'].size}), not {x.shape}")
+    return (x - arrays["x_mean"]) / arrays["x_scale"]
 
 
 def hidden_layer(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> np.ndarray:
@@ -248,9 +255,7 @@ def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: in
     import torch
 
     data = standardised_fit_data(x, y, groups, seed, desc)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # matrices this small gain nothing from threads, and lose on a busy CPU
-    try:
+    with one_torch_thread():
         mean_arrays, residual = {}, data.ys
         if mean_network:
             mean_arrays, residual = fit_mean_network(data, hidden, progress, desc)
@@ -258,9 +263,21 @@ def fit_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray, components: in
                              lambda net, rows: -mixture_log_prob(net(data.xs[rows]), residual[rows],
                                                                  components, torch).mean(),
                              data.held, data.rng, progress, desc)
+    return MixtureDensity({**data.scales, **network_arrays(mixture_net, components), **mean_arrays})
+
+
+@contextmanager
+def one_torch_thread():
+    """Torch on one thread for the block: matrices this small gain nothing from threads, and
+    lose on a busy CPU; the caller's setting is restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
     finally:
         torch.set_num_threads(threads)
-    return MixtureDensity({**data.scales, **network_arrays(mixture_net, components), **mean_arrays})
 
 
 @dataclass
@@ -270,8 +287,8 @@ class FitData:
     by-star holdout, and the fit's random stream."""
 
     scales: dict[str, np.ndarray]
-    xs: object
-    ys: object
+    xs: torch.Tensor
+    ys: torch.Tensor
     held: np.ndarray
     rng: np.random.Generator
 

@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .density import (HIDDEN, LOG_2PI, MEAN_PREFIX, FitData, categorical, fit_mean_network,
-                      forward, logsumexp, standardised_fit_data)
+                      forward, logsumexp, one_torch_thread, standardised_fit_data,
+                      standardised_inputs)
 
 KIND = "kernel"
 #: Candidate input bandwidths h_x (standardised input units); the one whose kernel regression
@@ -71,25 +73,28 @@ class KernelDensity:
     def dims(self) -> int:
         return int(self.arrays["y_mean"].size)
 
-    def _standardised(self, x: np.ndarray) -> np.ndarray:
-        a = self.arrays
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
-            raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
-        return (x - a["x_mean"]) / a["x_scale"]
+    @cached_property
+    def _centres(self) -> np.ndarray:
+        """The kernels' inputs in double precision (stored in single), converted once."""
+        return self.arrays["centres"].astype(np.float64)
+
+    @cached_property
+    def _residuals(self) -> np.ndarray:
+        """The kernels' whitened residuals in double precision (stored in single), converted once."""
+        return self.arrays["residuals"].astype(np.float64)
 
     def _blocks(self, x: np.ndarray):
         """Per block of query rows: the rows' slice, E[y | x] (standardised) and the log weights
         (rows, n) over the training rows."""
-        h = self._standardised(x)
         a = self.arrays
+        h = standardised_inputs(a, x)
         for start in range(0, len(h), BLOCK):
             part = h[start:start + BLOCK]
             yield (slice(start, start + BLOCK), forward(a, part, MEAN_PREFIX),
-                   log_weights(part, a["centres"], float(a["bandwidth_x"])))
+                   log_weights(part, self._centres, float(a["bandwidth_x"])))
 
     def _shrink(self) -> float:
-        return math.sqrt(1.0 + float(self.arrays["bandwidth_y"]) ** 2)
+        return shrink_factor(float(self.arrays["bandwidth_y"]))
 
     def _to_targets(self, white: np.ndarray, centre: np.ndarray) -> np.ndarray:
         """Targets in their own units from whitened residuals and the mean network's output."""
@@ -106,7 +111,7 @@ class KernelDensity:
         out = np.empty(len(y))
         for rows, centre, log_w in self._blocks(x):
             white = solve_lower(a["tril"], standard[rows] - centre)
-            out[rows] = kernel_log_prob(white, log_w, a["residuals"], float(a["bandwidth_y"]))
+            out[rows] = kernel_log_prob(white, log_w, self._residuals, float(a["bandwidth_y"]))
         return out - np.log(np.abs(np.diag(a["tril"]))).sum() - np.log(a["y_scale"]).sum()
 
     def marginal_log_prob(self, x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
@@ -117,8 +122,8 @@ class KernelDensity:
         sd = float(a["bandwidth_y"]) / self._shrink() * np.sqrt((row ** 2).sum())
         out = np.empty(len(value))
         for rows, centre, log_w in self._blocks(x):
-            local = np.exp(log_w) @ a["residuals"]
-            means = centre[:, dim, None] + shrunk(a["residuals"] @ row, local @ row, self._shrink())
+            local = np.exp(log_w) @ self._residuals
+            means = centre[:, dim, None] + shrunk(self._residuals @ row, local @ row, self._shrink())
             component = -0.5 * ((value[rows, None] - means) / sd) ** 2 - math.log(sd) - 0.5 * LOG_2PI
             out[rows] = logsumexp(log_w + component, axis=1)
         return out - math.log(a["y_scale"][dim])
@@ -127,21 +132,27 @@ class KernelDensity:
         """The conditional mean (n, D): E[y | x] plus the weighted neighbours' mean residual."""
         out = np.empty((len(x), self.dims))
         for rows, centre, log_w in self._blocks(x):
-            out[rows] = self._to_targets(np.exp(log_w) @ self.arrays["residuals"], centre)
+            out[rows] = self._to_targets(np.exp(log_w) @ self._residuals, centre)
         return out
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One draw (n, D) per input row: a training row by its weight, its residual moved to
         this row's physics, kernel noise, shrunk about the local mean (Silverman 1986)."""
-        a, s = self.arrays, self._shrink()
+        s = self._shrink()
         out = np.empty((len(x), self.dims))
         for rows, centre, log_w in self._blocks(x):
             weights = np.exp(log_w)
-            local = weights @ a["residuals"]
-            picked = a["residuals"][categorical(weights, rng)]
-            noise = float(a["bandwidth_y"]) * rng.standard_normal(picked.shape)
+            local = weights @ self._residuals
+            picked = self._residuals[categorical(weights, rng)]
+            noise = float(self.arrays["bandwidth_y"]) * rng.standard_normal(picked.shape)
             out[rows] = self._to_targets(local + (picked - local + noise) / s, centre)
         return out
+
+
+def shrink_factor(bandwidth_y: float) -> float:
+    """s = sqrt(1 + h_y^2): draws shrunk by it about the local mean keep the kernels' variance
+    (Silverman 1986, Sect. 6.4.1)."""
+    return math.sqrt(1.0 + bandwidth_y ** 2)
 
 
 def shrunk(values: np.ndarray, local: np.ndarray, s: float) -> np.ndarray:
@@ -152,7 +163,6 @@ def shrunk(values: np.ndarray, local: np.ndarray, s: float) -> np.ndarray:
 def log_weights(h: np.ndarray, centres: np.ndarray, bandwidth: float) -> np.ndarray:
     """Normalised log Nadaraya-Watson weights (rows, n) of the training ``centres`` (n, p) at
     standardised inputs ``h`` (rows, p): a Gaussian kernel of width ``bandwidth``."""
-    centres = np.asarray(centres, dtype=np.float64)  # stored in single precision
     distance2 = ((h ** 2).sum(1)[:, None] - 2 * h @ centres.T + (centres ** 2).sum(1)[None, :])
     logits = -0.5 * np.maximum(distance2, 0.0) / bandwidth ** 2
     return logits - logsumexp(logits, axis=1)[:, None]
@@ -167,9 +177,8 @@ def kernel_log_prob(white: np.ndarray, log_w: np.ndarray, residuals: np.ndarray,
                     bandwidth_y: float) -> np.ndarray:
     """log sum_i w_i N(white; c + (r_i - c) / s, (h / s)^2 I) for whitened targets ``white``
     (rows, D) about E[y | x], log weights (rows, n), whitened training residuals (n, D)."""
-    s = math.sqrt(1.0 + bandwidth_y ** 2)
+    s = shrink_factor(bandwidth_y)
     sigma = bandwidth_y / s
-    residuals = np.asarray(residuals, dtype=np.float64)  # stored in single precision
     local = np.exp(log_w) @ residuals
     # |white - local - (r_i - local)/s|^2 = |a|^2 - 2 a.r_i / s + |r_i|^2 / s^2, a = white - local (1 - 1/s)
     shifted = white - local * (1.0 - 1.0 / s)
@@ -187,15 +196,9 @@ def fit_kernel_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     mixture density (:func:`.density.fit_mean_network`, early stopping on a by-star holdout),
     then the input bandwidth (:func:`choose_input_bandwidth`). All rows are the kernels of
     the result."""
-    import torch
-
     data = standardised_fit_data(x, y, groups, seed, desc)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         mean_arrays, residual = fit_mean_network(data, hidden, progress, desc)
-    finally:
-        torch.set_num_threads(threads)
     residual = residual.numpy()
     covariance = np.atleast_2d(np.cov(residual.T)) + 1e-9 * np.eye(residual.shape[1])
     tril = np.linalg.cholesky(covariance)

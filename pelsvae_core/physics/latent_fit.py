@@ -2,8 +2,8 @@
 
 Each class gets its own regressors (linear, random forest, MLP) on the
 parameters its training curves carry, and two conditional densities of the same
-targets (``"mdn"``, :mod:`.density`; ``"kernel"``, :mod:`.kernel_density`). Targets are the latent vector and the
-log10 amplitude (so generated curves come out in magnitudes). The paper's
+targets (``"mdn"``, :mod:`.density`; ``"kernel"``, :mod:`.kernel_density`). Targets are
+the latent vector and the log10 amplitude (so generated curves come out in magnitudes). The paper's
 regressors learn from its regression set (repeated physical vectors with fresh
 dummies, latents drawn from the encoder's N(mu, sigma)); the densities learn from
 the posterior means of the real curves, the positions of the stars themselves.
@@ -35,14 +35,17 @@ from ..data.dataset import TrainingSet
 from .classes import PARAMETERS, ClassPhysics, describe_class, physics_matrix
 from .density import KIND as MIXTURE_KIND
 from .density import MixtureDensity, fit_density, gaussian_log_prob
+from .kernel_density import KIND as KERNEL_KIND
 from .kernel_density import KernelDensity, fit_kernel_density
-from .regressors import DENSITIES, DENSITY_KINDS, KINDS, Predictor, make_estimator, with_dummy
+from .regressors import DENSITY_KINDS, KINDS, Predictor, make_estimator, with_dummy
 from .subtype_model import SubtypeModel, fit_subtype_model
 
 #: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
 REPEATS = 10
 #: Draws per validation curve for the coverage of the 16-84 % interval.
 COVERAGE_DRAWS = 100
+#: The fit of each conditional density kind (:data:`.regressors.DENSITY_KINDS`).
+DENSITY_FITS = {MIXTURE_KIND: fit_density, KERNEL_KIND: fit_kernel_density}
 
 
 class Rows(NamedTuple):
@@ -94,14 +97,12 @@ def _fit_kind(kind: str, rows: Rows, info: ClassPhysics, seed: int, repeats: int
     paper's kinds all see the same regression set, drawn under ``seed``. A density of a class
     with subtypes is told them, and carries P(subtype | physics, band) (:mod:`.subtype_model`)."""
     if kind in DENSITY_KINDS:
-        fit = fit_density if kind == MIXTURE_KIND else fit_kernel_density
-        density = fit(rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
-                      rows.stars, seed=seed, progress=progress, desc=desc)
-        if not info.subtypes:
-            return density
-        known, labels = rows.known_subtypes(info)
-        subtypes = fit_subtype_model(rows.x[known], labels, len(info.subtypes))
-        return DENSITIES[kind]({**density.arrays, **subtypes.prefixed()})
+        density = DENSITY_FITS[kind](rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
+                                     rows.stars, seed=seed, progress=progress, desc=desc)
+        if info.subtypes:
+            known, labels = rows.known_subtypes(info)
+            density.arrays.update(fit_subtype_model(rows.x[known], labels, len(info.subtypes)).prefixed())
+        return density
     x_train, y_train = _regression_set(rows.x, rows.mu, rows.logvar, rows.log_amplitude, repeats,
                                        np.random.default_rng(seed))
     scaler = StandardScaler().fit(x_train)

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .density import categorical, logsumexp
+from .density import categorical, logsumexp, standardised_inputs
 
 #: Key prefix of the subtype model's arrays among its density's arrays.
 PREFIX = "subtype_"
@@ -51,10 +51,7 @@ class SubtypeModel:
     def log_probabilities(self, x: np.ndarray) -> np.ndarray:
         """log P(subtype k | x), (n, K), for regressor inputs ``x`` (n, p)."""
         a = self.arrays
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != a["x_mean"].size:
-            raise ValueError(f"inputs must be (n, {a['x_mean'].size}), not {x.shape}")
-        scores = (x - a["x_mean"]) / a["x_scale"] @ a["coef"] + a["intercept"]
+        scores = standardised_inputs(a, x) @ a["coef"] + a["intercept"]
         return scores - logsumexp(scores, 1)[:, None]
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
