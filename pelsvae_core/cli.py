@@ -70,6 +70,21 @@ def cmd_data_cadences(args) -> int:
     return 1 if differences else 0
 
 
+def cmd_data_relations(args) -> int:
+    from .data import relations
+    out = args.out or relations.TABLE
+    rebuilt = relations.build_relations(args.data_root)
+    if not args.check:
+        relations.write_relations(rebuilt, out)
+        print(f"wrote {out}: period-colour and period-luminosity relations of "
+              f"{', '.join(rebuilt['period'])}; SDSS {' '.join(rebuilt['sdss'])} - G against (V-I)_0")
+        return 0
+    same = relations.read_relations(out) == rebuilt
+    print(f"the relations {'match' if same else 'DIFFER from'} a rebuild from the survey data"
+          + ("" if same else "; rebuild them with `pelsvae data relations`"))
+    return 0 if same else 1
+
+
 def cmd_train(args) -> int:
     import torch
     from . import pipeline
@@ -163,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rebuild into a temporary folder and compare with --out or the shipped "
                            "tables; exit 1 if they differ")
     real.set_defaults(func=cmd_data_cadences)
+
+    col = data_commands.add_parser("relations", help="rebuild the colour and period-luminosity relations "
+                                   "(pelsvae_core/relation_tables) from the OGLE-III and Stripe 82 data")
+    col.add_argument("--data-root", help="survey data folder (default: $PELSVAE_DATA or ../shared/data)")
+    col.add_argument("--out", metavar="FILE", help="write the relations here (default: the shipped ones)")
+    col.add_argument("--check", action="store_true",
+                     help="compare a rebuild with --out or the shipped relations; exit 1 if they differ")
+    col.set_defaults(func=cmd_data_relations)
 
     train = commands.add_parser("train", help="train a model from a recipe (train/*.toml)")
     train.add_argument("--config", required=True, help="recipe file, e.g. train/default.toml")

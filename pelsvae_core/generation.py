@@ -13,10 +13,16 @@ them (Sect. 4.2) and take no subtype. Either
 way the amplitude is held to the class's real range in the band, widened by a stated
 margin (:meth:`ClassPhysics.amplitude_bounds`); a sample held there says so
 (``amplitude_clipped``). The normalised curve (0 = brightest, 1 = faintest) is
-scaled by the amplitude around the absolute magnitude, plus the distance modulus
-when a distance is given. The absolute magnitude is the one given, else the class's
-own prediction: its median (classes trained with M) or the period-luminosity relation
-of the OGLE x Gaia DR2 cross-match (:mod:`pelsvae_core.reference`). Survey noise
+scaled by the amplitude around the mean absolute magnitude in the band, plus the distance
+modulus when a distance is given. That is M_G (every absolute magnitude here is Gaia G) plus
+the star's intrinsic colour in the band, (band - G)_0, from its Teff or its class's period-
+colour relation (:func:`pelsvae_core.data.relations.intrinsic_colour`); where no colour can be
+derived (eclipsing binaries, a period beyond the relation's stars) the mean is M_G, with a
+warning and the reason in ``colour_source``. M_G is the one given, else the class's (and
+subtype's) period-luminosity relation measured on the OGLE-III LMC stars
+(:meth:`PhysicsMap.period_luminosity`; the OGLE x Gaia DR2 cross-match's, labelled as the
+paper's parallax convention, for classes without one), which the density is then told too
+where the class responds to M. Survey noise
 draws from the survey's error-versus-magnitude relation (:mod:`pelsvae_core.noise`)
 at each apparent magnitude; a star fainter than the survey's 5-sigma depth is a
 non-detection, reported at that depth (an upper limit) and flagged (``detected``).
@@ -35,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from . import cadences
+from .data.relations import intrinsic_colour
 from .data.subtypes import SUBTYPES, UNKNOWN
 from .model.decoder import Decoder, periodic_values
 from .photometry import checked_abs_mag, checked_distance, distance_modulus
@@ -221,17 +228,18 @@ def _check_rows(n_samples: int, n_observations: int) -> None:
                          f"at most {MAX_ROWS} per call (pelsvae simulate writes larger populations)")
 
 
-def _distance_modulus(distance_pc, abs_mag: float | None) -> float:
+def _distance_modulus(distance_pc, abs_mag: float | None, band: str) -> float:
     """The distance modulus (:func:`.photometry.distance_modulus`) of a checked distance
     (:func:`.photometry.checked_distance`) that leaves a star of mean absolute magnitude
-    ``abs_mag`` no fainter than :data:`FAINT_LIMIT_MAG`."""
+    ``abs_mag`` in ``band`` no fainter than :data:`FAINT_LIMIT_MAG`."""
     distance_pc = checked_distance(distance_pc)
     modulus = float(distance_modulus(distance_pc))
     if abs_mag is not None and abs_mag + modulus > FAINT_LIMIT_MAG:
         farthest = 10 ** ((FAINT_LIMIT_MAG - abs_mag) / 5 + 1)
         raise ValueError(f"distance_pc={distance_pc:g} puts the star at mean magnitude "
                          f"{abs_mag + modulus:.1f}, fainter than {FAINT_LIMIT_MAG:g}, beyond anything "
-                         f"observable; at most {farthest:.3g} pc at abs_mag {abs_mag:.3g}")
+                         f"observable; at most {farthest:.3g} pc at mean absolute {band} magnitude "
+                         f"{abs_mag:.3g}")
     return modulus
 
 
@@ -307,19 +315,28 @@ class Draw:
     abs_mag: float | None
     abs_mag_source: str
     seed: int
+    colour: np.ndarray      # (n_samples,) intrinsic (band - G)_0, 0 where none could be derived
+    colour_source: np.ndarray  # (n_samples,) str: the relation used, or why there is none
+
+    @property
+    def mean_abs_mag(self) -> np.ndarray | None:
+        """Each sample's mean absolute magnitude in the band: M_G plus its colour."""
+        return None if self.abs_mag is None else self.abs_mag + self.colour
 
     def magnitudes(self, phase: np.ndarray, distance_pc: float | None = None
                    ) -> tuple[np.ndarray, np.ndarray, str]:
         """Noise-free magnitudes and the model's errors, (n_samples, len(phase)) each, and
         what the magnitudes are: absolute, apparent (with ``distance_pc``) or relative to
         the mean (no mean magnitude known)."""
-        modulus = 0.0 if distance_pc is None else _distance_modulus(distance_pc, self.abs_mag)
+        mean = self.mean_abs_mag
+        modulus = 0.0 if distance_pc is None else _distance_modulus(
+            distance_pc, None if mean is None else float(mean.max()), self.request.band)
         norm, norm_err = periodic_values(self.grid, phase)
         mag = (norm - self.grid[:, 0].mean(1)[:, None]) * self.amplitude[:, None]
         err = norm_err * self.amplitude[:, None]
-        if self.abs_mag is None:
+        if mean is None:
             return mag, err, "relative to mean"
-        return mag + self.abs_mag + modulus, err, "apparent" if distance_pc is not None else "absolute"
+        return mag + (mean + modulus)[:, None], err, "apparent" if distance_pc is not None else "absolute"
 
     def observation(self, times=None, phases=None, cadence=None, distance_pc: float | None = None,
                     noise: bool | str = False, epoch: float = 0.0) -> "Observation":
@@ -390,6 +407,7 @@ class Observation:
             "teff": request.values.get("teff", np.nan),
             "abs_mag": np.nan if star.abs_mag is None else star.abs_mag,
             "abs_mag_source": constant(star.abs_mag_source),
+            "colour": np.repeat(star.colour, n_obs), "colour_source": per_sample(star.colour_source),
             "period": request.period, "regressor": constant(star.regressor),
             "mag_kind": constant(self.mag_kind),
             "distance_pc": np.nan if self.distance_pc is None else self.distance_pc,
@@ -411,13 +429,51 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     request = validate(info, teff, abs_mag, period, band, physics.references.get(cls))
     latent = _latent(latent, decoder.config.latent_dim)
     subtype = check_subtype(info, regressor, subtype)
-    mean_mag, source = request.abs_mag, ("given" if abs_mag is not None else "class median")
-    if mean_mag is None:
-        mean_mag, source = physics.period_luminosity(cls, request.period)
+    mean_mag, source = request.abs_mag, "given"
+    if abs_mag is None:
+        mean_mag, source = _default_abs_mag(physics, info, request)
+        if "abs_mag" in info.parameters:   # the density is told it too
+            request = validate(info, teff, mean_mag, period, band, physics.references.get(cls))
     rng = np.random.default_rng(seed)
     z, amplitude, clipped, subtypes, subtype_source = sample_targets(
         physics, info, request.values, request.band, regressor, n_samples, rng, subtype)
     if latent is not None:
         z = np.broadcast_to(latent, z.shape)
+    colour, colour_source = band_colour(info, request, subtypes)
     return Draw(physics, request, regressor, z, amplitude, clipped, subtypes, subtype_source,
-                decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed)
+                decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed,
+                colour, colour_source)
+
+
+def _default_abs_mag(physics: PhysicsMap, info: ClassPhysics, request: Request
+                     ) -> tuple[float | None, str]:
+    """M_G of a star given without one, and its source: the class's period-luminosity relation
+    (:meth:`PhysicsMap.period_luminosity`; the class's, not a subtype's, so a drawn and an asked
+    subtype see the same physics), held to the training range where the class's model responds
+    to M (it can only draw curves there), else the class median."""
+    mean_mag, source = physics.period_luminosity(info.cls, request.period)
+    if "abs_mag" not in info.parameters:
+        return mean_mag, source
+    if mean_mag is None:
+        return request.abs_mag, "class median"
+    lo, hi = info.ranges["abs_mag"]
+    if not lo <= mean_mag <= hi:
+        mean_mag, source = min(max(mean_mag, lo), hi), f"{source}; held to the training range"
+    return mean_mag, source
+
+
+def band_colour(info: ClassPhysics, request: Request, subtypes: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample the intrinsic colour (band - G)_0 of the requested star and where it comes
+    from: its Teff where the class's model responds to Teff, else its class's (and subtype's)
+    period-colour relation; where none can be derived, 0 (the mean magnitude is M_G), a
+    warning, and the reason as the source."""
+    teff = request.values.get("teff") if "teff" in info.parameters else None
+    found = intrinsic_colour(info.cls, request.band, np.full(len(subtypes), math.log10(request.period)),
+                             teff, subtypes)
+    if not found.ok.all():
+        why = sorted(set(found.reason[~found.ok].tolist()))
+        warnings.warn(f"no intrinsic {request.band} - G colour for this {info.cls}: {'; '.join(why)}; "
+                      f"its mean {request.band} magnitude is M_G")
+    source = np.where(found.ok, found.source, "none: " + found.reason.astype(str) + "; the mean is M_G")
+    return np.nan_to_num(found.value, nan=0.0), source

@@ -444,8 +444,8 @@ GENERATION_ERRORS = [
     ({**RRLYR, "times": [0.0, 1.0], "epoch": 1e308}, "epoch=1e+308 is too far from the observation "
                                                      "times to fold them"),
     ({**RRLYR, "distance_pc": 1e30, "noise": True},
-     "distance_pc=1e+30 puts the star at mean magnitude 145.6, fainter than 40, beyond anything "
-     "observable; at most 7.71e+08 pc at abs_mag 0.564"),
+     "distance_pc=1e+30 puts the star at mean magnitude 145.2, fainter than 40, beyond anything "
+     "observable; at most 9.09e+08 pc at mean absolute I magnitude 0.207"),
     ({**RRLYR, "distance_pc": 0.01}, "distance_pc must be at least 1 pc (no star is nearer than "
                                      "Proxima Centauri, 1.3 pc), not 0.01"),
     ({**RRLYR, "latent": [0.0] * (D + 1)},
@@ -479,7 +479,8 @@ def test_whole_numbers_count_and_limits_are_reachable(shipped):
     assert shipped.generate(**RRLYR, n_samples=2.0, phases=[0.1])["sample"].nunique() == 2
     table = shipped.generate(**RRLYR, n_samples=generation.MAX_SAMPLES, phases=[0.1], regressor="linear")
     assert len(table) == generation.MAX_SAMPLES and np.isfinite(table["mag"]).all()
-    farthest = 10 ** ((generation.FAINT_LIMIT_MAG - table["abs_mag"].iloc[0]) / 5 + 1)
+    mean_abs_mag = table["abs_mag"].iloc[0] + table["colour"].iloc[0]    # M_G + (band - G)_0
+    farthest = 10 ** ((generation.FAINT_LIMIT_MAG - mean_abs_mag) / 5 + 1)
     at_limit = shipped.generate(**RRLYR, n_samples=1, distance_pc=0.999 * farthest)
     assert at_limit["mag"].mean() == pytest.approx(generation.FAINT_LIMIT_MAG, abs=0.1)
 
@@ -493,7 +494,8 @@ def test_faint_stars_are_non_detections_at_the_survey_depth(shipped):
     assert not lost["detected"].any()
     assert (lost["mag"] == survey.m5).all() and np.allclose(lost["mag_err"], survey.sigma(survey.m5))
     assert survey.sigma(survey.m5) == pytest.approx(0.2, abs=0.01)  # S/N 5 by the relation's form
-    at_depth = 10 ** ((survey.m5 - lost["abs_mag"].iloc[0]) / 5 + 1)  # the mean magnitude at m5
+    mean_abs_g = lost["abs_mag"].iloc[0] + lost["colour"].iloc[0]      # M_G + (g - G)_0
+    at_depth = 10 ** ((survey.m5 - mean_abs_g) / 5 + 1)  # the mean magnitude at m5
     kwargs = dict(**rr_lyrae, distance_pc=at_depth, n_samples=20, seed=4)
     clean, noisy = shipped.generate(**kwargs), shipped.generate(**kwargs, noise=True)
     seen = noisy["detected"].to_numpy()
@@ -613,8 +615,12 @@ def test_cli_size_limit_and_ignored_teff_are_one_line(capsys, tmp_path):
                                  "not 1000000\n")
     code, _, err = run_cli(capsys, "generate", "--class", "ECL", "--period", "0.4", "--teff", "6500",
                            "--n-samples", "1", "--out", out)
-    assert code == 0 and err == ("pelsvae: warning: ECL does not respond to teff (its curves depend on "
-                                 "period only); teff=6500 is ignored\n")
+    assert code == 0 and err.splitlines() == [
+        "pelsvae: warning: ECL does not respond to teff (its curves depend on period only); "
+        "teff=6500 is ignored",
+        "pelsvae: warning: no intrinsic V_CSS - G colour for this ECL: no period relation for ECL: "
+        "none of its stars has V and I in the OGLE-III LMC catalogue; its mean V_CSS magnitude is "
+        "M_G"]
     code, _, err = run_cli(capsys, "generate", "--class", "ECL", "--period", "0.4", "--abs-mag", "1e6",
                            "--distance-pc", "1000", "--noise", "--out", str(tmp_path / "inf.csv"))
     assert code == 2 and "abs_mag=1e+06 is no star's" in err and not (tmp_path / "inf.csv").exists()

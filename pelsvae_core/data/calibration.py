@@ -49,7 +49,8 @@ __all__ = [
     "STRIPE82_DISTANCE_MODULUS_SIGMA",
     "distance_modulus_from_pc", "fit_fourier", "colour_at_minimum",
     "reddening_from_minimum_colour", "reddening_from_neighbours",
-    "bp_rp_from_vi", "g_minus_v_from_vi", "teff_from_bp_rp0", "teff_from_vi0", "SFD_R",
+    "bp_rp_from_vi", "g_minus_v_from_vi", "teff_from_bp_rp0", "teff_from_vi0", "vi0_from_teff",
+    "RIELLO_BANDS", "band_minus_g", "stripe82_g0", "SFD_R",
     "lmc_absolute_wesenheit", "lmc_parameters", "bulge_rr_lyrae_parameters",
     "stripe82_vi0", "stripe82_rr_lyrae_parameters", "expected_rr_lyrae_abs_v", "clipped_line",
     "paper_convention",
@@ -711,6 +712,70 @@ def teff_from_vi0(vi0: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
     return teff_from_bp_rp0(bp_rp_from_vi(vi0), feh=feh, logg=logg, plausible=plausible)
 
 
+#: (V - I)_0 grid (mag, 0.001 mag steps) on which :func:`vi0_from_teff` inverts :func:`teff_from_vi0`.
+_VI_GRID = np.round(np.arange(-0.3, 2.5, 0.001), 3)
+
+
+def vi0_from_teff(teff) -> Calibrated:
+    """(V - I)_0 of stars of effective temperature ``teff`` (K): the inverse of
+    :func:`teff_from_vi0` at its default [Fe/H] and log g (on a 0.001 mag grid), so the colour a
+    training star's Teff was derived from. Uncertainty: the relation's 80 K scatter and 20 K
+    zero point through its slope (about 0.02 mag) and Riello's 0.03 mag. Refused outside the
+    Teff the relation gives an RR Lyrae colour for."""
+    teff = _arr(teff)
+    grid = teff_from_vi0(Calibrated(_VI_GRID, 0.0, "grid"))
+    colour, on_grid = _VI_GRID[grid.ok][::-1], grid.value[grid.ok][::-1]   # Teff rising
+    slope = np.abs(np.gradient(colour, on_grid))
+    teff_sigma = float(np.hypot(_CASAGRANDE21_SCATTER_K, _CASAGRANDE21_ZERO_POINT_K))
+    sigma = np.hypot(np.interp(teff, on_grid, slope) * teff_sigma, _RIELLO_SIGMA)
+    reason = _reason_like(teff.shape)
+    _add_reason(reason, ~((teff >= on_grid[0]) & (teff <= on_grid[-1])),
+                f"Teff outside {on_grid[0]:,.0f}-{on_grid[-1]:,.0f} K, where the colour-Teff "
+                "relation gives an RR Lyrae colour")
+    return Calibrated(np.interp(teff, on_grid, colour), sigma,
+                      "(V-I)_0 from Teff, the inverse of: " + _join(_RIELLO_SOURCE, _TEFF_SOURCE),
+                      reason, unit="mag")
+
+
+# Riello et al. 2021 Table C.2 polynomials in x = V - I_C (coefficients as transcribed in
+# agabrown/PyGaia, pygaia.photometry.transformations.gbrminv_from_vminic): G_BP - V and
+# G_RP - V; their difference is _RIELLO_BP_MINUS_RP.
+_RIELLO_BP_MINUS_V = (-0.0143, 0.3564, -0.1332, 0.01212)
+_RIELLO_RP_MINUS_V = (0.01868, -0.9028, -0.005321, -0.004186)
+#: (X - G) as a polynomial in x = V - I_C for the bands of Riello et al. 2021 Table C.2.
+_RIELLO_MINUS_G = {
+    "G": lambda x: 0.0 * x,
+    "V": lambda x: -_poly(_RIELLO_G_MINUS_V, x),
+    "I": lambda x: -_poly(_RIELLO_G_MINUS_V, x) - x,
+    "BP": lambda x: _poly(_RIELLO_BP_MINUS_V, x) - _poly(_RIELLO_G_MINUS_V, x),
+    "RP": lambda x: _poly(_RIELLO_RP_MINUS_V, x) - _poly(_RIELLO_G_MINUS_V, x),
+}
+RIELLO_BANDS = tuple(_RIELLO_MINUS_G)
+
+
+def band_minus_g(band: str, vi: Calibrated, offset=None, scatter: float = _RIELLO_SIGMA,
+                 source: str = "", valid=None, invalid_reason: str = "") -> Calibrated:
+    """The colour (X - G) of ``band`` for stars of colour ``vi`` (V - I): by Riello et al. 2021
+    Table C.2 for :data:`RIELLO_BANDS`, or by a caller's ``offset`` (a function of V - I, with
+    its ``scatter``, ``source`` and ``valid`` range of V - I, refused outside with
+    ``invalid_reason``). Uncertainty: the colour's through the relation's slope and the
+    relation's scatter (none for G - G)."""
+    x = vi.value
+    if offset is None:
+        if band not in _RIELLO_MINUS_G:
+            raise ValueError(f"Riello et al. 2021 give no relation for band {band!r}; they cover "
+                             f"{', '.join(RIELLO_BANDS)}")
+        offset, source = _RIELLO_MINUS_G[band], f"{band} - G from {_RIELLO_SOURCE}"
+        valid, invalid_reason = _vi_in_riello_range, "V-I outside -0.4..5.0 (Riello et al. 2021 range)"
+        scatter = 0.0 if band == "G" else scatter
+    h = 1e-3
+    slope = (offset(x + h) - offset(x - h)) / (2 * h)
+    reason = vi.reason.copy()
+    _add_reason(reason, ~valid(x), invalid_reason)
+    return Calibrated(offset(x), np.hypot(slope * vi.sigma, scatter), _join(vi.source, source),
+                      reason, unit="mag")
+
+
 # --------------------------------------------------------------------------
 # LMC
 # --------------------------------------------------------------------------
@@ -884,6 +949,12 @@ def _lupton_v(g, r) -> np.ndarray:
 
 def _lupton_i(r, i) -> np.ndarray:
     return r + _LUPTON_I[0] * (r - i) + _LUPTON_I[1]
+
+
+def stripe82_g0(g0, r0, vi0) -> np.ndarray:
+    """Gaia G_0 of Stripe 82 stars from their dereddened g_0, r_0 and (V-I)_0
+    (:func:`stripe82_vi0`): Lupton's (2005) V, then G - V of Riello et al. (2021) Table C.2."""
+    return _lupton_v(_arr(g0), _arr(r0)) + g_minus_v_from_vi(vi0)
 
 
 def stripe82_vi0(g0, r0, i0, a_r, *, phot_sigma: float = 0.02) -> Calibrated:

@@ -46,7 +46,7 @@ from ..atomic import atomic_path, write_text
 from ..paths import data_root
 from . import gaia_dr3, ogle4_bulge
 from .records import LightCurve
-from .sources import require
+from .sources import require, sha256_of
 
 #: Where the shipped tables live (package data of ``pelsvae_core``).
 TABLE_DIR = Path(__file__).resolve().parents[1] / "cadence_tables"
@@ -106,15 +106,6 @@ class CadenceTable:
 
     def __len__(self) -> int:
         return len(self.star_ids)
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def content_sha256(star_ids: Iterable[str], times: Iterable[np.ndarray]) -> str:

@@ -13,6 +13,7 @@ go on with only the stars before it.
 from __future__ import annotations
 
 import bz2
+import hashlib
 import gzip
 import lzma
 import tarfile
@@ -118,3 +119,11 @@ def read_keyed_csv(path: Path, key: str, required: tuple[str, ...],
     table["P_1"] = pd.to_numeric(table["P_1"], errors="coerce")
     return table.set_index(key)
 
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,9 +1,10 @@
 """The inverse problem measured on real stars the model never trained on (issue 17, point 3).
 
 Real, unfolded curves are read with the survey readers, and the stars of the model's test
-split kept (``split="val"``: the validation split, the one to tune on), in three groups
-(:data:`GROUPS`): SDSS Stripe 82 RR Lyrae (u, g, r, i, z fitted together) among the stars with
-a known Teff, OGLE-III LMC Cepheids (I) among those with a catalogue mean V and I, and
+split kept (``split="val"``: the validation split, the one to tune on), in four groups
+(:data:`GROUPS`): SDSS Stripe 82 RR Lyrae (u, g, r, i, z fitted together) and OGLE-IV bulge
+RR Lyrae (I, the paper's band; Teff from each star's own minimum-light reddening) among the
+stars with a known Teff, OGLE-III LMC Cepheids (I) among those with a catalogue mean V and I, and
 Catalina SSS stars (V_CSS; class and RR Lyrae mode known) drawn per class, so the class mix
 is balanced, not the survey's. Each star is inferred (:func:`pelsvae_core.inference.analyse`)
 on its whole curve and on sparse versions, that many epochs drawn at random from its own
@@ -58,6 +59,7 @@ from ..periodogram import is_recovered, search_period
 #: Survey registry key, group label, band kept (None: every band, fitted together), and the
 #: parameter it measures (only stars that have it are drawn), or None.
 GROUPS = (("sdss_s82_rrlyrae", "SDSS RRLYR ugriz", None, "teff"),
+          ("ogle4_blg_rrlyr", "OGLE-IV RRLYR I", "I", "teff"),
           ("ogle3_lmc_cep", "OGLE CEP I", "I", "abs_mag"),
           ("catalina_sss", "Catalina V_CSS", "V_CSS", None))
 #: The group whose training stars train the random-forest baseline (one band, classes mixed).

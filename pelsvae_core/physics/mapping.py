@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..data.relations import period_luminosity
 from .classes import ClassPhysics
 from .density import MixtureDensity
 from .kernel_density import KernelDensity
@@ -102,14 +103,24 @@ class PhysicsMap:
                 return row["rmse_latent"]
         return math.nan
 
-    def period_luminosity(self, cls: str, period: float) -> tuple[float | None, str]:
-        """Mean absolute magnitude M_G at ``period`` (days) from the class's period-luminosity
-        relation in the OGLE x Gaia DR2 cross-match, and that source; (None, "none") without one."""
+    def period_luminosity(self, cls: str, period: float, subtype: str | None = None
+                          ) -> tuple[float | None, str]:
+        """Mean absolute magnitude M_G at ``period`` (days) and its source: the class's (and
+        subtype's) period-luminosity relation measured on the OGLE-III LMC stars
+        (:func:`pelsvae_core.data.relations.period_luminosity`); where it has none (eclipsing
+        and ellipsoidal binaries) or the period is beyond its stars, the relation of the OGLE x
+        Gaia DR2 cross-match, which rests on DR2 parallaxes and no extinction (the paper's
+        convention, said so in the source); (None, "none") without either."""
+        found = period_luminosity(cls, math.log10(period), subtype)
+        if found.ok[0]:
+            return (float(found.value[0]), f"period-luminosity, OGLE-III LMC {cls} "
+                    f"(scatter {float(found.sigma[0]):.2f} mag)")
         reference = self.references.get(cls)
         if reference is None or reference.luminosity is None:
             return None, "none"
-        return (reference.abs_mag(period), "period-luminosity, OGLE x Gaia DR2 "
-                f"(scatter {reference.luminosity_scatter:.2f} mag)")
+        return (reference.abs_mag(period), "period-luminosity, OGLE x Gaia DR2 (paper convention: "
+                f"DR2 parallaxes, no extinction; scatter {reference.luminosity_scatter:.2f} mag; "
+                f"{found.reason[0]})")
 
     def error_model(self, noise, band: str) -> ErrorModel | None:
         """The error model that ``noise`` names: None/False for none, True for the survey with the

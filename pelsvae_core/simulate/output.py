@@ -2,7 +2,8 @@
 
 A shard is one Parquet file, one row per star: its true parameters as plain columns,
 and two nested columns, ``bands`` (per band: the survey and model band, mean
-magnitude, amplitude, extinction, latent vector) and ``lightcurve`` (per epoch:
+magnitude, amplitude, extinction, intrinsic colour (band - G)_0 (NaN where none could be
+derived: the mean magnitude is then M_G-based), latent vector) and ``lightcurve`` (per epoch:
 time, band, mag, mag_err, flux in nJy, flux_err, detected), both Arrow
 list<struct> columns that pandas, pyarrow and nested-pandas read as they are. Units
 sit in each field's metadata (``unit``) and in the file's (``pelsvae`` JSON).
@@ -41,7 +42,7 @@ FORMAT_VERSION = 1
 UNITS = {"period": "d", "teff": "K", "abs_mag": "mag", "distance_pc": "pc", "ra": "deg",
          "dec": "deg", "a_v": "mag", "epoch": "d", "time": "d", "mag": "mag", "mag_err": "mag",
          "flux": "nJy", "flux_err": "nJy", "mean_mag": "mag", "amplitude": "mag",
-         "extinction": "mag"}
+         "extinction": "mag", "colour": "mag", "vi0": "mag"}
 #: Columns only the Parquet writer's dictionary encoding helps (the rest are random floats).
 DICTIONARY_COLUMNS = ["cls", "subtype", "regressor", "abs_mag_source",
                       "lightcurve.list.element.time", "lightcurve.list.element.band",
@@ -83,7 +84,7 @@ def shard_table(stars: dict[str, np.ndarray], bands: dict[str, np.ndarray],
         "model_band": _dictionary(bands["model_band"], band_names),
         "mean_mag": pa.array(bands["mean_mag"]), "amplitude": pa.array(bands["amplitude"]),
         "amplitude_clipped": pa.array(bands["amplitude_clipped"]),
-        "extinction": pa.array(bands["extinction"]),
+        "extinction": pa.array(bands["extinction"]), "colour": pa.array(bands["colour"]),
         "z": pa.FixedSizeListArray.from_arrays(pa.array(z.ravel()), z.shape[1])})
     columns["lightcurve"] = _list(epochs["offsets"], {
         "time": pa.array(epochs["time"]), "band": _dictionary(epochs["band"], band_names),

@@ -9,11 +9,15 @@ Stat. 6, 461), fitted in standardised units and stored as plain arrays:
   fitted on the model's own training stars (``model.latents()``, split ``train``,
   one row per star), so the physics drawn is the physics the model learned.
 - ``secondary``: for classes whose training stars have only a period (Catalina and
-  CRTS), (log10 P, Teff, M_G) of the class in the OGLE-III x Gaia DR2 cross-match
+  CRTS), (log10 P, Teff) of the class in the OGLE-III x Gaia DR2 cross-match
   (Martinez-Palomera et al. 2022, Sect. 2.1), used *conditioned on* the drawn
-  period, so each star's Teff and M_G follow the real period relation and scatter.
-  The cross-match's M_G uses parallax distances without extinction correction: the
-  paper's convention (see :mod:`pelsvae_core.physics.reference`).
+  period, so each star's Teff follows the real period relation and scatter. M_G is
+  not drawn from it where the class has a period-luminosity relation measured on the
+  OGLE-III LMC stars (:func:`pelsvae_core.data.relations.period_luminosity`, drawn with
+  its scatter when the shard is made): the cross-match's M_G uses Gaia DR2 parallax
+  distances without extinction correction, the paper's convention, which put anomalous
+  Cepheids at M_G +4.6 at 1 d; eclipsing and ellipsoidal binaries, which have no such
+  relation here, keep it (see :mod:`pelsvae_core.physics.reference`).
 
 Draws are restricted to bounds, by redrawing (a truncated mixture): the model's
 training range for the parameters the model responds to, the cross-match's 1st to
@@ -42,6 +46,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
+from ..data.relations import read_relations
 from ..data.subtypes import UNKNOWN
 from .errors import SimulationError
 
@@ -259,6 +264,8 @@ def fit_class_prior(model, cls: str, xmatch: pd.DataFrame | None, seed: int = 0
     stars = xmatch_stars(xmatch, cls)
     stars = stars[np.isfinite(stars["log_period"])]
     extra = [p for p in missing if np.isfinite(stars[p]).sum() >= MIN_XMATCH_STARS]
+    if cls in read_relations()["period"]:   # M_G from the calibrated relation, not DR2 parallaxes
+        extra = [p for p in extra if p != "abs_mag"]
     reference = model.references.get(cls)
     extra = [p for p in extra if reference is not None and p in reference.ranges]
     if not extra:

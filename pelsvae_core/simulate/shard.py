@@ -4,14 +4,23 @@ A shard depends on the plan and its index only: its random numbers come from
 ``SeedSequence(seed, spawn_key=(index,))`` (NumPy's independent streams for parallel
 work), split into the population, the cadence, the latent draws (one stream per
 class block, so every band of a star uses the same numbers; the drawn subtypes a
-stream spawned off it) and the noise. So a
-shard is the same whichever worker makes it, and a run the same for any number of
-workers.
+stream spawned off it), the noise, the stars' colours and their luminosities where drawn
+from a period-luminosity relation. So a shard is the same whichever worker makes it, and a
+run the same for any number of workers.
+
+A star's mean magnitude in a band is M_G + (band - G)_0 + distance modulus + extinction:
+the intrinsic colour from its Teff where its class's model responds to Teff, else from its
+class's period-colour relation plus the relation's spread drawn once per star, so all its
+bands are coherent (:mod:`pelsvae_core.data.relations`). Where no colour can be derived (no
+relation for the class, a colour beyond a relation's stars) the band's ``colour`` is NaN and
+its mean magnitude M_G-based: flagged, not guessed.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..data import relations
+from ..data.calibration import Calibrated
 from ..data.subtypes import UNKNOWN
 from . import curves
 from .plan import Plan
@@ -36,15 +45,42 @@ def _matrix(rows: np.ndarray, values: np.ndarray, m: int):
     return matrix, column
 
 
-def _abs_mag(model, cls: str, drawn: np.ndarray, log_period: np.ndarray):
-    """The drawn absolute magnitude, else the class's period-luminosity relation (OGLE x Gaia
-    DR2, :mod:`pelsvae_core.physics.reference`), and which it was per star."""
+def _abs_mag(model, cls: str, drawn: np.ndarray, log_period: np.ndarray, subtype,
+             rng: np.random.Generator):
+    """The drawn absolute magnitude, else the class's (and subtype's) period-luminosity relation
+    measured on the OGLE-III LMC stars plus its scatter drawn per star
+    (:func:`pelsvae_core.data.relations.period_luminosity`), else (eclipsing and ellipsoidal
+    binaries) the OGLE x Gaia DR2 cross-match's line (:mod:`pelsvae_core.physics.reference`,
+    the paper's parallax convention); and which it was per star."""
     missing = ~np.isfinite(drawn)
-    source = np.where(missing, "period-luminosity", PRIOR_SOURCE)
-    if missing.any():
+    scatter = rng.standard_normal(len(drawn))
+    if not missing.any():
+        return drawn, np.full(len(drawn), PRIOR_SOURCE)
+    found = relations.period_luminosity(cls, log_period, subtype)
+    lmc = missing & found.ok
+    out = np.where(lmc, found.value + np.nan_to_num(found.sigma) * scatter, drawn)
+    source = np.where(lmc, "period-luminosity, OGLE-III LMC", PRIOR_SOURCE)
+    rest = missing & ~found.ok
+    if rest.any():
         intercept, slope = model.references[cls].luminosity
-        drawn = np.where(missing, intercept + slope * log_period, drawn)
-    return drawn, source
+        out = np.where(rest, intercept + slope * log_period, out)
+        source = np.where(rest, "period-luminosity, OGLE x Gaia DR2 (paper convention)", source)
+    return out, source
+
+
+def _colour_index(cls: str, physics: dict, parameters, subtype: np.ndarray,
+                  rng: np.random.Generator) -> Calibrated:
+    """Each star's intrinsic (V - I)_0: from its Teff where the class's model responds to Teff,
+    else its class's period-colour relation plus the relation's spread times one normal draw
+    (real stars scatter about it: intrinsically, by photometric errors and by differential
+    reddening, so the spread is an upper bound)."""
+    teff = physics["teff"] if "teff" in parameters else None
+    vi0 = relations.intrinsic_vi0(cls, physics["log_period"], teff, subtype)
+    scatter = rng.standard_normal(len(vi0))
+    if teff is not None:
+        return vi0
+    return Calibrated(vi0.value + np.nan_to_num(vi0.sigma) * scatter, vi0.sigma, vi0.source,
+                      vi0.reason, unit="mag")
 
 
 def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
@@ -52,8 +88,10 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
     :func:`.output.shard_table`) and, with LCLIB output, per class its events."""
     start, stop = plan.shard_range(index)
     n = stop - start
-    population, cadence, latent, noise = np.random.SeedSequence(plan.seed, spawn_key=(index,)).spawn(4)
+    population, cadence, latent, noise, colour, luminosity = np.random.SeedSequence(
+        plan.seed, spawn_key=(index,)).spawn(6)
     rng = np.random.default_rng(population)
+    rng_colour, rng_luminosity = np.random.default_rng(colour), np.random.default_rng(luminosity)
     rng_noise = np.random.default_rng(noise) if plan.noise else None
     space = plan.space.draw(start, stop, rng)
     visits, star_of, visit_of = plan.cadence.epochs(
@@ -81,7 +119,8 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
         a, b, m = lo - start, hi - start, hi - lo
         physics = plan.priors[cls].sample(m, rng, plan.fixed)
         period = 10 ** physics["log_period"]
-        abs_mag, source = _abs_mag(model, cls, physics["abs_mag"], physics["log_period"])
+        abs_mag, source = _abs_mag(model, cls, physics["abs_mag"], physics["log_period"],
+                                   physics.get("subtype"), rng_luminosity)
         epoch = t_ref + rng.uniform(0, 1, m) * period
         modulus = distance_modulus(space["distance_pc"][a:b])
         info = model.class_physics[cls]
@@ -93,6 +132,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                                                   latent_streams[block])
         drawn = curves.latents(model, cls, plan.regressors[cls], parameters, model_bands,
                                latent_streams[block], subtype)
+        vi0 = _colour_index(cls, physics, info.parameters, subtype, rng_colour)
         grids, per_band, templates = {}, [], []
         for survey_band, model_band in pairs:
             z, amplitude, clipped = drawn[model_band]
@@ -100,7 +140,8 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                 grids[model_band] = curves.decode(model, z, cls, model_band)
             grid = grids[model_band]
             a_band = extinction(space["a_v"][a:b], survey_band)
-            mean = abs_mag + modulus + a_band
+            colour = relations.band_minus_g(relations.read_relations(), model_band, vi0).value
+            mean = abs_mag + np.nan_to_num(colour) + modulus + a_band
             e0, e1 = first[a], first[b]
             sel = e0 + np.flatnonzero(band_code[e0:e1] == plan.band_names.index(survey_band))
             if sel.size:
@@ -116,7 +157,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                     epochs[key][where] = values.ravel() if column is None else values[rows, column]
             per_band.append({"band": survey_band, "model_band": model_band, "mean_mag": mean,
                              "amplitude": amplitude, "amplitude_clipped": clipped,
-                             "extinction": a_band, "z": z})
+                             "extinction": a_band, "colour": colour, "z": z})
             if plan.lclib:
                 grid_phase = np.linspace(0.0, 1.0, LCLIB_ROWS)
                 templates.append(curves.relative_magnitudes(grid, amplitude, grid_phase) + mean[:, None])
@@ -125,9 +166,10 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                       "period": period, "teff": physics["teff"], "abs_mag": abs_mag,
                       "abs_mag_source": source, "distance_pc": space["distance_pc"][a:b],
                       "ra": space["ra"][a:b], "dec": space["dec"][a:b], "a_v": space["a_v"][a:b],
-                      "epoch": epoch, "regressor": np.full(m, plan.regressors[cls])})
+                      "epoch": epoch, "regressor": np.full(m, plan.regressors[cls]),
+                      "vi0": vi0.value})
         block_bands = {}
-        for key in ("mean_mag", "amplitude", "amplitude_clipped", "extinction", "z"):
+        for key in ("mean_mag", "amplitude", "amplitude_clipped", "extinction", "colour", "z"):
             stacked = np.stack([row[key] for row in per_band], 1)     # (m, bands) or (m, bands, d)
             block_bands[key] = stacked.reshape(m * len(pairs), *stacked.shape[2:])
         for key in ("band", "model_band"):
