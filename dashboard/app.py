@@ -154,6 +154,7 @@ def noise_controls(state: Explorer) -> pn.Column:
     return pn.Column(pn.widgets.Checkbox.from_param(state.param.noise), survey,
                      pn.pane.Markdown(state.param.noise_note, styles=NOTE, sizing_mode="stretch_width"),
                      pn.widgets.FloatInput.from_param(state.param.distance_pc),
+                     pn.pane.Markdown(state.param.magnitude_note, styles=NOTE, sizing_mode="stretch_width"),
                      sizing_mode="stretch_width")
 
 
@@ -255,7 +256,10 @@ def morph_tab(state: Explorer) -> pn.Column:
     def show(_):
         button.loading = True
         try:
-            output[:] = [pn.pane.Bokeh(plots.morph(*state.morph()))]
+            curves, shapes, notes = state.morph()
+            output[:] = [pn.pane.Bokeh(plots.morph(curves, shapes)),
+                         *[pn.pane.Markdown(f"- {note}", styles=NOTE, sizing_mode="stretch_width")
+                           for note in notes]]
         except ValueError as error:
             output[:] = [pn.pane.Alert(str(error), alert_type="warning")]
         finally:

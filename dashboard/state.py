@@ -15,6 +15,7 @@ import io
 import logging
 import math
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,22 @@ def max_pooled(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, n
     return x[best], y[best]
 
 
+def magnitude_note(star, messages: list[str]) -> str:
+    """Where the curve's mean magnitude comes from (M_G and the band's intrinsic colour, as the
+    core derived them) and any warning the core gave for this draw."""
+    band = star.request.band
+    if star.abs_mag is None:
+        lines = ["No absolute magnitude: magnitudes are relative to the mean."]
+    elif str(star.colour_source[0]).startswith("none:"):
+        lines = [f"Mean {band} magnitude = M_G {star.abs_mag:.2f} ({star.abs_mag_source}); "
+                 f"no intrinsic {band} − G colour is known for {star.request.cls}."]
+    else:
+        what = str(star.colour_source[0]).split(" (")[0].split(",")[0]
+        lines = [f"Mean {band} magnitude = M_G {star.abs_mag:.2f} ({star.abs_mag_source}) "
+                 f"+ intrinsic {band} − G colour {float(np.mean(star.colour)):+.2f} ({what})."]
+    return " ".join(lines + [m for m in messages if "colour" not in m])
+
+
 class Explorer(param.Parameterized):
     """Physics in, light curves out: one user's session."""
 
@@ -128,6 +145,7 @@ class Explorer(param.Parameterized):
     message = param.String("", precedence=-1)
     cadence_note = param.String("", precedence=-1)   # the epochs actually used
     noise_note = param.String("", precedence=-1)     # which survey's noise, or none
+    magnitude_note = param.String("", precedence=-1)  # M_G, the band's colour, and the core's warnings
     curve = param.DataFrame(default=None, allow_None=True, precedence=-1)
     observed = param.DataFrame(default=None, allow_None=True, precedence=-1)
     search = param.Dict(default={}, precedence=-1)
@@ -401,7 +419,9 @@ class Explorer(param.Parameterized):
     def _refresh(self):
         self.check_numbers()
         period = 10**self.log_period
-        star = self._draw()
+        with warnings.catch_warnings(record=True) as caught:   # shown on the page, not logged
+            warnings.simplefilter("always")
+            star = self._draw()
         times = self.cadence_times()
         observation = star.observation(times=times, distance_pc=self.distance_pc, noise=self._noise())
         low, median, high = np.quantile(star.magnitudes(PHASE_GRID, self.distance_pc)[0],
@@ -416,7 +436,8 @@ class Explorer(param.Parameterized):
                           observation=observation, observed=first, curve=curve,
                           shape=shape_parameters(PHASE_GRID, median), mode=self._mode_text(period),
                           nearest=self._nearest(), cadence_note=self._cadence_note(times),
-                          noise_note=self._noise_note(), recovery=None, recovery_curve=None)
+                          noise_note=self._noise_note(), recovery=None, recovery_curve=None,
+                          magnitude_note=magnitude_note(star, [str(w.message) for w in caught]))
 
     def _mode_text(self, period: float) -> str:
         if self.star_class != "RRLYR":
@@ -524,10 +545,13 @@ class Explorer(param.Parameterized):
 
     def morph(self, n_teff: int = 5):
         """Generated RR Lyrae across the real training stars' Teff range for the chosen regressor,
-        with each column's mode by its period."""
-        curves, shapes = rr_lyrae_morph(self.model, n_teff=n_teff, regressors=(self.regressor,),
-                                        n_samples=self.n_samples, seed=self.seed)
-        return curves, shapes.assign(mode=[mode_of_period(p) for p in shapes["period"]])
+        with each column's mode by its period, and the core's warnings (shown, not logged)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            curves, shapes = rr_lyrae_morph(self.model, n_teff=n_teff, regressors=(self.regressor,),
+                                            n_samples=self.n_samples, seed=self.seed)
+        notes = list(dict.fromkeys(str(w.message) for w in caught))
+        return curves, shapes.assign(mode=[mode_of_period(p) for p in shapes["period"]]), notes
 
     # -- export -------------------------------------------------------------------------
     def export(self, fmt: str) -> io.BytesIO:

@@ -267,8 +267,11 @@ def test_a_wide_latent_space_offers_pairs_of_its_widest_dimensions():
 
 def test_morph_view_one_regressor_on_a_shared_axis(explorer):
     explorer.regressor = "mlp"
-    curves, shapes = explorer.morph(n_teff=3)
+    curves, shapes, notes = explorer.morph(n_teff=3)
     assert set(shapes["regressor"]) == {"mlp"} and len(shapes) == 3
+    # the test model's Teff (the paper's hot scale) reaches beyond the colour-Teff relation:
+    # said on the page once, not per curve, and not in the log
+    assert len(notes) == len(set(notes)) and all("colour" in note for note in notes)
     assert set(shapes["mode"]) <= {"RRab", "RRc"}
     from dashboard import plots
     grid = plots.morph(curves, shapes)
@@ -587,3 +590,17 @@ def test_a_page_no_longer_shown_can_be_freed(small_model):
     del page
     gc.collect()
     assert gone() is None
+
+
+def test_the_page_says_where_the_mean_magnitude_comes_from(explorer, recwarn):
+    """M_G plus the band's intrinsic colour, named; where the core knows no colour (eclipsing
+    binaries) the page says so instead of the server log."""
+    assert explorer.magnitude_note.startswith(f"Mean {explorer.band} magnitude = M_G ")
+    assert f"+ intrinsic {explorer.band} − G colour" in explorer.magnitude_note
+    assert "(V-I)_0 from Teff" in explorer.magnitude_note
+    low = explorer.curve["median"].mean()
+    explorer.star_class = "ECL"
+    assert explorer.message == ""
+    assert "no intrinsic V_CSS − G colour is known for ECL" in explorer.magnitude_note
+    assert "period-luminosity" in explorer.magnitude_note and low != explorer.curve["median"].mean()
+    assert not [w for w in recwarn if "colour" in str(w.message)]   # nothing left for the log

@@ -45,7 +45,7 @@ them:
      3-sigma clipping, to the Stripe 82 RR Lyrae of Sesar et al. (2010, ApJ 708, 717, table 3:
      dereddened intensity means; their G_0 and (V - I)_0 by the same Lupton 2005 and Riello
      chain as :func:`.calibration.stripe82_vi0`), refused more than :data:`SDSS_MARGIN` beyond
-     the stars' colours (an RR Lyrae relation says nothing about an LPV's u - g).
+     the stars' colours.
 
 The measured relations are small tables shipped with pelsvae (``relation_tables/relations.json``,
 with the source files' SHA-256 and how many stars each bin holds), rebuilt from the survey
@@ -85,8 +85,11 @@ MIN_PER_BIN = 10
 #: the period is no longer a measurement).
 PERIOD_MARGIN_DEX = 0.3
 #: SDSS colours are refused this far (mag) beyond the (V - I)_0 of the Stripe 82 stars kept in
-#: the fit: a straight line over 0.3 mag of colour says little about a star 0.1 mag beyond.
-SDSS_MARGIN = 0.05
+#: the fit (0.25-0.60): far enough to reach the coolest RR Lyrae the model knows (5,280 K, the
+#: calibrated bulge stars: (V - I)_0 = 0.83), where colour-colour relations of F and G stars
+#: are still smooth and nearly straight; no further (an RR Lyrae line says nothing about an
+#: LPV's u - g).
+SDSS_MARGIN = 0.25
 SDSS_BANDS = ("u", "g", "r", "i", "z")
 #: Where the SDSS relations come from (their G_0 and (V - I)_0: :func:`.calibration.stripe82_vi0`,
 #: :func:`.calibration.stripe82_g0`).
@@ -289,10 +292,11 @@ def intrinsic_vi0(cls: str, log_period, teff=None, subtype=None, relations: dict
     (:func:`period_colour`, the mode's where ``subtype`` names one)."""
     relations = read_relations() if relations is None else relations
     log_period = np.atleast_1d(np.asarray(log_period, dtype=float))
+    if teff is not None:
+        log_period, teff = np.broadcast_arrays(log_period, np.asarray(teff, dtype=float))
     from_period = period_colour(cls, log_period, subtype, relations)
     if teff is None:
         return from_period
-    teff = np.broadcast_to(np.asarray(teff, dtype=float), log_period.shape)
     use = np.isfinite(teff)
     from_teff = cal.vi0_from_teff(np.where(use, teff, 0.0))
     if use.all():
