@@ -112,9 +112,8 @@ class PhysicsMap:
         Gaia DR2 cross-match, which rests on DR2 parallaxes and no extinction (the paper's
         convention, said so in the source); (None, "none") without either."""
         found = period_luminosity(cls, math.log10(period), subtype)
-        if found.ok[0]:
-            return (float(found.value[0]), f"period-luminosity, OGLE-III LMC {cls} "
-                    f"(scatter {float(found.sigma[0]):.2f} mag)")
+        if found.ok[0]:   # one label per class (its scatter varies with the period: the relation's)
+            return float(found.value[0]), f"period-luminosity, OGLE-III LMC {cls}"
         reference = self.references.get(cls)
         if reference is None or reference.luminosity is None:
             return None, "none"
