@@ -80,9 +80,9 @@ OGLE_TYPES = {"Cep": "CEP", "aCep": "ACEP", "T2Cep": "T2CEP", "RRLyr": "RRLYR", 
 MIN_STARS = 30
 BIN_DEX = 0.1
 MIN_PER_BIN = 10
-#: How far in log10 P beyond a relation's stars its end bins are held before the colour is
-#: refused (a Cepheid a little longer than the longest LMC one is still red; one at ten times
-#: the period is no longer a measurement).
+#: How far in log10 P beyond a relation's stars it is continued (along its end bins' slope)
+#: before a value is refused (a Cepheid a little longer than the longest LMC one still follows
+#: the Leavitt law; one at ten times the period is no longer a measurement).
 PERIOD_MARGIN_DEX = 0.3
 #: SDSS colours are refused this far (mag) beyond the (V - I)_0 of the Stripe 82 stars kept in
 #: the fit (0.25-0.60): far enough to reach the coolest RR Lyrae the model knows (5,280 K, the
@@ -97,7 +97,7 @@ _SDSS_SOURCE = ("Sesar et al. 2010, ApJ 708, 717, table 3 (dereddened intensity 
                 "from Lupton 2005 and G - V from Riello et al. 2021 Table C.2")
 
 
-# -- step 1: (V - I)_0 from the period -------------------------------------------------------
+# -- period relations of the OGLE-III LMC stars: (V - I)_0 and M_G --------------------------
 
 def _groups(cls: str, table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """A class's stars, all together and per mode of the vocabulary (``unknown`` left out)."""
@@ -166,9 +166,9 @@ END_BINS = 3
 def _line_beyond_ends(x: np.ndarray, xp: list, fp: list) -> np.ndarray:
     """Linear interpolation between the points (``xp``, ``fp``), continued beyond the first and
     last from the end point with the slope of the least-squares line through the
-    :data:`END_BINS` points at that end, so continuously (a
-    period-luminosity relation keeps falling past its last bin; holding the end value put a
-    30-day Cepheid at the 20-day one's M_G)."""
+    :data:`END_BINS` points at that end, so continuously (a period-luminosity relation keeps
+    falling past its last bin; holding the end value put a 30-day Cepheid at the 20-day one's
+    M_G)."""
     xp, fp = np.asarray(xp, float), np.asarray(fp, float)
     inside = np.interp(x, xp, fp)
     if len(xp) < 2:
@@ -183,8 +183,8 @@ def _from_period(relations: dict, quantity: str, cls: str, log_period, subtype, 
     """``quantity`` of stars of class ``cls`` at ``log_period`` from its binned relation: the
     mode's where ``subtype`` (per star or one label) has one, else the class's; linear between
     bin medians and beyond them (:func:`_line_beyond_ends`), refused :data:`PERIOD_MARGIN_DEX`
-    beyond the stars' periods and for classes without a relation. Uncertainty: the bin's half-width and
-    ``floor`` (a zero point every star shares) in quadrature."""
+    beyond the stars' periods and for classes without a relation. Uncertainty: the bin's
+    half-width and ``floor`` (a zero point every star shares) in quadrature."""
     log_period = np.atleast_1d(np.asarray(log_period, dtype=float))
     labels = np.broadcast_to(np.asarray(UNKNOWN if subtype is None else subtype, dtype=str),
                              log_period.shape)
