@@ -32,6 +32,7 @@ that share an input (e.g. Teff and M_V both use E(V-I)) are not tracked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -716,6 +717,15 @@ def teff_from_vi0(vi0: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
 _VI_GRID = np.round(np.arange(-0.3, 2.5, 0.001), 3)
 
 
+@lru_cache(maxsize=1)
+def _teff_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`teff_from_vi0` on :data:`_VI_GRID` where it is derived, Teff rising: the colours,
+    their Teff and |d(V-I)/dTeff| (computed once: 3 ms, every draw of an RR Lyrae asks)."""
+    grid = teff_from_vi0(Calibrated(_VI_GRID, 0.0, "grid"))
+    colour, on_grid = _VI_GRID[grid.ok][::-1], grid.value[grid.ok][::-1]
+    return colour, on_grid, np.abs(np.gradient(colour, on_grid))
+
+
 def vi0_from_teff(teff) -> Calibrated:
     """(V - I)_0 of stars of effective temperature ``teff`` (K): the inverse of
     :func:`teff_from_vi0` at its default [Fe/H] and log g (on a 0.001 mag grid), so the colour a
@@ -723,9 +733,7 @@ def vi0_from_teff(teff) -> Calibrated:
     zero point through its slope (about 0.02 mag) and Riello's 0.03 mag. Refused outside the
     Teff the relation gives an RR Lyrae colour for."""
     teff = _arr(teff)
-    grid = teff_from_vi0(Calibrated(_VI_GRID, 0.0, "grid"))
-    colour, on_grid = _VI_GRID[grid.ok][::-1], grid.value[grid.ok][::-1]   # Teff rising
-    slope = np.abs(np.gradient(colour, on_grid))
+    colour, on_grid, slope = _teff_grid()
     teff_sigma = float(np.hypot(_CASAGRANDE21_SCATTER_K, _CASAGRANDE21_ZERO_POINT_K))
     sigma = np.hypot(np.interp(teff, on_grid, slope) * teff_sigma, _RIELLO_SIGMA)
     reason = _reason_like(teff.shape)
