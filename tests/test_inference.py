@@ -289,3 +289,19 @@ def test_teff_posterior_keeps_a_prior_share(model):
     # 5/6 points whatever the fit says
     lo, hi = found.teff_quantiles([0.025, 0.975])
     assert lo < np.percentile(values, 100 / 6) and hi > np.percentile(values, 500 / 6)
+
+
+def test_class_probabilities_keep_a_prior_share(model):
+    """Every class inference considered keeps CLASS_PRIOR_WEIGHT / K of the probability (a
+    misfit never makes the true class impossible); the classes it could not consider keep 0."""
+    from pelsvae_core.inference.inverse import CLASS_PRIOR_WEIGHT
+    from pelsvae_core.inference.reference import references
+
+    time, mag, err = generated(model, cls="CEP", band="I", seed=2, abs_mag=-3.0, period=5.0)
+    result = infer(model, time, mag, err, band="I")
+    p = result["class_probabilities"]
+    considered = references(model).classes_for(("I",))[0]
+    assert len(considered) >= 2 and sum(p.values()) == pytest.approx(1.0)
+    assert all(p[c] >= CLASS_PRIOR_WEIGHT / len(considered) * (1 - 1e-9) for c in considered)
+    assert all(p[c] == 0 for c in p if c not in considered)
+    assert result["class"] == "CEP" and p["CEP"] > 0.9

@@ -1,0 +1,127 @@
+"""How much of the prior the posteriors of inference should keep: Teff, and the class.
+
+:func:`pelsvae_core.inference.analyse` mixes a share of the prior into two posteriors (a
+defensive mixture, Hesterberg 1995, Technometrics 37, 185): the Teff posterior keeps
+:data:`~pelsvae_core.inference.inverse.TEFF_PRIOR_WEIGHT` of the class's prior (every
+training star alike), the class probabilities
+:data:`~pelsvae_core.inference.inverse.CLASS_PRIOR_WEIGHT` of a uniform prior over the classes
+considered. This script infers real stars of one split once (Stripe 82 ugriz and OGLE-IV I RR
+Lyrae for Teff; OGLE-IV RR Lyrae, OGLE-III LMC Cepheids and Catalina stars of every class for
+the class: the Stripe 82 bands hold one class only), whole and at 60 and 30 of their epochs,
+then for each candidate share prints the coverage of the intervals (Teff) or the accuracy and
+mean top probability (class), and the mean log score of the truth (a proper score). The rule:
+the smallest share within 0.01 nat per curve of the best. Choose on ``--split val``;
+``--split test`` is the held-out check.
+
+    .venv/bin/python benchmarks/posterior_shares.py --split val    # ~6 min on a quiet 2-core CPU
+    .venv/bin/python benchmarks/posterior_shares.py --split test
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from scipy import stats
+
+from pelsvae_core import load_model, paths
+from pelsvae_core.evaluation.inference import read_stars
+from pelsvae_core.inference import analyse
+from pelsvae_core.inference.inverse import CLASS_PRIOR_WEIGHT, TEFF_PRIOR_WEIGHT
+from pelsvae_core.inference.posterior import mixture_quantiles
+from pelsvae_core.inference.reference import references
+
+TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I")
+CLASS_GROUPS = ("OGLE-IV RRLYR I", "OGLE CEP I", "Catalina V_CSS")
+SHARES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+#: The rule's tolerance on the mean log score (nat per curve).
+TOLERANCE = 0.01
+
+
+def _without(weights: np.ndarray, share: float, support: np.ndarray) -> np.ndarray:
+    """The weights before ``share`` of a uniform prior over ``support`` was mixed in."""
+    return (weights - share * support / support.sum()) / (1 - share)
+
+
+def infer_split(model, split: str, per_group: int) -> tuple[list, list]:
+    """Per curve, (Teff values, kernel width, own weights, true Teff) and (own class
+    probabilities, the classes inference considered, true class), the shipped shares taken
+    out; curves of a class the model cannot infer (ELL: 4 training stars) are left out of the
+    class score, where they would count log 0 whatever the share."""
+    groups = tuple(dict.fromkeys(TEFF_GROUPS + CLASS_GROUPS))
+    stars = read_stars(model, paths.data_root(), per_group, 0, (split,), None, groups)[split]
+    teff, classes = [], []
+    known = set(references(model).classes_for(("V_CSS",))[0]) | {"RRLYR", "CEP"}
+    for label, members in stars.items():
+        for version in (None, 60, 30):
+            rng = np.random.default_rng(0)
+            for star in members:
+                star = star if version is None else star.sparse(version, rng)
+                if star is None:
+                    continue
+                try:
+                    found = analyse(model, star.time, star.mag, star.err, band=star.band)
+                except ValueError:
+                    continue
+                if label in TEFF_GROUPS and found.teff_samples is not None and np.isfinite(star.teff):
+                    values, width, weights = found.teff_samples
+                    own = _without(weights, TEFF_PRIOR_WEIGHT, np.ones(weights.size))
+                    teff.append((values, width, own, star.teff))
+                if label in CLASS_GROUPS and star.cls in known:
+                    names = list(found.result["class_probabilities"])
+                    p = np.array([found.result["class_probabilities"][c] for c in names])
+                    tried = references(model).classes_for(found.observed.bands)[0]
+                    considered = np.isin(names, tried).astype(float)
+                    classes.append((names, _without(p, CLASS_PRIOR_WEIGHT, considered), considered,
+                                    star.cls))
+    return teff, classes
+
+
+def teff_table(cases: list) -> None:
+    print(f"Teff: {len(cases)} RR Lyrae curves; shipped share {TEFF_PRIOR_WEIGHT}")
+    print("share  in 16-84 %  in 2.5-97.5 %  mean log predictive density")
+    for share in SHARES:
+        inside68 = inside95 = 0
+        score = 0.0
+        for values, width, own, truth in cases:
+            weights = (1 - share) * own + share / own.size
+            lo95, lo68, hi68, hi95 = mixture_quantiles(values, width, weights, [0.025, 0.16, 0.84, 0.975])
+            inside68 += lo68 <= truth <= hi68
+            inside95 += lo95 <= truth <= hi95
+            score += np.log(weights @ stats.norm.pdf(truth, values, width) + 1e-300)
+        n = len(cases)
+        print(f"{share:5.2f}  {inside68 / n:10.1%}  {inside95 / n:13.1%}  {score / n:10.3f}")
+
+
+def class_table(cases: list) -> None:
+    print(f"class: {len(cases)} curves; shipped share {CLASS_PRIOR_WEIGHT}")
+    print("share  accuracy  mean top probability  mean log probability of the true class")
+    for share in SHARES:
+        right = top = score = 0.0
+        for names, own, considered, truth in cases:
+            p = (1 - share) * own + share * considered / considered.sum()
+            right += names[int(np.argmax(p))] == truth
+            top += p.max()
+            score += np.log(max(p[names.index(truth)], 1e-300)) if truth in names else 0.0
+        n = len(cases)
+        print(f"{share:5.2f}  {right / n:8.1%}  {top / n:20.3f}  {score / n:12.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", default="val", choices=["val", "test"])
+    parser.add_argument("--per-group", type=int, default=40,
+                        help="stars per group (Catalina: per class)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model = load_model("models/default")
+    started = time.perf_counter()
+    teff, classes = infer_split(model, args.split, args.per_group)
+    print(f"{args.split} split, inferred in {time.perf_counter() - started:.0f} s")
+    teff_table(teff)
+    class_table(classes)
+
+
+if __name__ == "__main__":
+    main()
