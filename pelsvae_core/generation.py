@@ -439,7 +439,7 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
         physics, info, request.values, request.band, regressor, n_samples, rng, subtype)
     if latent is not None:
         z = np.broadcast_to(latent, z.shape)
-    colour, colour_source = band_colour(info, request, subtypes)
+    colour, colour_source = band_colour(info, request.band, request.period, request.values, subtypes)
     return Draw(physics, request, regressor, z, amplitude, clipped, subtypes, subtype_source,
                 decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed,
                 colour, colour_source)
@@ -462,18 +462,17 @@ def _default_abs_mag(physics: PhysicsMap, info: ClassPhysics, request: Request
     return mean_mag, source
 
 
-def band_colour(info: ClassPhysics, request: Request, subtypes: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample the intrinsic colour (band - G)_0 of the requested star and where it comes
-    from: its Teff where the class's model responds to Teff, else its class's (and subtype's)
-    period-colour relation; where none can be derived, 0 (the mean magnitude is M_G), a
-    warning, and the reason as the source."""
-    teff = request.values.get("teff") if "teff" in info.parameters else None
-    found = intrinsic_colour(info.cls, request.band, np.full(len(subtypes), math.log10(request.period)),
-                             teff, subtypes)
+def band_colour(info: ClassPhysics, band: str, period: float, values: dict[str, float],
+                subtypes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample (one per subtype) the intrinsic colour (band - G)_0 of a star of ``period``
+    (days) and physics ``values``, and where it comes from: its Teff where the class's model
+    responds to Teff, else its class's (and subtype's) period-colour relation; where none can
+    be derived, 0 (the mean magnitude is M_G), a warning, and the reason as the source."""
+    teff = values.get("teff") if "teff" in info.parameters else None
+    found = intrinsic_colour(info.cls, band, np.full(len(subtypes), math.log10(period)), teff, subtypes)
     if not found.ok.all():
         why = sorted(set(found.reason[~found.ok].tolist()))
-        warnings.warn(f"no intrinsic {request.band} - G colour for this {info.cls}: {'; '.join(why)}; "
-                      f"its mean {request.band} magnitude is M_G")
+        warnings.warn(f"no intrinsic {band} - G colour for this {info.cls}: {'; '.join(why)}; "
+                      f"its mean {band} magnitude is M_G")
     source = np.where(found.ok, found.source, "none: " + found.reason.astype(str) + "; the mean is M_G")
     return np.nan_to_num(found.value, nan=0.0), source

@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ..data.calibration import Calibrated
 from ..data.relations import period_luminosity
 from .classes import ClassPhysics
 from .density import MixtureDensity
@@ -103,23 +106,32 @@ class PhysicsMap:
                 return row["rmse_latent"]
         return math.nan
 
+    def period_luminosities(self, cls: str, log_period, subtype=None) -> tuple[np.ndarray, Calibrated]:
+        """M_G at each ``log_period`` (log10 days): the class's (and subtype's) period-luminosity
+        relation measured on the OGLE-III LMC stars
+        (:func:`pelsvae_core.data.relations.period_luminosity`) where it has one for the period
+        (``found.ok``), else (eclipsing and ellipsoidal binaries, periods beyond its stars) the
+        relation of the OGLE x Gaia DR2 cross-match, which rests on DR2 parallaxes and no
+        extinction (the paper's convention), NaN without either; and the LMC relation's result
+        ``found`` (its scatter, and why it has none)."""
+        found = period_luminosity(cls, log_period, subtype)
+        reference = self.references.get(cls)
+        line = (np.full(found.value.shape, np.nan) if reference is None or reference.luminosity is None
+                else reference.abs_mag(10 ** np.atleast_1d(np.asarray(log_period, float))))
+        return np.where(found.ok, found.value, line), found
+
     def period_luminosity(self, cls: str, period: float, subtype: str | None = None
                           ) -> tuple[float | None, str]:
-        """Mean absolute magnitude M_G at ``period`` (days) and its source: the class's (and
-        subtype's) period-luminosity relation measured on the OGLE-III LMC stars
-        (:func:`pelsvae_core.data.relations.period_luminosity`); where it has none (eclipsing
-        and ellipsoidal binaries) or the period is beyond its stars, the relation of the OGLE x
-        Gaia DR2 cross-match, which rests on DR2 parallaxes and no extinction (the paper's
-        convention, said so in the source); (None, "none") without either."""
-        found = period_luminosity(cls, math.log10(period), subtype)
+        """Mean absolute magnitude M_G at ``period`` (days) and its source
+        (:meth:`period_luminosities`); (None, "none") without a relation."""
+        values, found = self.period_luminosities(cls, math.log10(period), subtype)
         if found.ok[0]:   # one label per class (its scatter varies with the period: the relation's)
-            return float(found.value[0]), f"period-luminosity, OGLE-III LMC {cls}"
-        reference = self.references.get(cls)
-        if reference is None or reference.luminosity is None:
+            return float(values[0]), f"period-luminosity, OGLE-III LMC {cls}"
+        if not np.isfinite(values[0]):
             return None, "none"
-        return (reference.abs_mag(period), "period-luminosity, OGLE x Gaia DR2 (paper convention: "
-                f"DR2 parallaxes, no extinction; scatter {reference.luminosity_scatter:.2f} mag; "
-                f"{found.reason[0]})")
+        return (float(values[0]), "period-luminosity, OGLE x Gaia DR2 (paper convention: DR2 "
+                f"parallaxes, no extinction; scatter {self.references[cls].luminosity_scatter:.2f} "
+                f"mag; {found.reason[0]})")
 
     def error_model(self, noise, band: str) -> ErrorModel | None:
         """The error model that ``noise`` names: None/False for none, True for the survey with the

@@ -31,12 +31,13 @@ class ClassReference:
     luminosity: tuple[float, float] | None   # (a, b) of M_G = a + b log10 P; None: too few stars
     luminosity_scatter: float | None         # rms about the relation, mag
 
-    def abs_mag(self, period: float) -> float | None:
-        """Mean absolute magnitude M_G at ``period`` (days) from the relation, if there is one."""
+    def abs_mag(self, period):
+        """Mean absolute magnitude M_G at ``period`` (days, a number or an array) from the
+        relation, if there is one."""
         if self.luminosity is None:
             return None
         a, b = self.luminosity
-        return float(a + b * np.log10(period))
+        return a + b * np.log10(period)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,15 +6,14 @@ has SNANA LCLIB templates and a sine wave. :class:`PelsvaeStar` is a LightCurveL
 star's physics (``period``, ``teff``, ``abs_mag``: constants or LightCurveLynx nodes,
 sampled per object like any of its parameters) and a per-object ``latent_seed``,
 decoded and placed at ``distance``, phase zero at ``t0``; the mean magnitude in a band is
-M_G plus the star's intrinsic colour in it (:func:`pelsvae_core.data.relations.
-intrinsic_colour`; M_G alone, with a warning, where none can be derived). Bands a class was not
+M_G plus the star's intrinsic colour in it (:func:`pelsvae_core.generation.band_colour`;
+M_G alone, with a warning, where none can be derived). Bands a class was not
 trained in are refused unless ``band_map`` maps them. Needs the optional
 ``lightcurvelynx`` package (``pip install 'pelsvae[simulate]'``).
 """
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from lightcurvelynx.math_nodes.np_random import NumpyRandomFunc
@@ -22,7 +21,8 @@ from lightcurvelynx.models.physical_model import BandfluxModel
 
 from . import curves
 from .errors import SimulationError
-from ..data.relations import intrinsic_colour
+from ..data.subtypes import UNKNOWN
+from ..generation import band_colour
 from ..photometry import distance_modulus
 
 
@@ -66,12 +66,8 @@ class PelsvaeStar(BandfluxModel):
         mean = values["abs_mag"]
         if mean is None:
             mean, _ = self.pelsvae.physics.period_luminosity(self.cls, p["period"])
-        colour = intrinsic_colour(self.cls, band, values["log_period"],
-                                  values["teff"] if "teff" in self.info.parameters else None)
-        if not colour.ok.all():
-            warnings.warn(f"no intrinsic {band} - G colour for this {self.cls}: {colour.reason[0]}; "
-                          f"its mean {band} magnitude is M_G")
-        mean = mean + float(np.nan_to_num(colour.value[0]))
+        colour, _ = band_colour(self.info, band, p["period"], values, np.array([UNKNOWN]))
+        mean = mean + float(colour[0])
         phase = np.mod((np.asarray(times, float) - (p["t0"] or 0.0)) / p["period"], 1.0)
         mag = curves.relative_magnitudes(grid, amplitude, phase[None])[0] + mean
         if p["distance"] is not None:

@@ -48,24 +48,21 @@ def _matrix(rows: np.ndarray, values: np.ndarray, m: int):
 def _abs_mag(model, cls: str, drawn: np.ndarray, log_period: np.ndarray, subtype,
              rng: np.random.Generator):
     """The drawn absolute magnitude, else the class's (and subtype's) period-luminosity relation
-    measured on the OGLE-III LMC stars plus its scatter drawn per star
-    (:func:`pelsvae_core.data.relations.period_luminosity`), else (eclipsing and ellipsoidal
-    binaries) the OGLE x Gaia DR2 cross-match's line (:mod:`pelsvae_core.physics.reference`,
-    the paper's parallax convention); and which it was per star."""
+    measured on the OGLE-III LMC stars plus its scatter drawn per star, else (eclipsing and
+    ellipsoidal binaries) the OGLE x Gaia DR2 cross-match's line, the paper's parallax
+    convention (:meth:`pelsvae_core.physics.mapping.PhysicsMap.period_luminosities`); and which
+    it was per star. One normal per star is drawn whichever it needs, so the stream's later
+    numbers do not depend on it."""
     missing = ~np.isfinite(drawn)
     scatter = rng.standard_normal(len(drawn))
     if not missing.any():
         return drawn, np.full(len(drawn), PRIOR_SOURCE)
-    found = relations.period_luminosity(cls, log_period, subtype)
-    lmc = missing & found.ok
-    out = np.where(lmc, found.value + np.nan_to_num(found.sigma) * scatter, drawn)
-    source = np.where(lmc, "period-luminosity, OGLE-III LMC", PRIOR_SOURCE)
-    rest = missing & ~found.ok
-    if rest.any():
-        intercept, slope = model.references[cls].luminosity
-        out = np.where(rest, intercept + slope * log_period, out)
-        source = np.where(rest, "period-luminosity, OGLE x Gaia DR2 (paper convention)", source)
-    return out, source
+    line, found = model.physics.period_luminosities(cls, log_period, subtype)
+    spread = np.where(found.ok, np.nan_to_num(found.sigma) * scatter, 0.0)
+    source = np.select([missing & found.ok, missing],
+                       ["period-luminosity, OGLE-III LMC",
+                        "period-luminosity, OGLE x Gaia DR2 (paper convention)"], PRIOR_SOURCE)
+    return np.where(missing, line + spread, drawn), source
 
 
 def _colour_index(cls: str, physics: dict, parameters, subtype: np.ndarray,
@@ -73,7 +70,8 @@ def _colour_index(cls: str, physics: dict, parameters, subtype: np.ndarray,
     """Each star's intrinsic (V - I)_0: from its Teff where the class's model responds to Teff,
     else its class's period-colour relation plus the relation's spread times one normal draw
     (real stars scatter about it: intrinsically, by photometric errors and by differential
-    reddening, so the spread is an upper bound)."""
+    reddening, so the spread is an upper bound). One normal per star is drawn either way, so
+    the stream's later numbers do not depend on the path."""
     teff = physics["teff"] if "teff" in parameters else None
     vi0 = relations.intrinsic_vi0(cls, physics["log_period"], teff, subtype)
     scatter = rng.standard_normal(len(vi0))
