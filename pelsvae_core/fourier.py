@@ -34,6 +34,17 @@ def evaluate(coeffs: np.ndarray, phase: np.ndarray) -> np.ndarray:
     return design_matrix(phase, order) @ coeffs
 
 
+#: Phases on which :func:`phase_zero` looks for the extremum (a step of 0.001 in phase).
+ZERO_GRID = np.linspace(0.0, 1.0, 1000, endpoint=False)
+
+
+def phase_zero(coeffs: np.ndarray, binary: bool) -> float:
+    """The phase the project calls zero for a fitted series: maximum light (the smallest
+    magnitude) of a pulsator, primary minimum (the largest magnitude) of a binary."""
+    model = evaluate(coeffs, ZERO_GRID)
+    return float(ZERO_GRID[np.argmax(model) if binary else np.argmin(model)])
+
+
 def amplitudes_phases(coeffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A_k and phi_k of the cosine form: a cos x + b sin x = A cos(x + phi), A >= 0."""
     order = (len(coeffs) - 1) // 2

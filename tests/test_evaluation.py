@@ -112,13 +112,30 @@ def test_per_class_summary_compares_with_the_template_in_each_unit():
     assert summary.loc["A", "n"] == 30 and summary.loc["A", "template"] == pytest.approx(np.median(template))
 
 
-def test_curve_features_are_scaled_fourier_fits():
-    phase = np.tile(np.linspace(0, 1, 120, endpoint=False), (2, 1))
-    mag = np.vstack([np.cos(2 * np.pi * phase[0]), 3 + 5 * np.cos(2 * np.pi * phase[1])])
-    features = suite.curve_features(phase, mag, np.full_like(mag, 0.01), np.ones_like(mag, bool))
-    assert features.shape == (2, suite.FEATURE_PHASES.size)
+def test_curve_features_are_scaled_fourier_fits_from_their_own_phase_zero():
+    phase = np.tile(np.linspace(0, 1, 120, endpoint=False), (3, 1))
+    mag = np.vstack([np.cos(2 * np.pi * phase[0]), 3 + 5 * np.cos(2 * np.pi * phase[1]),
+                     np.cos(2 * np.pi * (phase[2] - 0.3))])  # maximum light at 0.5, 0.5, 0.8
+    features = suite.curve_features(phase, mag, np.full_like(mag, 0.01), np.ones_like(mag, bool),
+                                    binary=np.zeros(3, bool))
+    assert features.shape == (3, suite.FEATURE_PHASES.size)
     np.testing.assert_allclose(features[0], features[1], atol=1e-6)  # same shape, other scale
+    np.testing.assert_allclose(features[0], features[2], atol=1e-2)  # same shape, other phase
     assert features.min() == pytest.approx(0) and features.max() == pytest.approx(1)
+    assert features[0, 0] == pytest.approx(0, abs=1e-6)  # pulsator: maximum light at zero
+    as_binary = suite.curve_features(phase[:1], mag[:1], np.full_like(mag[:1], 0.01),
+                                     np.ones_like(mag[:1], bool), binary=np.ones(1, bool))
+    assert as_binary[0, 0] == pytest.approx(1, abs=1e-6)  # binary: faintest at zero
+
+
+def test_scatter_ratio_measures_the_real_scatter_in_units_of_the_quoted_errors():
+    rng = np.random.default_rng(0)
+    phase = np.sort(rng.uniform(size=400))
+    shape = np.cos(2 * np.pi * phase) + 0.3 * np.cos(4 * np.pi * phase + 1)
+    quoted = np.full_like(phase, 0.02)
+    for true_ratio in (0.5, 1.0, 3.0):
+        mag = shape + rng.normal(0, true_ratio * 0.02, phase.size)
+        assert suite.scatter_ratio(phase, mag, quoted) == pytest.approx(true_ratio, rel=0.1)
 
 
 def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(

@@ -98,14 +98,12 @@ def fold(lc: LightCurve, cfg: PreprocessConfig) -> FoldedCurve | str:
 
     phase = np.mod((time - time.min()) / lc.period, 1.0)
     coeffs = fourier.fit(phase, mag, err, cfg.fourier_order)
-    grid = np.linspace(0.0, 1.0, 1000, endpoint=False)
-    model = fourier.evaluate(coeffs, grid)
+    model = fourier.evaluate(coeffs, fourier.ZERO_GRID)
     amplitude_for_snr = np.ptp(model) if cfg.snr_amplitude == "fit" else np.ptp(mag)
     snr = float(amplitude_for_snr / np.mean(err))
     if snr < cfg.snr_min:
         return "S/N < 5" if cfg.snr_min == 5.0 else f"S/N < {cfg.snr_min:g}"
-    # Phase zero: maximum light (smallest magnitude) or, for binaries, primary minimum.
-    zero = grid[np.argmax(model) if lc.cls in BINARY_CLASSES else np.argmin(model)]
+    zero = fourier.phase_zero(coeffs, binary=lc.cls in BINARY_CLASSES)
     phase = np.mod(phase - zero, 1.0)
     order = np.argsort(phase, kind="stable")
     low, high = float(mag.min()), float(mag.max())
