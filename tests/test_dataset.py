@@ -169,3 +169,14 @@ def test_bootstrap_copies_keep_the_real_shape_where_the_papers_flatten_it(subset
 def test_unknown_augmentation_is_refused():
     with pytest.raises(ValueError, match="augmentation='noise'"):
         DatasetConfig(augmentation="noise")
+
+
+def test_smoothed_curves_are_their_own_fourier_fits_on_real_data(training):
+    part = training.subset(np.flatnonzero(~training.augmented)[:40])
+    smooth = part.smoothed(8)
+    for name in ("phase", "err", "mask", "cls", "band", "amplitude", "star_key"):
+        np.testing.assert_array_equal(getattr(smooth, name), getattr(part, name))
+    residual = (part.mag - smooth.mag)[part.mask]
+    assert 0 < np.std(residual) < np.std(part.mag[part.mask])  # the noise is gone, the shape kept
+    # a fit of a fit of the same order gives it back: nothing but the shape is left
+    np.testing.assert_allclose(smooth.smoothed(8).mag[part.mask], smooth.mag[part.mask], atol=1e-4)

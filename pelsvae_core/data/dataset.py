@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import fourier
 from .preprocess import resample
 from .records import CLASSES
 from .subtypes import UNKNOWN
@@ -132,6 +133,22 @@ class TrainingSet:
 
     def split_part(self, name: str) -> "TrainingSet":
         return self.subset(self.split == name)
+
+    def own_fourier_fits(self, order: int) -> np.ndarray:
+        """Each curve's own weighted Fourier fit of ``order`` (:func:`pelsvae_core.fourier.fit`,
+        on its distinct observations), evaluated at all its phases: (N, L) float64."""
+        out = np.empty(self.mag.shape)
+        for i, m in enumerate(self.mask):
+            coeffs = fourier.fit(self.phase[i][m], self.mag[i][m], self.err[i][m], order)
+            out[i] = fourier.evaluate(coeffs, self.phase[i])
+        return out
+
+    def smoothed(self, order: int) -> "TrainingSet":
+        """The same rows with each curve's observed magnitudes replaced by its own order-``order``
+        Fourier fit at the same phases (errors, mask and everything else kept)."""
+        arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        arrays["mag"] = self.own_fourier_fits(order).astype(self.mag.dtype)
+        return TrainingSet(**arrays, classes=self.classes, bands=self.bands)
 
 
 def _augment(row: pd.Series, n_points: int, max_shift: float, method: str,

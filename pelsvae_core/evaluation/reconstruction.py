@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import fourier
 from ..data.dataset import TrainingSet
 
 TEMPLATE_BINS = 100
@@ -50,16 +49,6 @@ def template_predictions(templates: np.ndarray, data: TrainingSet) -> np.ndarray
     return np.stack([template_values(templates[c], p) for p, c in zip(data.phase, data.cls)])
 
 
-def fourier_predictions(data: TrainingSet, order: int) -> np.ndarray:
-    """Each curve's own weighted Fourier fit of the given order (in-sample: context, not a rival)."""
-    out = np.empty_like(data.mag, dtype=float)
-    for i in range(len(data)):
-        m = data.mask[i]
-        coeffs = fourier.fit(data.phase[i][m], data.mag[i][m], data.err[i][m], order)
-        out[i] = fourier.evaluate(coeffs, data.phase[i])
-    return out
-
-
 def excess_over_noise(rmse: np.ndarray, floor: np.ndarray) -> float:
     """The error against the noise-free curves, estimated from RMSEs against noisy ones: with
     independent noise, E[RMSE^2] = error^2 + floor^2, so sqrt(mean(RMSE^2 - floor^2)) over the
@@ -78,7 +67,7 @@ def reconstruction_table(model, data: TrainingSet, train: TrainingSet) -> pd.Dat
     vae, _ = decode_own_band(model, z, data)
     predictions = {"vae": vae, "median_template": template_predictions(median_templates(train), data)}
     for order in range(1, 5):
-        predictions[f"fourier_{order}"] = fourier_predictions(data, order)
+        predictions[f"fourier_{order}"] = data.own_fourier_fits(order)
     errors = {name: masked_rmse(data.mag, prediction, data.mask) for name, prediction in predictions.items()}
     floor = masked_rmse(data.err, np.zeros_like(data.err), data.mask)
     errors["noise_floor"] = floor

@@ -50,7 +50,7 @@ from .fidelity import (COVERED_GAP, DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYR
                        two_sample_table)
 from .inference import inference_calibration
 from .morph import MORPH_BAND, rr_lyrae_morph, shape_parameters
-from .reconstruction import (binned_median, decode_own_band, fourier_predictions, masked_rmse,
+from .reconstruction import (binned_median, decode_own_band, masked_rmse,
                              median_templates, reconstruction_table, template_values)
 
 FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
@@ -325,7 +325,7 @@ def reconstruction_features(model, part: TrainingSet, seed: int = 3, noise: np.n
     noise = real_noise(part) if noise is None else noise
     reconstructed, _ = decode_own_band(model, model.encode(part)[0], part)
     return (features_of(part), noisy_features(part, reconstructed, noise, rng),
-            noisy_features(part, fourier_predictions(part, DENSE_ORDER), noise, rng))
+            noisy_features(part, part.own_fourier_fits(DENSE_ORDER), noise, rng))
 
 
 def noisy_features(part: TrainingSet, curves: np.ndarray, noise: np.ndarray,
