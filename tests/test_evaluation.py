@@ -247,20 +247,23 @@ def test_regressor_table_sets_cvae_beside_cvae_p():
     assert row["r2 cVAE-P"] == 0.6 and row["r2 cVAE"] == 0.2 and row["rmse cVAE"] == 0.8
 
 
-def test_kernel_bandwidth_is_the_one_whose_generated_curves_are_hardest_to_tell_from_real(
+def test_the_fit_chooses_the_kernel_bandwidth_and_the_density_by_their_generated_curves(
         small_model, subset_root, subset_cache, tmp_path, monkeypatch):
     folder = tmp_path / "model"
     shutil.copytree(small_model.folder, folder)
     data = pipeline.model_training_set(load_model(folder), subset_root, subset_cache.directory,
                                        progress=False)
     monkeypatch.setattr(pipeline, "BANDWIDTH_CURVES", 10)  # the real subset's validation split is small
-    scores = pipeline.choose_kernel_bandwidths(load_model(folder), data, progress=False)
-    assert scores  # some class had enough validation curves to be judged
+    choice = pipeline.choose_generator(load_model(folder), data, progress=False)
+    assert choice["bandwidths"]  # some class had enough validation curves to be judged
     refitted = load_model(folder)
-    record = refitted.metadata["physics"]["density"]["kernel"]["bandwidth_choice"]
-    for cls, by_bandwidth in scores.items():
+    record = refitted.metadata["physics"]["density"]
+    for cls, by_bandwidth in choice["bandwidths"].items():
         chosen = float(refitted.physics.predictor(cls, "kernel").arrays["bandwidth_x"])
-        assert record[cls]["chosen"] == chosen
-        assert by_bandwidth[chosen] <= min(by_bandwidth.values()) + pipeline.BANDWIDTH_TIE
-        assert all(h <= chosen for h, a in by_bandwidth.items()
-                   if a <= min(by_bandwidth.values()) + pipeline.BANDWIDTH_TIE)  # widest of the ties
+        assert record["kernel"]["bandwidth_choice"][cls]["chosen"] == chosen
+        best = min(by_bandwidth.values())
+        assert by_bandwidth[chosen] <= best + pipeline.BANDWIDTH_TIE
+        assert all(h <= chosen for h, a in by_bandwidth.items() if a <= best + pipeline.BANDWIDTH_TIE)
+    means = {kind: np.mean(list(v.values())) for kind, v in choice["densities"].items()}
+    assert choice["generator"] == min(means, key=means.get) == record["generator"]
+    assert refitted.physics.default_regressor == choice["generator"]

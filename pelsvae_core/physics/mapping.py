@@ -35,6 +35,9 @@ class PhysicsMap:
     error_models: dict[str, ErrorModel] = field(default_factory=dict)   # "<survey>/<band>"
     references: dict[str, ClassReference] = field(default_factory=dict)
     validation: list[dict] = field(default_factory=list)  # per class and regressor, on the val split
+    #: The density a folder's fit chose to generate with (:func:`pelsvae_core.pipeline.choose_generator`);
+    #: folders fitted before the choice existed generate with :data:`DEFAULT_REGRESSOR`.
+    preferred: str = DEFAULT_REGRESSOR
 
     @classmethod
     def from_metadata(cls, physics: dict) -> "PhysicsMap":
@@ -46,7 +49,8 @@ class PhysicsMap:
                                  for key, m in physics.get("error_models", {}).items()},
                    references={name: ClassReference.from_dict(r)
                                for name, r in physics.get("references", {}).items()},
-                   validation=list(physics.get("regressor_validation", [])))
+                   validation=list(physics.get("regressor_validation", [])),
+                   preferred=physics.get("density", {}).get("generator", DEFAULT_REGRESSOR))
 
     def class_info(self, cls: str, folder=None) -> ClassPhysics:
         """The class's physics, or a clear error naming what the model can generate."""
@@ -65,14 +69,14 @@ class PhysicsMap:
     @property
     def default_regressor(self) -> str:
         """One kind for every class (what the dashboard and the evaluation offer first): the
-        conditional density (:data:`DEFAULT_REGRESSOR`) where the folder has it for every
+        conditional density the fit chose (:attr:`preferred`) where the folder has it for every
         class, else the paper's random forest."""
-        return DEFAULT_REGRESSOR if DEFAULT_REGRESSOR in self.fitted_kinds() else PAPER_DEFAULT
+        return self.preferred if self.preferred in self.fitted_kinds() else PAPER_DEFAULT
 
     def default_for(self, cls: str) -> str:
         """What generates ``cls`` when no regressor is named: its conditional density where the
         folder has one, else the paper's random forest (generation and simulation alike)."""
-        return DEFAULT_REGRESSOR if f"{cls}/{DEFAULT_REGRESSOR}" in self.predictors else PAPER_DEFAULT
+        return self.preferred if f"{cls}/{self.preferred}" in self.predictors else PAPER_DEFAULT
 
     def regressor_for(self, cls: str, regressor: str | None = None) -> str:
         """The kind that generates ``cls``: ``regressor``, or :meth:`default_for` when None;

@@ -40,8 +40,10 @@ PAPER_KINDS = ("linear", "rf", "mlp")
 DENSITIES = {MIXTURE_KIND: MixtureDensity, KERNEL_KIND: KernelDensity}
 DENSITY_KINDS = tuple(DENSITIES)
 KINDS = (*PAPER_KINDS, *DENSITY_KINDS)
-#: What generation draws from unless told otherwise: the density matches the spread of real
-#: stars (16-84 % widths 0.7-1.4x theirs) where the point regressors give 0.01-0.1x.
+#: What generation draws from unless told otherwise, in folders fitted before the fit chose
+#: between the densities (:func:`pelsvae_core.pipeline.choose_generator`): a density matches
+#: the spread of real stars (16-84 % widths 0.7-1.4x theirs) where the point regressors give
+#: 0.01-0.1x.
 DEFAULT_REGRESSOR = MIXTURE_KIND
 #: Dummy values at which a point regressor's family is evaluated (its mean, its likelihood).
 DUMMY_GRID = (np.arange(16) + 0.5) / 16
