@@ -132,6 +132,16 @@ def test_the_kernel_bandwidths_follow_the_data_and_draws_are_not_copies(kernel_l
     assert float(jumpy.arrays["bandwidth_y"]) > 0
 
 
+def as_stored(net, arrays: dict, prefix: str = "") -> None:
+    """Give a torch network the weights its stored arrays hold (single precision, the
+    mixture's output layer half): what the NumPy evaluation must reproduce exactly."""
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for name, layer in zip([*range(len(linears) - 1), "_out"], linears):
+            layer.weight.copy_(torch.as_tensor(arrays[f"{prefix}w{name}"].T.astype(np.float64)))
+            layer.bias.copy_(torch.as_tensor(arrays[f"{prefix}b{name}"].astype(np.float64)))
+
+
 def test_numpy_evaluation_is_the_torch_network():
     """The arrays written to the folder, evaluated in NumPy, give the torch network's loss."""
     torch.manual_seed(3)
@@ -142,6 +152,7 @@ def test_numpy_evaluation_is_the_torch_network():
     arrays = {"x_mean": np.zeros(4), "x_scale": np.ones(4), "y_mean": np.zeros(d), "y_scale": np.ones(d),
               **network_arrays(net, k)}
     model = MixtureDensity(arrays)
+    as_stored(net, arrays)
     with torch.no_grad():
         expected = mixture_log_prob(net(torch.as_tensor(x)), torch.as_tensor(y), k, torch).numpy()
     np.testing.assert_allclose(model.log_prob(x, y), expected, rtol=1e-10, atol=1e-10)
@@ -163,6 +174,7 @@ def test_sampling_evaluates_only_the_drawn_component_yet_draws_from_the_whole_mi
     arrays = {"x_mean": np.zeros(3), "x_scale": np.ones(3), "y_mean": np.zeros(d), "y_scale": np.ones(d),
               **network_arrays(net, k)}
     drawn = MixtureDensity(arrays).sample(x, np.random.default_rng(7))
+    as_stored(net, arrays)
     with torch.no_grad():
         log_w, mean, tril = density.split_heads(net(torch.as_tensor(x)).numpy(), k, d, np)
     rng = np.random.default_rng(7)
@@ -183,7 +195,10 @@ def test_the_mixture_models_the_residual_about_the_mean_network():
     x, y = rng.normal(size=(40, 4)), rng.normal(size=(40, d))
     arrays = {"x_mean": np.zeros(4), "x_scale": np.ones(4), "y_mean": np.zeros(d), "y_scale": np.ones(d),
               **network_arrays(net, k)}
-    with_mean = MixtureDensity({**arrays, **mlp_arrays(centre, MEAN_PREFIX)})
+    mean_arrays = mlp_arrays(centre, MEAN_PREFIX)
+    with_mean = MixtureDensity({**arrays, **mean_arrays})
+    as_stored(net, arrays)
+    as_stored(centre, mean_arrays, MEAN_PREFIX)
     with torch.no_grad():
         shift = centre(torch.as_tensor(x))
         expected = mixture_log_prob(net(torch.as_tensor(x)), torch.as_tensor(y) - shift, k, torch).numpy()

