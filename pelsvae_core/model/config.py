@@ -11,7 +11,7 @@ RECONSTRUCTIONS = ("points", "fourier")
 #: Bounds on the network's shape, checked before anything is allocated, so that no
 #: ``config.json`` can ask for gigabytes: at the bounds a network has at most 89 M
 #: parameters (356 MB, a TCN of width 512); the paper's Table 2 network has 0.27 M, the
-#: shipped one 0.64 M.
+#: shipped one 0.24 M.
 LIMITS = {"latent_dim": (1, 64), "hidden": (1, 512), "blocks": (1, 16), "kernel": (1, 9),
           "rnn_layers": (1, 4), "grid_size": (1, 4096), "decoder_seed_size": (1, 4096),
           "decoder_kernel": (1, 9), "decoder_channels": (1, 256), "encoder_fourier_order": (1, 32),
