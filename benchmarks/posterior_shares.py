@@ -15,6 +15,7 @@ the smallest share within 0.01 nat per curve of the best. Choose on ``--split va
 
     .venv/bin/python benchmarks/posterior_shares.py --split val    # ~6 min on a quiet 2-core CPU
     .venv/bin/python benchmarks/posterior_shares.py --split test
+    .venv/bin/python benchmarks/posterior_shares.py --split val --model models/wide
 """
 from __future__ import annotations
 
@@ -113,9 +114,11 @@ def main() -> None:
     parser.add_argument("--split", default="val", choices=["val", "test"])
     parser.add_argument("--per-group", type=int, default=40,
                         help="stars per group (Catalina: per class)")
+    parser.add_argument("--model", default="models/default",
+                        help="model folder (a new latent space needs its shares chosen again)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model = load_model("models/default")
+    model = load_model(args.model)
     started = time.perf_counter()
     teff, classes = infer_split(model, args.split, args.per_group)
     print(f"{args.split} split, inferred in {time.perf_counter() - started:.0f} s")
