@@ -11,7 +11,7 @@ def latent_table(model, data: TrainingSet) -> pd.DataFrame:
     """Posterior means of real curves, with class, subtype, band, period and parameters, one row
     per curve."""
     mu, _ = model.encode(data)
-    frame = pd.DataFrame(mu.astype(np.float32), columns=[f"z{i}" for i in range(mu.shape[1])])
+    frame = pd.DataFrame(mu, columns=[f"z{i}" for i in range(mu.shape[1])])
     frame.insert(0, "star", data.star_key)
     frame.insert(1, "cls", [data.classes[c] for c in data.cls])
     frame.insert(2, "band", [data.bands[b] for b in data.band])

@@ -37,8 +37,8 @@ from .model import storage
 from .model.decoder import Decoder
 from .model.recipe import Recipe, model_config, training_counts
 from .model.training import fit
-from .physics import classes, density, kernel_density, latent_fit, subtype_model
-from .physics.latent_fit import REPEATS, fit_regressors
+from .physics import classes, density, kernel_density, subtype_model
+from .physics.latent_fit import REPEATS, TARGET_ORDER, fit_regressors
 from .physics.noise import fit_error_models
 from .physics.reference import class_references
 from .physics.regressors import DENSITY_KINDS, KINDS, save_predictors
@@ -149,7 +149,7 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
                                          "the kernel regression of the residuals (among the "
                                          "class's arrays)"},
                     "targets": "posterior means of the real training curves' own order-"
-                               f"{latent_fit.TARGET_ORDER} Fourier fits (read at their phases), "
+                               f"{TARGET_ORDER} Fourier fits (read at their phases), "
                                "and their log10 amplitudes",
                     "subtypes": {
                         "inputs": "one-hot over each class's subtypes with at least "

@@ -12,7 +12,7 @@ real curves.
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -146,9 +146,7 @@ class TrainingSet:
     def smoothed(self, order: int) -> "TrainingSet":
         """The same rows with each curve's observed magnitudes replaced by its own order-``order``
         Fourier fit at the same phases (errors, mask and everything else kept)."""
-        arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
-        arrays["mag"] = self.own_fourier_fits(order).astype(self.mag.dtype)
-        return TrainingSet(**arrays, classes=self.classes, bands=self.bands)
+        return replace(self, mag=self.own_fourier_fits(order).astype(self.mag.dtype))
 
 
 def _augment(row: pd.Series, n_points: int, max_shift: float, method: str,
