@@ -16,6 +16,9 @@ the smallest share within 0.01 nat per curve of the best. Choose on ``--split va
     .venv/bin/python benchmarks/posterior_shares.py --split val    # ~6 min on a quiet 2-core CPU
     .venv/bin/python benchmarks/posterior_shares.py --split test
     .venv/bin/python benchmarks/posterior_shares.py --split val --model models/wide
+
+``--kernel-scales`` also prints the class table for each latent kernel scale of the class
+prior (:data:`~pelsvae_core.inference.reference.CLASS_KERNEL_SCALE`), the same fits rescored.
 """
 from __future__ import annotations
 
@@ -29,13 +32,14 @@ from scipy import stats
 from pelsvae_core import load_model, paths
 from pelsvae_core.evaluation.inference import read_stars
 from pelsvae_core.inference import analyse
-from pelsvae_core.inference.inverse import CLASS_PRIOR_WEIGHT, TEFF_PRIOR_WEIGHT
-from pelsvae_core.inference.posterior import mixture_quantiles
-from pelsvae_core.inference.reference import references
+from pelsvae_core.inference.inverse import CLASS_PRIOR_WEIGHT, TEFF_PRIOR_WEIGHT, class_probabilities
+from pelsvae_core.inference.posterior import fit_weights, mixture_quantiles
+from pelsvae_core.inference.reference import CLASS_KERNEL_SCALE, references
 
 TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I")
 CLASS_GROUPS = ("OGLE-IV RRLYR I", "OGLE CEP I", "Catalina V_CSS")
 SHARES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+KERNEL_SCALES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
 #: The rule's tolerance on the mean log score (nat per curve).
 TOLERANCE = 0.01
 
@@ -45,14 +49,16 @@ def _without(weights: np.ndarray, share: float, support: np.ndarray) -> np.ndarr
     return (weights - share * support / support.sum()) / (1 - share)
 
 
-def infer_split(model, split: str, per_group: int) -> tuple[list, list]:
-    """Per curve, (Teff values, kernel width, own weights, true Teff) and (own class
-    probabilities, the classes inference considered, true class), the shipped shares taken
-    out; curves of a class the model cannot infer (ELL: 4 training stars) are left out of the
-    class score, where they would count log 0 whatever the share."""
+def infer_split(model, split: str, per_group: int, scales=()) -> tuple[list, dict]:
+    """Per curve, (Teff values, kernel width, own weights, true Teff) and, per class prior
+    kernel scale (the shipped one and ``scales``), (own class probabilities, the classes
+    inference considered, true class), the shipped shares taken out; curves of a class the
+    model cannot infer (ELL: 4 training stars) are left out of the class score, where they
+    would count log 0 whatever the share."""
     groups = tuple(dict.fromkeys(TEFF_GROUPS + CLASS_GROUPS))
     stars = read_stars(model, paths.data_root(), per_group, 0, (split,), None, groups)[split]
-    teff, classes = [], []
+    teff, classes = [], {scale: [] for scale in (CLASS_KERNEL_SCALE, *scales)}
+    refs = references(model)
     known = set(references(model).classes_for(("V_CSS",))[0]) | {"RRLYR", "CEP"}
     for label, members in stars.items():
         for version in (None, 60, 30):
@@ -70,12 +76,17 @@ def infer_split(model, split: str, per_group: int) -> tuple[list, list]:
                     own = _without(weights, TEFF_PRIOR_WEIGHT, np.ones(weights.size))
                     teff.append((values, width, own, star.teff))
                 if label in CLASS_GROUPS and star.cls in known:
-                    names = list(found.result["class_probabilities"])
-                    p = np.array([found.result["class_probabilities"][c] for c in names])
-                    tried = references(model).classes_for(found.observed.bands)[0]
-                    considered = np.isin(names, tried).astype(float)
-                    classes.append((names, _without(p, CLASS_PRIOR_WEIGHT, considered), considered,
-                                    star.cls))
+                    tried = refs.classes_for(found.observed.bands)[0]
+                    for scale, cases in classes.items():
+                        fits = [fit.with_class_prior(refs.get(fit.cls, fit.bands), scale)
+                                for fit in found.fits]
+                        probabilities = class_probabilities(fits, fit_weights(fits), tried,
+                                                            model.decoder.classes)
+                        names = list(probabilities)
+                        p = np.array([probabilities[c] for c in names])
+                        considered = np.isin(names, tried).astype(float)
+                        cases.append((names, _without(p, CLASS_PRIOR_WEIGHT, considered), considered,
+                                      star.cls))
     return teff, classes
 
 
@@ -95,8 +106,9 @@ def teff_table(cases: list) -> None:
         print(f"{share:5.2f}  {inside68 / n:10.1%}  {inside95 / n:13.1%}  {score / n:10.3f}")
 
 
-def class_table(cases: list) -> None:
-    print(f"class: {len(cases)} curves; shipped share {CLASS_PRIOR_WEIGHT}")
+def class_table(cases: list, scale: float) -> None:
+    print(f"class: {len(cases)} curves; class prior kernel scale {scale:g}"
+          f"{' (shipped)' if scale == CLASS_KERNEL_SCALE else ''}; shipped share {CLASS_PRIOR_WEIGHT}")
     print("share  accuracy  mean top probability  mean log probability of the true class")
     for share in SHARES:
         right = top = score = 0.0
@@ -116,14 +128,18 @@ def main() -> None:
                         help="stars per group (Catalina: per class)")
     parser.add_argument("--model", default="models/default",
                         help="model folder (a new latent space needs its shares chosen again)")
+    parser.add_argument("--kernel-scales", action="store_true",
+                        help=f"also score the class prior's latent kernel scales {KERNEL_SCALES}")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_model(args.model)
     started = time.perf_counter()
-    teff, classes = infer_split(model, args.split, args.per_group)
+    teff, classes = infer_split(model, args.split, args.per_group,
+                                KERNEL_SCALES if args.kernel_scales else ())
     print(f"{args.split} split, inferred in {time.perf_counter() - started:.0f} s")
     teff_table(teff)
-    class_table(classes)
+    for scale, cases in sorted(classes.items()):
+        class_table(cases, scale)
 
 
 if __name__ == "__main__":

@@ -225,7 +225,7 @@ def test_cli_reads_a_csv_with_the_problem_named(tmp_path):
         run_cli(["infer", str(path), "--json", str(tmp_path / "o.json")])
 
 
-def test_misfit_tempers_the_likelihood_but_not_the_class_period_prior():
+def test_misfit_tempers_the_likelihood_but_not_the_class_prior():
     """Two fits that explain the data equally well, one at a period its class's training stars
     never come near (density e^-7.5 per dex against e^0): with residuals correlated enough to
     temper the likelihood by beta^2 = 9, the period prior still counts in full (odds e^7.5,
@@ -236,11 +236,38 @@ def test_misfit_tempers_the_likelihood_but_not_the_class_period_prior():
     from pelsvae_core.inference.posterior import fit_weights
 
     def fit(log_like, log_prior):
-        return SimpleNamespace(log_evidence=log_like + log_prior, log_period_prior=log_prior, beta=3.0)
+        return SimpleNamespace(log_evidence=log_like + log_prior, log_class_prior=log_prior, beta=3.0)
     odds = np.divide(*fit_weights([fit(40.0, 0.0), fit(40.0, -7.5)]))
     assert odds == pytest.approx(np.exp(7.5))
     odds = np.divide(*fit_weights([fit(49.0, -1.0), fit(40.0, -1.0)]))
     assert odds == pytest.approx(np.exp(1.0))
+
+
+def test_class_prior_is_the_kernel_density_averaged_over_the_posterior():
+    """The closed form of ``log_class_prior`` against a Monte Carlo average of q(z, log P) /
+    g(z) over the posterior, for 40 stars in 3 latent dimensions (q the kernel density of the
+    stars, g the class Gaussian): they agree to the Monte Carlo error."""
+    from scipy import stats
+
+    from pelsvae_core.inference.reference import CLASS_KERNEL_SCALE, ClassReference
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(40, 3)) * [1.0, 0.5, 2.0]
+    reference = ClassReference("RRLYR", ("V",), z, rng.normal(-0.3, 0.1, 40), np.full(40, np.nan), 3)
+    mean, root = np.array([0.4, -0.2, 1.0]), rng.normal(size=(3, 3)) * 0.3
+    cov = root @ root.T + 0.05 * np.eye(3)
+    log_p, var_log_p = -0.25, 0.02**2
+    draws = rng.multivariate_normal(mean, cov, 400_000)
+    p_draws = rng.normal(log_p, math.sqrt(var_log_p), draws.shape[0])
+    kernel = CLASS_KERNEL_SCALE * reference.prior_cov
+    q = np.mean([stats.multivariate_normal(star, kernel).pdf(draws)
+                 * stats.norm(star_p, reference.period_bandwidth).pdf(p_draws)
+                 for star, star_p in zip(z, reference.log_period)], axis=0)
+    g = stats.multivariate_normal(reference.prior_mean, reference.prior_cov).pdf(draws)
+    ratio = q / g
+    expected = np.log(ratio.mean())
+    assert reference.log_class_prior(mean, cov, log_p, var_log_p) == pytest.approx(
+        expected, abs=4 * ratio.std() / ratio.mean() / math.sqrt(ratio.size) + 1e-3)
 
 
 def test_cepheid_modes_of_real_test_stars_are_told_by_their_training_stars(model):

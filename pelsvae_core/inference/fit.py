@@ -8,8 +8,9 @@ makes them) is
 with g_b the decoder's normalised grid for the latent block z_b (0 = brightest, read by
 linear interpolation, :func:`interpolate`), A_b the amplitude scale and m0_b the
 phase-averaged mean magnitude. Errors are the quoted ones plus a per-band jitter tau_b
-added in quadrature (:func:`.periods.jitter`). The prior over the latent blocks is the
-class's Gaussian (:class:`.reference.ClassReference`).
+added in quadrature (:func:`.periods.jitter`). The fit's prior over the latent blocks is the
+class's Gaussian (:class:`.reference.ClassReference`); the evidence's is the class's kernel
+density of latent and period (:meth:`.reference.ClassReference.log_class_prior`).
 
 :func:`scan` tries every k-means centre of the class at every phase offset with the
 amplitude and mean solved in closed form (weighted linear least squares, A >= 0);
@@ -19,12 +20,15 @@ latent derivatives by forward differences of one batched decode. Its result carr
 Laplace approximation of the evidence (MacKay 2003, *Information Theory, Inference, and
 Learning Algorithms*, chs. 27-28): the log posterior at the optimum plus
 (k/2) log 2 pi - (1/2) log det(J^T J), J the Jacobian of the whitened residuals (prior rows
-included), k the number of parameters.
+included), k the number of parameters, taken with the Gaussian latent prior and a flat prior
+in log period, then carried over to the class's kernel prior of latent and period by
+:meth:`.reference.ClassReference.log_class_prior` (the expectation of the prior ratio under
+the Laplace posterior).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize
@@ -32,7 +36,7 @@ from scipy import optimize
 from ..physics.classes import PHYSICAL_LOG_AMPLITUDE
 from .observed import Observed
 from .periods import jitter, log_likelihood
-from .reference import ClassReference
+from .reference import CLASS_KERNEL_SCALE, ClassReference
 
 #: Forward-difference step of the latent derivatives (latent units; the class spreads span ~1).
 LATENT_STEP = 3e-3
@@ -132,7 +136,7 @@ class Fit:
     log_evidence: float
     grids: np.ndarray          # (bands, G) decoded at z
     beta: float                # correlated-noise factor of the residuals (>= 1), in the covariance
-    log_period_prior: float    # the class's period density at the period, part of log_evidence
+    log_class_prior: float     # the class's prior of latent and period, part of log_evidence
 
     @property
     def period(self) -> float:
@@ -150,6 +154,14 @@ class Fit:
     def mean_mag_sigma(self) -> np.ndarray:
         n = len(self.bands)
         return np.sqrt(np.clip(np.diag(self.covariance)[-n:], 0, None))
+
+    def with_class_prior(self, reference: ClassReference, scale: float) -> "Fit":
+        """This fit with its evidence under the class prior of latent kernel ``scale``
+        (:func:`class_prior`; for choosing the scale, ``benchmarks/posterior_shares.py``)."""
+        log_class_prior = class_prior(reference, self.z, self.frequency, self.covariance / self.beta**2,
+                                      scale)
+        return replace(self, log_evidence=self.log_evidence - self.log_class_prior + log_class_prior,
+                       log_class_prior=log_class_prior)
 
     def magnitudes(self, times: np.ndarray, band_index: int) -> np.ndarray:
         """The fitted curve of band ``bands[band_index]`` at ``times`` (days)."""
@@ -247,19 +259,14 @@ class Problem:
                              np.full(nb, 10 ** LOG_AMPLITUDE_RANGE[1]), np.full(nb, np.inf)])
         return lo, hi
 
-    def log_period_prior(self, f: float) -> float:
-        """The class's period density at frequency ``f`` (per dex of period)."""
-        return float(self.reference.log_period_density(np.array([math.log10(1 / f)]))[0])
-
     def log_evidence(self, theta: np.ndarray, jac: np.ndarray, residuals: np.ndarray) -> float:
-        """The Laplace approximation (module docstring) with the priors of the module: latent
-        Gaussian, the class's period density, log-uniform amplitudes, uniform phase and means."""
+        """The Laplace approximation (module docstring) with the latent Gaussian, a flat prior
+        in log period (per unit log10 P), log-uniform amplitudes, uniform phase and means."""
         z, f, _, amp, _ = self.unpack(theta)
         n = len(self.obs)
         log_like = float(-0.5 * residuals[:n] @ residuals[:n] - np.log(self._sigma()).sum()
                          - 0.5 * n * math.log(2 * math.pi))
-        log_prior = (self.reference.log_prior_z(z) + self.log_period_prior(f)
-                     - math.log(f * math.log(10))
+        log_prior = (self.reference.log_prior_z(z) - math.log(f * math.log(10))
                      - float(np.sum(np.log(amp * math.log(10) * np.ptp(LOG_AMPLITUDE_RANGE))))
                      - self.nb * math.log(MEAN_MAG_PRIOR_WIDTH))
         sign, logdet = np.linalg.slogdet(jac.T @ jac)
@@ -293,10 +300,21 @@ def refine(obs: Observed, reference: ClassReference, decoder, f0: float, t_ref: 
     data = residuals[:len(obs)]
     beta = max(correlated_noise_factor(data[np.argsort(np.mod(f * (obs.time - t_ref) + phi, 1.0))]),
                correlated_noise_factor(data))
+    covariance = np.linalg.pinv(jac.T @ jac)
+    log_class_prior = class_prior(reference, z, float(f), covariance)
     return Fit(reference.cls, obs.bands, z, float(f), float(np.mod(phi, 1.0)), t_ref, amp, mean,
-               problem.taus, beta**2 * np.linalg.pinv(jac.T @ jac),
-               problem.log_evidence(theta, jac, residuals), problem.grids(z)[:, 0], beta,
-               problem.log_period_prior(f))
+               problem.taus, beta**2 * covariance,
+               problem.log_evidence(theta, jac, residuals) + log_class_prior, problem.grids(z)[:, 0],
+               beta, log_class_prior)
+
+
+def class_prior(reference: ClassReference, z: np.ndarray, f: float, covariance: np.ndarray,
+                scale: float = CLASS_KERNEL_SCALE) -> float:
+    """:meth:`.reference.ClassReference.log_class_prior` at a fit's latent vector ``z`` and
+    frequency ``f`` with its untempered ``covariance`` (:meth:`Problem.unpack` order)."""
+    nz = z.size
+    return reference.log_class_prior(z, covariance[:nz, :nz], math.log10(1 / f),
+                                     covariance[nz, nz] / (f * math.log(10)) ** 2, scale)
 
 
 def correlated_noise_factor(residual: np.ndarray) -> float:

@@ -6,7 +6,9 @@
    :data:`.reference.MIN_STARS` stars), and per candidate period the
    class's period density allows, :func:`.fit.scan` finds the best latent centre and
    phase; the best-scoring (class, period) pairs are fitted in full (:func:`.fit.refine`),
-   each giving a Laplace evidence. A class none of whose pairs is fitted gets probability 0.
+   each giving a Laplace evidence under the class's prior of latent and period, its training
+   stars as a kernel density (:meth:`.reference.ClassReference.log_class_prior`). A class
+   none of whose pairs is fitted gets probability 0.
 4. With equal prior odds for the classes, the evidences give the class probabilities
    (with a share of the prior kept, :data:`CLASS_PRIOR_WEIGHT`) and a mixture over periods;
    :mod:`.posterior` turns the winning class's fits into Teff (with a share of the class's
@@ -16,7 +18,7 @@
    points: the log evidences are divided by beta^2 of the best fit
    (:func:`.fit.correlated_noise_factor`; a power likelihood, as the covariances are
    multiplied by beta^2), so that such misfits do not turn into false certainty. The
-   class's period density is a prior, not a likelihood, and is not tempered (Bissiri,
+   class's prior of latent and period is a prior, not a likelihood, and is not tempered (Bissiri,
    Holmes & Walker 2016, JRSS B 78, 1103: a power posterior raises the likelihood alone):
    tempered with the rest, a 400-day type II Cepheid, which no training star comes near
    (period density e^-7.5 per dex against e^0 for a long-period variable), cost the
@@ -64,10 +66,10 @@ TEFF_PRIOR_WEIGHT = 0.15
 #: class none of whose periods survives the scan gets none, so a misclassified curve had
 #: p = 1.00 for the wrong class and 0 for its own. Chosen on the validation split by the mean
 #: log probability of the true class, the smallest weight within 0.01 nat per curve of the best
-#: (``benchmarks/posterior_shares.py --split val --per-group 30``: 494 curves of OGLE-IV RR
-#: Lyrae, LMC Cepheids and Catalina stars, whole and at 60 / 30 epochs: -11.39 nats without
-#: it, -0.278 with 0.02, -0.273 with 0.05 (the best); mean top probability 0.964 -> 0.950
-#: against an accuracy of 0.923).
+#: (``benchmarks/posterior_shares.py --split val``: 619 curves of OGLE-IV RR Lyrae, LMC
+#: Cepheids and Catalina stars, whole and at 60 / 30 epochs, with the class prior of
+#: :data:`.reference.CLASS_KERNEL_SCALE`: -11.31 nats without it, -0.235 with 0.02, -0.234
+#: with 0.05 (the best); mean top probability 0.967 -> 0.953 against an accuracy of 0.935).
 CLASS_PRIOR_WEIGHT = 0.02
 #: Fewer effective training stars than this behind a physics interval earns a warning.
 MIN_EFFECTIVE_STARS = 20

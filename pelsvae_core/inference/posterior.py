@@ -87,12 +87,12 @@ def mixture_weights(log_evidence: np.ndarray) -> np.ndarray:
 
 def fit_weights(fits: list[Fit]) -> np.ndarray:
     """Posterior weights of the fits (classes and periods, equal prior odds per class): each
-    log evidence with its data part tempered by beta^2 of the best fit and the class's period
-    density kept whole (:mod:`.inverse`, step 4)."""
+    log evidence with its data part tempered by beta^2 of the best fit and the class's prior
+    of latent and period kept whole (:mod:`.inverse`, step 4)."""
     log_evidence = np.array([f.log_evidence for f in fits])
-    period_prior = np.array([f.log_period_prior for f in fits])
+    class_prior = np.array([f.log_class_prior for f in fits])
     beta = fits[int(np.argmax(log_evidence))].beta
-    return mixture_weights((log_evidence - period_prior) / beta**2 + period_prior)
+    return mixture_weights((log_evidence - class_prior) / beta**2 + class_prior)
 
 
 def period_interval(fits: list[Fit], weights: np.ndarray) -> dict[str, float]:

@@ -13,6 +13,12 @@ where known, Teff and subtype. From them:
 * the kernel widths that turn the stars into a smooth joint density of (latent, period,
   physics): a multiple of the latent covariance and of the period bandwidth, the multiples
   chosen by cross-validating the stars' own Teff (:attr:`ClassReference.kernel_scales`);
+* the class's prior for the class probabilities (:meth:`ClassReference.log_class_prior`): the
+  same stars as a kernel density of (latent, log period), kernels :data:`CLASS_KERNEL_SCALE`
+  times the latent covariance and the period bandwidth. A single Gaussian over the latent
+  blocks is too coarse a description of a class where the decoder can draw most curves from
+  most classes' latent spaces; it then tells classes apart by how far the fit lies from the
+  class's mean, not from its stars;
 * k-means centres of the latent blocks (Lloyd 1982), decoded once: the starting points
   of the latent fit.
 """
@@ -43,6 +49,13 @@ KMEANS_SEED = 0
 KERNEL_SCALES = (0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 #: Fewest stars with Teff for the kernel cross-validation.
 MIN_CROSS_VALIDATION = 30
+#: c of the class prior's latent kernels c * Sigma (:meth:`ClassReference.log_class_prior`).
+#: Chosen on the validation split by the mean log probability of the true class
+#: (``benchmarks/posterior_shares.py --split val --kernel-scales``, shipped and 32-dimensional
+#: models alike): the leave-one-out density of the stars' own latents would pick 1/4 to 1/2,
+#: which blurs neighbouring classes together; narrower than 1/32 the kernels no longer
+#: bridge the gaps between stars.
+CLASS_KERNEL_SCALE = 1 / 16
 
 
 def _silverman(x: np.ndarray, floor: float) -> float:
@@ -137,6 +150,35 @@ class ClassReference:
         width2 = (c_p * self.period_bandwidth) ** 2 + log_period_variance
         return (-0.5 * np.einsum("ki,ij,kj->k", d, np.linalg.inv(cov), d)
                 - 0.5 * (self.log_period - log_period) ** 2 / width2)
+
+    def log_class_prior(self, z: np.ndarray, z_cov: np.ndarray, log_period: float,
+                        log_period_variance: float, scale: float = CLASS_KERNEL_SCALE) -> float:
+        """log E[q(z, log P) / g(z)] under a fit's posterior N(z, z_cov) x N(log_period,
+        log_period_variance), where q is the class's kernel density of (latent, log period)
+        (module docstring; latent kernels ``scale`` times Sigma) and g the Gaussian latent prior
+        of the fit's Laplace evidence (:meth:`log_prior_z`): the factor that turns that evidence,
+        taken with a flat prior in log period, into the evidence under q. Closed form: each
+        kernel N(z_k, K), K = c Sigma, gives the integral of N(z; m, C) N(z; z_k, K) / N(z; mu, Sigma), a Gaussian
+        integral with precision P = C^-1 + K^-1 - Sigma^-1 (positive definite: C^-1 is the
+        prior's precision plus the data's). The latent and period parts are taken as
+        independent (the fit's correlation between them is dropped)."""
+        sigma_inv = np.linalg.inv(self.prior_cov)
+        c_inv = np.linalg.inv(0.5 * (z_cov + z_cov.T))
+        k_inv = sigma_inv / scale
+        precision = c_inv + k_inv - sigma_inv
+        m, stars = z - self.prior_mean, self.z - self.prior_mean
+        b = c_inv @ m + stars @ k_inv
+        log_det = lambda a: np.linalg.slogdet(a)[1]
+        d = z.size
+        log_latent = (0.5 * (log_det(c_inv) - log_det(precision) - d * math.log(scale))
+                      + 0.5 * np.einsum("ki,kj,ij->k", b, b, np.linalg.inv(precision))
+                      - 0.5 * m @ c_inv @ m - 0.5 * np.einsum("ki,kj,ij->k", stars, stars, k_inv))
+        width2 = self.period_bandwidth**2 + log_period_variance
+        log_period_kernel = (-0.5 * (self.log_period - log_period) ** 2 / width2
+                             - 0.5 * math.log(2 * math.pi * width2))
+        terms = log_latent + log_period_kernel
+        top = terms.max()
+        return float(top + math.log(np.exp(terms - top).mean()))
 
     def log_period_density(self, log_period: np.ndarray) -> np.ndarray:
         """The class's kernel density of log10 period at ``log_period`` (per dex)."""
