@@ -483,7 +483,7 @@ class Explorer(param.Parameterized):
                  else f"{self.cadence.upper()}-like")
         missing = "" if has_own or self.cadence not in CADENCE_NAMES else \
             f" This model has no {whose} errors in {self.band}."
-        return f"Noise: {describe_noise(self.model.physics.error_model(self.noise_survey, self.band))}.{missing}"
+        return f"Noise: {describe_noise(self.model.physics.error_model(self.noise_survey, self.band), self.star_class)}.{missing}"
 
     def _period_search(self, observation: Observation, period: float) -> dict:
         """The first sample's periodogram around the period, and whether its peak is the period."""

@@ -105,6 +105,18 @@ def cmd_fit_regressors(args) -> int:
     return 0
 
 
+def cmd_fit_noise(args) -> int:
+    from . import pipeline
+    from .evaluation.recovery import describe_noise
+    for key, error_model in pipeline.fit_noise(args.model, args.data_root, args.cache_dir).items():
+        print(describe_noise(error_model))
+        for cls, scatter in error_model.scatter.items():
+            print(f"  {cls}: real scatter = {scatter.scale:.2f} x quoted error (+) {scatter.extra:.3f} "
+                  f"mag; median real / quoted {scatter.ratio:.2f} (16-84 % {scatter.spread[0]:.2f}-"
+                  f"{scatter.spread[1]:.2f}), {scatter.n_stars} stars")
+    return 0
+
+
 def cmd_generate(args) -> int:
     import torch
     from .api import load_model
@@ -201,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     _source_options(fit, model=True)
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=cmd_fit_regressors)
+
+    noise = commands.add_parser("fit-noise", help="fit a model's survey error models and real "
+                                "scatter again (fit-regressors does it too)")
+    _source_options(noise, model=True)
+    noise.set_defaults(func=cmd_fit_noise)
 
     gen = commands.add_parser("generate", help="generate light curves from physical parameters")
     gen.add_argument("--model", help="model folder (default: models/default)")

@@ -23,8 +23,9 @@ subtype's) period-luminosity relation measured on the OGLE-III LMC stars
 (:meth:`PhysicsMap.period_luminosity`; the OGLE x Gaia DR2 cross-match's, labelled as the
 paper's parallax convention, for classes without one), which the density is then told too
 where the class responds to M. Survey noise
-draws from the survey's error-versus-magnitude relation (:mod:`pelsvae_core.noise`)
-at each apparent magnitude; a star fainter than the survey's 5-sigma depth is a
+takes the survey's error-versus-magnitude relation (:mod:`pelsvae_core.physics.noise`)
+at each apparent magnitude as the quoted error, and draws noise as large as the real scatter
+of the class's curves in that survey; a star fainter than the survey's 5-sigma depth is a
 non-detection, reported at that depth (an upper limit) and flagged (``detected``).
 
 Every input is checked by the rules gathered under "Inputs" below, each refusal one
@@ -344,7 +345,9 @@ class Draw:
         With noise, a magnitude fainter than the survey's 5-sigma depth m5 (S/N < 5; Ivezić et al.
         2019, eq. 5) is a non-detection: reported at m5, an upper limit, with the error there,
         and flagged (``detected``). Noise is drawn only where its error is about 0.2 mag or less
-        (at 10 Mpc it reached +-500 mag)."""
+        (at 10 Mpc it reached +-500 mag). The error reported is the one the survey would quote;
+        the noise drawn is as large as the real scatter of the class's curves in that survey
+        (:meth:`pelsvae_core.physics.noise.ErrorModel.real_sigma`), which differs from it."""
         times, phase = observation_phases(self.request.period, times, phases, cadence, epoch, self.seed)
         _check_rows(len(self.z), phase.size)
         mag, err, kind = self.magnitudes(phase, distance_pc)
@@ -356,9 +359,11 @@ class Draw:
                              f"give {missing}")
         if error_model is not None:
             detected = mag <= error_model.m5
-            err = error_model.sigma(np.where(detected, mag, error_model.m5))
+            seen = np.where(detected, mag, error_model.m5)
+            err = error_model.sigma(seen)
+            scatter = error_model.real_sigma(seen, self.request.cls)
             draws = np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape)
-            mag = np.where(detected, mag + draws * err, error_model.m5)
+            mag = np.where(detected, mag + draws * scatter, error_model.m5)
         return Observation(self, times, phase, mag, err, detected, kind, distance_pc,
                            "none" if error_model is None else f"{error_model.survey} {error_model.band}")
 

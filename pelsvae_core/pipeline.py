@@ -133,8 +133,7 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
     model = load_model(folder)
     loaded, data = training_inputs(model, data_root, cache_dir, progress)
     predictors, infos, table = fit_regressors(model.decoder, data, kinds, seed, progress=progress)
-    train_stars = set(data.star_key[(data.split == "train") & ~data.augmented])
-    error_models = fit_error_models(loaded.kept[loaded.kept["star_key"].isin(train_stars)])
+    error_models = _training_error_models(loaded, data)
     references = class_references(DataRoot(paths.data_root(data_root)).gaia_xmatch)
     metadata = {**model.metadata, "physics": {
         "classes": {cls: info.to_dict() for cls, info in infos.items()},
@@ -169,6 +168,28 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
     if set(DENSITY_KINDS) <= set(kinds):
         choose_generator(load_model(model.folder), data, progress)
     return table
+
+
+def _training_error_models(loaded, data: TrainingSet) -> dict:
+    """The survey error models and real scatter (:mod:`.physics.noise`) of the training split's
+    stars (not their augmented copies)."""
+    train_stars = set(data.star_key[(data.split == "train") & ~data.augmented])
+    return fit_error_models(loaded.kept[loaded.kept["star_key"].isin(train_stars)])
+
+
+def fit_noise(folder=None, data_root=None, cache_dir=None, progress: bool = True) -> dict:
+    """Fit the survey error models and real scatter of the model in ``folder`` again, on its own
+    training stars, and rewrite the folder with them, everything else kept (the noise depends on
+    the data, not on the network or the regressors). Returns the error models."""
+    model = load_model(folder)
+    if "physics" not in model.metadata:
+        raise ValueError(f"{model.folder} has no physics yet: run pelsvae fit-regressors")
+    loaded, data = training_inputs(model, data_root, cache_dir, progress)
+    error_models = _training_error_models(loaded, data)
+    physics = {**model.metadata["physics"],
+               "error_models": {key: m.to_dict() for key, m in error_models.items()}}
+    _rewrite(model, {**model.metadata, "physics": physics}, {})
+    return error_models
 
 
 #: Classes with fewer validation curves keep the kernel density's cross-validated bandwidth:

@@ -128,16 +128,6 @@ def test_curve_features_are_scaled_fourier_fits_from_their_own_phase_zero():
     assert as_binary[0, 0] == pytest.approx(1, abs=1e-6)  # binary: faintest at zero
 
 
-def test_scatter_ratio_measures_the_real_scatter_in_units_of_the_quoted_errors():
-    rng = np.random.default_rng(0)
-    phase = np.sort(rng.uniform(size=400))
-    shape = np.cos(2 * np.pi * phase) + 0.3 * np.cos(4 * np.pi * phase + 1)
-    quoted = np.full_like(phase, 0.02)
-    for true_ratio in (0.5, 1.0, 3.0):
-        mag = shape + rng.normal(0, true_ratio * 0.02, phase.size)
-        assert suite.scatter_ratio(phase, mag, quoted) == pytest.approx(true_ratio, rel=0.1)
-
-
 def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
         small_model, subset_root, subset_cache, tmp_path):
     data = pipeline.model_training_set(small_model, subset_root, subset_cache.directory,

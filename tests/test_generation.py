@@ -73,7 +73,9 @@ def test_class_without_m_takes_its_mean_from_the_gaia_period_luminosity_relation
     assert abs(curves["mag"].mean() - expected) < 0.5  # the curve is centred on its mean
 
 
-def test_survey_noise_follows_the_fitted_error_relation(small_model):
+def test_survey_noise_follows_the_fitted_error_relation_and_the_real_scatter(small_model):
+    """The error reported is the survey's quoted error at each magnitude; the noise drawn is
+    as large as the real scatter of the class's curves in that survey, a different size."""
     error_model = small_model.error_models["Catalina SSS/V_CSS"]
     kwargs = dict(cls="ECL", period=0.4, n_samples=20, band="V_CSS", distance_pc=3000, seed=5,
                   phases=np.linspace(0, 1, 100, endpoint=False))
@@ -81,8 +83,11 @@ def test_survey_noise_follows_the_fitted_error_relation(small_model):
     noisy = small_model.generate(**kwargs, noise=True)
     assert (noisy["noise"] == "Catalina SSS V_CSS").all() and (clean["noise"] == "none").all()
     np.testing.assert_allclose(noisy["mag_err"], error_model.sigma(clean["mag"]), rtol=1e-6)
-    pulls = (noisy["mag"] - clean["mag"]) / noisy["mag_err"]
+    scatter = error_model.real_sigma(clean["mag"].to_numpy(), "ECL")
+    pulls = (noisy["mag"] - clean["mag"]) / scatter
     assert abs(pulls.std() - 1) < 0.1 and abs(pulls.mean()) < 0.1
+    ratio = ((noisy["mag"] - clean["mag"]) / noisy["mag_err"]).std()
+    assert not 0.9 < ratio < 1.1  # the real scatter, measured, is not the quoted error
     with pytest.raises(ValueError, match="give distance_pc"):
         small_model.generate(**{**kwargs, "distance_pc": None}, noise=True)
     with pytest.raises(ValueError, match="choose True or a survey observed in band V_CSS"):

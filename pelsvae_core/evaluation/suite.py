@@ -43,6 +43,7 @@ from ..data.dataset import TrainingSet
 from ..data.sdss import read_table2
 from ..generation import predict_latents
 from ..physics.classes import PARAMETERS, physics_matrix
+from ..physics.noise import scatter_ratio
 from .fidelity import (COVERED_GAP, DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES,
                        RR_LYRAE_MODES, SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many,
                        fraction_inside, largest_phase_gap, leavitt_comparison,
@@ -147,25 +148,16 @@ def generated_like(model, data: TrainingSet, regressor: str, seed: int = 0):
     return rows, mags + rng.standard_normal(mags.shape) * real_noise(data.subset(rows))
 
 
-def scatter_ratio(phase: np.ndarray, mag: np.ndarray, err: np.ndarray) -> float:
-    """A real curve's scatter about its own order-8 Fourier fit in units of its quoted errors,
-    sqrt(chi^2 / (n - p)) with p the fit's coefficients (the reduced chi^2, Bevington &
-    Robinson 2003, Sect. 11.1)."""
-    coeffs = fourier.fit(phase, mag, err, DENSE_ORDER)
-    chi2 = np.sum(((mag - fourier.evaluate(coeffs, phase)) / err) ** 2)
-    return float(np.sqrt(chi2 / max(len(mag) - len(coeffs), 1)))
-
-
 def real_noise(data: TrainingSet) -> np.ndarray:
     """Per point, the noise a rival of each curve gets: its quoted error times the curve's
-    :func:`scatter_ratio`, so that the rival scatters about its shape as much as the real
+    :func:`.physics.noise.scatter_ratio`, so that the rival scatters about its shape as much as the real
     curve does about its own. Quoted errors alone are the wrong size, and differently per
     survey: measured on the test split, the median ratio is 0.64-0.76 for Catalina (its
     errors are conservative), 1.3-1.8 for OGLE-III LMC Cepheids (OGLE underestimates its
     errors: Skowron et al. 2016, AcA 66, 1), 2.6 for the OGLE-IV bulge RR Lyrae and 5-8 for
     Gaia DR3 epochs (with the real scatter that a fold over years adds). Rivals with quoted
     errors were told apart by their noise, not their shape."""
-    ratio = np.array([scatter_ratio(data.phase[i][m], data.mag[i][m], data.err[i][m])
+    ratio = np.array([scatter_ratio(data.phase[i][m], data.mag[i][m], data.err[i][m], DENSE_ORDER)
                       for i, m in enumerate(data.mask)])
     return data.err * ratio[:, None]
 
