@@ -59,7 +59,7 @@ def infer_split(model, split: str, per_group: int, scales=()) -> tuple[list, dic
     stars = read_stars(model, paths.data_root(), per_group, 0, (split,), None, groups)[split]
     teff, classes = [], {scale: [] for scale in (CLASS_KERNEL_SCALE, *scales)}
     refs = references(model)
-    known = set(references(model).classes_for(("V_CSS",))[0]) | {"RRLYR", "CEP"}
+    known = set(refs.classes_for(("V_CSS",))[0]) | {"RRLYR", "CEP"}
     for label, members in stars.items():
         for version in (None, 60, 30):
             rng = np.random.default_rng(0)
@@ -78,8 +78,8 @@ def infer_split(model, split: str, per_group: int, scales=()) -> tuple[list, dic
                 if label in CLASS_GROUPS and star.cls in known:
                     tried = refs.classes_for(found.observed.bands)[0]
                     for scale, cases in classes.items():
-                        fits = [fit.with_class_prior(refs.get(fit.cls, fit.bands), scale)
-                                for fit in found.fits]
+                        fits = found.fits if scale == CLASS_KERNEL_SCALE else [
+                            fit.with_class_prior(refs.get(fit.cls, fit.bands), scale) for fit in found.fits]
                         probabilities = class_probabilities(fits, fit_weights(fits), tried,
                                                             model.decoder.classes)
                         names = list(probabilities)

@@ -108,12 +108,10 @@ def cmd_fit_regressors(args) -> int:
 def cmd_fit_noise(args) -> int:
     from . import pipeline
     from .evaluation.recovery import describe_noise
-    for key, error_model in pipeline.fit_noise(args.model, args.data_root, args.cache_dir).items():
+    for error_model in pipeline.fit_noise(args.model, args.data_root, args.cache_dir).values():
         print(describe_noise(error_model))
         for cls, scatter in error_model.scatter.items():
-            print(f"  {cls}: real scatter = {scatter.scale:.2f} x quoted error (+) {scatter.extra:.3f} "
-                  f"mag; median real / quoted {scatter.ratio:.2f} (16-84 % {scatter.spread[0]:.2f}-"
-                  f"{scatter.spread[1]:.2f}), {scatter.n_stars} stars")
+            print(f"  {cls}: real scatter = {scatter.describe()}")
     return 0
 
 

@@ -361,7 +361,7 @@ class Draw:
             detected = mag <= error_model.m5
             seen = np.where(detected, mag, error_model.m5)
             err = error_model.sigma(seen)
-            scatter = error_model.real_sigma(seen, self.request.cls)
+            scatter = error_model.real_from_quoted(err, self.request.cls)
             draws = np.random.default_rng([self.seed, NOISE_STREAM]).standard_normal(mag.shape)
             mag = np.where(detected, mag + draws * scatter, error_model.m5)
         return Observation(self, times, phase, mag, err, detected, kind, distance_pc,

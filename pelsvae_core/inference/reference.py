@@ -93,9 +93,21 @@ class ClassReference:
         return LedoitWolf().fit(self.z).covariance_ if self.n_stars > 1 else np.eye(self.z.shape[1])
 
     @cached_property
+    def prior_precision(self) -> np.ndarray:
+        """Sigma^-1, the inverse of :attr:`prior_cov`."""
+        return np.linalg.inv(self.prior_cov)
+
+    @cached_property
     def prior_root(self) -> np.ndarray:
         """L with L L^T = prior precision: ||L^T (z - mean)||^2 is the prior's Mahalanobis term."""
-        return np.linalg.cholesky(np.linalg.inv(self.prior_cov))
+        return np.linalg.cholesky(self.prior_precision)
+
+    @cached_property
+    def _centred_stars(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stars' latents about the prior mean, z_k - mu, and their squared Mahalanobis
+        distances under Sigma (the same for every fit :meth:`log_class_prior` scores)."""
+        stars = self.z - self.prior_mean
+        return stars, np.einsum("ki,kj,ij->k", stars, stars, self.prior_precision)
 
     def log_prior_z(self, z: np.ndarray) -> float:
         """log N(z; mean, cov)."""
@@ -125,7 +137,7 @@ class ClassReference:
             return 1.0, 1.0
         z, log_p, teff = self.z[known], self.log_period[known], self.teff[known]
         d = z[:, None, :] - z[None, :, :]
-        latent = np.einsum("jki,il,jkl->jk", d, np.linalg.inv(self.prior_cov), d)
+        latent = np.einsum("jki,il,jkl->jk", d, self.prior_precision, d)
         period = (log_p[:, None] - log_p[None, :]) ** 2 / self.period_bandwidth**2
         teff_kernel = -0.5 * (teff[:, None] - teff[None, :]) ** 2 / self.teff_bandwidth**2
         np.fill_diagonal(teff_kernel, -np.inf)  # leave each star out
@@ -162,17 +174,18 @@ class ClassReference:
         integral with precision P = C^-1 + K^-1 - Sigma^-1 (positive definite: C^-1 is the
         prior's precision plus the data's). The latent and period parts are taken as
         independent (the fit's correlation between them is dropped)."""
-        sigma_inv = np.linalg.inv(self.prior_cov)
+        sigma_inv = self.prior_precision
         c_inv = np.linalg.inv(0.5 * (z_cov + z_cov.T))
         k_inv = sigma_inv / scale
         precision = c_inv + k_inv - sigma_inv
-        m, stars = z - self.prior_mean, self.z - self.prior_mean
+        stars, star_mahalanobis = self._centred_stars
+        m = z - self.prior_mean
         b = c_inv @ m + stars @ k_inv
         log_det = lambda a: np.linalg.slogdet(a)[1]
         d = z.size
         log_latent = (0.5 * (log_det(c_inv) - log_det(precision) - d * math.log(scale))
                       + 0.5 * np.einsum("ki,kj,ij->k", b, b, np.linalg.inv(precision))
-                      - 0.5 * m @ c_inv @ m - 0.5 * np.einsum("ki,kj,ij->k", stars, stars, k_inv))
+                      - 0.5 * m @ c_inv @ m - 0.5 * star_mahalanobis / scale)
         width2 = self.period_bandwidth**2 + log_period_variance
         log_period_kernel = (-0.5 * (self.log_period - log_period) ** 2 / width2
                              - 0.5 * math.log(2 * math.pi * width2))

@@ -78,6 +78,12 @@ class Scatter:
         """The real scatter (mag) for quoted error(s) ``quoted`` (mag)."""
         return np.hypot(self.scale * np.asarray(quoted, float), self.extra)
 
+    def describe(self) -> str:
+        """The fitted form and the stars behind it, in one phrase."""
+        return (f"{self.scale:.2f} × the quoted error ⊕ {self.extra:.3f} mag; median real / quoted "
+                f"{self.ratio:.2f} (16–84 % {self.spread[0]:.2f}–{self.spread[1]:.2f}), "
+                f"{self.n_stars} stars")
+
 
 def fit_scatter(quoted: np.ndarray, real: np.ndarray) -> tuple[float, float]:
     """``scale`` and ``extra`` of :class:`Scatter` from stars' typical quoted error and real
@@ -118,10 +124,13 @@ class ErrorModel:
         return self.scatter.get(cls, self.scatter.get(ALL_CLASSES))
 
     def real_sigma(self, mag, cls: str) -> np.ndarray:
-        """The scatter (mag) real curves of ``cls`` have at apparent magnitude(s) ``mag``:
-        :class:`Scatter` on :meth:`sigma`, or :meth:`sigma` alone where none was fitted."""
+        """The scatter (mag) real curves of ``cls`` have at apparent magnitude(s) ``mag``."""
+        return self.real_from_quoted(self.sigma(mag), cls)
+
+    def real_from_quoted(self, quoted, cls: str) -> np.ndarray:
+        """The real scatter of ``cls`` for quoted error(s) ``quoted`` (from :meth:`sigma`):
+        :class:`Scatter` on them, or they alone where none was fitted."""
         scatter = self.scatter_of(cls)
-        quoted = self.sigma(mag)
         return quoted if scatter is None else scatter.sigma(quoted)
 
     def describe_scatter(self, cls: str) -> str:
@@ -129,11 +138,8 @@ class ErrorModel:
         scatter = self.scatter_of(cls)
         if scatter is None:
             return "noise as large as the quoted errors (no real scatter fitted in this folder)"
-        whose = f"{cls}'s" if cls in self.scatter else "all classes'"
-        return (f"noise as large as the real scatter of {whose} {scatter.n_stars} training stars: "
-                f"{scatter.scale:.2f} × the quoted error ⊕ {scatter.extra:.3f} mag (their median "
-                f"real / quoted {scatter.ratio:.2f}, 16–84 % {scatter.spread[0]:.2f}–"
-                f"{scatter.spread[1]:.2f})")
+        whose = cls if cls in self.scatter else "all classes"
+        return f"noise as large as the real scatter of {whose}: {scatter.describe()}"
 
     def to_dict(self) -> dict:
         return asdict(self)
