@@ -83,14 +83,22 @@ def note(text: str = "") -> pn.pane.Markdown:
     return pn.pane.Markdown(text, styles=NOTE, margin=(-6, 10, 4, 10), sizing_mode="stretch_width")
 
 
-class PromptSlider(pn.widgets.FloatSlider):
-    """A float slider whose released value is handled at once. Panel waits 50 ms after a
-    browser change (``Syncable._debounce``) to gather a burst of them into one; a released
-    slider sends one, so the wait was pure delay: measured with
+class Prompt:
+    """A slider whose released value is handled at once. Panel waits 50 ms after a browser
+    change (``Syncable._debounce``) to gather a burst of them into one; a released slider
+    sends one, so the wait was pure delay: measured with
     ``benchmarks/dashboard_latency.py --app floor``, change to data in the page took 59 ms for
     7 ms of server work."""
 
     _debounce = 0
+
+
+class PromptSlider(Prompt, pn.widgets.FloatSlider):
+    """A physics slider, handled at once (:class:`Prompt`)."""
+
+
+class PromptIntSlider(Prompt, pn.widgets.IntSlider):
+    """The sample-count slider, handled at once (:class:`Prompt`)."""
 
 
 def physics_controls(state: Explorer) -> pn.Column:
@@ -124,7 +132,7 @@ def physics_controls(state: Explorer) -> pn.Column:
         pn.widgets.Select.from_param(state.param.star_class),
         pn.widgets.Select.from_param(state.param.regressor),
         pn.widgets.Select.from_param(state.param.band), lesson, lesson_note, *rows,
-        pn.widgets.IntSlider.from_param(state.param.n_samples), redraw, sizing_mode="stretch_width")
+        PromptIntSlider.from_param(state.param.n_samples), redraw, sizing_mode="stretch_width")
 
 
 def cadence_controls(state: Explorer) -> pn.Column:

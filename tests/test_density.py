@@ -17,8 +17,10 @@ import torch
 from pelsvae_core.physics import density
 from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
 from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp, build_network,
-                                          fit_density, mixture_log_prob, mlp_arrays, network_arrays)
-from pelsvae_core.physics.kernel_density import KernelDensity, fit_kernel_density
+                                          categorical, fit_density, forward, mixture_log_prob,
+                                          mlp_arrays, network_arrays, standardised_inputs)
+from pelsvae_core.physics.kernel_density import (KernelDensity, categorical_of_rows, fit_kernel_density,
+                                                 log_weights, shrink_factor)
 from pelsvae_core.physics.regressors import KINDS, PAPER_KINDS, Predictor, load_predictors, save_predictors
 
 
@@ -130,6 +132,30 @@ def test_the_kernel_bandwidths_follow_the_data_and_draws_are_not_copies(kernel_l
     draws = jumpy.sample(x[:200], rng)
     assert np.abs(draws[:, None, 0] - y[None, :, 0]).min() > 0
     assert float(jumpy.arrays["bandwidth_y"]) > 0
+
+
+def test_one_stars_samples_share_their_kernel_weights_and_draw_as_if_each_had_its_own(
+        kernel_linear_gaussian):
+    """Rows with the same inputs (one star's samples) get their kernel weights once, and draw
+    exactly what each row's own weights would give: the same picks at the same uniforms, the
+    same draws (the estimator of the module docstring, written out row by row here)."""
+    rng = np.random.default_rng(4)
+    weights = rng.gamma(0.3, size=(3, 50))
+    inverse = rng.integers(0, 3, 400)
+    np.testing.assert_array_equal(categorical_of_rows(weights, inverse, np.random.default_rng(5)),
+                                  categorical(weights[inverse], np.random.default_rng(5)))
+    density, a = kernel_linear_gaussian, kernel_linear_gaussian.arrays
+    x = np.repeat([[0.1], [0.6], [-0.4]], 40, axis=0)[rng.permutation(120)]
+    h = standardised_inputs(a, x)
+    w = np.exp(log_weights(h, a["centres"].astype(float), float(a["bandwidth_x"])))
+    residuals = a["residuals"].astype(float)
+    local, draw_rng = w @ residuals, np.random.default_rng(6)
+    picked = residuals[categorical(w, draw_rng)]
+    noise = float(a["bandwidth_y"]) * draw_rng.standard_normal(picked.shape)
+    white = local + (picked - local + noise) / shrink_factor(float(a["bandwidth_y"]))
+    expected = (forward(a, h, MEAN_PREFIX) + white @ a["tril"].T) * a["y_scale"] + a["y_mean"]
+    np.testing.assert_allclose(density.sample(x, np.random.default_rng(6)), expected, rtol=1e-12)
+    np.testing.assert_allclose(density.mean(x), np.vstack([density.mean(row[None]) for row in x]))
 
 
 def as_stored(net, arrays: dict, prefix: str = "") -> None:

@@ -39,7 +39,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .density import (HIDDEN, LOG_2PI, MEAN_PREFIX, FitData, categorical, fit_mean_network,
+from .density import (HIDDEN, LOG_2PI, MEAN_PREFIX, FitData, fit_mean_network,
                       forward, logsumexp, one_torch_thread, standardised_fit_data,
                       standardised_inputs)
 
@@ -84,14 +84,16 @@ class KernelDensity:
         return self.arrays["residuals"].astype(np.float64)
 
     def _blocks(self, x: np.ndarray):
-        """Per block of query rows: the rows' slice, E[y | x] (standardised) and the log weights
-        (rows, n) over the training rows."""
+        """Per block of query rows: the rows' slice, the index of each row among the block's
+        distinct rows, and per distinct row E[y | x] (standardised) and the log weights over
+        the training rows. Distinct rows, because one star's samples share their inputs: the
+        weights, the costly part, are then formed once per star, not once per sample."""
         a = self.arrays
         h = standardised_inputs(a, x)
         for start in range(0, len(h), BLOCK):
-            part = h[start:start + BLOCK]
-            yield (slice(start, start + BLOCK), forward(a, part, MEAN_PREFIX),
-                   log_weights(part, self._centres, float(a["bandwidth_x"])))
+            distinct, inverse = np.unique(h[start:start + BLOCK], axis=0, return_inverse=True)
+            yield (slice(start, start + BLOCK), inverse.ravel(), forward(a, distinct, MEAN_PREFIX),
+                   log_weights(distinct, self._centres, float(a["bandwidth_x"])))
 
     def _shrink(self) -> float:
         return shrink_factor(float(self.arrays["bandwidth_y"]))
@@ -109,9 +111,9 @@ class KernelDensity:
             raise ValueError(f"targets must be ({len(x)}, {self.dims}), not {y.shape}")
         standard = (y - a["y_mean"]) / a["y_scale"]
         out = np.empty(len(y))
-        for rows, centre, log_w in self._blocks(x):
-            white = solve_lower(a["tril"], standard[rows] - centre)
-            out[rows] = kernel_log_prob(white, log_w, self._residuals, float(a["bandwidth_y"]))
+        for rows, inverse, centre, log_w in self._blocks(x):
+            white = solve_lower(a["tril"], standard[rows] - centre[inverse])
+            out[rows] = kernel_log_prob(white, log_w[inverse], self._residuals, float(a["bandwidth_y"]))
         return out - np.log(np.abs(np.diag(a["tril"]))).sum() - np.log(a["y_scale"]).sum()
 
     def marginal_log_prob(self, x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
@@ -121,18 +123,19 @@ class KernelDensity:
         row = a["tril"][dim]                                  # e_dim = row . white
         sd = float(a["bandwidth_y"]) / self._shrink() * np.sqrt((row ** 2).sum())
         out = np.empty(len(value))
-        for rows, centre, log_w in self._blocks(x):
+        for rows, inverse, centre, log_w in self._blocks(x):
             local = np.exp(log_w) @ self._residuals
             means = centre[:, dim, None] + shrunk(self._residuals @ row, local @ row, self._shrink())
-            component = -0.5 * ((value[rows, None] - means) / sd) ** 2 - math.log(sd) - 0.5 * LOG_2PI
-            out[rows] = logsumexp(log_w + component, axis=1)
+            component = (-0.5 * ((value[rows, None] - means[inverse]) / sd) ** 2 - math.log(sd)
+                         - 0.5 * LOG_2PI)
+            out[rows] = logsumexp(log_w[inverse] + component, axis=1)
         return out - math.log(a["y_scale"][dim])
 
     def mean(self, x: np.ndarray) -> np.ndarray:
         """The conditional mean (n, D): E[y | x] plus the weighted neighbours' mean residual."""
         out = np.empty((len(x), self.dims))
-        for rows, centre, log_w in self._blocks(x):
-            out[rows] = self._to_targets(np.exp(log_w) @ self._residuals, centre)
+        for rows, inverse, centre, log_w in self._blocks(x):
+            out[rows] = self._to_targets(np.exp(log_w) @ self._residuals, centre)[inverse]
         return out
 
     def sample(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -140,13 +143,26 @@ class KernelDensity:
         this row's physics, kernel noise, shrunk about the local mean (Silverman 1986)."""
         s = self._shrink()
         out = np.empty((len(x), self.dims))
-        for rows, centre, log_w in self._blocks(x):
+        for rows, inverse, centre, log_w in self._blocks(x):
             weights = np.exp(log_w)
-            local = weights @ self._residuals
-            picked = self._residuals[categorical(weights, rng)]
+            local = (weights @ self._residuals)[inverse]
+            picked = self._residuals[categorical_of_rows(weights, inverse, rng)]
             noise = float(self.arrays["bandwidth_y"]) * rng.standard_normal(picked.shape)
-            out[rows] = self._to_targets(local + (picked - local + noise) / s, centre)
+            out[rows] = self._to_targets(local + (picked - local + noise) / s, centre[inverse])
         return out
+
+
+def categorical_of_rows(weights: np.ndarray, inverse: np.ndarray, rng: np.random.Generator
+                        ) -> np.ndarray:
+    """:func:`.density.categorical` of ``weights[inverse]`` (the same uniforms, the same
+    picks), each distinct row's cumulative weights formed once."""
+    cumulative = np.cumsum(weights, axis=1)
+    targets = rng.uniform(0, 1, len(inverse)) * cumulative[inverse, -1]
+    pick = np.empty(len(inverse), dtype=np.int64)
+    for row, cumulative_row in enumerate(cumulative):
+        chosen = inverse == row
+        pick[chosen] = np.searchsorted(cumulative_row, targets[chosen], side="left")
+    return np.minimum(pick, weights.shape[1] - 1)
 
 
 def shrink_factor(bandwidth_y: float) -> float:
