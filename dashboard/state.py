@@ -24,9 +24,9 @@ import param
 from pelsvae_core import load_model
 from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
                                    real_cadence, times_for)
-from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, lesson_band, mode_of_period,
-                                            nearest_star, strip_point, strip_stars, strip_teff_range,
-                                            where_axes)
+from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, lesson_band,
+                                            mode_of_period, nearest_star, strip_point, strip_stars,
+                                            strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
@@ -124,7 +124,7 @@ class Explorer(param.Parameterized):
     teff = param.Number(7000.0, bounds=(3000, 12000), label="Teff (K)")
     abs_mag = param.Number(0.5, bounds=(-8, 8), label="Absolute magnitude M_G")
     log_period = param.Number(-0.3, bounds=(-2, 3), label="Period (days, log scale)")
-    n_samples = param.Integer(10, bounds=(1, 50), label="Variational samples")
+    n_samples = param.Integer(LESSON_SAMPLES, bounds=(1, 200), label="Variational samples")
     seed = param.Integer(0, bounds=(0, None), label="Seed of the samples")
 
     cadence = param.Selector(objects=list(CADENCES), default="lsst", label="Cadence")

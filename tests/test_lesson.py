@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from pelsvae_core import load_model
-from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, NEIGHBOURS, RRC_MAX_PERIOD, lesson_band,
-                                            mode_of_period, nearest_star, strip_point, strip_stars,
+from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NEIGHBOURS,
+                                            RRC_MAX_PERIOD, lesson_band, mode_of_period,
+                                            nearest_star, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, shape_parameters
 
@@ -76,7 +77,8 @@ def test_nearest_star_in_the_parameters_given_and_band():
 
 def test_the_shipped_model_morphs_along_the_strip():
     """The lesson's claim on the shipped model: from the coolest to the hottest end of the strip
-    the plotted median curve (default regressor, the lesson's band) goes from sawtooth to sinusoid."""
+    the plotted median curve (default regressor, the lesson's band, the lesson's number of
+    draws) goes from sawtooth to sinusoid."""
     model = load_model()
     band = lesson_band(model.class_physics["RRLYR"])
     stars = strip_stars(model.latents(), band=band)
@@ -84,7 +86,7 @@ def test_the_shipped_model_morphs_along_the_strip():
     for teff in strip_teff_range(stars):
         point = strip_point(stars, teff)
         star = model.draw("RRLYR", teff=teff, abs_mag=point.abs_mag, period=point.period, seed=0,
-                          band=band)
+                          band=band, n_samples=LESSON_SAMPLES)
         median = np.median(star.magnitudes(PHASES)[0], axis=0)
         r21[point.mode] = shape_parameters(PHASES, median)["R21"]
     assert r21["RRab"] >= 0.35 and r21["RRc"] <= 0.2, r21
