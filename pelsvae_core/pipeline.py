@@ -216,11 +216,9 @@ def validation_accuracies(model: Model, val: TrainingSet, kind: str) -> dict[str
 def choose_generator(model: Model, data: TrainingSet, progress: bool = True) -> dict:
     """Choose, on the validation split, how the folder generates, and rewrite it so.
 
-    1. Per class, the kernel density's input bandwidth (:data:`kernel_density.INPUT_BANDWIDTHS`),
-       with or without its mean adjustment (:meth:`~kernel_density.KernelDensity.unadjusted`),
+    1. Per class, the kernel density's input bandwidth (:data:`kernel_density.INPUT_BANDWIDTHS`)
        whose generated curves a classifier tells from the real validation curves least often
-       (:func:`validation_accuracies`; among those within :data:`BANDWIDTH_TIE` of the best, the
-       mean-adjusted estimator before the plain one, then the widest bandwidth).
+       (:func:`validation_accuracies`; the widest within :data:`BANDWIDTH_TIE` of the best).
        Why not the cross-validated kernel regression the density is fitted with: it predicts
        the mean residual, not whole curves, and for RR Lyrae it took the widest bandwidth
        (1.6), pairing a star's physics with any RR Lyra's shape. Measured on the test split of
@@ -231,48 +229,40 @@ def choose_generator(model: Model, data: TrainingSet, progress: bool = True) -> 
 
     Both choices and their accuracies go into the folder's metadata; returns them."""
     val = data.split_part("val")
-    predictors = model.physics.predictors
-    kernels = {name.partition("/")[0]: p for name, p in predictors.items()
+    kernels = {name.partition("/")[0]: p for name, p in model.physics.predictors.items()
                if name.endswith(f"/{kernel_density.KIND}")}
-    variants = {cls: {True: p, False: p.unadjusted()} for cls, p in kernels.items() if p.adjusted}
-    chosen = {cls: (p.adjusted, float(p.arrays["bandwidth_x"])) for cls, p in kernels.items()}
-    scores: dict[str, dict[tuple[bool, float], float]] = {}
-    tries = [(adjusted, h) for adjusted in (True, False) for h in kernel_density.INPUT_BANDWIDTHS]
-    for adjusted, bandwidth in tqdm(tries, desc="kernel density", unit="try", disable=not progress):
-        for cls, by_adjustment in variants.items():
-            predictors[f"{cls}/{kernel_density.KIND}"] = by_adjustment[adjusted]
-            by_adjustment[adjusted].arrays["bandwidth_x"] = np.array(bandwidth)
+    chosen = {cls: float(p.arrays["bandwidth_x"]) for cls, p in kernels.items()}
+    scores: dict[str, dict[float, float]] = {}
+    for bandwidth in tqdm(kernel_density.INPUT_BANDWIDTHS, desc="kernel bandwidth", unit="try",
+                          disable=not progress):
+        for p in kernels.values():
+            p.arrays["bandwidth_x"] = np.array(bandwidth)
         for cls, accuracy in validation_accuracies(model, val, kernel_density.KIND).items():
-            scores.setdefault(cls, {})[adjusted, bandwidth] = accuracy
-    for cls, by_try in scores.items():
-        best = min(by_try.values())
-        chosen[cls] = max(key for key, accuracy in by_try.items() if accuracy <= best + BANDWIDTH_TIE)
-    for cls, by_adjustment in variants.items():
-        adjusted, bandwidth = chosen[cls]
-        predictors[f"{cls}/{kernel_density.KIND}"] = by_adjustment[adjusted]
-        by_adjustment[adjusted].arrays["bandwidth_x"] = np.array(bandwidth)
+            scores.setdefault(cls, {})[bandwidth] = accuracy
+    for cls, by_bandwidth in scores.items():
+        best = min(by_bandwidth.values())
+        chosen[cls] = max(h for h, accuracy in by_bandwidth.items() if accuracy <= best + BANDWIDTH_TIE)
+    for cls, p in kernels.items():
+        p.arrays["bandwidth_x"] = np.array(chosen[cls])
     densities = {kind: validation_accuracies(model, val, kind) for kind in DENSITY_KINDS}
     mean = {kind: float(np.mean(list(by_class.values()))) for kind, by_class in densities.items()
             if by_class}
     generator = min(mean, key=mean.get) if mean else model.physics.preferred
     density_record = model.metadata["physics"]["density"]
     density_record["kernel"]["chosen"] = (
-        "bandwidth_x and the mean adjustment per class by the grouped two-sample accuracy of "
-        "curves generated from the validation stars' physics against the real ones (classes of "
-        f"at least {BANDWIDTH_CURVES} validation curves; among those within {BANDWIDTH_TIE} of "
-        "the best, mean-adjusted first, then the widest); else by by-star cross-validation of "
-        "the kernel regression of the residuals, mean-adjusted")
+        "bandwidth_x per class by the grouped two-sample accuracy of curves generated from the "
+        f"validation stars' physics against the real ones (classes of at least {BANDWIDTH_CURVES} "
+        f"validation curves; the widest within {BANDWIDTH_TIE} of the best); else by by-star "
+        "cross-validation of the kernel regression of the residuals")
     density_record["kernel"]["bandwidth_choice"] = {
-        cls: {"accuracy": {f"{'adjusted' if adjusted else 'unadjusted'} {h}": a
-                           for (adjusted, h), a in by_try.items()},
-              "chosen": chosen[cls][1], "mean_adjusted": chosen[cls][0]}
-        for cls, by_try in scores.items()}
+        cls: {"accuracy": {str(h): a for h, a in by_bandwidth.items()}, "chosen": chosen[cls]}
+        for cls, by_bandwidth in scores.items()}
     density_record["generator"] = generator
     density_record["generator_choice"] = {
         "rule": "the density whose generated validation curves a classifier tells from the real "
                 "ones least often, on average over the classes judged",
         "accuracy": densities, "mean": mean}
-    _rewrite(model, model.metadata, {storage.REGRESSORS_FILE: save_predictors(predictors)})
+    _rewrite(model, model.metadata, {storage.REGRESSORS_FILE: save_predictors(model.physics.predictors)})
     return {"bandwidths": scores, "densities": densities, "generator": generator}
 
 

@@ -17,7 +17,6 @@ from pelsvae_core.evaluation.figures import fidelity_figures
 from pelsvae_core.evaluation.inference import Star
 from pelsvae_core.evaluation.report import SPREAD_FIGURE, headline_lines, inference_lines
 from pelsvae_core.model import storage
-from pelsvae_core.physics.kernel_density import INPUT_BANDWIDTHS
 
 
 def test_masked_rmse_counts_each_real_observation_once():
@@ -238,7 +237,7 @@ def test_regressor_table_sets_cvae_beside_cvae_p():
     assert row["r2 cVAE-P"] == 0.6 and row["r2 cVAE"] == 0.2 and row["rmse cVAE"] == 0.8
 
 
-def test_the_fit_chooses_the_kernel_bandwidth_adjustment_and_density_by_their_generated_curves(
+def test_the_fit_chooses_the_kernel_bandwidth_and_the_density_by_their_generated_curves(
         small_model, subset_root, subset_cache, tmp_path, monkeypatch):
     folder = tmp_path / "model"
     shutil.copytree(small_model.folder, folder)
@@ -249,15 +248,12 @@ def test_the_fit_chooses_the_kernel_bandwidth_adjustment_and_density_by_their_ge
     assert choice["bandwidths"]  # some class had enough validation curves to be judged
     refitted = load_model(folder)
     record = refitted.metadata["physics"]["density"]
-    for cls, by_try in choice["bandwidths"].items():
-        kernel = refitted.physics.predictor(cls, "kernel")
-        chosen = (kernel.adjusted, float(kernel.arrays["bandwidth_x"]))
-        assert len(by_try) == 2 * len(INPUT_BANDWIDTHS)  # each bandwidth with and without adjustment
-        assert (record["kernel"]["bandwidth_choice"][cls]["mean_adjusted"],
-                record["kernel"]["bandwidth_choice"][cls]["chosen"]) == chosen
-        best = min(by_try.values())
-        ties = [key for key, a in by_try.items() if a <= best + pipeline.BANDWIDTH_TIE]
-        assert chosen in ties and chosen == max(ties)  # mean-adjusted first, then the widest
+    for cls, by_bandwidth in choice["bandwidths"].items():
+        chosen = float(refitted.physics.predictor(cls, "kernel").arrays["bandwidth_x"])
+        assert record["kernel"]["bandwidth_choice"][cls]["chosen"] == chosen
+        best = min(by_bandwidth.values())
+        assert by_bandwidth[chosen] <= best + pipeline.BANDWIDTH_TIE
+        assert all(h <= chosen for h, a in by_bandwidth.items() if a <= best + pipeline.BANDWIDTH_TIE)
     means = {kind: np.mean(list(v.values())) for kind, v in choice["densities"].items()}
     assert choice["generator"] == min(means, key=means.get) == record["generator"]
     assert refitted.physics.default_regressor == choice["generator"]
