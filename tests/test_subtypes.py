@@ -135,7 +135,9 @@ def test_subtype_draws_have_their_own_stream(small_model):
     for subtype in ("RRab", "RRc"):
         given = small_model.draw("RRLYR", subtype=subtype, **kwargs)
         same = drawn.subtype == subtype
-        np.testing.assert_array_equal(drawn.z[same], given.z[same])
+        # equal to rounding: the kernel density forms one weight row per distinct input, and a
+        # product over two distinct rows may round its last bit unlike one over a single row
+        np.testing.assert_allclose(drawn.z[same], given.z[same], rtol=1e-12, atol=1e-12)
     info = small_model.class_physics["ECL"]
     star = small_model.draw("ECL", period=0.4, n_samples=5, seed=2, regressor="mdn")
     inputs = info.regressor_inputs(np.full((5, 1), np.log10(0.4)), [info.bands[0]] * 5)
