@@ -19,7 +19,7 @@ from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
 from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp, build_network,
                                           categorical, fit_density, forward, mixture_log_prob,
                                           mlp_arrays, network_arrays, standardised_inputs)
-from pelsvae_core.physics.kernel_density import (KernelDensity, categorical_of_rows, fit_kernel_density,
+from pelsvae_core.physics.kernel_density import (KernelDensity, fit_kernel_density,
                                                  log_weights, shrink_factor)
 from pelsvae_core.physics.regressors import KINDS, PAPER_KINDS, Predictor, load_predictors, save_predictors
 
@@ -142,7 +142,7 @@ def test_one_stars_samples_share_their_kernel_weights_and_draw_as_if_each_had_it
     rng = np.random.default_rng(4)
     weights = rng.gamma(0.3, size=(3, 50))
     inverse = rng.integers(0, 3, 400)
-    np.testing.assert_array_equal(categorical_of_rows(weights, inverse, np.random.default_rng(5)),
+    np.testing.assert_array_equal(categorical(weights, np.random.default_rng(5), inverse),
                                   categorical(weights[inverse], np.random.default_rng(5)))
     density, a = kernel_linear_gaussian, kernel_linear_gaussian.arrays
     x = np.repeat([[0.1], [0.6], [-0.4]], 40, axis=0)[rng.permutation(120)]

@@ -153,11 +153,15 @@ def forward(arrays: dict[str, np.ndarray], h: np.ndarray, prefix: str = "") -> n
     return hidden_layer(arrays, h, prefix) @ arrays[prefix + "w_out"] + arrays[prefix + "b_out"]
 
 
-def categorical(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def categorical(weights: np.ndarray, rng: np.random.Generator, rows: np.ndarray | None = None
+                ) -> np.ndarray:
     """One index per row of ``weights`` (n, K), non-negative with a positive sum: the inverse
-    CDF at one uniform per row (a mixture's component, a subtype)."""
+    CDF at one uniform per row (a mixture's component, a subtype). With ``rows``, one index per
+    entry, drawn from ``weights[rows]`` (rows sharing weights: their sums are formed once)."""
     cumulative = np.cumsum(weights, axis=1)
-    pick = (rng.uniform(0, 1, len(weights))[:, None] * cumulative[:, -1:] > cumulative).sum(1)
+    if rows is not None:
+        cumulative = cumulative[rows]
+    pick = (rng.uniform(0, 1, len(cumulative))[:, None] * cumulative[:, -1:] > cumulative).sum(1)
     return np.minimum(pick, weights.shape[1] - 1)
 
 

@@ -39,7 +39,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .density import (HIDDEN, LOG_2PI, MEAN_PREFIX, FitData, fit_mean_network,
+from .density import (HIDDEN, LOG_2PI, MEAN_PREFIX, FitData, categorical, fit_mean_network,
                       forward, logsumexp, one_torch_thread, standardised_fit_data,
                       standardised_inputs)
 
@@ -146,23 +146,10 @@ class KernelDensity:
         for rows, inverse, centre, log_w in self._blocks(x):
             weights = np.exp(log_w)
             local = (weights @ self._residuals)[inverse]
-            picked = self._residuals[categorical_of_rows(weights, inverse, rng)]
+            picked = self._residuals[categorical(weights, rng, inverse)]
             noise = float(self.arrays["bandwidth_y"]) * rng.standard_normal(picked.shape)
             out[rows] = self._to_targets(local + (picked - local + noise) / s, centre[inverse])
         return out
-
-
-def categorical_of_rows(weights: np.ndarray, inverse: np.ndarray, rng: np.random.Generator
-                        ) -> np.ndarray:
-    """:func:`.density.categorical` of ``weights[inverse]`` (the same uniforms, the same
-    picks), each distinct row's cumulative weights formed once."""
-    cumulative = np.cumsum(weights, axis=1)
-    targets = rng.uniform(0, 1, len(inverse)) * cumulative[inverse, -1]
-    pick = np.empty(len(inverse), dtype=np.int64)
-    for row, cumulative_row in enumerate(cumulative):
-        chosen = inverse == row
-        pick[chosen] = np.searchsorted(cumulative_row, targets[chosen], side="left")
-    return np.minimum(pick, weights.shape[1] - 1)
 
 
 def shrink_factor(bandwidth_y: float) -> float:
