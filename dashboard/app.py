@@ -84,9 +84,9 @@ def note(text: str = "") -> pn.pane.Markdown:
 
 
 class Prompt:
-    """A slider whose released value is handled at once. Panel waits 50 ms after a browser
-    change (``Syncable._debounce``) to gather a burst of them into one; a released slider
-    sends one, so the wait was pure delay: measured with
+    """A control whose committed value is handled at once. Panel waits 50 ms after a browser
+    change (``Syncable._debounce``) to gather a burst of them into one; a released slider or
+    an entered number sends one, so the wait was pure delay: measured with
     ``benchmarks/dashboard_latency.py --app floor``, change to data in the page took 59 ms for
     7 ms of server work."""
 
@@ -99,6 +99,14 @@ class PromptSlider(Prompt, pn.widgets.FloatSlider):
 
 class PromptIntSlider(Prompt, pn.widgets.IntSlider):
     """The sample-count slider, handled at once (:class:`Prompt`)."""
+
+
+class PromptFloatInput(Prompt, pn.widgets.FloatInput):
+    """A cadence number or a distance, handled at once (:class:`Prompt`)."""
+
+
+class PromptIntInput(Prompt, pn.widgets.IntInput):
+    """A whole cadence number (nights, visits), handled at once (:class:`Prompt`)."""
 
 
 def physics_controls(state: Explorer) -> pn.Column:
@@ -137,8 +145,8 @@ def physics_controls(state: Explorer) -> pn.Column:
 
 def cadence_controls(state: Explorer) -> pn.Column:
     """The cadence and its numbers (those the cadence does not use disabled), or user times."""
-    numbers = {name: (pn.widgets.IntInput if state.param[name].__class__.__name__ == "Integer"
-                      else pn.widgets.FloatInput).from_param(state.param[name])
+    numbers = {name: (PromptIntInput if state.param[name].__class__.__name__ == "Integer"
+                      else PromptFloatInput).from_param(state.param[name])
                for name in ("baseline_days", "nights", "season_days", "visits_per_night",
                             "visit_gap_minutes")}
     redraw = pn.widgets.Button(label="New observing nights")
@@ -171,7 +179,7 @@ def noise_controls(state: Explorer) -> pn.Column:
     survey.disabled = not state.noise
     return pn.Column(pn.widgets.Checkbox.from_param(state.param.noise), survey,
                      pn.pane.Markdown(state.param.noise_note, styles=NOTE, sizing_mode="stretch_width"),
-                     pn.widgets.FloatInput.from_param(state.param.distance_pc),
+                     PromptFloatInput.from_param(state.param.distance_pc),
                      pn.pane.Markdown(state.param.magnitude_note, styles=NOTE, sizing_mode="stretch_width"),
                      sizing_mode="stretch_width")
 
@@ -406,7 +414,7 @@ def your_star_tab(state: Explorer) -> pn.Column:
     return pn.Column(
         pn.pane.Markdown(YOUR_STAR_HELP, sizing_mode="stretch_width"), banner,
         pn.Row(upload, pn.widgets.Select.from_param(star.param.band, width=200),
-               pn.widgets.FloatInput.from_param(star.param.distance_pc, width=200)),
+               PromptFloatInput.from_param(star.param.distance_pc, width=200)),
         note("Band: used for a curve without a band column; “from the file” then means the "
              f"model's default band, {state.model.default_band}."),
         pasted, pn.Row(infer, example), queued_note,

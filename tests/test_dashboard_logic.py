@@ -318,6 +318,19 @@ def test_app_builds_without_a_server(explorer):
     assert [card.title for card in page.sidebar] == ["Star", "Cadence", "Noise and distance", "Export"]
 
 
+def test_every_slider_and_number_is_handled_at_once(explorer):
+    """A slider's release or an entered number arrives as one change: none of them waits
+    Panel's 50 ms for a burst (dashboard.app.Prompt)."""
+    import panel as pn
+    from dashboard.app import build
+    page = build(explorer)
+    kinds = (pn.widgets.FloatSlider, pn.widgets.IntSlider, pn.widgets.FloatInput, pn.widgets.IntInput)
+    controls = [widget for part in (*page.sidebar, *page.main)
+                for widget in part.select(lambda viewable: isinstance(viewable, kinds))]
+    waiting = [widget.name for widget in controls if widget._debounce]
+    assert len(controls) >= 10 and not waiting, (len(controls), waiting)
+
+
 def test_model_tab_quotes_the_stored_evaluation_for_the_chosen_regressor(explorer, monkeypatch):
     from dashboard.app import model_tab
     from pelsvae_core.evaluation.report import headline_lines
