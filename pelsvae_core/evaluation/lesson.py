@@ -32,8 +32,10 @@ RRC_MAX_PERIOD = 0.43
 NEIGHBOURS = 25
 #: Curves drawn for one star of the lesson, whose per-phase median is the curve it plots: at
 #: the coolest end of the strip the R21 of the median of 10 draws ranged 0.28-0.40 over seeds
-#: 0-7 (models/default v2; half of them under 0.35), of 50 draws 0.35-0.37 over seeds 0-3,
-#: against 0.38 for the median of 10 of the real stars there (0.35-0.43, 16-84 %).
+#: 0-7 (models/default v2; half of them under 0.35), of 50 draws 0.35-0.37 over seeds 0-3.
+#: The real stars there, each order-8 fit about its own mean as a generated curve is: the
+#: median of 50 drawn from the 25 nearest in Teff has R21 0.359 (0.344-0.373, 16-84 %), of 10
+#: 0.361 (0.333-0.388).
 LESSON_SAMPLES = 50
 #: The strip's Teff range: these percentiles of the Teff of the real stars seen in the plotted
 #: band (:func:`strip_stars` with ``band``). Beyond them each end has fewer than 7 of the 266
