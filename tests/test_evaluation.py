@@ -210,6 +210,25 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     assert "| SDSS RRLYR ugriz | 60 | 30 (0) | 100% (30) |" in lines
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
+    assert "class probabilities against the classes right: not measured" in lines
+
+
+def test_class_probabilities_are_checked_against_the_classes_right():
+    """Ninety curves each given 0.95 promise 85.5 right (sd 2.07): 84 right is calibrated
+    (-0.7 sd), 78 is overconfident (-3.6 sd); the rows pool before the check."""
+    from pelsvae_core.evaluation.inference import class_calibration
+    from pelsvae_core.evaluation.report import class_calibration_line
+    def rows(right):
+        return [{"mean_class_probability": 0.95,
+                 **class_calibration([True] * k + [False] * (45 - k), [0.95] * 45)} for k in right]
+    assert class_calibration([], []) == {"class_right": None, "class_expected": None,
+                                         "class_expected_var": None}
+    assert class_calibration_line(rows([42, 42])).endswith("(-0.7 standard deviations of a Poisson "
+                                                            "binomial; calibrated within ± 2): met")
+    assert "78 classes right where the top probabilities promise 85.5 (-3.6" in class_calibration_line(rows([39, 39]))
+    assert class_calibration_line(rows([39, 39])).endswith(": not met")
+
+
 
 
 def test_sparse_versions_keep_every_band_of_a_drawn_epoch():

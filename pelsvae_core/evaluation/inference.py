@@ -20,7 +20,8 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
 * class accuracy, beside a random forest on Fourier features of the same curves (the usual
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
   survey, and per true class; the mean top class probability (calibrated when it equals the
-  accuracy);
+  accuracy), and the count right against the count the probabilities promise, in standard
+  deviations of a Poisson binomial (:func:`class_calibration`);
 * RRab/RRc accuracy where the survey gives the mode (target 90 %), and the other classes'
   subtypes (Cepheid F/1O, eclipsing EA/EB/EW) where the survey gives them, both among the
   stars whose class was right;
@@ -201,6 +202,19 @@ def _summary(statistic, values: list) -> float | None:
     return float(statistic(values)) if len(values) else None
 
 
+def class_calibration(right: list[bool], top_probability: list[float]) -> dict[str, float | None]:
+    """How many classes were right against how many the top probabilities promised: were
+    they calibrated, the count right is a sum of independent Bernoulli trials of those
+    probabilities (a Poisson binomial), of mean sum p and variance sum p (1 - p). Returns
+    ``class_right``, ``class_expected`` and ``class_expected_var`` (None without curves), so
+    rows can be pooled and a shortfall read in standard deviations, not by eye."""
+    p = np.asarray(top_probability, float)
+    if not p.size:
+        return {"class_right": None, "class_expected": None, "class_expected_var": None}
+    return {"class_right": float(np.sum(right)), "class_expected": float(p.sum()),
+            "class_expected_var": float((p * (1 - p)).sum())}
+
+
 def _rms(values) -> float:
     return float(np.sqrt(np.mean(np.square(values))))
 
@@ -232,6 +246,7 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
                 out[name], out[name + "_n"] = _fraction(row[name])
             out.update(period_median_z=_summary(np.median, row["period_z"]),
                        mean_class_probability=_summary(np.mean, row["class_prob"]),
+                       **class_calibration(row["class"], row["class_prob"]),
                        teff_rms=_summary(_rms, row["teff_error"]), teff_prior_sd=float(train["teff"].std()),
                        abs_mag_bias=_summary(np.mean, row["m_error"]), abs_mag_rms=_summary(_rms, row["m_error"]),
                        abs_mag_prior_sd=float(train["abs_mag"].std()),

@@ -274,6 +274,41 @@ def _pooled(rows: list[dict], name: str) -> tuple[float | None, int]:
     return (sum(r[name] * r[name + "_n"] for r in rows if r[name] is not None) / n if n else None), n
 
 
+def _calibration_z(rows: list[dict]) -> tuple[float, float, float] | None:
+    """Classes right, right as promised by the top probabilities, and the difference in
+    standard deviations (:func:`.inference.class_calibration`) summed over ``rows``; None
+    for evaluations made before these were kept."""
+    if any(r.get("class_expected") is None for r in rows) or not rows:
+        return None
+    right = sum(r["class_right"] for r in rows)
+    expected = sum(r["class_expected"] for r in rows)
+    sd = math.sqrt(sum(r["class_expected_var"] for r in rows))
+    return right, expected, (right - expected) / sd if sd > 0 else 0.0
+
+
+def _class_probability(row: dict) -> str:
+    """The mean top probability of a row and, where kept, how far the count right is from
+    the count it promises (in standard deviations)."""
+    if row["mean_class_probability"] is None:
+        return "–"
+    z = _calibration_z([row])
+    return f"{row['mean_class_probability']:.2f}" + ("" if z is None else f" ({z[2]:+.1f}σ)")
+
+
+def class_calibration_line(rows: list[dict]) -> str:
+    """The pooled check of the class probabilities: calibrated when the count right lies
+    within two standard deviations of the count they promise. Rows of one group share their
+    stars (whole and sparse curves), so the pooled deviation understates the spread and the
+    check is, if anything, strict."""
+    z = _calibration_z(rows)
+    if z is None:
+        return "- class probabilities against the classes right: not measured in this evaluation"
+    right, expected, deviation = z
+    return (f"- class probabilities: {right:.0f} classes right where the top probabilities promise "
+            f"{expected:.1f} ({deviation:+.1f} standard deviations of a Poisson binomial; calibrated "
+            f"within ± 2): {verdict(abs(deviation) <= 2)}")
+
+
 def inference_lines(result: dict) -> list[str]:
     """Section 12: the inverse problem on real test stars (:mod:`.inference`), per group and
     number of epochs, the issue's targets pooled over the rows, and class accuracy per class."""
@@ -290,6 +325,8 @@ def inference_lines(result: dict) -> list[str]:
              "interval; the catalogue periods are estimates from the same kind of data, with errors "
              "not given: were they exact, a calibrated interval would give a median of 0.67 (68 % "
              "inside), were they as uncertain as ours, 0.95 (52 % inside). "
+             "Mean p(class): the mean top class probability; z: the classes right minus those "
+             "these probabilities promise, in standard deviations (negative: overconfident). "
              "RRab/RRc: the RR Lyrae mode (OGLE-III boundary); other subtypes: Cepheid F/1O and "
              "eclipsing EA/EB/EW (the training stars' vote), each among the stars whose class was "
              "right. M_I: the LMC Cepheids inferred at the LMC distance against the catalogue's mean V "
@@ -298,13 +335,13 @@ def inference_lines(result: dict) -> list[str]:
              "its coverage counts the catalogue value's own uncertainty.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
                      f"RR/CEP ≥ {PERIOD_MIN_EPOCHS} epochs", "P in 16–84 %", "median abs ΔP / σ", "class",
-                     "random forest", "mean p(class)", "RRab/RRc", "other subtypes", "Teff in 16–84 %",
+                     "random forest", "mean p(class) (z)", "RRab/RRc", "other subtypes", "Teff in 16–84 %",
                      "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I in 16–84 %",
                      "M_I in 2.5–97.5 %", "M_I bias, RMS (mag)", "CPU s per star"],
                     [[r["group"], r["epochs"], f"{r['stars']} ({r['failed']})", _share(r, "period_1pct"),
                       _share(r, "period_target"), _share(r, "period_in_68"),
                       number(r.get("period_median_z"), ".2f"), _share(r, "class"),
-                      _share(r, "baseline_class"), number(r["mean_class_probability"], ".2f"),
+                      _share(r, "baseline_class"), _class_probability(r),
                       _share(r, "mode"), _share(r, "subtype"), _share(r, "teff_68"), _share(r, "teff_95"),
                       "–" if r["teff_rms"] is None else f"{r['teff_rms']:.0f} / {r['teff_prior_sd']:.0f}",
                       _share(r, "abs_mag_68"), _share(r, "abs_mag_95"),
@@ -323,6 +360,7 @@ def inference_lines(result: dict) -> list[str]:
         met = share >= goal if tolerance is None else abs(share - goal) <= tolerance
         wanted = f"≥ {goal:.0%}" if tolerance is None else f"{goal:.0%} ± {tolerance:.0%}"
         lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}")
+    lines.append(class_calibration_line(rows))
     if result["per_class"]:
         lines += ["", "Class accuracy per true class (inference / random forest):", "",
                   *table(["group", "epochs", "class", "curves", "inference", "random forest"],
