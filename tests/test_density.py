@@ -134,6 +134,27 @@ def test_the_kernel_bandwidths_follow_the_data_and_draws_are_not_copies(kernel_l
     assert float(jumpy.arrays["bandwidth_y"]) > 0
 
 
+def test_without_mean_adjustment_each_kernel_is_a_neighbours_own_target(kernel_linear_gaussian):
+    """Unadjusted, the density has no mean network: its conditional mean is the Nadaraya-Watson
+    average of the training targets themselves (with its bias where the targets slope over a
+    wide kernel: the price the mean adjustment avoids), with a narrow kernel its draws follow
+    the known conditional, and a folder keeps it unadjusted."""
+    plain = kernel_linear_gaussian.unadjusted()
+    assert kernel_linear_gaussian.adjusted and not plain.adjusted
+    assert not any(name.startswith(MEAN_PREFIX) for name in plain.arrays)
+    x, y = linear_gaussian_data()
+    a, query = plain.arrays, np.array([[-0.5], [0.0], [0.5]])
+    w = np.exp(log_weights(standardised_inputs(a, query), standardised_inputs(a, x), float(a["bandwidth_x"])))
+    np.testing.assert_allclose(plain.mean(query), w @ y, atol=1e-5)
+    plain.arrays["bandwidth_x"] = np.array(0.05)  # local enough that the slope hardly widens it
+    draws = plain.sample(np.full((20_000, 1), 0.5), np.random.default_rng(1))
+    np.testing.assert_allclose(draws.mean(0), [1.0, 0.25], atol=0.05)
+    np.testing.assert_allclose(draws.std(0), [0.5, 0.1], rtol=0.15)  # ~50 neighbours set it
+    restored = load_predictors(save_predictors({"X/kernel": plain}))["X/kernel"]
+    assert not restored.adjusted
+    np.testing.assert_allclose(restored.mean(query), plain.mean(query))
+
+
 def test_one_stars_samples_share_their_kernel_weights_and_draw_as_if_each_had_its_own(
         kernel_linear_gaussian):
     """Rows with the same inputs (one star's samples) get their kernel weights once, and draw

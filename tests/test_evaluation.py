@@ -17,6 +17,7 @@ from pelsvae_core.evaluation.figures import fidelity_figures
 from pelsvae_core.evaluation.inference import Star
 from pelsvae_core.evaluation.report import SPREAD_FIGURE, headline_lines, inference_lines
 from pelsvae_core.model import storage
+from pelsvae_core.physics.kernel_density import INPUT_BANDWIDTHS
 
 
 def test_masked_rmse_counts_each_real_observation_once():
@@ -227,8 +228,11 @@ def test_class_probabilities_are_checked_against_the_classes_right():
                                                             "binomial; calibrated within ± 2): met")
     assert "78 classes right where the top probabilities promise 85.5 (-3.6" in class_calibration_line(rows([39, 39]))
     assert class_calibration_line(rows([39, 39])).endswith(": not met")
-
-
+    certain = [{"mean_class_probability": 1.0, **class_calibration([True, True, False], [1.0, 1 + 1e-12, 1.0])}]
+    assert "(-inf standard deviations" in class_calibration_line(certain)
+    right = [{"mean_class_probability": 1.0, **class_calibration([True, True], [1.0, 1 + 1e-12])}]
+    assert class_calibration_line(right).endswith("(+0.0 standard deviations of a Poisson binomial; "
+                                                  "calibrated within ± 2): met")
 
 
 def test_sparse_versions_keep_every_band_of_a_drawn_epoch():
@@ -245,6 +249,40 @@ def test_sparse_versions_keep_every_band_of_a_drawn_epoch():
     assert star.sparse(11, np.random.default_rng(0)) is None
 
 
+def test_the_plain_kernel_must_win_clearly_and_keep_the_shape_period_progression():
+    """The mean-adjusted kernel generates unless the plain one is more than the tie better in
+    the two-sample test and follows the real shapes against period at least as well."""
+    def score(accuracy, share):
+        return {"accuracy": accuracy, "progression": {"R21": share, "phi21": share, "R31": share}}
+    adjusted = {(True, 0.1): score(0.60, 0.9), (True, 0.2): score(0.605, 0.9), (True, 0.4): score(0.65, 0.9)}
+    assert pipeline.choose_kernel(adjusted) == (True, 0.2)   # the widest within the tie
+    clear_win = {**adjusted, (False, 0.1): score(0.56, 0.95), (False, 0.2): score(0.58, 0.95)}
+    assert pipeline.choose_kernel(clear_win) == (False, 0.1)
+    assert pipeline.choose_kernel({**clear_win, (False, 0.1): score(0.56, 0.3)}) == (True, 0.2)  # Hertzsprung lost
+    assert pipeline.choose_kernel({**adjusted, (False, 0.2): score(0.596, 1.0)}) == (True, 0.2)  # within the tie
+    assert pipeline.choose_kernel({**adjusted, (False, 0.2): score(0.5, float("nan"))}) == (True, 0.2)
+
+
+def test_the_shape_period_progression_sees_what_a_pooled_test_does_not():
+    """Real curves whose R21 rises with log P: generated curves that follow it keep every
+    bin inside the real band; the same shapes shuffled across periods (the same pool, so a
+    test pooled over periods could not tell) fall outside in most bins; bands are binned apart."""
+    rng = np.random.default_rng(0)
+    from pelsvae_core.evaluation.suite import FEATURE_PHASES
+    log_p = np.repeat(np.arange(0.0, 1.0, 0.1) + 0.05, 30)
+    r21 = 0.1 + 0.4 * log_p + rng.normal(0, 0.02, log_p.size)
+    x = 2 * np.pi * FEATURE_PHASES
+    features = np.cos(x) + r21[:, None] * np.cos(2 * x + 1.0)
+    bands = np.array(["I"] * log_p.size)
+    within_bins = np.concatenate([30 * b + rng.permutation(30) for b in range(10)])
+    same = suite.shape_progression(log_p, bands, features, features[within_bins])
+    assert same == {"R21": 1.0, "phi21": 1.0, "R31": 1.0}
+    shuffled = suite.shape_progression(log_p, bands, features, features[rng.permutation(log_p.size)])
+    assert shuffled["R21"] <= 0.4 and shuffled["phi21"] == 1.0
+    two_bands = suite.shape_progression(log_p, np.where(np.arange(log_p.size) % 2, "I", "V"), features, features)
+    assert two_bands["R21"] == 1.0
+
+
 def test_regressor_table_sets_cvae_beside_cvae_p():
     def fake(physics, r2):
         rows = [{"class": "CEP", "regressor": "rf", "n_val": 10, "rmse_latent": 1 - r2, "r2_latent": r2}]
@@ -256,7 +294,7 @@ def test_regressor_table_sets_cvae_beside_cvae_p():
     assert row["r2 cVAE-P"] == 0.6 and row["r2 cVAE"] == 0.2 and row["rmse cVAE"] == 0.8
 
 
-def test_the_fit_chooses_the_kernel_bandwidth_and_the_density_by_their_generated_curves(
+def test_the_fit_chooses_the_kernel_bandwidth_adjustment_and_density_by_their_generated_curves(
         small_model, subset_root, subset_cache, tmp_path, monkeypatch):
     folder = tmp_path / "model"
     shutil.copytree(small_model.folder, folder)
@@ -264,15 +302,16 @@ def test_the_fit_chooses_the_kernel_bandwidth_and_the_density_by_their_generated
                                        progress=False)
     monkeypatch.setattr(pipeline, "BANDWIDTH_CURVES", 10)  # the real subset's validation split is small
     choice = pipeline.choose_generator(load_model(folder), data, progress=False)
-    assert choice["bandwidths"]  # some class had enough validation curves to be judged
+    assert choice["kernels"]  # some class had enough validation curves to be judged
     refitted = load_model(folder)
     record = refitted.metadata["physics"]["density"]
-    for cls, by_bandwidth in choice["bandwidths"].items():
-        chosen = float(refitted.physics.predictor(cls, "kernel").arrays["bandwidth_x"])
-        assert record["kernel"]["bandwidth_choice"][cls]["chosen"] == chosen
-        best = min(by_bandwidth.values())
-        assert by_bandwidth[chosen] <= best + pipeline.BANDWIDTH_TIE
-        assert all(h <= chosen for h, a in by_bandwidth.items() if a <= best + pipeline.BANDWIDTH_TIE)
+    for cls, by_try in choice["kernels"].items():
+        kernel = refitted.physics.predictor(cls, "kernel")
+        chosen = (kernel.adjusted, float(kernel.arrays["bandwidth_x"]))
+        assert len(by_try) == 2 * len(INPUT_BANDWIDTHS)  # each bandwidth with and without adjustment
+        assert (record["kernel"]["bandwidth_choice"][cls]["mean_adjusted"],
+                record["kernel"]["bandwidth_choice"][cls]["chosen"]) == chosen == pipeline.choose_kernel(by_try)
+        assert all(set(score["progression"]) == {"R21", "phi21", "R31"} for score in by_try.values())
     means = {kind: np.mean(list(v.values())) for kind, v in choice["densities"].items()}
     assert choice["generator"] == min(means, key=means.get) == record["generator"]
     assert refitted.physics.default_regressor == choice["generator"]

@@ -208,7 +208,7 @@ def class_calibration(right: list[bool], top_probability: list[float]) -> dict[s
     probabilities (a Poisson binomial), of mean sum p and variance sum p (1 - p). Returns
     ``class_right``, ``class_expected`` and ``class_expected_var`` (None without curves), so
     rows can be pooled and a shortfall read in standard deviations, not by eye."""
-    p = np.asarray(top_probability, float)
+    p = np.clip(np.asarray(top_probability, float), 0.0, 1.0)  # sums may round past 1
     if not p.size:
         return {"class_right": None, "class_expected": None, "class_expected_var": None}
     return {"class_right": float(np.sum(right)), "class_expected": float(p.sum()),

@@ -282,8 +282,11 @@ def _calibration_z(rows: list[dict]) -> tuple[float, float, float] | None:
         return None
     right = sum(r["class_right"] for r in rows)
     expected = sum(r["class_expected"] for r in rows)
-    sd = math.sqrt(sum(r["class_expected_var"] for r in rows))
-    return right, expected, (right - expected) / sd if sd > 0 else 0.0
+    sd = math.sqrt(max(sum(r["class_expected_var"] for r in rows), 0.0))
+    if sd > 0:
+        return right, expected, (right - expected) / sd
+    # certain probabilities: any miss is infinitely overconfident
+    return right, expected, 0.0 if math.isclose(right, expected) else math.copysign(math.inf, right - expected)
 
 
 def _class_probability(row: dict) -> str:

@@ -44,8 +44,8 @@ from ..data.sdss import read_table2
 from ..generation import predict_latents
 from ..physics.classes import PARAMETERS, physics_matrix
 from ..physics.noise import scatter_ratio
-from .fidelity import (COVERED_GAP, DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, RR_LYRAE_EDGES,
-                       RR_LYRAE_MODES, SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many,
+from .fidelity import (COVERED_GAP, DENSE_ORDER, GRID, HERTZSPRUNG_EDGES, MIN_BIN_STARS,
+                       RR_LYRAE_EDGES, RR_LYRAE_MODES, SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many,
                        fraction_inside, largest_phase_gap, leavitt_comparison,
                        lmc_fundamental_cepheids, progression, slope_comparison, spread_table,
                        two_sample_table)
@@ -56,6 +56,8 @@ from .reconstruction import (binned_median, decode_own_band, masked_rmse,
 
 FEATURE_PHASES = np.linspace(0, 1, 50, endpoint=False)
 FEATURE_ORDER = 6
+#: Width of the log-period bins of :func:`shape_progression` (dex), as the Hertzsprung check's.
+PROGRESSION_BIN = 0.1
 PERIOD_NEIGHBOURS = 100  # training curves nearest in period, for the period-only reference
 UNITS = ("", "_mag")  # column suffixes: normalised units, magnitudes
 log = logging.getLogger(__name__)
@@ -105,6 +107,35 @@ def features_of(data: TrainingSet, mag: np.ndarray | None = None) -> np.ndarray:
     """:func:`curve_features` of ``mag`` (default: the real curves) at ``data``'s phases."""
     return curve_features(data.phase, data.mag if mag is None else mag, data.err, data.mask,
                           binary_rows(data))
+
+
+def shape_progression(log_period: np.ndarray, bands: np.ndarray, real_features: np.ndarray,
+                      generated_features: np.ndarray) -> dict[str, float]:
+    """How well generated curves follow one class's shape-period progression: per band, bins
+    of :data:`PROGRESSION_BIN` dex in log P, and per Fourier parameter of :data:`.fidelity.SHAPES`
+    the share of the bins (of at least :data:`.fidelity.MIN_BIN_STARS` real curves) whose
+    generated median lies inside the real curves' 16-84 % band (:func:`.fidelity.progression`),
+    pooled over bands; NaN where no bin has enough curves. Curves are given as
+    :func:`curve_features` (an order-:data:`FEATURE_ORDER` series on :data:`FEATURE_PHASES`, so
+    the fit recovers it exactly). What a two-sample test pooled over periods cannot see: a
+    generator that gives every period the shapes of the class at large (measured on a
+    32-dimensional model: the kernel density without its mean adjustment won that test for the
+    Cepheids, 0.570 against 0.589, while its Hertzsprung progression fell to 27 % of OGLE's
+    bins from 93 %)."""
+    def shapes(features: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame([fourier.fourier_parameters(fourier.fit(FEATURE_PHASES, f, None, FEATURE_ORDER))
+                             for f in features])
+    real, generated = shapes(real_features), shapes(generated_features)
+    real["log_period"] = generated["log_period"] = np.asarray(log_period, float)
+    if not len(real):
+        return {q: float("nan") for q in SHAPES}
+    lo = np.floor(real["log_period"].min() / PROGRESSION_BIN) * PROGRESSION_BIN
+    edges = np.arange(lo, real["log_period"].max() + PROGRESSION_BIN, PROGRESSION_BIN)
+    bins = pd.concat([progression(real[bands == band], generated[bands == band], SHAPES, edges)
+                      for band in np.unique(bands)], ignore_index=True)
+    scored = bins[bins["n_real"] >= MIN_BIN_STARS].astype({"inside": bool})
+    return {q: float(scored.loc[scored["quantity"] == q, "inside"].mean()) if (scored["quantity"] == q).any()
+            else float("nan") for q in SHAPES}
 
 
 def own_physics(model, data: TrainingSet):
