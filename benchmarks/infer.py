@@ -12,6 +12,8 @@ refits :data:`pelsvae_core.inference.posterior.RRC_LOGIT` on the OGLE-III catalo
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from pelsvae_core import load_model, paths
+from pelsvae_core.atomic import atomic_path
 from pelsvae_core.data.catalogues import read_ogle3_catalogue
 from pelsvae_core.evaluation.inference import GROUPS, inference_calibration
 from pelsvae_core.evaluation.report import inference_lines
@@ -48,6 +51,7 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the random forest")
     parser.add_argument("--groups", default=",".join(g[1] for g in GROUPS),
                         help="comma-separated group labels to run (default: all)")
+    parser.add_argument("--json", type=Path, help="also write the measurements here (JSON)")
     parser.add_argument("--fit-mode-boundary", action="store_true")
     args = parser.parse_args()
     if args.fit_mode_boundary:
@@ -59,6 +63,9 @@ def main() -> None:
             load_model(), paths.data_root(), args.per_group,
             tuple(int(v) for v in args.sparse.split(",") if v), args.seed, args.split,
             tuple(args.groups.split(",")), not args.no_baseline, progress=True)
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(result, indent=1))
     print("\n".join(inference_lines(result)))
 
 
