@@ -270,6 +270,27 @@ def test_class_prior_is_the_kernel_density_averaged_over_the_posterior():
         expected, abs=4 * ratio.std() / ratio.mean() / math.sqrt(ratio.size) + 1e-3)
 
 
+def test_the_teff_kernel_ignores_latents_that_say_nothing_of_teff():
+    """Cross-validated on the stars' own Teff: where one latent dimension tracks Teff the
+    latent kernel stays finite; where the latents are noise and the period tracks Teff the
+    chosen scale is infinite and each star's weight is its period kernel alone."""
+    from pelsvae_core.inference.reference import ClassReference
+
+    rng = np.random.default_rng(3)
+    teff = rng.uniform(6000, 7500, 200)
+    log_p = -0.2 - (teff - 6000) / 5000 + rng.normal(0, 0.01, 200)
+    noise = rng.normal(size=(200, 4))
+    informative = ClassReference("RRLYR", ("g",), np.c_[(teff - 6750) / 400 + rng.normal(0, 0.05, 200),
+                                                        noise[:, 1:]], rng.normal(-0.3, 0.1, 200), teff, 4)
+    assert math.isfinite(informative.kernel_scales[0])
+    silent = ClassReference("RRLYR", ("RP",), noise, log_p, teff, 4)
+    assert math.isinf(silent.kernel_scales[0])
+    weights = silent.log_kernel(noise[0] + 5.0, np.full(4, 0.1), float(log_p[0]), 1e-4)
+    c_p = silent.kernel_scales[1]
+    np.testing.assert_allclose(weights, -0.5 * (log_p - log_p[0]) ** 2
+                               / ((c_p * silent.period_bandwidth) ** 2 + 1e-4))
+
+
 def test_cepheid_modes_of_real_test_stars_are_told_by_their_training_stars(model):
     """OGLE-III LMC Cepheids the model never trained on, three fundamental-mode and three
     first-overtone, read from the survey's own files: each mode is named by the vote of the
@@ -332,3 +353,32 @@ def test_class_probabilities_keep_a_prior_share(model):
     assert all(p[c] >= CLASS_PRIOR_WEIGHT / len(considered) * (1 - 1e-9) for c in considered)
     assert all(p[c] == 0 for c in p if c not in considered)
     assert result["class"] == "CEP" and p["CEP"] > 0.9
+
+
+def test_the_inference_reference_is_encoded_as_an_observed_curve_is(small_model, subset_root,
+                                                                     subset_cache):
+    """The latent table keeps each real curve's means twice: told its Teff and M (``z``) and
+    with them hidden (``h``), as an observed curve is encoded; the inverse problem's reference
+    takes the hidden ones, and a table written before them keeps the told ones."""
+    import dataclasses
+
+    from pelsvae_core import pipeline
+    from pelsvae_core.inference.reference import class_reference
+    from pelsvae_core.latents import HIDDEN_PREFIX, latent_columns
+
+    latents = small_model.latents()
+    told, hidden = latent_columns(latents), latent_columns(latents, HIDDEN_PREFIX)
+    assert len(told) == len(hidden) == small_model.decoder.config.latent_dim
+    data = pipeline.model_training_set(small_model, subset_root, subset_cache.directory, progress=False)
+    real = data.subset(~data.augmented)
+    masked = dataclasses.replace(real, teff=np.full_like(real.teff, np.nan),
+                                 abs_mag=np.full_like(real.abs_mag, np.nan))
+    np.testing.assert_allclose(latents[hidden].to_numpy(), small_model.encode(masked)[0], atol=1e-5)
+    known = np.isfinite(real.teff)
+    assert np.abs(latents[told].to_numpy()[known] - latents[hidden].to_numpy()[known]).max() > 1e-3
+    row = latents[(latents["split"] == "train") & latents["teff"].notna()].iloc[0]
+    reference = class_reference(latents, row["cls"], (row["band"],))
+    assert any(np.allclose(z, row[hidden].to_numpy(float)) for z in reference.z)
+    before = class_reference(latents.drop(columns=hidden), row["cls"], (row["band"],))
+    assert any(np.allclose(z, row[told].to_numpy(float)) for z in before.z)
+    assert not any(np.allclose(z, row[told].to_numpy(float)) for z in reference.z)

@@ -3,8 +3,9 @@
 For a class and a set of bands, the reference is the model's *training-split* stars of
 that class observed in every one of those bands (validation and test stars are left
 out, so a test star never meets itself): their latent vectors side by side, one block
-per band (the encoder's posterior means, from ``model.latents()``), their periods and,
-where known, Teff and subtype. From them:
+per band (the encoder's posterior means with Teff and M hidden, as an observed curve is
+encoded, from ``model.latents()``: :func:`pelsvae_core.latents.inference_columns`), their
+periods and, where known, Teff and subtype. From them:
 
 * a Gaussian prior over the latent blocks (mean and Ledoit–Wolf-shrunk covariance,
   Ledoit & Wolf 2004, J. Multivar. Anal. 88, 365, stable with a handful of stars);
@@ -35,7 +36,7 @@ from scipy.cluster.vq import kmeans2
 from sklearn.covariance import LedoitWolf
 
 from ..data.subtypes import UNKNOWN
-from ..latents import latent_columns
+from ..latents import inference_columns
 
 #: Latent starting points per class and band set (fewer for classes with fewer stars).
 CENTRES = 24
@@ -45,8 +46,14 @@ CENTRES = 24
 MIN_STARS = 20
 #: Seed of the k-means initialisation (deterministic inference).
 KMEANS_SEED = 0
-#: Kernel scales tried by :attr:`ClassReference.kernel_scales` (a factor 2 apart).
+#: Period kernel scales c_P tried by :attr:`ClassReference.kernel_scales` (a factor 2 apart).
 KERNEL_SCALES = (0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+#: Latent kernel scales c_z tried: the same ladder on to 1024, then infinity (the latent
+#: vector ignored, Teff from the period alone), so that the cross-validation, not the ladder,
+#: decides how little a band's latents say. Measured with a ladder that stopped at 16: the
+#: shipped model's Gaia RP reference took 16 and chooses infinity on the longer one; the
+#: 32-dimensional candidate's Stripe 82 ugriz reference takes 64, its G and RP infinity.
+LATENT_KERNEL_SCALES = KERNEL_SCALES + (32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, math.inf)
 #: Fewest stars with Teff for the kernel cross-validation.
 MIN_CROSS_VALIDATION = 30
 #: c of the class prior's latent kernels c * Sigma (:meth:`ClassReference.log_class_prior`).
@@ -128,7 +135,8 @@ class ClassReference:
     @cached_property
     def kernel_scales(self) -> tuple[float, float]:
         """(c_z, c_P): the kernels of :meth:`log_kernel` are c_z * Sigma in latent space and
-        c_P * :attr:`period_bandwidth` in log period, chosen among :data:`KERNEL_SCALES` by
+        c_P * :attr:`period_bandwidth` in log period, chosen among :data:`LATENT_KERNEL_SCALES`
+        and :data:`KERNEL_SCALES` by
         leave-one-out likelihood cross-validation of the stars' own Teff (each star's Teff
         predicted from the others' by the weighted kernel density; Hall, Racine & Li 2004,
         JASA 99, 1015). (1, 1) where fewer than :data:`MIN_CROSS_VALIDATION` stars have Teff."""
@@ -142,7 +150,7 @@ class ClassReference:
         teff_kernel = -0.5 * (teff[:, None] - teff[None, :]) ** 2 / self.teff_bandwidth**2
         np.fill_diagonal(teff_kernel, -np.inf)  # leave each star out
         best, chosen = -np.inf, (1.0, 1.0)
-        for c_z in KERNEL_SCALES:
+        for c_z in LATENT_KERNEL_SCALES:
             for c_p in KERNEL_SCALES:
                 log_w = -0.5 * (latent / c_z + period / c_p**2)
                 np.fill_diagonal(log_w, -np.inf)
@@ -157,11 +165,13 @@ class ClassReference:
         """log of each star's kernel (up to a constant) at a curve whose latent vector is
         N(mean, diag variance) and log period N(log_period, log_period_variance)."""
         c_z, c_p = self.kernel_scales
+        width2 = (c_p * self.period_bandwidth) ** 2 + log_period_variance
+        period = -0.5 * (self.log_period - log_period) ** 2 / width2
+        if math.isinf(c_z):  # the latents say nothing of Teff beyond the period
+            return period
         cov = c_z * self.prior_cov + np.diag(variance)
         d = self.z - mean
-        width2 = (c_p * self.period_bandwidth) ** 2 + log_period_variance
-        return (-0.5 * np.einsum("ki,ij,kj->k", d, np.linalg.inv(cov), d)
-                - 0.5 * (self.log_period - log_period) ** 2 / width2)
+        return -0.5 * np.einsum("ki,ij,kj->k", d, np.linalg.inv(cov), d) + period
 
     def log_class_prior(self, z: np.ndarray, z_cov: np.ndarray, log_period: float,
                         log_period_variance: float, scale: float = CLASS_KERNEL_SCALE) -> float:
@@ -214,7 +224,7 @@ class ClassReference:
 def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> ClassReference | None:
     """The reference of ``cls`` in ``bands`` from a latent table (``model.latents()``), or None
     when no training star of the class was seen in all of them."""
-    columns = latent_columns(latents)
+    columns = inference_columns(latents)
     rows = latents[(latents["cls"] == cls) & (latents["split"] == "train")
                    & latents["band"].isin(bands)]
     if rows.empty:
