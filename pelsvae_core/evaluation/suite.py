@@ -123,8 +123,8 @@ def shape_progression(log_period: np.ndarray, bands: np.ndarray, real_features: 
     Cepheids, 0.570 against 0.589, while its Hertzsprung progression fell to 27 % of OGLE's
     bins from 93 %)."""
     def shapes(features: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame([fourier.fourier_parameters(fourier.fit(FEATURE_PHASES, f, None, FEATURE_ORDER))
-                             for f in features])
+        return pd.DataFrame([fourier.fourier_parameters(c)
+                             for c in fit_many(FEATURE_PHASES, features, None, FEATURE_ORDER)])
     real, generated = shapes(real_features), shapes(generated_features)
     real["log_period"] = generated["log_period"] = np.asarray(log_period, float)
     if not len(real):
