@@ -18,7 +18,6 @@ check.
 
     .venv/bin/python benchmarks/posterior_shares.py --split val    # ~6 min on a quiet 2-core CPU
     .venv/bin/python benchmarks/posterior_shares.py --split test
-    .venv/bin/python benchmarks/posterior_shares.py --split val --model models/wide
 
 ``--kernel-scales`` also prints the class table for each latent kernel scale of the class
 prior (:data:`~pelsvae_core.inference.reference.CLASS_KERNEL_SCALE`), the same fits rescored.

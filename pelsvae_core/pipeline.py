@@ -162,7 +162,8 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
         "error_models": {key: m.to_dict() for key, m in error_models.items()},
         "references": {cls: r.to_dict() for cls, r in references.items() if cls in model.classes}}}
     latents = io.BytesIO()
-    latent_table(model, data.subset(~data.augmented)).to_parquet(latents, index=False)
+    latent_table(model, data.subset(~data.augmented)).to_parquet(latents, index=False,
+                                                                 compression="zstd")
     _rewrite(model, metadata, {storage.REGRESSORS_FILE: save_predictors(predictors),
                                storage.LATENTS_FILE: latents.getvalue()})
     if set(DENSITY_KINDS) <= set(kinds):

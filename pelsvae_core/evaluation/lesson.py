@@ -30,13 +30,14 @@ from .morph import MORPH_BAND
 RRC_MAX_PERIOD = 0.43
 #: How many real stars nearest in Teff set the period, magnitude and mode at a Teff.
 NEIGHBOURS = 25
-#: Curves drawn for one star of the lesson, whose per-phase median is the curve it plots: at
-#: the coolest end of the strip the R21 of the median of 10 draws ranged 0.28-0.40 over seeds
-#: 0-7 (models/default v2; half of them under 0.35), of 50 draws 0.35-0.37 over seeds 0-3.
-#: The real stars there, each order-8 fit about its own mean as a generated curve is: the
-#: median of 50 drawn from the 25 nearest in Teff has R21 0.359 (0.344-0.373, 16-84 %), of 10
-#: 0.361 (0.333-0.388).
-LESSON_SAMPLES = 50
+#: Curves drawn for one star of the lesson, whose per-phase median is the curve it plots. At
+#: the coolest end of the strip (6,159 K, 0.640 d, g) the R21 of the median of 50 draws
+#: ranged 0.324-0.402 over seeds 0-7 on the 32-dimensional model (models/default v3), of 100
+#: draws 0.356-0.382 (throwaway script, 2026-12-02); the 16-dimensional v2, of 10 draws
+#: 0.28-0.40. The real stars there, each order-8 fit about its own mean as a generated curve
+#: is: the median of 50 drawn from the 25 nearest in Teff has R21 0.359 (0.344-0.373,
+#: 16-84 %), of 10 0.361 (0.333-0.388).
+LESSON_SAMPLES = 100
 #: The strip's Teff range: these percentiles of the Teff of the real stars seen in the plotted
 #: band (:func:`strip_stars` with ``band``). Beyond them each end has fewer than 7 of the 266
 #: Stripe 82 stars in g, and the density extrapolates: at the 1st percentile (6,105 K) its

@@ -9,8 +9,9 @@ same steps at the fitted period, so that its latent vector and the reference lat
 comparable: a latent vector fitted through the decoder is not (on real LMC Cepheids it lay
 0.3-0.8 prior widths from the encoder's for the same star, far outside the fit's own
 uncertainty), nor are latents encoded with the physics the observed curve lacks (hiding Teff
-and M moved the training RR Lyrae's means by a median of 2.6 posterior widths on the shipped
-model, 16 on the 32-dimensional candidate; see :func:`pelsvae_core.latents.latent_table`).
+and M moved the training RR Lyrae's means by a median of 2.6 posterior widths on the
+16-dimensional v2, 16 on the shipped 32-dimensional v3; see
+:func:`pelsvae_core.latents.latent_table`).
 Folders fitted before the hidden-physics columns keep the told latents as reference.
 
 The S/N cut of the training data is not applied (inference is asked about any curve),

@@ -57,21 +57,23 @@ SHORTEST_FACTOR, LONGEST_FACTOR = 0.8, 1.25
 #: posterior: a defensive mixture (Hesterberg 1995, Technometrics 37, 185) for the curves whose
 #: latent fit the posterior trusts too much. Chosen on the validation split by the mean log
 #: predictive density of the stars' own Teff, the smallest weight within 0.01 nat per curve of
-#: the best (``benchmarks/posterior_shares.py --split val``: 208 curves of 40 Stripe 82 and 40
-#: OGLE-IV RR Lyrae, whole and at 60 and 30 epochs; its 2.5-97.5 % intervals held 88 % of them
-#: without it, 94.7 % with it, the 16-84 % ones 62 % and 67.8 %).
-TEFF_PRIOR_WEIGHT = 0.15
+#: the best (``benchmarks/posterior_shares.py --split val``, models/default v3, 2026-12-02: 212
+#: curves of 40 Stripe 82 and 40 OGLE-IV RR Lyrae, whole and at 60 and 30 epochs; -8.12 nats
+#: without it, -6.86 at 0.15, -6.846 at 0.2, -6.844 at 0.3; its 16-84 % intervals held 64 %
+#: of them without it, 72 % with it, the 2.5-97.5 % ones 88 % and 96 %).
+TEFF_PRIOR_WEIGHT = 0.2
 #: Weight of the prior (every class considered alike) mixed into the class probabilities, the
 #: same defensive mixture: the evidences of two fitted classes differ by tens of nats, and a
 #: class none of whose periods survives the scan gets none, so a misclassified curve had
 #: p = 1.00 for the wrong class and 0 for its own. Chosen on the validation split by the mean
 #: log probability of the true class: the smallest weight within 0.01 nat per curve of the
 #: best whose mean top probability is not above the accuracy (``benchmarks/posterior_shares.py
-#: --split val``: 619 curves of OGLE-IV RR Lyrae, LMC Cepheids and Catalina stars, whole and at
-#: 60 / 30 epochs, with the class prior of :data:`.reference.CLASS_KERNEL_SCALE`: -11.31 nats
-#: without it, -0.235 with 0.02, -0.234 with 0.05 (the best); mean top probability 0.967,
-#: 0.953, 0.933 against an accuracy of 0.935: 0.02 claimed more than it got).
-CLASS_PRIOR_WEIGHT = 0.05
+#: --split val``, models/default v3, 2026-12-02: 619 curves of OGLE-IV RR Lyrae, LMC Cepheids
+#: and Catalina stars, whole and at 60 / 30 epochs, with the class prior of
+#: :data:`.reference.CLASS_KERNEL_SCALE`: -8.15 nats without it, -0.284 with 0.05 (the best),
+#: -0.292 with 0.10; mean top probability 0.946 and 0.912 against an accuracy of 0.927: 0.05
+#: claimed more than it got).
+CLASS_PRIOR_WEIGHT = 0.1
 #: Fewer effective training stars than this behind a physics interval earns a warning.
 MIN_EFFECTIVE_STARS = 20
 KEYS = ("class", "class_probabilities", "subtype", "subtype_probabilities", "period",
