@@ -287,9 +287,9 @@ def choose_generator(model: Model, data: TrainingSet, progress: bool = True) -> 
         predictors[f"{cls}/{kernel_density.KIND}"] = by_adjustment[adjusted]
         by_adjustment[adjusted].arrays["bandwidth_x"] = np.array(bandwidth)
     # the kernel's accuracies at its chosen tries were measured above (the same seeded draws)
-    densities = {kind: ({cls: by_try[chosen[cls]]["accuracy"] for cls, by_try in scores.items()}
-                        if kind == kernel_density.KIND else
-                        {cls: score["accuracy"] for cls, score in validation_scores(model, val, kind).items()})
+    measured = {kernel_density.KIND: {cls: by_try[chosen[cls]] for cls, by_try in scores.items()}}
+    densities = {kind: {cls: score["accuracy"] for cls, score in
+                        (measured[kind] if kind in measured else validation_scores(model, val, kind)).items()}
                  for kind in DENSITY_KINDS}
     mean = {kind: float(np.mean(list(by_class.values()))) for kind, by_class in densities.items()
             if by_class}
