@@ -7,6 +7,7 @@ by the data pipeline for surveys that publish no period (CRTS CSDR1, through
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import finufft
@@ -64,52 +65,70 @@ class Periodogram:
     The weighted sums over observations at every grid frequency f and at 2f that the power
     needs (Zechmeister & Kürster 2009, eqs. 4-15) are type-1 non-uniform FFTs, as in Press &
     Rybicki (1989) and nifty-ls (Garrison et al. 2024), computed with FINUFFT (Barnett et al.
-    2019). Their plans depend on the times and the grid only, so they are made once: the
-    dashboard searches the same cadence again on every slider move, and planning cost more
-    than the transforms.
+    2019). Their plans depend on the times and the grid's spacing and length only, not on
+    where it starts, so they are made once: the dashboard searches the same cadence again on
+    every slider move (around a new period in its lesson mode), and planning cost more than
+    the transforms.
     """
 
-    def __init__(self, time: np.ndarray, f_min: float, df: float, n_freq: int, eps: float = 1e-9):
+    def __init__(self, time: np.ndarray, f_min: float, df: float, n_freq: int, eps: float = 1e-9,
+                 n_modes: int | None = None):
         self.time = np.asarray(time, dtype=float)
         self.f_min, self.df, self.n_freq = float(f_min), float(df), int(n_freq)
         self.frequency = self.f_min + self.df * np.arange(self.n_freq)
-        t = self.time - self.time[0]
+        # the plans' modes: at least the grid; more (``n_modes``) lets the same plans serve any
+        # grid of this spacing up to that length (:meth:`on_grid`)
+        self.n_modes = max(self.n_freq, int(n_modes or 0))
+        self._t = self.time - self.time[0]
         self._plans = []
         for harmonic, n_trans in ((1, 2), (2, 1)):  # at f: sums of w*y and w; at 2f: of w
-            x = np.mod(2 * np.pi * harmonic * self.df * t, 2 * np.pi)
-            plan = finufft.Plan(1, (self.n_freq,), n_trans=n_trans, eps=eps, isign=1, nthreads=1,
+            x = np.mod(2 * np.pi * harmonic * self.df * self._t, 2 * np.pi)
+            plan = finufft.Plan(1, (self.n_modes,), n_trans=n_trans, eps=eps, isign=1, nthreads=1,
                                  upsampfac=1.25)  # a smaller FFT than the default 2 (as nifty-ls)
             plan.setpts(x)
-            # FINUFFT's modes run from -n/2; this factor starts them at f_min (or 2 f_min) instead
-            start = np.exp(1j * (2 * np.pi * harmonic * self.f_min * t + (self.n_freq // 2) * x))
-            self._plans.append((plan, start))
+            self._plans.append((plan, x))
 
     @staticmethod
     def search_grid(time: np.ndarray, min_period: float, max_period: float) -> tuple[float, float, int]:
-        """(f_min, df, n_freq) of :func:`search_period`'s coarse grid: from 1 / max_period to
-        1 / min_period inclusive, ``COARSE_SAMPLES_PER_PEAK`` per peak width (1 / baseline) or
-        ``MAX_FREQUENCIES`` if fewer."""
+        """(f_min, df, n_freq) of :func:`search_period`'s coarse grid, from 1 / max_period to
+        1 / min_period: ``COARSE_SAMPLES_PER_PEAK`` per peak width (1 / baseline), a spacing
+        that depends on the times only, so that every search of the same times can share one
+        set of plans (:meth:`on_grid`); or ``MAX_FREQUENCIES`` evenly spread if fewer."""
         f_min, f_max = 1 / max_period, 1 / min_period
         step = 1 / (COARSE_SAMPLES_PER_PEAK * float(np.ptp(time)))
-        n_freq = min(int(np.ceil((f_max - f_min) / step)) + 1, MAX_FREQUENCIES)
-        return f_min, (f_max - f_min) / max(n_freq - 1, 1), n_freq
+        n_freq = int(np.floor((f_max - f_min) / step)) + 1
+        if n_freq <= MAX_FREQUENCIES:
+            return f_min, step, n_freq
+        return f_min, (f_max - f_min) / (MAX_FREQUENCIES - 1), MAX_FREQUENCIES
 
     @classmethod
     def for_search(cls, time: np.ndarray, min_period: float, max_period: float) -> "Periodogram":
-        """The periodogram :func:`search_period` scans for these times and periods."""
-        return cls(time, *cls.search_grid(time, min_period, max_period))
+        """The periodogram :func:`search_period` scans for these times and periods, its plans
+        sized to the next power of two, so that they serve the searches of nearby periods."""
+        f_min, df, n_freq = cls.search_grid(time, min_period, max_period)
+        return cls(time, f_min, df, n_freq, n_modes=1 << (n_freq - 1).bit_length())
 
-    def matches(self, time: np.ndarray, min_period: float, max_period: float) -> bool:
-        """Whether this is :meth:`for_search` of these times and periods (its plans can be reused)."""
-        return (np.array_equal(self.time, time)
-                and (self.f_min, self.df, self.n_freq) == self.search_grid(time, min_period, max_period))
+    def on_grid(self, time: np.ndarray, f_min: float, df: float, n_freq: int) -> "Periodogram | None":
+        """This periodogram moved to another grid of the same times and spacing, its plans
+        shared (itself if the grid is its own); None if the plans cannot serve that grid."""
+        if not (np.array_equal(self.time, time) and df == self.df and n_freq <= self.n_modes):
+            return None
+        if (f_min, n_freq) == (self.f_min, self.n_freq):
+            return self
+        moved = copy.copy(self)
+        moved.f_min, moved.n_freq = float(f_min), int(n_freq)
+        moved.frequency = moved.f_min + moved.df * np.arange(moved.n_freq)
+        return moved
 
     def power(self, mag: np.ndarray, err: np.ndarray) -> np.ndarray:
         """Power at every grid frequency (:func:`_power`)."""
         w, y = _weights_and_centred(mag, err)
-        (plan, start), (plan2, start2) = self._plans
-        sum_y, sum_1 = plan.execute(np.stack([w * y * start, w * start]))
-        return _power(sum_y, sum_1, plan2.execute(w * start2), w @ y**2)
+        # FINUFFT's modes run from -n/2; these factors start them at f_min (or 2 f_min) instead
+        (plan, x), (plan2, x2) = self._plans
+        start = np.exp(1j * (2 * np.pi * self.f_min * self._t + (self.n_modes // 2) * x))
+        start2 = np.exp(1j * (4 * np.pi * self.f_min * self._t + (self.n_modes // 2) * x2))
+        sum_y, sum_1 = plan.execute(np.stack([w * y * start, w * start]))[:, :self.n_freq]
+        return _power(sum_y, sum_1, plan2.execute(w * start2)[:self.n_freq], w @ y**2)
 
     def search(self, mag: np.ndarray, err: np.ndarray) -> PeriodSearch:
         """The highest peak: candidates on this coarse grid, each refined directly on a fine
@@ -133,15 +152,14 @@ def search_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
                   min_period: float = MIN_PERIOD_DAYS, max_period: float | None = None,
                   reuse: Periodogram | None = None) -> PeriodSearch:
     """The highest Lomb–Scargle peak between ``min_period`` and ``max_period`` (default: half
-    the baseline). ``reuse``: the ``periodogram`` of an earlier search, used again if it was
-    made for the same times and periods (no new plans)."""
+    the baseline). ``reuse``: the ``periodogram`` of an earlier search, whose plans serve again
+    if it was made for the same times (whatever the periods, unless the grid outgrows them)."""
     baseline = float(np.ptp(time))
     if baseline <= 0:
         return PeriodSearch(float("nan"), np.empty(0), np.empty(0))
     max_period = max_period or max(baseline / 2, 2 * min_period)
-    if reuse is None or not reuse.matches(time, min_period, max_period):
-        reuse = Periodogram.for_search(time, min_period, max_period)
-    return reuse.search(mag, err)
+    periodogram = reuse and reuse.on_grid(time, *Periodogram.search_grid(time, min_period, max_period))
+    return (periodogram or Periodogram.for_search(time, min_period, max_period)).search(mag, err)
 
 
 def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,

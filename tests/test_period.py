@@ -41,7 +41,10 @@ def test_nufft_periodogram_is_the_direct_generalised_lomb_scargle(subset_root):
     assert abs(periodogram.frequency[np.argmax(power)] * lc.period - 1) < 0.01
 
 
-def test_a_search_reuses_its_periodogram_only_for_the_same_times_and_periods(subset_root):
+def test_a_search_reuses_its_plans_for_the_same_times_whatever_the_periods(subset_root):
+    """The dashboard searches one cadence again around a new period on each lesson move: the
+    NUFFT plans are kept (the grid's spacing depends on the times only), the power is the same
+    as a fresh search's, and other times get new plans."""
     lc = rr_lyrae(subset_root)
     first = search_period(lc.time, lc.mag, lc.err, 0.2, 2.0)
     assert abs(first.period / lc.period - 1) < 0.01
@@ -49,8 +52,14 @@ def test_a_search_reuses_its_periodogram_only_for_the_same_times_and_periods(sub
     assert again.periodogram is first.periodogram
     np.testing.assert_array_equal(again.power, Periodogram.for_search(lc.time, 0.2, 2.0).power(
         lc.mag[::-1].copy(), lc.err))
-    for other in (search_period(lc.time[1:], lc.mag[1:], lc.err[1:], 0.2, 2.0, reuse=first.periodogram),
-                  search_period(lc.time, lc.mag, lc.err, 0.3, 2.0, reuse=first.periodogram)):
-        assert other.periodogram is not first.periodogram
-    assert search_period(lc.time, lc.mag, lc.err, 0.3, 2.0, reuse=first.periodogram).period == \
-        search_period(lc.time, lc.mag, lc.err, 0.3, 2.0).period
+    for low, high in ((0.3, 2.0), (0.25, 1.0)):  # another window: the same plans, moved
+        moved = search_period(lc.time, lc.mag, lc.err, low, high, reuse=first.periodogram)
+        fresh = search_period(lc.time, lc.mag, lc.err, low, high)
+        assert moved.periodogram._plans is first.periodogram._plans
+        np.testing.assert_allclose(moved.power, fresh.power, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(moved.frequency, 1 / high + np.arange(moved.power.size) / (2 * np.ptp(lc.time)))
+        assert moved.period == fresh.period
+    other = search_period(lc.time[1:], lc.mag[1:], lc.err[1:], 0.2, 2.0, reuse=first.periodogram)
+    assert other.periodogram._plans is not first.periodogram._plans
+    wider = search_period(lc.time, lc.mag, lc.err, 0.05, 2.0, reuse=first.periodogram)
+    assert wider.periodogram._plans is not first.periodogram._plans  # more frequencies than its modes
