@@ -17,7 +17,7 @@ Targets (issue 16): >= 10,000 curves/s per core end to end (300 epochs, one band
 - LightCurveLynx's SinWaveModel on the same cadence and count, where it is installed
   (its ``simulate_lightcurves``, serial, with its own LSST noise model).
 
-    .venv/bin/python benchmarks/simulate.py [--n 20000] [--skip-dask] [--skip-lynx]
+    .venv/bin/python benchmarks/simulate.py [--n 20000] [--skip-dask] [--skip-lynx] [--regressor KIND]
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def timed_run(model, out: Path, n: int, **options) -> dict:
             "curves_per_s_wall": round(n / wall), "parquet_bytes_per_epoch": round(size / summary["epochs"], 1)}
 
 
-def dask_scaling(model, root: Path, n: int) -> dict:
+def dask_scaling(model, root: Path, n: int, **options) -> dict:
     """The same run on a cluster of 1, then 2 workers, each cluster warmed by a small run first
     (its workers start and load the model), reached by its scheduler's address."""
     from dask.distributed import Client
@@ -62,8 +62,9 @@ def dask_scaling(model, root: Path, n: int) -> dict:
         with local_cluster(workers) as cluster, Client(cluster) as client:
             address = cluster.scheduler_address
             simulate(model, n=2000 * workers, classes="RRLYR", out=root / f"warm{workers}", seed=2,
-                     progress=False, scheduler=address, shard_size=1000, **ONE_BAND)
-            results[workers] = timed_run(model, root / f"dask{workers}", n, scheduler=address, **ONE_BAND)
+                     progress=False, scheduler=address, shard_size=1000, **ONE_BAND, **options)
+            results[workers] = timed_run(model, root / f"dask{workers}", n, scheduler=address,
+                                         **ONE_BAND, **options)
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             rss[workers] = sorted(round(v / 1024) for v in peaks.values())
     return {"one_worker": results[1], "two_workers": results[2],
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--dask-n", type=int, default=40_000, help="stars per scaling run")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-lynx", action="store_true")
+    parser.add_argument("--regressor", help="what generates the stars (default: the model's choice)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_model()
@@ -115,12 +117,15 @@ def main() -> None:
         root = Path(folder)
         # warm, as the Dask workers are: the first call pays one-off costs (lazy imports, the
         # model's first decode, NumPy's first allocations of this size)
-        timed_run(model, root / "warm", 2_000, workers=0, **ONE_BAND)
-        report["one_band_300_epochs"] = timed_run(model, root / "one", args.n, workers=0, **ONE_BAND)
-        report["five_bands_300_epochs"] = timed_run(model, root / "five", args.n, workers=0, **FIVE_BANDS)
+        chosen = {"regressor": args.regressor}
+        report["regressor"] = model.physics.regressor_for("RRLYR", args.regressor)
+        timed_run(model, root / "warm", 2_000, workers=0, **ONE_BAND, **chosen)
+        report["one_band_300_epochs"] = timed_run(model, root / "one", args.n, workers=0, **ONE_BAND, **chosen)
+        report["five_bands_300_epochs"] = timed_run(model, root / "five", args.n, workers=0,
+                                                    **FIVE_BANDS, **chosen)
         report["peak_rss_mb_single_core"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if not args.skip_dask:
-            report["dask"] = dask_scaling(model, root, args.dask_n)
+            report["dask"] = dask_scaling(model, root, args.dask_n, **chosen)
         if not args.skip_lynx:
             try:
                 from pelsvae_core.cadences import times_for

@@ -343,7 +343,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--depth", action="append", default=[], help="BAND=M5: five-sigma AB depth for a preset")
     p.add_argument("--radius-deg", type=float, help="field-of-view radius of OpSim visits (default 1.75, LSST)")
     p.add_argument("--start-mjd", type=float, help="time of a preset's first night (default 0)")
-    p.add_argument("--regressor", help="linear, rf, mlp, mdn or kernel (default: mdn where fitted, else rf)")
+    p.add_argument("--regressor", help="linear, rf, mlp, mdn or kernel (default: the conditional density the model's fit chose, where fitted, else rf)")
     p.add_argument("--no-noise", action="store_true", help="noise-free magnitudes (errors still given)")
     p.add_argument("--lclib", action="store_true", help="also write SNANA LCLIB files per class")
     p.add_argument("--model", help="model folder (default: the shipped model)")
