@@ -19,8 +19,8 @@ from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
 from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp, build_network,
                                           categorical, fit_density, forward, mixture_log_prob,
                                           mlp_arrays, network_arrays, standardised_inputs)
-from pelsvae_core.physics.kernel_density import (KernelDensity, fit_kernel_density,
-                                                 log_weights, shrink_factor)
+from pelsvae_core.physics.kernel_density import (SAMPLING_FLOOR, KernelDensity, fit_kernel_density,
+                                                 log_weights, sampling_weights, shrink_factor)
 from pelsvae_core.physics.regressors import KINDS, PAPER_KINDS, Predictor, load_predictors, save_predictors
 
 
@@ -177,6 +177,26 @@ def test_one_stars_samples_share_their_kernel_weights_and_draw_as_if_each_had_it
     expected = (forward(a, h, MEAN_PREFIX) + white @ a["tril"].T) * a["y_scale"] + a["y_mean"]
     np.testing.assert_allclose(density.sample(x, np.random.default_rng(6)), expected, rtol=1e-12)
     np.testing.assert_allclose(density.mean(x), np.vstack([density.mean(row[None]) for row in x]))
+
+
+def test_sampling_weights_are_the_kernel_weights_less_those_that_can_never_be_drawn():
+    """For each row, the kernels within exp(-SAMPLING_FLOOR) of its nearest carry the
+    normalised weights' proportions; the others weigh exactly 0, and when most kernels are
+    far from every row of a block (stars of one band) they are not formed at all."""
+    rng = np.random.default_rng(8)
+    near, far = rng.normal(size=(300, 3)), rng.normal(size=(900, 3)) + [0.0, 0.0, 6.0]
+    centres = np.vstack([near, far])
+    for h, gathered in ((rng.normal(size=(20, 3)) * 0.5, True),      # one cluster: far skipped
+                        (centres[rng.integers(0, 1200, 40)], False)):  # both: every kernel kept
+        weights, kernels = sampling_weights(h, centres, 0.3)
+        assert (kernels.size < 400) == gathered
+        full = np.zeros((len(h), len(centres)))
+        full[:, kernels] = weights
+        log_w = log_weights(h, centres, 0.3)
+        drawable = log_w > log_w.max(1, keepdims=True) - SAMPLING_FLOOR
+        assert np.all(full[~drawable] == 0) and np.all(full[drawable] > 0)
+        np.testing.assert_allclose(full / full.sum(1, keepdims=True), np.where(drawable, np.exp(log_w), 0),
+                                   rtol=1e-9, atol=1e-300)
 
 
 def as_stored(net, arrays: dict, prefix: str = "") -> None:
