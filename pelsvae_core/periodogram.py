@@ -104,9 +104,10 @@ class Periodogram:
     @classmethod
     def for_search(cls, time: np.ndarray, min_period: float, max_period: float) -> "Periodogram":
         """The periodogram :func:`search_period` scans for these times and periods, its plans
-        sized to the next power of two, so that they serve the searches of nearby periods."""
+        sized to the next power of two (at most ``MAX_FREQUENCIES``), so that they serve the
+        searches of nearby periods."""
         f_min, df, n_freq = cls.search_grid(time, min_period, max_period)
-        return cls(time, f_min, df, n_freq, n_modes=1 << (n_freq - 1).bit_length())
+        return cls(time, f_min, df, n_freq, n_modes=min(1 << (n_freq - 1).bit_length(), MAX_FREQUENCIES))
 
     def on_grid(self, time: np.ndarray, f_min: float, df: float, n_freq: int) -> "Periodogram | None":
         """This periodogram moved to another grid of the same times and spacing, its plans
