@@ -159,10 +159,19 @@ def categorical(weights: np.ndarray, rng: np.random.Generator, rows: np.ndarray 
     CDF at one uniform per row (a mixture's component, a subtype). With ``rows``, one index per
     entry, drawn from ``weights[rows]`` (rows sharing weights: their sums are formed once)."""
     cumulative = np.cumsum(weights, axis=1)
-    if rows is not None:
-        cumulative = cumulative[rows]
-    pick = (rng.uniform(0, 1, len(cumulative))[:, None] * cumulative[:, -1:] > cumulative).sum(1)
-    return np.minimum(pick, weights.shape[1] - 1)
+    rows = np.arange(len(cumulative)) if rows is None else np.asarray(rows)
+    target = rng.uniform(0, 1, len(rows)) * cumulative[rows, -1]
+    # the first column whose cumulative weight is not below the target: a binary search for all
+    # rows at once, log2(K) steps over n entries, not n K comparisons (a simulation's 10,000
+    # stars over 2,598 kernels)
+    low = np.zeros(len(rows), np.intp)
+    high = np.full(len(rows), weights.shape[1] - 1, np.intp)
+    while (searching := low < high).any():
+        middle = (low + high) // 2
+        below = cumulative[rows, middle] < target
+        low = np.where(searching & below, middle + 1, low)
+        high = np.where(searching & ~below, middle, high)
+    return low
 
 
 def head_columns(out, components: int, dims: int):

@@ -218,7 +218,8 @@ def sampling_weights(h: np.ndarray, centres: np.ndarray, bandwidth: float
     (m,)); 0 where a kernel is below the floor for a row. What drawing a kernel and the local
     mean need, with one exponential per weight that can matter, instead of two per weight
     (issue 16: the kernel density was 60 % of ``pelsvae simulate``'s time)."""
-    logits = 2 * h @ centres.T - (centres ** 2).sum(1)[None, :]  # -|h - c|^2 less |h|^2, per row
+    logits = (2 * h) @ centres.T                 # -|h - c|^2 less |h|^2 per row, in place: the
+    logits -= (centres ** 2).sum(1)[None, :]     # (rows, kernels) array is the cost
     logits -= logits.max(1, keepdims=True)
     logits *= 0.5 / bandwidth ** 2
     near = logits > -SAMPLING_FLOOR

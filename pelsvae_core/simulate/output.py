@@ -88,7 +88,7 @@ def shard_table(stars: dict[str, np.ndarray], bands: dict[str, np.ndarray],
         "z": pa.FixedSizeListArray.from_arrays(pa.array(z.ravel()), z.shape[1])})
     columns["lightcurve"] = _list(epochs["offsets"], {
         "time": pa.array(epochs["time"]), "band": _dictionary(epochs["band"], band_names),
-        **{k: pa.array(epochs[k].astype(np.float32)) for k in ("mag", "mag_err", "flux", "flux_err")},
+        **{k: pa.array(epochs[k].astype(np.float32, copy=False)) for k in ("mag", "mag_err", "flux", "flux_err")},
         "detected": pa.array(epochs["detected"])})
     schema = pa.schema([_field(k, v.type) for k, v in columns.items()],
                        metadata={"pelsvae": json.dumps(metadata, sort_keys=True)})
