@@ -6,10 +6,12 @@ Targets (issue 16): >= 10,000 curves/s per core end to end (300 epochs, one band
 - one band: RR Lyrae in g under the LSST-like preset with 150 nights x 2 visits
   (300 epochs); five bands: u, g, r, i, z with 30 nights x 2 visits each (300 epochs
   in all, one physical star and one draw per star);
-- per core: stars / CPU seconds spent making and writing the shards, after a small warm-up run (each process one
-  torch thread; the one-off prior fit and planning are in ``driver_cpu_s``), so a machine
-  shared with other work still measures the work itself; wall time and the load average
-  are printed beside it;
+- per core: stars / CPU seconds spent making and writing the shards, after a warm-up run of
+  one full shard (each process one torch thread; the one-off prior fit and planning are in
+  ``driver_cpu_s``), so a machine shared with other work still measures the work itself;
+  each single-core run is repeated (``--repeat``) and the median reported beside every run,
+  because on a shared machine one run can be 20 % off; wall time and the load average are
+  printed beside it;
 - scaling: the same run on a warm Dask cluster of 1, then of 2 single-threaded workers,
   reached by its scheduler's address (startup and model loading excluded), wall time;
 - peak memory: this process's peak resident set after the single-core runs, and each
@@ -17,7 +19,7 @@ Targets (issue 16): >= 10,000 curves/s per core end to end (300 epochs, one band
 - LightCurveLynx's SinWaveModel on the same cadence and count, where it is installed
   (its ``simulate_lightcurves``, serial, with its own LSST noise model).
 
-    .venv/bin/python benchmarks/simulate.py [--n 20000] [--skip-dask] [--skip-lynx] [--regressor KIND]
+    .venv/bin/python benchmarks/simulate.py [--n 20000] [--repeat 3] [--skip-dask] [--skip-lynx] [--regressor KIND]
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import numpy as np
 import torch
 
 from pelsvae_core import load_model
+from pelsvae_core.simulate.plan import DEFAULT_SHARD_SIZE
 from pelsvae_core.simulate.run import local_cluster, simulate
 
 ONE_BAND = dict(cadence={"name": "lsst", "nights": 150}, bands=["g"])
@@ -50,6 +53,15 @@ def timed_run(model, out: Path, n: int, **options) -> dict:
             "driver_cpu_s": round(cpu, 2), "shard_cpu_s": round(summary["cpu_s"], 2),
             "curves_per_s_per_core": round(n / summary["cpu_s"]),
             "curves_per_s_wall": round(n / wall), "parquet_bytes_per_epoch": round(size / summary["epochs"], 1)}
+
+
+def repeated_runs(model, out: Path, n: int, repeat: int, **options) -> dict:
+    """:func:`timed_run` ``repeat`` times: the last run's numbers, every run's rate per core, and
+    their median as the rate."""
+    runs = [timed_run(model, out, n, **options) for _ in range(repeat)]
+    rates = [run["curves_per_s_per_core"] for run in runs]
+    return {**runs[-1], "curves_per_s_per_core": round(float(np.median(rates))),
+            "curves_per_s_per_core_runs": rates}
 
 
 def dask_scaling(model, root: Path, n: int, **options) -> dict:
@@ -105,6 +117,7 @@ def lightcurvelynx_sine(n: int, times: np.ndarray) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="stars per single-core run")
+    parser.add_argument("--repeat", type=int, default=3, help="single-core runs of each kind")
     parser.add_argument("--dask-n", type=int, default=40_000, help="stars per scaling run")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-lynx", action="store_true")
@@ -115,14 +128,16 @@ def main() -> None:
     report = {"load_average_before": os.getloadavg(), "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        # warm, as the Dask workers are: the first call pays one-off costs (lazy imports, the
-        # model's first decode, NumPy's first allocations of this size)
+        # warm, as the Dask workers are and as every shard after a long run's first is: the
+        # first shard pays one-off costs (lazy imports, the model's first decode, the memory
+        # allocator's first arrays of a shard's size, page by page)
         chosen = {"regressor": args.regressor}
         report["regressor"] = model.physics.regressor_for("RRLYR", args.regressor)
-        timed_run(model, root / "warm", 2_000, workers=0, **ONE_BAND, **chosen)
-        report["one_band_300_epochs"] = timed_run(model, root / "one", args.n, workers=0, **ONE_BAND, **chosen)
-        report["five_bands_300_epochs"] = timed_run(model, root / "five", args.n, workers=0,
-                                                    **FIVE_BANDS, **chosen)
+        timed_run(model, root / "warm", DEFAULT_SHARD_SIZE, workers=0, **ONE_BAND, **chosen)
+        report["one_band_300_epochs"] = repeated_runs(model, root / "one", args.n, args.repeat,
+                                                      workers=0, **ONE_BAND, **chosen)
+        report["five_bands_300_epochs"] = repeated_runs(model, root / "five", args.n, args.repeat,
+                                                        workers=0, **FIVE_BANDS, **chosen)
         report["peak_rss_mb_single_core"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if not args.skip_dask:
             report["dask"] = dask_scaling(model, root, args.dask_n, **chosen)

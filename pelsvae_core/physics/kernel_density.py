@@ -217,18 +217,46 @@ def sampling_weights(h: np.ndarray, centres: np.ndarray, bandwidth: float
     exp(-:data:`SAMPLING_FLOOR`) of it for some row: (weights (rows, m), those kernels' indices
     (m,)); 0 where a kernel is below the floor for a row. What drawing a kernel and the local
     mean need, with one exponential per weight that can matter, instead of two per weight
-    (issue 16: the kernel density was 60 % of ``pelsvae simulate``'s time)."""
-    logits = (2 * h) @ centres.T                 # -|h - c|^2 less |h|^2 per row, in place: the
-    logits -= (centres ** 2).sum(1)[None, :]     # (rows, kernels) array is the cost
-    logits -= logits.max(1, keepdims=True)
-    logits *= 0.5 / bandwidth ** 2
+    (issue 16: the kernel density was 60 % of ``pelsvae simulate``'s time). The kernels that
+    can matter are found in single precision first (:func:`_candidates`; for stars in one band,
+    an eighth of them), so the double-precision weights are formed for those alone."""
+    scale = 0.5 / bandwidth ** 2
+    candidates = _candidates(h, centres, scale)
+    every = 2 * candidates.size > centres.shape[0]   # most kernels matter: gathering costs more
+    logits = _scaled_logits(h, centres if every else centres[candidates], scale)
     near = logits > -SAMPLING_FLOOR
     kernels = np.flatnonzero(near.any(0))
-    if 2 * kernels.size > centres.shape[0]:  # most kernels matter: gathering them costs more
+    if every and 2 * kernels.size > centres.shape[0]:
         kernels = np.arange(centres.shape[0])
-    else:
-        logits, near = logits[:, kernels], near[:, kernels]
+    elif kernels.size < logits.shape[1]:
+        # np.take keeps rows contiguous (``logits[:, kernels]`` does not): the draw's cumulative
+        # sums along rows are three times slower on strided rows
+        logits, near = np.take(logits, kernels, axis=1), np.take(near, kernels, axis=1)
+    if not every:
+        kernels = candidates[kernels]
     return np.exp(logits, out=np.zeros_like(logits), where=near), kernels
+
+
+def _scaled_logits(h: np.ndarray, centres: np.ndarray, scale: float) -> np.ndarray:
+    """-|h - c|^2 scale per row and kernel, each row's largest 0 (in the inputs' precision;
+    formed in place: the (rows, kernels) array is the cost)."""
+    logits = (2 * h) @ centres.T                 # -|h - c|^2 less |h|^2 ...
+    logits -= (centres ** 2).sum(1)[None, :]
+    logits -= logits.max(1, keepdims=True)      # ... which the row's largest cancels
+    logits *= scale
+    return logits
+
+
+def _candidates(h: np.ndarray, centres: np.ndarray, scale: float) -> np.ndarray:
+    """Indices of the kernels within the floor of some row by :func:`_scaled_logits` in single
+    precision (half the memory traffic), less a margin above its rounding error, so that every
+    kernel within the floor in double precision is among them: each entry sums about p + 3
+    rounded terms no larger than |h|^2 + 2 max |c|^2 (Higham 2002, Accuracy and Stability of
+    Numerical Algorithms, eq. 3.5: |error| <= gamma_n sum |terms|, gamma_n ~ n eps), doubled."""
+    rough = _scaled_logits(h.astype(np.float32), centres.astype(np.float32), scale)
+    size = (h ** 2).sum(1) + 2 * (centres ** 2).sum(1).max()
+    margin = 4 * (h.shape[1] + 3) * float(np.finfo(np.float32).eps) * scale * size
+    return np.flatnonzero((rough > -(SAMPLING_FLOOR + margin)[:, None]).any(0))
 
 
 def solve_lower(tril: np.ndarray, values: np.ndarray) -> np.ndarray:
