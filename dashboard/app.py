@@ -17,7 +17,7 @@ from bokeh.models import CustomJSTickFormatter
 
 from dashboard import plots
 from dashboard.state import (MAX_UPLOAD_BYTES, MAX_UPLOAD_TEXT, Explorer, OneFitAtATime, YourStar,
-                             model_problem, shared_model)
+                             model_problem, model_tables, shared_model)
 from pelsvae_core.evaluation import report
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ def model_tab(state: Explorer) -> pn.Column:
     evaluation = model.evaluation()
     if not evaluation:
         return pn.Column(provenance, sizing_mode="stretch_width")
-    status = model.report_status()
+    status = model_tables(model).report_status
     stale = [f"**The stored evaluation is {status}.**"] if status.startswith("stale") else []
     results = pn.bind(lambda regressor: "\n".join(stale + report.headline_lines(evaluation, regressor)),
                       state.param.regressor)

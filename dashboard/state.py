@@ -86,6 +86,9 @@ class ModelTables:
 
     latents: pd.DataFrame
     basis: np.ndarray
+    #: :meth:`Model.report_status <pelsvae_core.Model.report_status>` when the server loaded the
+    #: model (it hashes the model's files: 20 ms of every page when asked per page)
+    report_status: str
     stars: dict[tuple[str, str | None], pd.DataFrame] = dataclasses.field(default_factory=dict)
     rows: dict[tuple[str, str], pd.DataFrame] = dataclasses.field(default_factory=dict)
     shapes: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
@@ -95,7 +98,7 @@ class ModelTables:
 def model_tables(model) -> ModelTables:
     """The :class:`ModelTables` of ``model``, made at its first session."""
     latents = model.latents()
-    return ModelTables(latents, pca_basis(latents))
+    return ModelTables(latents, pca_basis(latents), model.report_status())
 
 
 def model_problem(error: Exception) -> str:
