@@ -62,12 +62,16 @@ def opsim_db(tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------------ priors
 
-#: Measured on models/default (calibrated physics, 2026-11-30): its RR Lyrae physics mixes Stripe 82
-#: stars whose M_V is the M_V-[Fe/H] relation at an assumed metallicity (std 0.03 mag: a spike)
-#: with OGLE-IV bulge and Gaia DR3 stars (std 0.36 mag); the BIC-chosen Gaussian mixture scores
-#: 0.59 against the 0.59 allowed, 6-12 components or a smoothed bootstrap of the training stars
-#: 0.59-0.67. A prior that reproduces that mix is open work (issue 14).
-RR_LYRAE_PRIOR_GAP = "the RR Lyrae prior does not reproduce the Stripe 82 M_V spike (see above)"
+#: Measured on models/default (2026-12-02, eight draw seeds each): its RR Lyrae physics mixes
+#: Stripe 82 stars whose M_V is the M_V-[Fe/H] relation at an assumed metallicity (std 0.03 mag:
+#: a spike) with OGLE-IV bulge and Gaia DR3 stars (std 0.36 mag). One mixture over all scored
+#: 0.594 +- 0.022; one per survey (priors.fit_by_survey, which reproduces the spike: M's scatter
+#: about a plane in (log P, Teff) 0.0032 mag drawn and real) 0.581 +- 0.019. The control, a
+#: same-size sample of the real *training* stars against the test stars, scores 0.555 +- 0.018:
+#: even real stars are told from these test stars that often, so the allowed 0.589 (chance + 0.05)
+#: sits within noise of what the data permit.
+RR_LYRAE_PRIOR_GAP = ("the RR Lyrae prior is told from the test stars a little more often than "
+                      "the real training stars are (0.581 vs 0.555 over eight seeds; see above)")
 
 
 @pytest.mark.parametrize("cls", ["RRLYR", "ECL"])
@@ -88,6 +92,27 @@ def test_priors_match_held_out_real_physics(model, cls):
     if cls == "RRLYR" and abs(accuracy - 0.5) >= chance + 0.05:
         pytest.xfail(f"{RR_LYRAE_PRIOR_GAP}: accuracy {accuracy:.3f}")
     assert abs(accuracy - 0.5) < chance + 0.05, (cls, accuracy)
+
+
+def test_a_prior_fits_each_survey_apart_and_weighs_them_by_their_stars():
+    """A class seen by two surveys whose physics differ in shape (a wide one; a thin one, as
+    Stripe 82's M_V spike) gets each survey's own mixture, weighted 3:1 as their stars are, so
+    a quarter of the draws sit on the thin survey's line; one survey alone is fit_mixture."""
+    rng = np.random.default_rng(3)
+    columns, low, high = ("log_period", "abs_mag"), [-1.0, -2.0], [1.0, 3.0]
+    wide = pd.DataFrame({"star": [f"Wide survey:{i}" for i in range(300)],
+                         "log_period": rng.normal(-0.3, 0.1, 300), "abs_mag": rng.normal(0.6, 0.4, 300)})
+    thin = pd.DataFrame({"star": [f"Thin survey:{i}" for i in range(100)],
+                         "log_period": rng.normal(-0.3, 0.1, 100), "abs_mag": rng.normal(0.55, 0.005, 100)})
+    mixture = priors.fit_by_survey(pd.concat([wide, thin]), columns, low, high)
+    alone = [priors.fit_mixture(t[list(columns)].to_numpy(), columns, low, high) for t in (thin, wide)]
+    np.testing.assert_allclose(mixture.weights, np.r_[alone[0].weights * 0.25, alone[1].weights * 0.75])
+    drawn = mixture.sample(20_000, np.random.default_rng(4))["abs_mag"]
+    on_line = np.mean(np.abs(drawn - 0.55) < 0.015)   # the wide survey adds 0.75 * 2.4 %
+    assert abs(on_line - (0.25 + 0.75 * 0.024)) < 0.015, on_line
+    single = priors.fit_by_survey(wide, columns, low, high)
+    np.testing.assert_array_equal(single.means, priors.fit_mixture(
+        wide[list(columns)].to_numpy(), columns, low, high).means)
 
 
 def test_conditioned_mixture_is_the_gaussian_conditional():

@@ -7,7 +7,9 @@ Stat. 6, 461), fitted in standardised units and stored as plain arrays:
 
 - ``primary``: the parameters the class's model responds to (``model.class_physics``),
   fitted on the model's own training stars (``model.latents()``, split ``train``,
-  one row per star), so the physics drawn is the physics the model learned.
+  one row per star), so the physics drawn is the physics the model learned; one mixture
+  per survey the stars come from, weighted by its stars (:func:`fit_by_survey`), because
+  each survey's physics went through its own calibration chain.
 - ``secondary``: for classes whose training stars have only a period (Catalina and
   CRTS), (log10 P, Teff) of the class in the OGLE-III x Gaia DR2 cross-match
   (Martinez-Palomera et al. 2022, Sect. 2.1), used *conditioned on* the drawn
@@ -48,6 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data.relations import read_relations
 from ..data.subtypes import UNKNOWN
+from ..physics.density import categorical
 from .errors import SimulationError
 
 #: The prior's parameters, in its column order.
@@ -139,9 +142,7 @@ class Mixture:
     def _draw(log_w: np.ndarray, mean: np.ndarray, chol: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
         """One draw per row: a component by its weight, then its mean + L eps."""
-        cumulative = np.cumsum(np.exp(log_w), axis=1)
-        pick = (rng.uniform(0, 1, len(log_w))[:, None] * cumulative[:, -1:] > cumulative).sum(1)
-        pick = np.minimum(pick, log_w.shape[1] - 1)
+        pick = categorical(np.exp(log_w), rng)
         eps = rng.standard_normal((len(log_w), chol.shape[-1]))
         rows = np.arange(len(log_w))
         return mean[rows, pick] + np.einsum("nij,nj->ni", chol[pick], eps)
@@ -170,6 +171,29 @@ def fit_mixture(values: np.ndarray, columns: tuple[str, ...], low, high, seed: i
     return Mixture(tuple(columns), gmm.weights_, gmm.means_ * scale + centre,
                    gmm.covariances_ * np.outer(scale, scale)[None], np.asarray(low, float),
                    np.asarray(high, float))
+
+
+def fit_by_survey(stars: pd.DataFrame, columns: tuple[str, ...], low, high, seed: int = 0) -> Mixture:
+    """:func:`fit_mixture` per survey of ``stars`` (the part of their ``star`` key before
+    ":"), the components of all weighted by each survey's share of the stars; a survey with
+    fewer than :data:`STARS_PER_COMPONENT` stars joins the largest one's fit. Why: a survey's
+    stars carry the physics of its own calibration chain, and one mixture over their union
+    smears the narrower: Stripe 82 RR Lyrae have the M_V-[Fe/H] relation's M_V at one assumed
+    metallicity (a spike 0.03 mag wide), the bulge stars a spread of 0.36 mag; the RR Lyrae
+    prior's two-sample accuracy against the held-out test stars was 0.609 with one mixture,
+    0.558 with one per survey. With one survey this is :func:`fit_mixture` itself."""
+    survey = stars["star"].astype(str).str.split(":", n=1).str[0]
+    counts = survey.value_counts()
+    survey = survey.where(survey.map(counts) >= STARS_PER_COMPONENT, counts.index[0])
+    parts = [(len(group), fit_mixture(group[list(columns)].to_numpy(), columns, low, high, seed))
+             for _, group in stars.groupby(survey.to_numpy(), sort=True)]
+    if len(parts) == 1:
+        return parts[0][1]
+    total = sum(n for n, _ in parts)
+    return Mixture(tuple(columns), np.concatenate([m.weights * n / total for n, m in parts]),
+                   np.concatenate([m.means for _, m in parts]),
+                   np.concatenate([m.covariances for _, m in parts]),
+                   np.asarray(low, float), np.asarray(high, float))
 
 
 @dataclass
@@ -252,9 +276,8 @@ def fit_class_prior(model, cls: str, xmatch: pd.DataFrame | None, seed: int = 0
     info = model.class_physics[cls]
     columns = tuple(p for p in PARAMETERS if p in info.parameters)
     train = training_stars(model, cls, "train")
-    primary = fit_mixture(train[list(columns)].to_numpy(), columns,
-                          [info.ranges[c][0] for c in columns], [info.ranges[c][1] for c in columns],
-                          seed)
+    primary = fit_by_survey(train, columns, [info.ranges[c][0] for c in columns],
+                            [info.ranges[c][1] for c in columns], seed)
     held = {"primary": training_stars(model, cls, "test")[list(columns)].to_numpy()}
     prior = ClassPrior(cls, primary, None, {c: "model training stars" for c in columns},
                        {"primary": int(len(train))})
