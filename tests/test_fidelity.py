@@ -130,6 +130,22 @@ def test_spread_table_compares_pooled_widths_and_per_star_families():
     assert table["real"].max() < 0.12  # phi21 across the cut is as narrow as R21
 
 
+def test_the_spread_control_is_the_chance_that_the_true_distribution_meets_the_target():
+    """A generator drawing from the true distribution meets the 20 % target against a sample
+    of n real curves only as often as the sample's own width lands within 20 % of the true one:
+    simulated directly for normal samples (25 curves: about two times in three; 400: always),
+    the bootstrap's chance agrees within 0.1; a sample without spread has no chance (NaN)."""
+    rng = np.random.default_rng(5)
+    for n in (25, 100, 400):
+        samples = rng.normal(0.0, 1.0, (300, n))
+        true = 2 * 0.9944578832097535   # 16-84 % width of a unit normal (2 x its 84th percentile)
+        direct = np.mean([abs(true / fidelity.width(s) - 1) <= fidelity.SPREAD_TOLERANCE for s in samples])
+        bootstrap = np.mean([fidelity.perfect_chance(s, rng) for s in samples[:60]])
+        assert abs(bootstrap - direct) < 0.1, (n, bootstrap, direct)
+        assert (0.5 < direct < 0.85) if n == 25 else direct > 0.9
+    assert np.isnan(fidelity.perfect_chance(np.full(30, 0.4), rng))
+
+
 def test_progression_of_the_ogle3_catalogue_against_itself_is_inside_its_band(lmc_cepheids):
     """The catalogue's LMC F-mode Cepheids fill every 0.1-dex bin from 1 to 30 d; against
     themselves every median lies inside the band, shifted by 0.2 in R21 none does."""

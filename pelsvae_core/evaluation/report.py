@@ -139,19 +139,24 @@ def two_sample_lines(rows: list[dict]) -> list[str]:
 def spread_lines(rows: list[dict]) -> list[str]:
     """16-84 % widths, generated against real, per class, band and period bin."""
     met = sum(r["met"] for r in rows)
+    control = sum(r["perfect_chance"] for r in rows if math.isfinite(r.get("perfect_chance", math.nan)))
     lines = ["16-84 % widths over the test curves of a class, band and log P bin (`real`) and over "
              f"{SPREAD_SAMPLES} curves generated from each one's own physics, observed at its phases "
              f"with its noise (`generated`); `per star`: the median width of one star's "
              f"{SPREAD_SAMPLES} curves (one generated family). Amplitudes in magnitudes (real: "
              f"max - min; generated: the predicted one). Target: generated within {SPREAD_TOLERANCE:.0%} of real; met in "
-             f"{met} of {len(rows)} rows.", ""]
+             f"{met} of {len(rows)} rows."
+             + (f" Control: a generator drawing from the real curves' own distribution would meet "
+                f"it in about {control:.0f} (the real widths' sampling error, by bootstrap: "
+                f"`perfect chance` per row)." if any("perfect_chance" in r for r in rows) else ""), ""]
     by_quantity = pd.DataFrame(rows).groupby("quantity", sort=False)["ratio"].median()
     lines += [", ".join(f"median ratio {q}: {v:.2f}" for q, v in by_quantity.items()), ""]
     return lines + table(["class", "band", "log P", "real curves", "quantity", "real", "generated",
-                          "per star", "ratio", "target"],
+                          "per star", "ratio", "target", "perfect chance"],
                          [[r["class"], r["band"], f"{r['log_p_lo']:.2f} – {r['log_p_hi']:.2f}",
                            r["n_real"], r["quantity"], r["real"], r["generated"], r["per_star"],
-                           r["ratio"], verdict(r["met"])] for r in rows])
+                           r["ratio"], verdict(r["met"]), r.get("perfect_chance", float("nan"))]
+                          for r in rows])
 
 
 def _binned_rows(bins: list[dict], quantities) -> list[list]:
