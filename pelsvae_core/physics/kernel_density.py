@@ -222,7 +222,8 @@ def sampling_weights(h: np.ndarray, centres: np.ndarray, bandwidth: float
     an eighth of them), so the double-precision weights are formed for those alone."""
     scale = 0.5 / bandwidth ** 2
     candidates = _candidates(h, centres, scale)
-    every = 2 * candidates.size > centres.shape[0]   # most kernels matter: gathering costs more
+    # most kernels matter (gathering costs more), or none passed (inputs not finite: as before)
+    every = 2 * candidates.size > centres.shape[0] or not candidates.size
     logits = _scaled_logits(h, centres if every else centres[candidates], scale)
     near = logits > -SAMPLING_FLOOR
     kernels = np.flatnonzero(near.any(0))

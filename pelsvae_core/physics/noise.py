@@ -27,7 +27,6 @@ SciPy is imported by the fits alone, so that generating curves does not load it.
 from __future__ import annotations
 
 import math
-
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
