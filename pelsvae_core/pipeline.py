@@ -72,14 +72,37 @@ def training_inputs(model: Model, data_root=None, cache_dir=None, progress: bool
     """The cache and the training set, with the same splits and augmentation, ``model`` was trained on.
 
     A setting missing from the model's recorded ``dataset_config`` takes its legacy value
-    (:data:`LEGACY_DATASET_SETTINGS`), explicitly, never today's default.
+    (:data:`LEGACY_DATASET_SETTINGS`), explicitly, never today's default. Where the model's
+    folder has its latent table (every real curve it was trained, validated and tested on,
+    with its split), those curves alone are used, in their recorded splits
+    (:func:`recorded_splits`): the splits are dealt by star over the stars a build keeps,
+    so a build that keeps a few other stars deals them anew. Measured on models/default after
+    a rebuild that no longer keeps 21 of its CRTS curves (their periods come from the period
+    search, changed since): the rebuilt test split held 1,176 real curves of its training stars
+    and 629 of its validation stars, and only 2,272 of its own test curves.
     """
     saved = {k: tuple(v) if isinstance(v, list) else v
              for k, v in model.metadata["dataset_config"].items()}
     dataset_cfg = DatasetConfig(**{**LEGACY_DATASET_SETTINGS, **saved})
     loaded = cache.load(data_root, cache_dir, PreprocessConfig(n_points=dataset_cfg.n_points),
                         progress=progress)
-    return loaded, build_training_set(loaded.kept, dataset_cfg)
+    splits = recorded_splits(model)
+    data = build_training_set(loaded.kept, dataset_cfg, splits)
+    if splits is not None and int((~data.augmented).sum()) < splits.size:
+        log.warning("%d of the %d real curves recorded in %s's latent table are not in today's "
+                    "data build; the others keep their recorded splits",
+                    splits.size - int((~data.augmented).sum()), splits.size,
+                    getattr(model, "folder", "the model"))
+    return loaded, data
+
+
+def recorded_splits(model) -> pd.Series | None:
+    """The split of each real curve, by (star key, band), as the model's latent table records
+    them, or None for a folder without one (a model before ``pelsvae fit-regressors``, which
+    writes it)."""
+    if not (getattr(model, "folder", None) and (Path(model.folder) / storage.LATENTS_FILE).is_file()):
+        return None
+    return model.latents().set_index(["star", "band"])["split"]
 
 
 def model_training_set(model: Model, data_root=None, cache_dir=None, progress: bool = True) -> TrainingSet:

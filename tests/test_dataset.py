@@ -109,6 +109,35 @@ def test_missing_settings_of_a_saved_model_read_as_legacy(subset_root, subset_ca
     assert not np.isfinite(today.teff[today.cls == cep]).any()
 
 
+def _split_of_each_star(data) -> pd.Series:
+    return pd.Series(data.split, index=data.star_key).groupby(level=0).first()
+
+
+def test_recorded_splits_hold_when_the_build_keeps_other_stars(subset_cache):
+    """Drawn splits deal a class's stars anew when one star leaves the build (a model trained
+    before would see its training stars in the new test split); a model's recorded splits keep
+    every other star where it was, with real curves only outside training, and a star the
+    record does not name is left out."""
+    cfg = DatasetConfig(**SMALL)
+    full = build_training_set(subset_cache.kept, cfg)
+    recorded = _split_of_each_star(full)
+    curves = pd.Series(full.split, index=pd.MultiIndex.from_arrays(
+        [full.star_key, np.array(full.bands)[full.band]]))[~full.augmented]
+    largest = subset_cache.kept["cls"].value_counts().index[0]
+    gone = subset_cache.kept.loc[subset_cache.kept["cls"] == largest, "star_key"].iloc[0]
+    unnamed = recorded.index[recorded.index != gone][0]
+    fewer = subset_cache.kept[subset_cache.kept["star_key"] != gone]
+    redrawn = _split_of_each_star(build_training_set(fewer, cfg))
+    assert (redrawn != recorded.reindex(redrawn.index)).sum() > 10
+    kept = build_training_set(fewer, cfg, curves.drop(unnamed, level=0))
+    held = _split_of_each_star(kept)
+    assert (held == recorded.reindex(held.index)).all()
+    assert not {gone, unnamed} & set(kept.star_key)
+    outside_training = set(recorded.index[recorded != "train"]) - {gone, unnamed}
+    assert outside_training <= set(held.index) <= set(recorded.index) - {gone, unnamed}
+    assert not kept.augmented[kept.split != "train"].any()
+
+
 def test_physics_choice_changes_only_the_physics(subset_cache):
     kept = subset_cache.kept
     calibrated = build_training_set(kept, DatasetConfig(**SMALL))

@@ -371,6 +371,9 @@ def test_the_inference_reference_is_encoded_as_an_observed_curve_is(small_model,
     assert len(told) == len(hidden) == small_model.decoder.config.latent_dim
     data = pipeline.model_training_set(small_model, subset_root, subset_cache.directory, progress=False)
     real = data.subset(~data.augmented)
+    row_of = pd.Series(np.arange(len(real)), index=pd.MultiIndex.from_arrays(
+        [real.star_key, np.array(real.bands)[real.band]]))
+    real = real.subset(row_of.loc[list(zip(latents["star"], latents["band"]))].to_numpy())  # table order
     masked = dataclasses.replace(real, teff=np.full_like(real.teff, np.nan),
                                  abs_mag=np.full_like(real.abs_mag, np.nan))
     train = real.split == "train"

@@ -187,19 +187,28 @@ def _class_plan(train: pd.DataFrame, cfg: DatasetConfig, rng: np.random.Generato
     return plan
 
 
-def build_training_set(kept: pd.DataFrame, cfg: DatasetConfig | None = None) -> TrainingSet:
-    """Splits, augmentation of the training split, and fixed-length resampling."""
+def build_training_set(kept: pd.DataFrame, cfg: DatasetConfig | None = None,
+                       splits: pd.Series | None = None) -> TrainingSet:
+    """Splits, augmentation of the training split, and fixed-length resampling. ``splits``
+    (split by (star key, band), a model's record of its real curves): those curves alone, in
+    those splits, instead of splits drawn by :func:`split_by_star`, which deals a class's
+    stars anew whenever the build keeps other stars (the training split's curves then are
+    the recorded ones, already subsampled to the class's target)."""
     cfg = cfg or DatasetConfig()
     stars = kept[kept["cls"].isin(cfg.classes)
                  & kept["survey"].isin([SURVEY_NAMES[k] for k in cfg.surveys])]
     if cfg.bands is not None:
         stars = stars[stars["band"].isin(cfg.bands)]
+    if splits is not None:
+        stars = stars[pd.MultiIndex.from_frame(stars[["star_key", "band"]]).isin(splits.index)]
     if stars.empty:
         raise ValueError("no kept curves match the requested classes, surveys and bands")
     teff_column, abs_mag_column = PHYSICS_COLUMNS[cfg.physics]
     stars = (stars.sort_values(["star_key", "band"]).reset_index(drop=True)
              .assign(teff=lambda t: t[teff_column], abs_mag=lambda t: t[abs_mag_column]))
-    split = split_by_star(stars, cfg.fractions, cfg.seed).reindex(stars["physical_star"]).to_numpy()
+    split = (split_by_star(stars, cfg.fractions, cfg.seed).reindex(stars["physical_star"]).to_numpy()
+             if splits is None else
+             splits.reindex(pd.MultiIndex.from_frame(stars[["star_key", "band"]])).to_numpy().astype(str))
     bands = tuple(sorted(stars["band"].unique()))
     rng = np.random.default_rng(cfg.seed)
 
