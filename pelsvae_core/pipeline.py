@@ -75,11 +75,12 @@ def training_inputs(model: Model, data_root=None, cache_dir=None, progress: bool
     (:data:`LEGACY_DATASET_SETTINGS`), explicitly, never today's default. Where the model's
     folder has its latent table (every real curve it was trained, validated and tested on,
     with its split), those curves alone are used, in their recorded splits
-    (:func:`recorded_splits`): the splits are dealt by star over the stars a build keeps,
-    so a build that keeps a few other stars deals them anew. Measured on models/default after
-    a rebuild that no longer keeps 21 of its CRTS curves (their periods come from the period
-    search, changed since): the rebuilt test split held 1,176 real curves of its training stars
-    and 629 of its validation stars, and only 2,272 of its own test curves.
+    (:func:`recorded_splits`), whatever splits today's build would draw. Splits drawn by a
+    shuffle of each class's stars dealt them all anew when a build kept a few other stars:
+    measured on models/default after a rebuild that no longer keeps 21 of its CRTS curves
+    (their periods come from the period search, changed since), the rebuilt test split held
+    1,176 real curves of its training stars and 629 of its validation stars, and only 2,272
+    of its own test curves. (Drawn splits are now ranked by a hash, :func:`.dataset.split_by_star`.)
     """
     saved = {k: tuple(v) if isinstance(v, list) else v
              for k, v in model.metadata["dataset_config"].items()}

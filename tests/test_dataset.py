@@ -114,10 +114,11 @@ def _split_of_each_star(data) -> pd.Series:
 
 
 def test_recorded_splits_hold_when_the_build_keeps_other_stars(subset_cache):
-    """Drawn splits deal a class's stars anew when one star leaves the build (a model trained
-    before would see its training stars in the new test split); a model's recorded splits keep
-    every other star where it was, with real curves only outside training, and a star the
-    record does not name is left out."""
+    """When one star leaves the build, drawn splits move only the few stars at their class's
+    cuts (they are ranked by a hash; a shuffle moved dozens, and a model trained before saw
+    its training stars in the new test split); a model's recorded splits keep every other
+    star where it was, with real curves only outside training, and a star the record does
+    not name is left out."""
     cfg = DatasetConfig(**SMALL)
     full = build_training_set(subset_cache.kept, cfg)
     recorded = _split_of_each_star(full)
@@ -128,7 +129,7 @@ def test_recorded_splits_hold_when_the_build_keeps_other_stars(subset_cache):
     unnamed = recorded.index[recorded.index != gone][0]
     fewer = subset_cache.kept[subset_cache.kept["star_key"] != gone]
     redrawn = _split_of_each_star(build_training_set(fewer, cfg))
-    assert (redrawn != recorded.reindex(redrawn.index)).sum() > 10
+    assert (redrawn != recorded.reindex(redrawn.index)).sum() <= 4
     kept = build_training_set(fewer, cfg, curves.drop(unnamed, level=0))
     held = _split_of_each_star(kept)
     assert (held == recorded.reindex(held.index)).all()
