@@ -52,7 +52,8 @@ def timed_run(model, out: Path, n: int, **options) -> dict:
     cpu, wall = time.process_time() - cpu, time.time() - wall
     size = sum(p.stat().st_size for p in (out / "shards").glob("*.parquet"))
     return {"stars": n, "epochs_per_star": summary["epochs"] / n, "wall_s": round(wall, 2),
-            "shards_wall_s": round(summary["wall_s"], 2), "driver_cpu_s": round(cpu, 2), "shard_cpu_s": round(summary["cpu_s"], 2),
+            "shards_wall_s": round(summary["wall_s"], 2), "driver_cpu_s": round(cpu, 2),
+            "shard_cpu_s": round(summary["cpu_s"], 2),
             "curves_per_s_per_core": round(n / summary["cpu_s"]),
             "curves_per_s_wall": round(n / wall), "parquet_bytes_per_epoch": round(size / summary["epochs"], 1)}
 

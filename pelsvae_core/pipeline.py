@@ -89,11 +89,11 @@ def training_inputs(model: Model, data_root=None, cache_dir=None, progress: bool
                         progress=progress)
     splits = recorded_splits(model)
     data = build_training_set(loaded.kept, dataset_cfg, splits)
-    if splits is not None and int((~data.augmented).sum()) < splits.size:
+    missing = 0 if splits is None else splits.size - int((~data.augmented).sum())
+    if missing > 0:
         log.warning("%d of the %d real curves recorded in %s's latent table are not in today's "
-                    "data build; the others keep their recorded splits",
-                    splits.size - int((~data.augmented).sum()), splits.size,
-                    getattr(model, "folder", "the model"))
+                    "data build; the others keep their recorded splits", missing, splits.size,
+                    model.folder)
     return loaded, data
 
 
@@ -101,9 +101,11 @@ def recorded_splits(model) -> pd.Series | None:
     """The split of each real curve, by (star key, band), as the model's latent table records
     them, or None for a folder without one (a model before ``pelsvae fit-regressors``, which
     writes it)."""
-    if not (getattr(model, "folder", None) and (Path(model.folder) / storage.LATENTS_FILE).is_file()):
+    try:
+        table = model.latents()
+    except (AttributeError, ValueError):   # no latent table (Model.latents says so), or not a Model
         return None
-    return model.latents().set_index(["star", "band"])["split"]
+    return table.set_index(["star", "band"])["split"]
 
 
 def model_training_set(model: Model, data_root=None, cache_dir=None, progress: bool = True) -> TrainingSet:

@@ -77,6 +77,11 @@ def star_seed(seed: int, star_key: str) -> int:
     return seed * 1_000_003 + zlib.crc32(star_key.encode())
 
 
+def surveys_of(star_keys) -> pd.Series:
+    """The survey of each star key (``"<survey>:<id>"``, :attr:`.records.LightCurve.star_key`)."""
+    return pd.Series(star_keys).astype(str).str.split(":", n=1).str[0]
+
+
 def star_rank(seed: int, star: str) -> int:
     """A star's place in its class's split order: 64 bits of BLAKE2b of (seed, star), the same
     whichever other stars a build keeps."""

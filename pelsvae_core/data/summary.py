@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .cache import KEPT, Cache
-from .dataset import DatasetConfig, TrainingSet, build_training_set
+from .dataset import DatasetConfig, TrainingSet, build_training_set, surveys_of
 
 #: Separator of the per-subtype counts in :func:`class_table`'s ``subtypes`` column.
 SUBTYPE_SEPARATOR = " · "
@@ -50,8 +50,8 @@ def class_table(cache: Cache, training: TrainingSet | None = None) -> pd.DataFra
     })
     if training is not None:
         train = training.split_part("train")
-        surveys = pd.Series(train.star_key).str.split(":").str[0]
-        curves = pd.DataFrame({"cls": [training.classes[i] for i in train.cls], "survey": surveys})
+        curves = pd.DataFrame({"cls": [training.classes[i] for i in train.cls],
+                               "survey": surveys_of(train.star_key)})
         table["train_curves_augmented"] = curves.groupby(["cls", "survey"]).size()
     table = table.fillna(0).astype(int)
     table["subtypes"] = kept.groupby(level=levels).apply(_subtypes).reindex(table.index).fillna("")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import paths
-from ..data.dataset import DatasetConfig, TrainingSet
+from ..data.dataset import DatasetConfig, TrainingSet, surveys_of
 from .config import ModelConfig, TrainConfig
 
 
@@ -85,7 +85,7 @@ def model_config(recipe: Recipe, data: TrainingSet) -> ModelConfig:
 def training_counts(data: TrainingSet) -> dict:
     """Curves per split, class and survey, real and augmented: what the model was trained on."""
     frame = pd.DataFrame({"split": data.split, "cls": [data.classes[c] for c in data.cls],
-                          "survey": pd.Series(data.star_key).str.split(":").str[0],
+                          "survey": surveys_of(data.star_key),
                           "augmented": data.augmented})
     counts = {}
     for (split, cls, survey, augmented), n in frame.value_counts().sort_index().items():

@@ -221,20 +221,17 @@ def sampling_weights(h: np.ndarray, centres: np.ndarray, bandwidth: float
     can matter are found in single precision first (:func:`_candidates`; for stars in one band,
     an eighth of them), so the double-precision weights are formed for those alone."""
     scale = 0.5 / bandwidth ** 2
-    candidates = _candidates(h, centres, scale)
-    # most kernels matter (gathering costs more), or none passed (inputs not finite: as before)
-    every = 2 * candidates.size > centres.shape[0] or not candidates.size
-    logits = _scaled_logits(h, centres if every else centres[candidates], scale)
-    near = logits > -SAMPLING_FLOOR
-    kernels = np.flatnonzero(near.any(0))
-    if every and 2 * kernels.size > centres.shape[0]:
+    kernels = _candidates(h, centres, scale)
+    if 2 * kernels.size > centres.shape[0] or not kernels.size:
+        # most kernels matter (gathering costs more), or none passed (inputs not finite)
         kernels = np.arange(centres.shape[0])
-    elif kernels.size < logits.shape[1]:
-        # np.take keeps rows contiguous (``logits[:, kernels]`` does not): the draw's cumulative
+    logits = _scaled_logits(h, centres[kernels], scale)
+    near = logits > -SAMPLING_FLOOR
+    matter = np.flatnonzero(near.any(0))
+    if matter.size < kernels.size and 2 * matter.size <= centres.shape[0]:
+        # np.take keeps rows contiguous (``logits[:, matter]`` does not): the draw's cumulative
         # sums along rows are three times slower on strided rows
-        logits, near = np.take(logits, kernels, axis=1), np.take(near, kernels, axis=1)
-    if not every:
-        kernels = candidates[kernels]
+        logits, near, kernels = np.take(logits, matter, axis=1), np.take(near, matter, axis=1), kernels[matter]
     return np.exp(logits, out=np.zeros_like(logits), where=near), kernels
 
 

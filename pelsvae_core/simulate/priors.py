@@ -48,6 +48,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
+from ..data.dataset import surveys_of
 from ..data.relations import read_relations
 from ..data.subtypes import UNKNOWN
 from ..physics.density import categorical
@@ -184,7 +185,7 @@ def fit_by_survey(stars: pd.DataFrame, columns: tuple[str, ...], low, high, seed
     0.594 +- 0.022 with one mixture and is 0.581 +- 0.019 with one per survey (the real
     training stars themselves score 0.555 +- 0.018). With one survey this is
     :func:`fit_mixture` itself."""
-    survey = stars["star"].astype(str).str.split(":", n=1).str[0]
+    survey = surveys_of(stars["star"].to_numpy())
     counts = survey.value_counts()
     survey = survey.where(survey.map(counts) >= STARS_PER_COMPONENT, counts.index[0])
     parts = [(len(group), fit_mixture(group[list(columns)].to_numpy(), columns, low, high, seed))
