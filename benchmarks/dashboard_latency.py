@@ -307,9 +307,14 @@ def protocol_user(url: str, app: dict, interval: float, stop_file: Path) -> None
         target = next(o for o in objects if o.get("name") == "ColumnDataSource" and "median" in columns(o))
     else:
         target = next(o for o in objects if app["target"] in str(o.get("attributes", {}).get("text", "")))
+    # what a browser sends once the page has rendered: Panel then writes each burst of a
+    # session's changes as one message (``panel.io.unlocked``), as it does for real visitors
+    ready = {"kind": "MessageSent", "msg_type": "bokeh_event",
+             "msg_data": {"type": "event", "name": "document_ready", "values": {"type": "map"}}}
+    loop = IOLoop.current()
+    loop.spawn_callback(connection.send_message, patch_doc(patch_doc.create_header(), {}, {"events": [ready]}))
     attributes = slider["attributes"]
     delta = 0.05 * (attributes["end"] - attributes["start"])
-    loop = IOLoop.current()
     times, move = [], {"count": 0, "started": None, "value": attributes["value"]}
     parent = os.getppid()
 

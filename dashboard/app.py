@@ -35,7 +35,9 @@ def on_session(update):
     """``update`` (which changes Bokeh models) as a watcher callback that runs on the session's
     own event loop under its document lock, once per burst of changes: a widget event can reach
     a watcher outside the lock (a button clicked while a text change is still pending), and
-    Bokeh refuses changes made there. Without a server session it runs at once."""
+    Bokeh refuses changes made there. What it changes goes to the browser as one message
+    (``pn.io.unlocked``), not one per property: a slider move changes nine, each a message of
+    its own before. Without a server session it runs at once."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
         return lambda *_: update()
@@ -43,7 +45,8 @@ def on_session(update):
 
     def run():
         pending.clear()
-        update()
+        with pn.io.unlocked():
+            update()
 
     def schedule(*_):
         if not pending:

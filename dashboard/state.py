@@ -25,8 +25,8 @@ import param
 from pelsvae_core import load_model
 from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
                                    real_cadence, times_for)
-from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, lesson_band,
-                                            mode_of_period, nearest_star, strip_point, strip_stars,
+from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NearestStars,
+                                            lesson_band, mode_of_period, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
@@ -79,10 +79,10 @@ def shared_model(path: str | None = None):
 @dataclasses.dataclass
 class ModelTables:
     """What every session reads from a model and none changes: its latent table and PCA
-    basis, and, filled as sessions ask, the real stars per class and band, the latent rows of
-    a class and band, and the decoded shapes of nearest stars. One per model and server
-    process (:func:`model_tables`): read once, not once per page (40 ms of each), and held
-    once, not once per open session."""
+    basis, and, filled as sessions ask, the real stars per class and band, the training curves
+    of a class and band indexed for the nearest-star search, and the decoded shapes of nearest
+    stars. One per model and server process (:func:`model_tables`): read once, not once per
+    page (40 ms of each), and held once, not once per open session."""
 
     latents: pd.DataFrame
     basis: np.ndarray
@@ -90,7 +90,7 @@ class ModelTables:
     #: model (it hashes the model's files: 20 ms of every page when asked per page)
     report_status: str
     stars: dict[tuple[str, str | None], pd.DataFrame] = dataclasses.field(default_factory=dict)
-    rows: dict[tuple[str, str], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    nearest: dict[tuple[str, str], NearestStars] = dataclasses.field(default_factory=dict)
     shapes: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
 
 
@@ -195,12 +195,13 @@ class Explorer(param.Parameterized):
 
     _depth = 0  # how many _one_refresh blocks are open: changes wait for one final refresh
     _periodogram = None  # the last period search's, reused while the cadence and period hold
+    _last_strip_point = (None, None)  # ((band, teff), its StripPoint)
 
     def __init__(self, model=None, **params):
         self.model = model or shared_model()
         tables = model_tables(self.model)
         self._latents, self._basis = tables.latents, tables.basis
-        self._stars, self._rows, self._shapes = tables.stars, tables.rows, tables.shapes
+        self._stars, self._nearest_index, self._shapes = tables.stars, tables.nearest, tables.shapes
         params.setdefault("regressor", self.model.physics.default_regressor)
         super().__init__(**params)
         self.param["star_class"].objects = sorted(self.model.class_physics)
@@ -260,6 +261,14 @@ class Explorer(param.Parameterized):
         """The strip the lesson follows: the real RR Lyrae seen in the plotted band."""
         return self.strip_stars("RRLYR", self.band)
 
+    def _strip_point(self):
+        """Where the lesson places the current Teff (:func:`strip_point`): asked twice per move
+        (for the period and for the mode's text), found once."""
+        key = (self.band, self.teff)
+        if self._last_strip_point[0] != key:
+            self._last_strip_point = (key, strip_point(self.lesson_stars(), self.teff))
+        return self._last_strip_point[1]
+
     @contextlib.contextmanager
     def _one_refresh(self):
         """Apply several changes, each still shown by its widget, and recompute once at the end
@@ -309,7 +318,7 @@ class Explorer(param.Parameterized):
 
     def _follow_strip(self):
         if self.lesson_active:
-            point = strip_point(self.lesson_stars(), self.teff)
+            point = self._strip_point()
             self.param.update(log_period=self._clipped("log_period", math.log10(point.period)),
                               abs_mag=self._clipped("abs_mag", point.abs_mag))
 
@@ -475,17 +484,16 @@ class Explorer(param.Parameterized):
         if self.star_class != "RRLYR":
             return ""
         if self.lesson_active:
-            point = strip_point(self.lesson_stars(), self.teff)
+            point = self._strip_point()
             return f"{point.mode} ({100 * point.mode_probability:.0f} % of {point.neighbours} real stars at this Teff)"
         return f"{mode_of_period(period)} by its period"
 
     def _nearest(self) -> dict:
         """The real training star nearest in the parameters the class uses, and where it sits."""
         key = (self.star_class, self.band)
-        if key not in self._rows:  # the class's curves in the band: a search among hundreds, not all
-            self._rows[key] = self._latents[(self._latents["cls"] == self.star_class)
-                                            & (self._latents["band"] == self.band)]
-        row = nearest_star(self._rows[key], self.star_class, self.band, self.physics())
+        if key not in self._nearest_index:
+            self._nearest_index[key] = NearestStars(self._latents, self.star_class, self.band)
+        row = self._nearest_index[key].to(self.physics())
         key = (row["star"], self.band)
         if key not in self._shapes:
             z = row[latent_columns(self._latents)].to_numpy(float)[None]

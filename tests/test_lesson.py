@@ -7,8 +7,8 @@ import pytest
 
 from pelsvae_core import load_model
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NEIGHBOURS,
-                                            RRC_MAX_PERIOD, lesson_band, mode_of_period,
-                                            nearest_star, strip_point, strip_stars,
+                                            RRC_MAX_PERIOD, NearestStars, lesson_band,
+                                            mode_of_period, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, shape_parameters
 
@@ -64,15 +64,16 @@ def test_where_axes_per_class():
     assert where_axes(("log_period",), "ECL") == ("period", None)
 
 
-def test_nearest_star_in_the_parameters_given_and_band():
+def test_the_nearest_star_in_the_parameters_given_and_band():
     table = latents([("a", "RRLYR", "g", 0.6, 6800, 0.5, "train", 0.1),
                      ("b", "RRLYR", "g", 0.3, 8200, 0.4, "train", 0.3),
                      ("c", "RRLYR", "r", 0.3, 8200, 0.4, "train", 0.3),
                      ("d", "RRLYR", "g", 0.31, 8210, 0.4, "test", 0.3)])
-    assert nearest_star(table, "RRLYR", "g", {"teff": 8000, "log_period": np.log10(0.32)})["star"] == "b"
-    assert nearest_star(table, "RRLYR", "g", {"log_period": np.log10(0.58)})["star"] == "a"
+    stars = NearestStars(table, "RRLYR", "g")
+    assert stars.to({"teff": 8000, "log_period": np.log10(0.32)})["star"] == "b"
+    assert stars.to({"log_period": np.log10(0.58)})["star"] == "a"
     with pytest.raises(ValueError, match="no real ECL"):
-        nearest_star(table, "ECL", "g", {"log_period": 0.0})
+        NearestStars(table, "ECL", "g")
 
 
 def test_the_shipped_model_morphs_along_the_strip():

@@ -138,19 +138,30 @@ def where_axes(parameters: tuple[str, ...], cls: str) -> tuple[str, str | None]:
     return "period", None
 
 
-def nearest_star(latents: pd.DataFrame, cls: str, band: str, values: dict[str, float]) -> pd.Series:
-    """The real training curve of ``cls`` in ``band`` nearest to ``values`` (teff, abs_mag,
-    log_period, as given), each parameter in units of its spread among those curves; the row
-    of ``latents`` (star, parameters and latent vector)."""
-    rows = latents[(latents["cls"] == cls) & (latents["band"] == band) & (latents["split"] == "train")]
-    if rows.empty:
-        raise ValueError(f"no real {cls} training star in band {band}")
-    columns = {"teff": rows["teff"], "abs_mag": rows["abs_mag"], "log_period": np.log10(rows["period"])}
-    distance = np.zeros(len(rows))
-    for name, value in values.items():
-        column = columns[name].to_numpy(float)
-        spread = np.nanstd(column) or 1.0
-        distance += np.nan_to_num((column - value) / spread, nan=np.inf) ** 2
-    if not np.isfinite(distance).any():
-        raise ValueError(f"no real {cls} training star in band {band} with these parameters")
-    return rows.iloc[int(np.argmin(distance))]
+class NearestStars:
+    """The real training curves of ``cls`` in ``band`` (rows of the latent table), indexed once
+    for :meth:`to`: the dashboard asks on every slider move, and filtering the whole table and
+    measuring the spreads each time cost more than the search itself."""
+
+    def __init__(self, latents: pd.DataFrame, cls: str, band: str):
+        self.rows = latents[(latents["cls"] == cls) & (latents["band"] == band)
+                            & (latents["split"] == "train")]
+        if self.rows.empty:
+            raise ValueError(f"no real {cls} training star in band {band}")
+        self.cls, self.band = cls, band
+        self._columns = {"teff": self.rows["teff"].to_numpy(float),
+                         "abs_mag": self.rows["abs_mag"].to_numpy(float),
+                         "log_period": np.log10(self.rows["period"].to_numpy(float))}
+        self._spreads = {name: np.nanstd(column) or 1.0 for name, column in self._columns.items()
+                         if np.isfinite(column).any()}
+
+    def to(self, values: dict[str, float]) -> pd.Series:
+        """The row nearest to ``values`` (teff, abs_mag, log_period, as given), each parameter in
+        units of its spread among these curves."""
+        distance = np.zeros(len(self.rows))
+        for name, value in values.items():
+            column = self._columns[name]
+            distance += np.nan_to_num((column - value) / self._spreads.get(name, 1.0), nan=np.inf) ** 2
+        if not np.isfinite(distance).any():
+            raise ValueError(f"no real {self.cls} training star in band {self.band} with these parameters")
+        return self.rows.iloc[int(np.argmin(distance))]
