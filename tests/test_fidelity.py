@@ -50,6 +50,19 @@ def test_two_sample_table_scores_the_target_against_the_own_fourier_reference():
     assert table.loc["C", "target"] == "n/a"
     assert table.loc["B", "accuracy"] > 0.97 and abs(table.loc["A", "own_fourier_8"] - 0.5) < 0.1
     assert table.loc["A", "n_real"] == 120 and table.loc["A", "n_stars"] == 60
+    # each accuracy on all curves has its standard error over the folds; the verdict its
+    # distance from the limit in those errors: B far beyond it; A's near-copies score exactly
+    # 0.5 in every fold, an error of zero, and then no distance is claimed
+    for name in rivals:
+        assert (table[name + "_se"] >= 0).all() and (table[name + "_se"] < 0.1).all()
+    assert table.loc["B", "target_sigma"] > 2
+    assert table.loc["A", "accuracy_se"] == 0 and np.isnan(table.loc["A", "target_sigma"])
+
+
+def test_the_standard_error_over_folds():
+    """The sample standard deviation of the fold accuracies over the root of their number."""
+    assert fidelity.standard_error(np.array([0.5, 0.6, 0.7, 0.6, 0.6])) == pytest.approx(
+        np.sqrt(0.02 / 4) / np.sqrt(5))
 
 
 def shapes(coeffs: np.ndarray) -> pd.DataFrame:

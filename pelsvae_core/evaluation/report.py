@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from .fidelity import (COVERED_GAP, MARGIN, MIN_BIN_STARS, SLOPE_TOLERANCE, SPREAD_TOLERANCE,
-                       TARGET_CURVES)
+from .fidelity import (COVERED_GAP, FOLDS, MARGIN, MIN_BIN_STARS, SLOPE_TOLERANCE,
+                       SPREAD_TOLERANCE, TARGET_CURVES)
 from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
 
@@ -102,6 +102,13 @@ def table(header: list[str], rows: list[list]) -> list[str]:
             + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
 
 
+def _with_error(value: float, error: float | None) -> float | str:
+    """``value ± error`` with three decimals, or the value alone (for :func:`table`) without one."""
+    if error is None or not math.isfinite(error) or not math.isfinite(value):
+        return value
+    return f"{value:.3f} ± {error:.3f}"
+
+
 def verdict(met) -> str:
     """A target's outcome in words."""
     return "met" if met else "not met"
@@ -111,8 +118,13 @@ def two_sample_lines(rows: list[dict]) -> list[str]:
     """The grouped two-sample test beside its references and its control, on all curves and
     on the well-covered ones, with the target per class."""
     def cells(r: dict, prefix: str) -> list:
-        return [r.get(prefix + k, float("nan")) for k in
-                ("accuracy", "reconstructed", "own_fourier_8", "other_star_fourier_8")]
+        return [_with_error(r.get(prefix + k, float("nan")), r.get(prefix + k + "_se"))
+                for k in ("accuracy", "reconstructed", "own_fourier_8", "other_star_fourier_8")]
+
+    def target(r: dict) -> str:
+        sigma = r.get("target_sigma", float("nan"))
+        return r["target"] if r["target"] == "n/a" or not math.isfinite(sigma) else \
+            f"{r['target']} ({sigma:+.1f} σ)"
 
     return [f"Folds grouped by star. `reconstructed`: encode -> decode at the same phases; `own "
             "Fourier 8`: the star's own 8th-order Fourier fit; `other star`: the own fit of "
@@ -127,12 +139,16 @@ def two_sample_lines(rows: list[dict]) -> list[str]:
             f"{COVERED_GAP}): a gap lets the test's order-6 fit follow the star's own points "
             "around it, which no generated curve can copy. Target (classes of at least "
             f"{TARGET_CURVES} test curves): generated and reconstructed <= own Fourier 8 + "
-            f"{MARGIN} on all curves.", "",
+            f"{MARGIN} on all curves. ± is the standard error over the {FOLDS} folds; beside the "
+            "verdict, how far the worse of generated and reconstructed lies beyond the limit "
+            "(negative: inside it) in standard errors of that difference: within about 2 σ, "
+            "another evaluation of the same model can give the other verdict (the folds follow "
+            "the test curves' order, the generated curves their seeds).", "",
             *table(["class", "test curves (stars)", "generated", "reconstructed", "own Fourier 8",
                     "other star", "covered curves", "generated", "reconstructed",
                     "own Fourier 8", "other star", "target"],
                    [[r["class"], f"{r['n_real']} ({r['n_stars']})", *cells(r, ""),
-                     r.get("covered_n_real", 0), *cells(r, "covered_"), r["target"]]
+                     r.get("covered_n_real", 0), *cells(r, "covered_"), target(r)]
                     for r in rows])]
 
 
