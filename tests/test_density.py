@@ -155,6 +155,16 @@ def test_without_mean_adjustment_each_kernel_is_a_neighbours_own_target(kernel_l
     np.testing.assert_allclose(restored.mean(query), plain.mean(query))
 
 
+def test_each_kernel_gives_back_the_training_row_it_was_made_from(kernel_linear_gaussian):
+    """``kernel_targets`` undoes the standardisation, the mean network and the whitening: row i
+    is training target i (to the single precision the kernels are stored in), adjusted or
+    not, which is what lets a benchmark decode each donor's latent vector."""
+    _, y = linear_gaussian_data()
+    scale = np.abs(y).max()
+    np.testing.assert_allclose(kernel_linear_gaussian.kernel_targets(), y, atol=1e-5 * scale)
+    np.testing.assert_allclose(kernel_linear_gaussian.unadjusted().kernel_targets(), y, atol=1e-5 * scale)
+
+
 def test_one_stars_samples_share_their_kernel_weights_and_draw_as_if_each_had_its_own(
         kernel_linear_gaussian):
     """Rows with the same inputs (one star's samples) get their kernel weights once, and draw

@@ -103,6 +103,13 @@ class KernelDensity:
         return KernelDensity({**{k: v for k, v in a.items() if not k.startswith(MEAN_PREFIX)},
                               "residuals": targets.astype(np.float32)})
 
+    def kernel_targets(self) -> np.ndarray:
+        """Each kernel's target (n, D) in the targets' own units: the training row it was made
+        from (its latent vector and log10 amplitude)."""
+        centre = (forward(self.arrays, self._centres, MEAN_PREFIX) if self.adjusted
+                  else np.zeros((len(self._centres), self.dims)))
+        return self._to_targets(self._residuals, centre)
+
     @cached_property
     def _centres(self) -> np.ndarray:
         """The kernels' inputs in double precision (stored in single), converted once."""
