@@ -29,6 +29,25 @@ def fit(phase: np.ndarray, mag: np.ndarray, err: np.ndarray | None = None,
     return coeffs
 
 
+def fit_by_bic(phase: np.ndarray, mag: np.ndarray, err: np.ndarray | None = None,
+               max_order: int = 8) -> np.ndarray:
+    """:func:`fit` at the order, up to ``max_order``, that the points support: the least
+    Bayesian information criterion for a Gaussian of unknown variance, n ln(chi^2 / n) + k ln n
+    with k = 2K + 1 coefficients (Schwarz 1978, Ann. Stat. 6, 461). The unknown-variance form
+    because quoted errors are not the real scatter (OGLE's are too small, Catalina's too
+    large: :func:`pelsvae_core.physics.noise.scatter_ratio`), and a chi^2 in them would pick
+    high orders wherever the errors are underestimated."""
+    weights = np.ones_like(mag, dtype=float) if err is None else 1.0 / np.asarray(err, dtype=float)
+    n, best = len(phase), None
+    for order in range(1, max(1, min(max_order, (n - 1) // 2 - 1)) + 1):
+        coeffs = fit(phase, mag, err, order)
+        chi2 = float((((mag - evaluate(coeffs, phase)) * weights) ** 2).sum())
+        score = n * np.log(max(chi2, np.finfo(float).tiny) / n) + (2 * order + 1) * np.log(n)
+        if best is None or score < best[0]:
+            best = (score, coeffs)
+    return best[1]
+
+
 def evaluate(coeffs: np.ndarray, phase: np.ndarray) -> np.ndarray:
     order = (len(coeffs) - 1) // 2
     return design_matrix(phase, order) @ coeffs

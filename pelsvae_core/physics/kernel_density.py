@@ -287,11 +287,15 @@ def kernel_log_prob(white: np.ndarray, log_w: np.ndarray, residuals: np.ndarray,
 
 def fit_kernel_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
                        hidden: tuple[int, ...] = HIDDEN, seed: int = 0, progress: bool = False,
-                       desc: str = KIND) -> KernelDensity:
+                       desc: str = KIND, kernels: np.ndarray | None = None) -> KernelDensity:
     """Fit the kernel density of ``y`` (n, D) given ``x`` (n, p): the mean network as for the
     mixture density (:func:`.density.fit_mean_network`, early stopping on a by-star holdout),
-    then the input bandwidth (:func:`choose_input_bandwidth`). All rows are the kernels of
-    the result."""
+    then the input bandwidth (:func:`choose_input_bandwidth`), both from every row. The rows
+    in ``kernels`` (a mask; default all) are the kernels of the result: the rows a draw may
+    start from (:func:`pelsvae_core.physics.latent_fit.faithful_rows` says why not all)."""
+    kernels = np.ones(len(x), dtype=bool) if kernels is None else np.asarray(kernels, dtype=bool)
+    if kernels.shape != (len(x),) or not kernels.any():
+        raise ValueError(f"{desc}: kernels must be a mask of the {len(x)} rows with at least one set")
     data = standardised_fit_data(x, y, groups, seed, desc)
     with one_torch_thread():
         mean_arrays, residual = fit_mean_network(data, hidden, progress, desc)
@@ -301,8 +305,9 @@ def fit_kernel_density(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
     white = solve_lower(tril, residual)
     # the kernels in single precision: half the folder space, and their positions are known to
     # far less than 1e-7 of their spread
-    return KernelDensity({**data.scales, **mean_arrays, "centres": data.xs.numpy().astype(np.float32),
-                          "residuals": white.astype(np.float32), "tril": tril,
+    return KernelDensity({**data.scales, **mean_arrays,
+                          "centres": data.xs.numpy()[kernels].astype(np.float32),
+                          "residuals": white[kernels].astype(np.float32), "tril": tril,
                           "bandwidth_x": np.array(choose_input_bandwidth(data, white)),
                           "bandwidth_y": np.array(TARGET_BANDWIDTH)})
 

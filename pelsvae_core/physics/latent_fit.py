@@ -23,6 +23,7 @@ subtype model by its accuracy beside that of always naming the commonest subtype
 """
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +33,7 @@ from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from .. import fourier
 from ..data.dataset import TrainingSet
 from .classes import PARAMETERS, ClassPhysics, describe_class, physics_matrix
 from .density import KIND as MIXTURE_KIND
@@ -41,6 +43,7 @@ from .kernel_density import KernelDensity, fit_kernel_density
 from .regressors import DENSITY_KINDS, KINDS, Predictor, make_estimator, with_dummy
 from .subtype_model import SubtypeModel, fit_subtype_model
 
+log = logging.getLogger(__name__)
 #: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
 REPEATS = 10
 #: The fits learn the latent vectors of the training curves' own Fourier fits of this order (the
@@ -51,6 +54,17 @@ REPEATS = 10
 #: ECL 0.617 -> 0.592, LPV 0.695 -> 0.583, RRLYR 0.681 -> 0.636. Order 8: the reference the
 #: same test scores near 0.5 (:mod:`pelsvae_core.evaluation.fidelity`).
 TARGET_ORDER = 8
+#: Phases on which a kernel donor's decoded shape is compared with its own curve
+#: (:func:`faithful_rows`).
+DONOR_PHASES = np.linspace(0.0, 1.0, 256, endpoint=False)
+#: How far, in standard errors of a curve's own Fourier fit, its decoded latent vector may
+#: depart from that fit over the whole cycle (RMS) for the curve to start kernel draws
+#: (:func:`faithful_rows`). Measured on models/default (validation split, the CEP kernel
+#: refitted, grouped two-sample accuracy of generated V / I curves): every donor 0.642 /
+#: 0.531; at most 3: 0.582 / 0.529; 5: 0.607 / 0.542; 8: 0.607 / 0.537. At 3, every band of
+#: every class keeps kernels (the fewest: RR Lyrae in Gaia BP and RP, 35 of 64 and 30 of 57);
+#: a fixed 0.03 mag (normalised) did as well for the Cepheids but kept no BP or RP curve.
+DONOR_SIGMAS = 3.0
 #: Draws per validation curve for the coverage of the 16-84 % interval.
 COVERAGE_DRAWS = 100
 #: The fit of each conditional density kind (:data:`.regressors.DENSITY_KINDS`).
@@ -66,6 +80,7 @@ class Rows(NamedTuple):
     logvar: np.ndarray         # posterior log-variance
     log_amplitude: np.ndarray  # log10 amplitude (mag)
     stars: np.ndarray          # star keys
+    faithful: np.ndarray       # (n,) bool: may start kernel draws (:func:`faithful_rows`)
 
     def density_x(self, info: ClassPhysics) -> np.ndarray:
         """The density's inputs: :attr:`x` and the subtype one-hot."""
@@ -89,7 +104,55 @@ def class_rows(decoder, data: TrainingSet, info: ClassPhysics,
         return None
     mu, logvar = decoder.encode(part if target_order is None else part.smoothed(target_order))
     x = info.regressor_inputs(physics[keep], [data.bands[b] for b in part.band])
-    return Rows(x, part.subtype, mu, logvar, np.log10(part.amplitude.astype(np.float64)), part.star_key)
+    return Rows(x, part.subtype, mu, logvar, np.log10(part.amplitude.astype(np.float64)), part.star_key,
+                faithful_rows(decoder, part, mu))
+
+
+def whole_cycle_departure(decoder, part: TrainingSet, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per curve, the RMS over :data:`DONOR_PHASES` of its decoded latent vector ``mu`` less its
+    own Fourier fit (:func:`pelsvae_core.fourier.fit_by_bic` on its observations), both about
+    their means, in normalised magnitudes; and that fit's standard error, as an RMS over its
+    observations: the RMS residual times sqrt(k / n) for k coefficients and n points (the
+    hat matrix of a least-squares fit has trace k, so its fitted values have mean variance
+    sigma^2 k / n; Hoaglin & Welsch 1978, Am. Stat. 32, 17)."""
+    decoded = np.empty((len(part), DONOR_PHASES.size))
+    for b in np.unique(part.band):
+        rows = part.band == b
+        decoded[rows] = decoder.decode(mu[rows], part.cls[rows], np.tile(DONOR_PHASES, (rows.sum(), 1)),
+                                       part.bands[b])[0]
+    own = np.empty_like(decoded)
+    standard_error = np.empty(len(part))
+    for i, m in enumerate(part.mask):
+        phase, mag = part.phase[i][m], part.mag[i][m]
+        coeffs = fourier.fit_by_bic(phase, mag, part.err[i][m], TARGET_ORDER)
+        own[i] = fourier.evaluate(coeffs, DONOR_PHASES)
+        residual = mag - fourier.evaluate(coeffs, phase)
+        standard_error[i] = np.sqrt(np.mean(residual ** 2) * coeffs.size / phase.size)
+    difference = (decoded - decoded.mean(1, keepdims=True)) - (own - own.mean(1, keepdims=True))
+    return np.sqrt((difference ** 2).mean(1)), standard_error
+
+
+def faithful_rows(decoder, part: TrainingSet, mu: np.ndarray) -> np.ndarray:
+    """Which curves' latent vectors decode to their own curve over the whole cycle, within
+    :data:`DONOR_SIGMAS` standard errors of their own fit (:func:`whole_cycle_departure`),
+    not only at the phases they were observed at: the curves a kernel draw may start from.
+
+    Why: the kernel density generates a star by moving a training curve's latent vector to new
+    physics. The decoder is free between a curve's observations, and for sparse curves
+    (OGLE's LMC Cepheids in V: 36-86 points against 300 in I) it puts detail there that no
+    point constrains (power in harmonics 7-12 5-23x that of the same stars in I,
+    ``benchmarks/donor_detail.py``); moved to another star and seen at its phases, that detail
+    is what made generated V Cepheids easy to tell from real ones (:data:`DONOR_SIGMAS`).
+    In standard errors, not magnitudes, so that noisy curves (Gaia BP and RP, Catalina's
+    Miras) are held to what their points can say. A class none of whose curves passes keeps
+    them all (a warning says so)."""
+    departure, standard_error = whole_cycle_departure(decoder, part, mu)
+    faithful = departure <= DONOR_SIGMAS * standard_error
+    if not faithful.any():
+        log.warning("no curve of %d decodes within %g standard errors of its own fit; every one "
+                    "stays a kernel", len(part), DONOR_SIGMAS)
+        return np.ones(len(part), dtype=bool)
+    return faithful
 
 
 def _regression_set(x, mu, logvar, log_amplitude, repeats: int, rng: np.random.Generator):
@@ -108,8 +171,13 @@ def _fit_kind(kind: str, rows: Rows, info: ClassPhysics, seed: int, repeats: int
     paper's kinds all see the same regression set, drawn under ``seed``. A density of a class
     with subtypes is told them, and carries P(subtype | physics, band) (:mod:`.subtype_model`)."""
     if kind in DENSITY_KINDS:
+        kernels = {"kernels": rows.faithful} if kind == KERNEL_KIND else {}
         density = DENSITY_FITS[kind](rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
-                                     rows.stars, seed=seed, progress=progress, desc=desc)
+                                     rows.stars, seed=seed, progress=progress, desc=desc, **kernels)
+        if kernels:
+            log.info("%s: %d of %d training curves start kernel draws (the others depart more than "
+                     "%g standard errors from their own fit)", desc, rows.faithful.sum(),
+                     len(rows.faithful), DONOR_SIGMAS)
         if info.subtypes:
             known, labels = rows.known_subtypes(info)
             density.arrays.update(fit_subtype_model(rows.x[known], labels, len(info.subtypes)).prefixed())
