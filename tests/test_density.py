@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from pelsvae_core.physics import density
+from pelsvae_core.data.dataset import TrainingSet
+from pelsvae_core.physics import density, latent_fit
 from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
 from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp, build_network,
                                           categorical, fit_density, forward, mixture_log_prob,
@@ -163,6 +164,58 @@ def test_each_kernel_gives_back_the_training_row_it_was_made_from(kernel_linear_
     scale = np.abs(y).max()
     np.testing.assert_allclose(kernel_linear_gaussian.kernel_targets(), y, atol=1e-5 * scale)
     np.testing.assert_allclose(kernel_linear_gaussian.unadjusted().kernel_targets(), y, atol=1e-5 * scale)
+
+
+def test_only_the_rows_named_become_kernels_and_the_rest_still_teach_the_mean():
+    """``kernels`` keeps those rows as the draws' starting points; the mean network and the
+    bandwidth still learn from every row, so the two fits share them; no kernel is an error."""
+    x, y = linear_gaussian_data()
+    every = fit_kernel_density(x, y, np.arange(3000), hidden=(8,))
+    chosen = np.arange(3000) % 3 == 0
+    some = fit_kernel_density(x, y, np.arange(3000), hidden=(8,), kernels=chosen)
+    np.testing.assert_allclose(some.kernel_targets(), y[chosen], atol=1e-5 * np.abs(y).max())
+    assert float(some.arrays["bandwidth_x"]) == float(every.arrays["bandwidth_x"])
+    np.testing.assert_array_equal(some.arrays[MEAN_PREFIX + "w_out"], every.arrays[MEAN_PREFIX + "w_out"])
+    with pytest.raises(ValueError, match="at least one"):
+        fit_kernel_density(x, y, np.arange(3000), hidden=(8,), kernels=np.zeros(3000, bool))
+
+
+class WigglingDecoder:
+    """A stand-in decoder: latent (k, w) decodes to the k-th test shape plus a harmonic-10
+    ripple of amplitude w, which no observed phase of the test curves constrains."""
+
+    shapes = (lambda p: 0.5 + 0.4 * np.cos(2 * np.pi * p),
+              lambda p: 0.5 + 0.3 * np.sin(2 * np.pi * p) + 0.15 * np.sin(4 * np.pi * p))
+
+    def decode(self, z, cls, phases, band):
+        curves = np.array([self.shapes[int(k)](p) for k, p in zip(z[:, 0], phases)])
+        return curves + z[:, 1:2] * np.sin(20 * np.pi * phases), None
+
+
+def test_a_donor_must_decode_to_its_own_curve_over_the_whole_cycle(caplog):
+    """A curve whose latent decodes to its own shape is a kernel donor; one whose decoded curve
+    matches at its points but ripples between them by much more than its fit's standard
+    error is not; and a class with no faithful curve keeps them all, with a warning."""
+    rng = np.random.default_rng(0)
+    n, points = 8, 40
+    phase = np.sort(rng.uniform(0, 1, (n, points)), axis=1)
+    shape = np.arange(n) % 2
+    mag = np.array([WigglingDecoder.shapes[k](p) for k, p in zip(shape, phase)])
+    mag += 0.01 * rng.standard_normal(mag.shape)
+    part = TrainingSet(phase=phase, mag=mag, err=np.full_like(mag, 0.01), mask=np.ones_like(mag, bool),
+                       cls=np.zeros(n, int), band=np.zeros(n, int), teff=np.full(n, np.nan),
+                       abs_mag=np.full(n, np.nan), log_period=np.zeros(n), amplitude=np.ones(n),
+                       mean_mag=np.zeros(n), split=np.full(n, "train"), star_key=np.arange(n).astype(str),
+                       augmented=np.zeros(n, bool), classes=("X",), bands=("g",))
+    ripple = np.where(np.arange(n) < n // 2, 0.0, 0.05)
+    mu = np.column_stack([shape, ripple])
+    departure, standard_error = latent_fit.whole_cycle_departure(WigglingDecoder(), part, mu)
+    np.testing.assert_allclose(standard_error, 0.01 * np.sqrt(np.where(shape == 0, 3, 5) / points), rtol=0.3)
+    np.testing.assert_allclose(departure[ripple > 0], 0.05 / np.sqrt(2), rtol=0.1)
+    np.testing.assert_array_equal(latent_fit.faithful_rows(WigglingDecoder(), part, mu), ripple == 0)
+    with caplog.at_level("WARNING"):
+        kept = latent_fit.faithful_rows(WigglingDecoder(), part, np.column_stack([shape, np.full(n, 0.05)]))
+    assert kept.all() and "every one stays a kernel" in caplog.text
 
 
 def test_one_stars_samples_share_their_kernel_weights_and_draw_as_if_each_had_its_own(

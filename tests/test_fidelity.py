@@ -222,3 +222,18 @@ def test_largest_phase_gap_goes_around_the_cycle_and_ignores_masked_points():
     np.testing.assert_allclose(fidelity.largest_phase_gap(phase, mask), [0.05, 0.35, 0.4])
     mask[1, -1] = False                                    # without 0.95: 0.6 -> 1.1
     assert fidelity.largest_phase_gap(phase, mask)[1] == pytest.approx(0.5)
+
+
+def test_the_fourier_order_is_the_one_the_points_support_whatever_the_quoted_errors():
+    """:func:`fourier.fit_by_bic`: three harmonics under small noise, one where noise swamps
+    the others, the same order when the quoted errors are ten times too small (the BIC of an
+    unknown variance), and never more coefficients than points."""
+    rng = np.random.default_rng(1)
+    phase = rng.uniform(0, 1, 80)
+    curve = np.sin(2 * np.pi * phase) + 0.3 * np.cos(6 * np.pi * phase)
+    for noise, order in ((0.02, 3), (1.5, 1)):
+        mag = curve + noise * rng.standard_normal(80)
+        for quoted in (noise, noise / 10):
+            coeffs = fourier.fit_by_bic(phase, mag, np.full(80, quoted))
+            assert (coeffs.size - 1) // 2 == order
+    assert fourier.fit_by_bic(phase[:6], curve[:6], None).size < 6
