@@ -38,8 +38,8 @@ def test_two_sample_table_scores_the_target_against_the_own_fourier_reference():
     copy = real + rng.normal(0, 1e-3, real.shape)
     generated = np.where((classes == "B")[:, None], real + 3.0, copy)
     covered = np.arange(len(classes)) % 4 != 0
-    rivals = {"accuracy": generated, "reconstructed": copy, "own_fourier_8": copy,
-              "other_star_fourier_8": real + 3.0}
+    rivals = {"accuracy": [generated, generated.copy()],  # two draws (here alike)
+              "reconstructed": copy, "own_fourier_8": copy, "other_star_fourier_8": real + 3.0}
     table = fidelity.two_sample_table(real, rivals, classes, stars, covered).set_index("class")
     assert list(table.index) == ["A", "B", "C"]
     # the control and the well-covered subset are scored too, and the target does not read them
@@ -57,6 +57,23 @@ def test_two_sample_table_scores_the_target_against_the_own_fourier_reference():
         assert (table[name + "_se"] >= 0).all() and (table[name + "_se"] < 0.1).all()
     assert table.loc["B", "target_sigma"] > 2
     assert table.loc["A", "accuracy_se"] == 0 and np.isnan(table.loc["A", "target_sigma"])
+
+
+def test_a_rival_drawn_several_times_is_scored_on_every_draw():
+    """A list of independent draws: the mean of their accuracies, with an error no smaller
+    than the folds' and grown by the draws' spread; one draw in a list scores as the array."""
+    rng = np.random.default_rng(2)
+    real, stars = rng.normal(size=(200, 6)), np.arange(200).astype(str)
+    draws = [real + shift for shift in (0.2, 0.5, 0.8)]
+    each = [fidelity.two_sample_folds(real, draw, stars) for draw in draws]
+    accuracy, error = fidelity.rival_accuracy(real, draws, stars)
+    assert accuracy == pytest.approx(np.mean([f.mean() for f in each]))
+    assert min(f.mean() for f in each) < accuracy < max(f.mean() for f in each)
+    spread = np.std([f.mean() for f in each], ddof=1) / np.sqrt(3)
+    assert error == pytest.approx(np.hypot(np.sqrt(np.mean([fidelity.standard_error(f) ** 2 for f in each])),
+                                           spread))
+    assert error > spread
+    assert fidelity.rival_accuracy(real, [draws[0]], stars) == fidelity.rival_accuracy(real, draws[0], stars)
 
 
 def test_the_standard_error_over_folds():

@@ -6,8 +6,8 @@ import math
 
 import pandas as pd
 
-from .fidelity import (COVERED_GAP, FOLDS, MARGIN, MIN_BIN_STARS, SLOPE_TOLERANCE,
-                       SPREAD_TOLERANCE, TARGET_CURVES)
+from .fidelity import (COVERED_GAP, FOLDS, GENERATED_DRAWS, MARGIN, MIN_BIN_STARS,
+                       SLOPE_TOLERANCE, SPREAD_TOLERANCE, TARGET_CURVES)
 from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
 
@@ -139,8 +139,9 @@ def two_sample_lines(rows: list[dict]) -> list[str]:
             f"{COVERED_GAP}): a gap lets the test's order-6 fit follow the star's own points "
             "around it, which no generated curve can copy. Target (classes of at least "
             f"{TARGET_CURVES} test curves): generated and reconstructed <= own Fourier 8 + "
-            f"{MARGIN} on all curves. ± is the standard error over the {FOLDS} folds; beside the "
-            "verdict, how far the worse of generated and reconstructed lies beyond the limit "
+            f"{MARGIN} on all curves. Generated: the mean over {GENERATED_DRAWS} independent draws "
+            f"of the curves. ± is the standard error over the {FOLDS} folds, and for generated "
+            "curves also over the draws; beside the verdict, how far the worse of generated and reconstructed lies beyond the limit "
             "(negative: inside it) in standard errors of that difference: within about 2 σ, "
             "another evaluation of the same model can give the other verdict (the folds follow "
             "the test curves' order, the generated curves their seeds).", "",
