@@ -44,6 +44,7 @@ from .regressors import DENSITY_KINDS, KINDS, Predictor, make_estimator, with_du
 from .subtype_model import SubtypeModel, fit_subtype_model
 
 log = logging.getLogger(__name__)
+
 #: Paper Sect. 4.2 uses 100 dummy repeats x 10 latent draws per star; fewer keep the forests small.
 REPEATS = 10
 #: The fits learn the latent vectors of the training curves' own Fourier fits of this order (the
@@ -63,7 +64,7 @@ DONOR_PHASES = np.linspace(0.0, 1.0, 256, endpoint=False)
 #: refitted, grouped two-sample accuracy of generated V / I curves): every donor 0.642 /
 #: 0.531; at most 3: 0.582 / 0.529; 5: 0.607 / 0.542; 8: 0.607 / 0.537. At 3, every band of
 #: every class keeps kernels (the fewest: RR Lyrae in Gaia BP and RP, 35 of 64 and 30 of 57);
-#: a fixed 0.03 mag (normalised) did as well for the Cepheids but kept no BP or RP curve.
+#: a fixed 0.03 (normalised magnitudes) did as well for the Cepheids but kept no BP or RP curve.
 DONOR_SIGMAS = 3.0
 #: Draws per validation curve for the coverage of the 16-84 % interval.
 COVERAGE_DRAWS = 100
