@@ -22,7 +22,8 @@ from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp
                                           mlp_arrays, network_arrays, standardised_inputs)
 from pelsvae_core.physics.kernel_density import (SAMPLING_FLOOR, KernelDensity, fit_kernel_density,
                                                  log_weights, sampling_weights, shrink_factor)
-from pelsvae_core.physics.regressors import KINDS, PAPER_KINDS, Predictor, load_predictors, save_predictors
+from pelsvae_core.physics.regressors import (DENSITY_KINDS, KINDS, PAPER_KINDS, Predictor, load_predictors,
+                                             save_predictors)
 
 
 def linear_gaussian_data() -> tuple[np.ndarray, np.ndarray]:
@@ -437,15 +438,16 @@ def test_a_folder_without_recorded_amplitudes_falls_back_to_the_physical_bound()
 
 
 def test_the_density_generates_by_default_where_fitted_and_old_folders_keep_the_forest(small_model):
-    physics = small_model.physics
-    assert physics.fitted_kinds() == KINDS and physics.default_regressor == "mdn"
-    assert small_model.draw("CEP", period=5.0, n_samples=2, band="I").regressor == "mdn"
+    physics = small_model.physics  # the density its fit chose (pipeline.choose_generator)
+    assert physics.fitted_kinds() == KINDS and physics.preferred in DENSITY_KINDS
+    assert physics.default_regressor == physics.preferred
+    assert small_model.draw("CEP", period=5.0, n_samples=2, band="I").regressor == physics.preferred
     # a folder fitted before the density existed: only the paper's three, the forest by default
     old = dataclasses.replace(physics, predictors={k: v for k, v in physics.predictors.items()
                                                    if k.partition("/")[2] in PAPER_KINDS})
     assert old.fitted_kinds() == PAPER_KINDS and old.default_regressor == "rf"
     # one class without its density: that class draws with the forest, the others keep theirs
     mixed = dataclasses.replace(physics, predictors={k: v for k, v in physics.predictors.items()
-                                                     if k != "CEP/mdn"})
+                                                     if k != f"CEP/{physics.preferred}"})
     assert mixed.default_regressor == "rf"
-    assert (mixed.default_for("CEP"), mixed.default_for("RRLYR")) == ("rf", "mdn")
+    assert (mixed.default_for("CEP"), mixed.default_for("RRLYR")) == ("rf", physics.preferred)

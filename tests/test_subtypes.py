@@ -18,7 +18,7 @@ from pelsvae_core import fourier, load_model
 from pelsvae_core.model import storage
 from pelsvae_core.physics.classes import ClassPhysics, class_subtypes
 from pelsvae_core.physics.density import MEAN_PREFIX, MixtureDensity
-from pelsvae_core.physics.regressors import load_predictors, save_predictors
+from pelsvae_core.physics.regressors import DENSITY_KINDS, load_predictors, save_predictors
 from pelsvae_core.physics.subtype_model import PREFIX, SubtypeModel, fit_subtype_model
 from pelsvae_core.simulate import curves
 from pelsvae_core.simulate.errors import SimulationError
@@ -107,14 +107,18 @@ def test_the_small_model_learns_its_subtypes_and_reports_how_well(small_model):
     assert tuple(small_model.parameters()["RRLYR"]["subtypes"]) == ("RRab", "RRc")
 
 
-def test_a_given_subtype_changes_the_curves_as_the_mode_does(small_model):
-    """At 0.35 d, where both modes occur: RRc (first overtone) curves are more sinusoidal (lower
-    R21) and of smaller amplitude than RRab (fundamental) ones."""
-    kwargs = dict(period=0.35, n_samples=300, band="g", seed=0)
-    rrab = small_model.draw("RRLYR", subtype="RRab", **kwargs)
-    rrc = small_model.draw("RRLYR", subtype="RRc", **kwargs)
+@pytest.mark.parametrize("regressor", DENSITY_KINDS)
+def test_a_given_subtype_changes_the_curves_as_the_mode_does(regressor):
+    """At 0.35 d, where both modes occur, on the shipped model with either density: RRc (first
+    overtone) curves are more sinusoidal (lower R21) and of smaller amplitude than RRab
+    (fundamental) ones. (The small test model's decoder is too little trained to show the
+    shape: its R21 is ~0.10 for either mode.)"""
+    model = load_model()
+    kwargs = dict(period=0.35, n_samples=300, band="g", seed=0, regressor=regressor)
+    rrab = model.draw("RRLYR", subtype="RRab", **kwargs)
+    rrc = model.draw("RRLYR", subtype="RRc", **kwargs)
     assert set(rrab.subtype) == {"RRab"} and set(rrc.subtype_source) == {"given"}
-    assert np.median(r21(rrc)) < np.median(r21(rrab))
+    assert np.median(r21(rrc)) < 0.6 * np.median(r21(rrab))
     assert np.median(rrc.amplitude) < 0.8 * np.median(rrab.amplitude)
 
 
@@ -204,7 +208,9 @@ def test_a_folder_from_before_subtypes_loads_and_generates(small_model, tmp_path
     folder = small_model.folder
     metadata = json.loads((folder / storage.METADATA).read_text())
     classes = metadata["physics"]["classes"]
-    predictors = dict(small_model.physics.predictors)
+    metadata["physics"].pop("density", None)  # the choice of generator came later still,
+    predictors = {k: v for k, v in small_model.physics.predictors.items()  # and so did the kernel
+                  if not k.endswith("/kernel")}
     for cls, info in classes.items():
         if info.pop("subtypes", None):
             predictors[f"{cls}/mdn"] = old_density(predictors[f"{cls}/mdn"], len(small_model.class_physics[cls].subtypes))
