@@ -79,7 +79,7 @@ def main() -> None:
     c = data.classes.index(args.cls)
     with threadpool_limits(1):
         rows = class_rows(model.decoder, data.subset((data.split == "train") & ~data.augmented
-                                                     & (data.cls == c)), info)
+                                                     & (data.cls == c)), info, donors=True)
         first = len(info.parameters)
         bands = np.array(info.bands)[np.argmax(rows.x[:, first:first + len(info.bands)], axis=1)]
         share = np.empty(len(bands))

@@ -135,8 +135,9 @@ def rival_accuracy(real: np.ndarray, rival: np.ndarray | list[np.ndarray], stars
     return float(means.mean()), float(np.hypot(fold_error, np.std(means, ddof=1) / np.sqrt(len(means))))
 
 
-def two_sample_table(real: np.ndarray, rivals: dict[str, np.ndarray | list[np.ndarray]], classes: np.ndarray,
-                     stars: np.ndarray, covered: np.ndarray | None = None) -> pd.DataFrame:
+def two_sample_table(real: np.ndarray, rivals: dict[str, np.ndarray | list[np.ndarray]],
+                     classes: np.ndarray, stars: np.ndarray, covered: np.ndarray | None = None
+                     ) -> pd.DataFrame:
     """Per class with at least :data:`MIN_CURVES` curves: the grouped two-sample accuracy of
     the real curves' features (rows) against each rival's, named by its key in ``rivals`` (one
     feature array, or a list of them, one per independent draw: :func:`rival_accuracy`)

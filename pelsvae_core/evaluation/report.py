@@ -141,8 +141,9 @@ def two_sample_lines(rows: list[dict]) -> list[str]:
             f"{TARGET_CURVES} test curves): generated and reconstructed <= own Fourier 8 + "
             f"{MARGIN} on all curves. Generated: the mean over {GENERATED_DRAWS} independent draws "
             f"of the curves. ± is the standard error over the {FOLDS} folds, and for generated "
-            "curves also over the draws; beside the verdict, how far the worse of generated and reconstructed lies beyond the limit "
-            "(negative: inside it) in standard errors of that difference: within about 2 σ, "
+            "curves also over the draws; beside the verdict, how far the worse of generated and "
+            "reconstructed lies beyond the limit (negative: inside it) in standard errors of "
+            "that difference: within about 2 σ, "
             "another evaluation of the same model can give the other verdict (the folds follow "
             "the test curves' order, the generated curves their seeds).", "",
             *table(["class", "test curves (stars)", "generated", "reconstructed", "own Fourier 8",

@@ -45,8 +45,8 @@ from ..generation import predict_latents
 from ..physics.classes import PARAMETERS, physics_matrix
 from ..physics.noise import scatter_ratio
 from .fidelity import (COVERED_GAP, DENSE_ORDER, GENERATED_DRAWS, GRID, HERTZSPRUNG_EDGES,
-                       MIN_BIN_STARS, RR_LYRAE_EDGES, RR_LYRAE_MODES, SHAPES, SURVEY_ORDER, bulge_rr_lyrae, fit_many,
-                       fraction_inside, largest_phase_gap, leavitt_comparison,
+                       MIN_BIN_STARS, RR_LYRAE_EDGES, RR_LYRAE_MODES, SHAPES, SURVEY_ORDER,
+                       bulge_rr_lyrae, fit_many, fraction_inside, largest_phase_gap, leavitt_comparison,
                        lmc_fundamental_cepheids, progression, slope_comparison, spread_table,
                        two_sample_table)
 from .inference import inference_calibration

@@ -81,7 +81,7 @@ class Rows(NamedTuple):
     logvar: np.ndarray         # posterior log-variance
     log_amplitude: np.ndarray  # log10 amplitude (mag)
     stars: np.ndarray          # star keys
-    faithful: np.ndarray       # (n,) bool: may start kernel draws (:func:`faithful_rows`)
+    faithful: np.ndarray | None = None  # (n,) bool: may start kernel draws (:func:`faithful_rows`)
 
     def density_x(self, info: ClassPhysics) -> np.ndarray:
         """The density's inputs: :attr:`x` and the subtype one-hot."""
@@ -94,9 +94,11 @@ class Rows(NamedTuple):
 
 
 def class_rows(decoder, data: TrainingSet, info: ClassPhysics,
-               target_order: int | None = TARGET_ORDER) -> Rows | None:
+               target_order: int | None = TARGET_ORDER, donors: bool = False) -> Rows | None:
     """The class's curves with all its parameters in its bands (:class:`Rows`), their latent
-    vectors those of their own order-``target_order`` Fourier fits (None: of the curves)."""
+    vectors those of their own order-``target_order`` Fourier fits (None: of the curves);
+    ``donors``: also which may start kernel draws (:func:`faithful_rows`: a decode and Fourier
+    fits per curve, wanted for the rows a kernel density is fitted on, not for the others)."""
     columns = [PARAMETERS.index(p) for p in info.parameters]
     physics = physics_matrix(data)[:, columns]
     keep = np.isfinite(physics).all(axis=1) & np.isin(data.band, [data.bands.index(b) for b in info.bands])
@@ -106,7 +108,7 @@ def class_rows(decoder, data: TrainingSet, info: ClassPhysics,
     mu, logvar = decoder.encode(part if target_order is None else part.smoothed(target_order))
     x = info.regressor_inputs(physics[keep], [data.bands[b] for b in part.band])
     return Rows(x, part.subtype, mu, logvar, np.log10(part.amplitude.astype(np.float64)), part.star_key,
-                faithful_rows(decoder, part, mu))
+                faithful_rows(decoder, part, mu) if donors else None)
 
 
 def whole_cycle_departure(decoder, part: TrainingSet, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +177,7 @@ def _fit_kind(kind: str, rows: Rows, info: ClassPhysics, seed: int, repeats: int
         kernels = {"kernels": rows.faithful} if kind == KERNEL_KIND else {}
         density = DENSITY_FITS[kind](rows.density_x(info), np.column_stack([rows.mu, rows.log_amplitude]),
                                      rows.stars, seed=seed, progress=progress, desc=desc, **kernels)
-        if kernels:
+        if kernels and rows.faithful is not None:
             log.info("%s: %d of %d training curves start kernel draws (the others depart more than "
                      "%g standard errors from their own fit)", desc, rows.faithful.sum(),
                      len(rows.faithful), DONOR_SIGMAS)
@@ -209,7 +211,7 @@ def fit_regressors(decoder, data: TrainingSet, kinds=KINDS, seed: int = 0, repea
             bar.update(len(kinds))
             continue
         infos[cls] = info
-        fit_rows = class_rows(decoder, train.subset(train.cls == c), info, target_order)
+        fit_rows = class_rows(decoder, train.subset(train.cls == c), info, target_order, donors=True)
         val_rows = class_rows(decoder, val.subset(val.cls == c), info, target_order)
         for kind in kinds:
             bar.set_postfix_str(f"{cls} {kind}")
