@@ -74,9 +74,8 @@ def small_model(subset_root: Path, subset_cache, tmp_path_factory):
     from pelsvae_core.pipeline import fit_physics, train
 
     folder = tmp_path_factory.mktemp("models") / "small"
-    # the paper's Gaia DR2 physics (models/default has the calibrated physics): its CEP stars
-    # carry Teff, which the calibrated scale does not give LMC Cepheids (no supergiant
-    # colour-Teff relation), so the tests below can exercise a class with all three parameters
+    # the paper's Gaia DR2 physics (models/default has the calibrated physics), so the tests
+    # below exercise the paper convention's path with a class (CEP) of all three parameters
     recipe = Recipe(data=DatasetConfig(large_class=100, large_target=200, small_target=60,
                                        n_points=100, physics="paper"),
                     model={"hidden": 16, "blocks": 3, "physics": True, "decoder_channels": 16,

@@ -92,7 +92,21 @@ def test_lmc_star_absolute_magnitudes_by_hand():
     g_minus_v = -0.01597 - 0.019663 - 0.121667 + 0.01254008 - 0.0007056539
     assert p.abs_g.value[0] == pytest.approx(15.545 + g_minus_v - 18.477, abs=1e-6)
     assert "Pietrzynski et al. 2019" in p.abs_g.source and "Riello et al. 2021" in p.abs_g.source
-    assert p.teff is None
+    # Teff from (V-I)_0 = 0.7: BP-RP = -0.03298 + 1.259*0.7 - 0.1279*0.49 + 0.01631*0.343
+    # (Riello et al. 2021), then Casagrande et al. 2021 at [Fe/H] -0.41 and log g 1.5
+    x, g, f = -0.03298 + 0.8813 - 0.062671 + 0.00559433, 1.5, -0.41
+    a = (7980.8845, -4138.3457, 1264.9366, -130.4388, 285.8393, -324.2196, 106.8511, -4.9825,
+         4.5138, -203.7774, 126.6981, -14.7442, 40.7376)
+    by_hand = (a[0] + a[1] * x + a[2] * x ** 2 + a[3] * x ** 3
+               + g * (a[4] + a[5] * x + a[6] * x ** 2 + a[7] * x ** 3)
+               + f * (a[8] + a[9] * x + a[10] * x ** 2 + a[11] * x ** 3) + a[12] * f * g * x)
+    assert p.teff.value[0] == pytest.approx(by_hand, abs=0.01)
+    assert 5500 < by_hand < 6000                  # a mid-strip Cepheid
+    assert p.teff.sigma_sys[0] >= 150.0 and "Romaniello et al. 2022" in p.teff.source
+    # the colour a Cepheid's Teff gives back is the one it came from (the Cepheids' scale)
+    back = cal.vi0_from_teff(p.teff.value, cal.teff_scale("CEP"))
+    assert back.value[0] == pytest.approx(0.7, abs=0.002)
+    assert cal.vi0_from_teff(p.teff.value).value[0] != pytest.approx(0.7, abs=0.02)
 
 
 def test_bulge_star_by_hand():

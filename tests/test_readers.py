@@ -4,9 +4,11 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
-from pelsvae_core.data import calibration, catalina, crts, ogle, sdss, sdss_physics, star_physics
+from pelsvae_core.data import calibration, catalina, crts, ogle, sdss, sdss_physics
 from pelsvae_core.data.catalogues import read_gaia_xmatch, read_ogle3_catalogue
 from pelsvae_core.data.records import CLASSES, OTHER
 from pelsvae_core.data.subtypes import SUBTYPES, UNKNOWN
@@ -107,14 +109,15 @@ def test_ogle_cepheids_with_calibrated_and_paper_parameters(data_root):
     bands = Counter(c.band for c in curves)
     assert bands == {"I": 3344, "V": 3353}
     i_band = [c for c in curves if c.band == "I" and not c.read_problem]
-    # calibrated: M_G from the catalogue's mean V, I at the LMC distance; no Teff, with the reason
+    # calibrated: M_G from the catalogue's mean V, I at the LMC distance; Teff from (V-I)_0
     calibrated = [c for c in i_band if c.params.has_abs_mag]
     assert len(calibrated) > 3300
     assert all("Pietrzynski et al. 2019" in c.params.abs_mag_source and c.params.abs_mag_sigma > 0.026
                for c in calibrated)
     assert -5.0 < np.median([c.params.abs_mag for c in calibrated]) < -2.0  # luminous supergiants
-    assert all(not c.params.has_teff and c.params.teff_reason == star_physics.CEPHEID_NO_TEFF
-               for c in i_band)
+    assert sum(c.params.has_teff for c in i_band) > 3250
+    assert all("Romaniello et al. 2022" in c.params.teff_source and c.params.teff_sigma > 150
+               for c in i_band if c.params.has_teff)
     # the paper's Gaia DR2 values kept beside them, named as its convention
     paper = [c for c in i_band if np.isfinite(c.params.teff_paper) and np.isfinite(c.params.abs_mag_paper)]
     assert len(paper) > 1100
@@ -127,6 +130,34 @@ def test_ogle_cepheids_with_calibrated_and_paper_parameters(data_root):
     assert modes[("F", "F")] > 1500 and modes[("1O", "1O")] > 1000
     assert modes[("F/1O", "multi-mode")] > 50 and modes[("1O/2O/3O", "multi-mode")] > 0
     assert all(c.physical_star == c.star_id for c in curves)  # the OGLE ID names the star
+
+
+def test_lmc_cepheid_teff_follows_the_instability_strip(data_root):
+    """The Cepheids' Teff (:data:`calibration.CEPHEID_TEFF_SCALE`) on the real stars: F-mode
+    Cepheids cool as their period grows (the period-colour relation, Sandage, Tammann & Reindl
+    2004), first overtones are hotter than F-mode stars of the same period, and the Gaia DR2
+    teff_val of the cross-match, which ignores the LMC's reddening, lies below it."""
+    root = DataRoot(data_root)
+    curves = [c for c in ogle.read_ogle_cep(data_root / "ogle3_lmc_cep", root.ogle3_catalogue,
+                                            root.gaia_xmatch)
+              if c.band == "I" and not c.read_problem and c.params.has_teff]
+    table = pd.DataFrame({"teff": [c.params.teff for c in curves],
+                          "log_p": [np.log10(c.period) for c in curves],
+                          "mode": [c.subtype_label for c in curves],
+                          "dr2": [c.params.teff_paper for c in curves]})
+    low, high = calibration.CEPHEID_TEFF_RANGE
+    assert table["teff"].between(low, high).all() and 5400 < table["teff"].median() < 6200
+    f_mode = table[table["mode"] == "F"]
+    assert spearmanr(f_mode["log_p"], f_mode["teff"]).statistic < -0.35  # the strip is wide
+    binned = f_mode.groupby(pd.cut(f_mode["log_p"], [0.0, 0.3, 0.6, 0.9, 1.2]), observed=True)
+    assert np.all(np.diff(binned["teff"].median().to_numpy()) < 0)          # 3 bins cooler each
+    overlap = table[table["log_p"].between(0.0, 0.5)]
+    by_mode = overlap.groupby("mode")["teff"].median()
+    assert by_mode["1O"] > by_mode["F"] + 100
+    paper = table.dropna(subset=["dr2"])
+    assert len(paper) > 1000
+    assert 0 < (paper["teff"] - paper["dr2"]).median() < 400
+    assert spearmanr(paper["teff"], paper["dr2"]).statistic > 0.6
 
 
 def test_lmc_cepheid_absolute_magnitude_by_hand(data_root):

@@ -46,6 +46,8 @@ __all__ = [
     "LMC_DISTANCE_MODULUS", "LMC_MEAN_REDDENING", "LMC_DEPTH", "OGLE_WESENHEIT_R",
     "RRAB_MIN_LIGHT_COLOUR", "MIN_LIGHT_PHASES", "BULGE_R_I", "BULGE_DIFFERENTIAL_REDDENING",
     "GALACTIC_CENTRE_DISTANCE_PC", "BULGE_DEPTH", "BULGE_DISTANCE_OUTLIER", "BULGE_FEH", "HALO_FEH", "RR_LYRAE_LOGG",
+    "LMC_CEPHEID_FEH", "CEPHEID_LOGG", "CEPHEID_TEFF_SCALE_SYS", "CEPHEID_TEFF_RANGE", "TeffScale",
+    "RR_LYRAE_TEFF_SCALE", "CEPHEID_TEFF_SCALE", "teff_scale",
     "RR_LYRAE_MV_AT_FEH_M15", "RR_LYRAE_MV_FEH_SLOPE", "SFD_EXTINCTION_SCALE",
     "STRIPE82_DISTANCE_MODULUS_SIGMA",
     "distance_modulus_from_pc", "fit_fourier", "colour_at_minimum",
@@ -182,7 +184,7 @@ class StellarParameters:
     abs_v: Calibrated
     abs_i: Calibrated
     abs_g: Calibrated       # Gaia (E)DR3 G
-    teff: Calibrated | None = None
+    teff: Calibrated
 
 
 # --------------------------------------------------------------------------
@@ -278,6 +280,33 @@ RR_LYRAE_LOGG = Constant(
     "adopted mean log g = 2.75 +- 0.25 for RR Lyrae (spectroscopic log g of RRab/RRc spans about "
     "2.5-3.0 over the cycle, e.g. For, Sneden & Preston 2011, ApJS 197, 29; Sneden et al. 2017, "
     "arXiv:1709.00494 for RRc)")
+
+LMC_CEPHEID_FEH = Constant(
+    -0.41, 0.08, 0.0,
+    "Romaniello et al. 2022, A&A 658, A29: high-resolution spectra of 89 LMC classical Cepheids, "
+    "mean [Fe/H] = -0.409 with a 0.076 dex star-to-star dispersion (rounded: -0.41 +- 0.08)")
+
+CEPHEID_LOGG = Constant(
+    1.5, 0.5, 0.0,
+    "adopted mean log g = 1.5 +- 0.5 for classical Cepheids: their spectroscopic gravities span "
+    "about 0.5-2.5 dex, lower at longer periods (e.g. Luck 2018, AJ 156, 171); at Cepheid colours "
+    "the Casagrande et al. 2021 relation moves by about 90 K per dex of log g, so +-0.5 dex is "
+    "+-45 K")
+
+CEPHEID_TEFF_SCALE_SYS = Constant(
+    0.0, 0.0, 150.0,
+    "adopted 150 K shared uncertainty for applying the Casagrande et al. 2021 relation, "
+    "calibrated on static GALAH dwarfs and giants (few of them supergiants of log g ~ 1.5), to "
+    "pulsating supergiants' intensity-mean colours; twice its per-star scatter. Control: on the "
+    "1,126 LMC Cepheids of the OGLE x Gaia DR2 cross-match the result lies a median 148 K above "
+    "Gaia DR2 teff_val (Spearman 0.76), which ignores the LMC's E(V-I) = 0.10 and so should "
+    "come out cooler")
+
+CEPHEID_TEFF_RANGE = (4300.0, 7500.0)
+"""Mean Teff (K) outside which a derived classical-Cepheid Teff is refused. Adopted: the chain
+gives the OGLE-III LMC Cepheids 4,670-6,670 K (1-99 %), the strip Sandage, Tammann & Reindl
+2004 (A&A 424, 43) map; the window lies 370 K below and 830 K above that, and refuses 15 of
+the 3,322 LMC Cepheid colours (blends, or a reddening far from the LMC mean)."""
 
 RR_LYRAE_MV_AT_FEH_M15 = Constant(
     0.59, 0.03, 0.0,
@@ -653,23 +682,52 @@ def _casagrande21(bprp: np.ndarray, logg: np.ndarray, feh: np.ndarray) -> np.nda
             + a[14] * feh * logg * x)
 
 
+@dataclass(frozen=True)
+class TeffScale:
+    """What a kind of star's Teff is derived from its colour with: its [Fe/H] and log g, the
+    window outside which a Teff is refused, and any systematic of applying the relation to it."""
+
+    kind: str
+    feh: Constant
+    logg: Constant
+    plausible: tuple[float, float]
+    extra_sys: Constant = Constant(0.0, 0.0, 0.0, "")
+
+
+#: RR Lyrae (halo [Fe/H]; the bulge stars pass their own :data:`BULGE_FEH`).
+RR_LYRAE_TEFF_SCALE = TeffScale("RR Lyrae", HALO_FEH, RR_LYRAE_LOGG, _RR_LYRAE_TEFF_RANGE)
+#: LMC classical Cepheids.
+CEPHEID_TEFF_SCALE = TeffScale("classical Cepheid", LMC_CEPHEID_FEH, CEPHEID_LOGG,
+                               CEPHEID_TEFF_RANGE, CEPHEID_TEFF_SCALE_SYS)
+
+
+def teff_scale(cls: str) -> TeffScale:
+    """The scale a class's training Teff was derived on: the LMC Cepheids' for CEP, the RR
+    Lyrae's for every other class (only RR Lyrae and CEP get a Teff from :mod:`.star_physics`)."""
+    return CEPHEID_TEFF_SCALE if cls == "CEP" else RR_LYRAE_TEFF_SCALE
+
+
 _TEFF_SOURCE = ("Teff from (BP-RP)_0 with the Gaia DR3 IRFM colour-Teff relation of Casagrande "
                 "et al. 2021, MNRAS 507, 2684 (coefficients of their colte code; valid BP-RP "
                 "0.20-2.55 for log g <= 3.2; adopted 80 K scatter + 20 K IRFM zero point)")
 
 
-def teff_from_bp_rp0(bprp: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
-                     plausible: tuple[float, float] = _RR_LYRAE_TEFF_RANGE) -> Calibrated:
+def teff_from_bp_rp0(bprp: Calibrated, feh=None, logg=None, *,
+                     scale: "TeffScale | None" = None) -> Calibrated:
     """Effective temperature from the dereddened Gaia (BP-RP)_0 colour.
 
     Casagrande et al. 2021 (MNRAS 507, 2684) Gaia DR3 IRFM relation at the given
-    log g and [Fe/H] (a :class:`Constant`, a :class:`Calibrated` or numbers).
-    Uncertainty: colour, [Fe/H] and log g errors through numerical
-    derivatives, an adopted 80 K relation scatter (random) and the 20 K IRFM
-    zero point (shared). Refused outside the relation's validity (BP-RP range
-    for giants (log g <= 3.2) or dwarfs, log g outside 0..5, [Fe/H] > 0.6) and
-    outside ``plausible`` (default 5,000-8,500 K, which no RR Lyrae leaves).
+    log g and [Fe/H] (a :class:`Constant`, a :class:`Calibrated` or numbers; None: the
+    ``scale``'s, default :data:`RR_LYRAE_TEFF_SCALE`). Uncertainty: colour, [Fe/H] and log g
+    errors through numerical derivatives, an adopted 80 K relation scatter (random), the 20 K
+    IRFM zero point and the scale's own systematic (shared). Refused outside the relation's
+    validity (BP-RP range for giants (log g <= 3.2) or dwarfs, log g outside 0..5, [Fe/H] >
+    0.6) and outside the scale's plausible window (5,000-8,500 K for RR Lyrae).
     """
+    scale = RR_LYRAE_TEFF_SCALE if scale is None else scale
+    feh = scale.feh if feh is None else feh
+    logg = scale.logg if logg is None else logg
+    plausible = scale.plausible
     shape = bprp.value.shape
     f_val, f_stat, f_sys, f_src = _as_constant_arrays(feh, shape)
     g_val, g_stat, g_sys, g_src = _as_constant_arrays(logg, shape)
@@ -683,7 +741,7 @@ def teff_from_bp_rp0(bprp: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
     stat = np.sqrt((d_x * x_stat) ** 2 + (d_g * g_stat) ** 2 + (d_f * f_stat) ** 2
                    + _CASAGRANDE21_SCATTER_K ** 2)
     sys_ = np.sqrt((d_x * bprp.sigma_sys) ** 2 + (d_g * g_sys) ** 2 + (d_f * f_sys) ** 2
-                   + _CASAGRANDE21_ZERO_POINT_K ** 2)
+                   + _CASAGRANDE21_ZERO_POINT_K ** 2 + scale.extra_sys.sigma_sys ** 2)
     reason = bprp.reason.copy()
     giant = g_val <= 3.2
     lo = np.where(giant, _CASAGRANDE21_GIANT_RANGE[0], _CASAGRANDE21_DWARF_RANGE[0])
@@ -693,13 +751,14 @@ def teff_from_bp_rp0(bprp: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
     _add_reason(reason, ~((x >= lo) & (x <= hi)),
                 "(BP-RP)_0 outside the Casagrande et al. 2021 validity range")
     _add_reason(reason, ~((teff >= plausible[0]) & (teff <= plausible[1])),
-                f"Teff outside {plausible[0]:,.0f}-{plausible[1]:,.0f} K: not an RR Lyrae colour")
-    src = _join(bprp.source, _TEFF_SOURCE, "[Fe/H]: " + f_src, "log g: " + g_src)
+                f"Teff outside {plausible[0]:,.0f}-{plausible[1]:,.0f} K: not a {scale.kind} colour")
+    src = _join(bprp.source, _TEFF_SOURCE, "[Fe/H]: " + f_src, "log g: " + g_src,
+                *([scale.extra_sys.source] if scale.extra_sys.sigma_sys else []))
     return Calibrated(teff, np.hypot(stat, sys_), src, reason, sys_, "K")
 
 
-def teff_from_vi0(vi0: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
-                  plausible: tuple[float, float] = _RR_LYRAE_TEFF_RANGE) -> Calibrated:
+def teff_from_vi0(vi0: Calibrated, feh=None, logg=None, *,
+                  scale: "TeffScale | None" = None) -> Calibrated:
     """Effective temperature from the dereddened Johnson-Cousins (V - I)_0 colour.
 
     Chain: (V-I)_0 -> (BP-RP)_0 by Riello et al. (2021) Table C.2
@@ -710,36 +769,37 @@ def teff_from_vi0(vi0: Calibrated, feh=HALO_FEH, logg=RR_LYRAE_LOGG, *,
     pulsating star stands in for its equilibrium colour (intensity means, as
     OGLE and Sesar et al. 2010 publish).
     """
-    return teff_from_bp_rp0(bp_rp_from_vi(vi0), feh=feh, logg=logg, plausible=plausible)
+    return teff_from_bp_rp0(bp_rp_from_vi(vi0), feh=feh, logg=logg, scale=scale)
 
 
 #: (V - I)_0 grid (mag, 0.001 mag steps) on which :func:`vi0_from_teff` inverts :func:`teff_from_vi0`.
 _VI_GRID = np.round(np.arange(-0.3, 2.5, 0.001), 3)
 
 
-@lru_cache(maxsize=1)
-def _teff_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@lru_cache(maxsize=4)
+def _teff_grid(scale: "TeffScale") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`teff_from_vi0` on :data:`_VI_GRID` where it is derived, Teff rising: the colours,
-    their Teff and |d(V-I)/dTeff| (computed once: 3 ms, every draw of an RR Lyrae asks)."""
-    grid = teff_from_vi0(Calibrated(_VI_GRID, 0.0, "grid"))
+    their Teff and |d(V-I)/dTeff| (computed once per scale: 3 ms, every draw asks)."""
+    grid = teff_from_vi0(Calibrated(_VI_GRID, 0.0, "grid"), scale=scale)
     colour, on_grid = _VI_GRID[grid.ok][::-1], grid.value[grid.ok][::-1]
     return colour, on_grid, np.abs(np.gradient(colour, on_grid))
 
 
-def vi0_from_teff(teff) -> Calibrated:
+def vi0_from_teff(teff, scale: "TeffScale | None" = None) -> Calibrated:
     """(V - I)_0 of stars of effective temperature ``teff`` (K): the inverse of
-    :func:`teff_from_vi0` at its default [Fe/H] and log g (on a 0.001 mag grid), so the colour a
-    training star's Teff was derived from. Uncertainty: the relation's 80 K scatter and 20 K
-    zero point through its slope (about 0.02 mag) and Riello's 0.03 mag. Refused outside the
-    Teff the relation gives an RR Lyrae colour for."""
+    :func:`teff_from_vi0` on ``scale`` (default :data:`RR_LYRAE_TEFF_SCALE`; on a 0.001 mag
+    grid), so the colour a training star's Teff was derived from. Uncertainty: the relation's
+    80 K scatter and 20 K zero point through its slope (about 0.02 mag) and Riello's 0.03 mag.
+    Refused outside the Teff the relation gives a colour of the scale's stars for."""
+    scale = RR_LYRAE_TEFF_SCALE if scale is None else scale
     teff = _arr(teff)
-    colour, on_grid, slope = _teff_grid()
+    colour, on_grid, slope = _teff_grid(scale)
     teff_sigma = float(np.hypot(_CASAGRANDE21_SCATTER_K, _CASAGRANDE21_ZERO_POINT_K))
     sigma = np.hypot(np.interp(teff, on_grid, slope) * teff_sigma, _RIELLO_SIGMA)
     reason = _reason_like(teff.shape)
     _add_reason(reason, ~((teff >= on_grid[0]) & (teff <= on_grid[-1])),
                 f"Teff outside {on_grid[0]:,.0f}-{on_grid[-1]:,.0f} K, where the colour-Teff "
-                "relation gives an RR Lyrae colour")
+                f"relation gives a {scale.kind} colour")
     return Calibrated(np.interp(teff, on_grid, colour), sigma,
                       "(V-I)_0 from Teff, the inverse of: " + _join(_RIELLO_SOURCE, _TEFF_SOURCE),
                       reason, unit="mag")
@@ -821,14 +881,16 @@ def lmc_absolute_wesenheit(v_mag, i_mag, *, phot_sigma: float = 0.02,
 def lmc_parameters(v_mag, i_mag, *, phot_sigma: float = 0.02,
                    reddening: Constant = LMC_MEAN_REDDENING,
                    mu: Constant = LMC_DISTANCE_MODULUS,
-                   depth: Constant = LMC_DEPTH) -> StellarParameters:
-    """Absolute V, I, Gaia G and (V-I)_0 of LMC stars from intensity-mean V and I.
+                   depth: Constant = LMC_DEPTH,
+                   scale: TeffScale = CEPHEID_TEFF_SCALE) -> StellarParameters:
+    """Absolute V, I, Gaia G, (V-I)_0 and Teff of LMC stars from intensity-mean V and I.
 
     A_I = 1.55 E(V-I), A_V = 2.55 E(V-I) (:data:`OGLE_WESENHEIT_R`) with the
     mean LMC reddening of Skowron et al. 2021 (its 0.043 mag spread as the
     per-star error); mu0 of Pietrzynski et al. 2019; G from V and (V-I)_0 by
-    Riello et al. 2021 Table C.2. Teff is not derived (``teff=None``): the
-    colour-Teff relation used here is not calibrated for supergiants.
+    Riello et al. 2021 Table C.2. Teff from (V-I)_0 by :func:`teff_from_vi0` on ``scale``
+    (default :data:`CEPHEID_TEFF_SCALE`: the LMC Cepheids' [Fe/H], a supergiant's log g and the
+    adopted systematic :data:`CEPHEID_TEFF_SCALE_SYS`).
     """
     v_mag, i_mag = np.broadcast_arrays(_arr(v_mag), _arr(i_mag))
     reason = _reason_like(v_mag.shape)
@@ -853,7 +915,8 @@ def lmc_parameters(v_mag, i_mag, *, phot_sigma: float = 0.02,
                        src_base, reason.copy(), sys_, "mag")
     abs_g = _abs_g_from_v0(v - r_v * e, vi0, mu.value, phot_sigma, r_v * s_e, mu_stat, sys_,
                            src_base, reason)
-    return StellarParameters(ebv, vi0, abs_v, abs_i, abs_g, None)
+    teff = teff_from_vi0(vi0, scale=scale)
+    return StellarParameters(ebv, vi0, abs_v, abs_i, abs_g, teff)
 
 
 def _abs_g_from_v0(v0, vi0: Calibrated, mu_value, phot_sigma, a_v_sigma, mu_stat, sys_,

@@ -18,9 +18,10 @@ them:
 
   1. **The star's intrinsic (V - I)_0.**
 
-     - From its Teff where the class's model responds to Teff (RR Lyrae): the inverse of
+     - From its Teff where the class's model responds to Teff (RR Lyrae, Cepheids): the inverse of
        :func:`.calibration.teff_from_vi0`, the chain (Riello et al. 2021; Casagrande et al.
-       2021, at the halo [Fe/H] and RR Lyrae log g) that gave the training stars their Teff,
+       2021, at the [Fe/H] and log g of the class's scale, :func:`.calibration.teff_scale`)
+       that gave the training stars their Teff,
        so a training star's Teff gives back its own colour.
      - Otherwise from the class's **period-colour relation measured on real stars**: the median
        (V - I)_0 in 0.1-dex bins of log10 P of the OGLE-III LMC stars of the class (and of
@@ -288,7 +289,8 @@ def band_minus_g(relations: dict, band: str, vi0: cal.Calibrated) -> cal.Calibra
 def intrinsic_vi0(cls: str, log_period, teff=None, subtype=None, relations: dict | None = None
                   ) -> cal.Calibrated:
     """(V - I)_0 of stars of class ``cls``: from ``teff`` where given and finite
-    (:func:`.calibration.vi0_from_teff`), else the class's period-colour relation
+    (:func:`.calibration.vi0_from_teff` on the class's scale, :func:`.calibration.teff_scale`),
+    else the class's period-colour relation
     (:func:`period_colour`, the mode's where ``subtype`` names one)."""
     relations = read_relations() if relations is None else relations
     log_period = np.atleast_1d(np.asarray(log_period, dtype=float))
@@ -298,7 +300,7 @@ def intrinsic_vi0(cls: str, log_period, teff=None, subtype=None, relations: dict
     if teff is None:
         return from_period
     use = np.isfinite(teff)
-    from_teff = cal.vi0_from_teff(np.where(use, teff, 0.0))
+    from_teff = cal.vi0_from_teff(np.where(use, teff, 0.0), cal.teff_scale(cls))
     if use.all():
         return from_teff
     return cal.Calibrated(np.where(use, from_teff.value, from_period.value),

@@ -7,9 +7,8 @@ its source, or the reason it is missing:
 
 - OGLE-III LMC classical Cepheids (:func:`lmc_cepheids`): the OGLE-III
   catalogue's intensity-mean V and I, the mean LMC reddening and the LMC
-  distance modulus (:func:`.calibration.lmc_parameters`) give M_G. No Teff:
-  the colour-Teff relation of :mod:`.calibration` (Casagrande et al. 2021) is
-  not calibrated for supergiants, so every Cepheid's Teff is NaN with that reason.
+  distance modulus (:func:`.calibration.lmc_parameters`) give M_G, and (V-I)_0
+  gives Teff on the Cepheids' scale (:data:`.calibration.CEPHEID_TEFF_SCALE`).
 - OGLE-IV bulge RR Lyrae (:func:`bulge_rr_lyrae`), and the Gaia DR3 curves of the
   same stars (same OGLE ID, same values): E(V-I) from each RRab's own V and I
   curves (colour at minimum light), for every other star from its RRab
@@ -40,9 +39,6 @@ from .subtypes import normalise
 
 #: The band of every absolute magnitude here: Gaia G (Riello et al. 2021 transformation).
 ABS_MAG_BAND = "G"
-#: Why an LMC Cepheid has no Teff (:func:`.calibration.lmc_parameters` derives none).
-CEPHEID_NO_TEFF = ("not derived: the colour-Teff relation used here (Casagrande et al. 2021, "
-                   "MNRAS 507, 2684) is not calibrated for supergiants such as classical Cepheids")
 #: OGLE writes -99.99 for a mean magnitude it has not measured (OGLE_RR.csv, as the OGLE-III
 #: catalogue: :data:`.catalogues.OGLE_MISSING`); anything at or below -99 is missing.
 OGLE_MISSING_BELOW = -99.0
@@ -60,7 +56,7 @@ class Derived:
 
 
 def lmc_cepheids(ids: Iterable[str], catalogue: pd.DataFrame, modes: pd.Series) -> Derived:
-    """M_G of OGLE-III LMC Cepheids from the OGLE-III catalogue's mean V and I.
+    """Teff and M_G of OGLE-III LMC Cepheids from the OGLE-III catalogue's mean V and I.
 
     ``catalogue``: :func:`.catalogues.read_ogle3_catalogue` (columns ``V``, ``I``;
     NaN where missing, which :func:`.calibration.lmc_parameters` refuses with
@@ -150,21 +146,17 @@ def paper_from_sdss(table3: pd.DataFrame) -> pd.DataFrame:
         index=old.index)[list(PAPER_COLUMNS)]
 
 
-def _value(result: cal.Calibrated | None, k: int, missing: str) -> tuple[float, float, str, str]:
-    """(value, sigma, source, reason) of element ``k``; ``missing`` is the reason when ``result``
-    is None (nothing derived for the whole group)."""
-    if result is None:
-        return math.nan, math.nan, "", missing
+def _value(result: cal.Calibrated, k: int) -> tuple[float, float, str, str]:
+    """(value, sigma, source, reason) of element ``k``."""
     if result.ok[k]:
         return float(result.value[k]), float(result.sigma[k]), result.source, ""
     return math.nan, math.nan, "", str(result.reason[k])
 
 
-def by_star(groups: Iterable[Derived], paper: pd.DataFrame | None = None,
-            no_teff: str = CEPHEID_NO_TEFF) -> dict[str, PhysicalParameters]:
+def by_star(groups: Iterable[Derived], paper: pd.DataFrame | None = None
+            ) -> dict[str, PhysicalParameters]:
     """One :class:`.records.PhysicalParameters` per star of ``groups``, with the paper's values
-    (``paper``, indexed by star, columns :data:`PAPER_COLUMNS`) where it lists the star.
-    ``no_teff`` is the reason for stars of a group for which no Teff is derived at all."""
+    (``paper``, indexed by star, columns :data:`PAPER_COLUMNS`) where it lists the star."""
     result = {}
     for group in groups:
         extra = (paper.reindex(group.ids) if paper is not None
@@ -173,8 +165,8 @@ def by_star(groups: Iterable[Derived], paper: pd.DataFrame | None = None,
         extra["abs_mag_paper_source"] = extra["abs_mag_paper_source"].fillna("")
         records = extra.astype({"teff_paper": float, "abs_mag_paper": float}).to_dict("records")
         for k, star in enumerate(group.ids):
-            teff, teff_sigma, teff_source, teff_reason = _value(group.params.teff, k, no_teff)
-            abs_g, abs_sigma, abs_source, abs_reason = _value(group.params.abs_g, k, "")
+            teff, teff_sigma, teff_source, teff_reason = _value(group.params.teff, k)
+            abs_g, abs_sigma, abs_source, abs_reason = _value(group.params.abs_g, k)
             result[star] = PhysicalParameters(
                 teff=teff, teff_sigma=teff_sigma, teff_source=teff_source, teff_reason=teff_reason,
                 abs_mag=abs_g, abs_mag_sigma=abs_sigma, abs_mag_band=ABS_MAG_BAND,
