@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import io
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from pelsvae_core.physics.classes import PHYSICAL_LOG_AMPLITUDE, ClassPhysics
 from pelsvae_core.physics.density import (MEAN_PREFIX, MixtureDensity, build_mlp, build_network,
                                           categorical, fit_density, forward, mixture_log_prob,
                                           mlp_arrays, network_arrays, standardised_inputs)
+from pelsvae_core.physics.kernel_density import KIND as KERNEL_KIND
 from pelsvae_core.physics.kernel_density import (SAMPLING_FLOOR, KernelDensity, fit_kernel_density,
                                                  log_weights, sampling_weights, shrink_factor)
 from pelsvae_core.physics.regressors import (DENSITY_KINDS, KINDS, PAPER_KINDS, Predictor, load_predictors,
@@ -451,3 +453,17 @@ def test_the_density_generates_by_default_where_fitted_and_old_folders_keep_the_
                                                      if k != f"CEP/{physics.preferred}"})
     assert mixed.default_regressor == "rf"
     assert (mixed.default_for("CEP"), mixed.default_for("RRLYR")) == ("rf", physics.preferred)
+
+
+def test_the_folder_records_per_band_how_many_curves_start_kernel_draws(small_model):
+    """What the kernel's donor rule kept (:func:`latent_fit.faithful_rows`) is in the folder's
+    metadata per class and band, and it is what the kernel density holds."""
+    for cls, info in small_model.class_physics.items():
+        kernel = small_model.physics.predictors.get(f"{cls}/{KERNEL_KIND}")
+        if kernel is None:
+            continue
+        assert set(info.donors) <= set(info.bands) and info.donors
+        assert all(0 < of and 0 <= kept <= of for kept, of in info.donors.values())
+        assert sum(kept for kept, _ in info.donors.values()) == len(kernel.arrays["centres"])
+    again = ClassPhysics.from_dict(json.loads(json.dumps(info.to_dict())))
+    assert again.donors == info.donors

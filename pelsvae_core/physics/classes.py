@@ -58,6 +58,9 @@ class ClassPhysics:
     #: the subtypes the density is conditioned on (:func:`class_subtypes`); none in folders
     #: fitted before subtypes, and for classes with fewer than two
     subtypes: tuple[str, ...] = ()
+    #: per band, (kept, of): the training curves that may start kernel draws, of those fitted
+    #: (:func:`pelsvae_core.physics.latent_fit.faithful_rows`); none in folders fitted before
+    donors: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def amplitude_bounds(self, band: str) -> tuple[float, float]:
         """The log10 amplitudes (mag) generation may return in ``band``: the real range widened
@@ -77,7 +80,8 @@ class ClassPhysics:
                    ranges={k: tuple(v) for k, v in data["ranges"].items()},
                    typical=data["typical"], n_stars=data["n_stars"],
                    log_amplitude={k: tuple(v) for k, v in data.get("log_amplitude", {}).items()},
-                   subtypes=tuple(data.get("subtypes", ())))
+                   subtypes=tuple(data.get("subtypes", ())),
+                   donors={k: tuple(v) for k, v in data.get("donors", {}).items()})
 
     def regressor_inputs(self, physics: np.ndarray, bands: Sequence[str]) -> np.ndarray:
         """Regressor inputs, one row per curve: this class's parameters (``physics``, columns in

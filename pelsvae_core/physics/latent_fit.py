@@ -81,11 +81,20 @@ class Rows(NamedTuple):
     logvar: np.ndarray         # posterior log-variance
     log_amplitude: np.ndarray  # log10 amplitude (mag)
     stars: np.ndarray          # star keys
+    bands: np.ndarray          # (n,) str, the band of each curve
     faithful: np.ndarray | None = None  # (n,) bool: may start kernel draws (:func:`faithful_rows`)
 
     def density_x(self, info: ClassPhysics) -> np.ndarray:
         """The density's inputs: :attr:`x` and the subtype one-hot."""
         return info.with_subtypes(self.x, self.subtype)
+
+    def donor_counts(self) -> dict[str, tuple[int, int]]:
+        """Per band, how many curves may start kernel draws and of how many (empty when the
+        rows were not judged: :func:`class_rows` with ``donors=False``)."""
+        if self.faithful is None:
+            return {}
+        return {str(b): (int(self.faithful[self.bands == b].sum()), int((self.bands == b).sum()))
+                for b in np.unique(self.bands)}
 
     def known_subtypes(self, info: ClassPhysics) -> tuple[np.ndarray, np.ndarray]:
         """Rows whose subtype is one of the class's, and that subtype's index."""
@@ -106,9 +115,10 @@ def class_rows(decoder, data: TrainingSet, info: ClassPhysics,
     if not len(part):
         return None
     mu, logvar = decoder.encode(part if target_order is None else part.smoothed(target_order))
-    x = info.regressor_inputs(physics[keep], [data.bands[b] for b in part.band])
+    bands = np.array([data.bands[b] for b in part.band])
+    x = info.regressor_inputs(physics[keep], list(bands))
     return Rows(x, part.subtype, mu, logvar, np.log10(part.amplitude.astype(np.float64)), part.star_key,
-                faithful_rows(decoder, part, mu) if donors else None)
+                bands, faithful_rows(decoder, part, mu) if donors else None)
 
 
 def whole_cycle_departure(decoder, part: TrainingSet, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +222,8 @@ def fit_regressors(decoder, data: TrainingSet, kinds=KINDS, seed: int = 0, repea
             continue
         infos[cls] = info
         fit_rows = class_rows(decoder, train.subset(train.cls == c), info, target_order, donors=True)
+        if fit_rows is not None:
+            info.donors = fit_rows.donor_counts()
         val_rows = class_rows(decoder, val.subset(val.cls == c), info, target_order)
         for kind in kinds:
             bar.set_postfix_str(f"{cls} {kind}")
