@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from . import cadences
-from .data.relations import intrinsic_colour
+from .data.calibration import teff_from_vi0, teff_scale
+from .data.relations import intrinsic_colour, period_colour
 from .data.subtypes import SUBTYPES, UNKNOWN
 from .model.decoder import Decoder, periodic_values
 from .photometry import checked_abs_mag, checked_distance, distance_modulus
@@ -319,6 +320,7 @@ class Draw:
     seed: int
     colour: np.ndarray      # (n_samples,) intrinsic (band - G)_0, 0 where none could be derived
     colour_source: np.ndarray  # (n_samples,) str: the relation used, or why there is none
+    teff_source: str = ""   # "given", where a default Teff came from, or "" (no Teff used)
 
     @property
     def mean_abs_mag(self) -> np.ndarray | None:
@@ -413,7 +415,7 @@ class Observation:
             "mag": self.mag.ravel(), "mag_err": self.err.ravel(), "detected": self.detected.ravel(),
             "band": constant(request.band), "cls": constant(request.cls),
             "subtype": per_sample(star.subtype), "subtype_source": per_sample(star.subtype_source),
-            "teff": request.values.get("teff", np.nan),
+            "teff": request.values.get("teff", np.nan), "teff_source": constant(star.teff_source),
             "abs_mag": np.nan if star.abs_mag is None else star.abs_mag,
             "abs_mag_source": constant(star.abs_mag_source),
             "colour": np.repeat(star.colour, n_obs), "colour_source": per_sample(star.colour_source),
@@ -449,10 +451,16 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     latent = _latent(latent, decoder.config.latent_dim)
     subtype = check_subtype(info, regressor, subtype)
     mean_mag, source = request.abs_mag, "given"
+    teff_source = "given" if "teff" in info.parameters else ""
+    told_abs_mag, defaulted = abs_mag, False
     if abs_mag is None:
         mean_mag, source = _default_abs_mag(physics, info, request)
-        if "abs_mag" in info.parameters:   # the density is told it too
-            request = validate(info, teff, mean_mag, period, band, physics.references.get(cls))
+        if "abs_mag" in info.parameters:
+            told_abs_mag, defaulted = mean_mag, True
+    if teff is None and "teff" in info.parameters:
+        (teff, teff_source), defaulted = _default_teff(info, request.period), True
+    if defaulted:   # the density is told the defaults too
+        request = validate(info, teff, told_abs_mag, period, band, physics.references.get(cls))
     rng = np.random.default_rng(seed)
     z, amplitude, clipped, subtypes, subtype_source = sample_targets(
         physics, info, request.values, request.band, regressor, n_samples, rng, subtype)
@@ -461,7 +469,7 @@ def draw(decoder: Decoder, physics: PhysicsMap, cls: str, teff=None, abs_mag=Non
     colour, colour_source = band_colour(info, request.band, request.period, request.values, subtypes)
     return Draw(physics, request, regressor, z, amplitude, clipped, subtypes, subtype_source,
                 decoder.decode_grid(z, cls, band=request.band), mean_mag, source, seed,
-                colour, colour_source)
+                colour, colour_source, teff_source)
 
 
 def _default_abs_mag(physics: PhysicsMap, info: ClassPhysics, request: Request
@@ -479,6 +487,25 @@ def _default_abs_mag(physics: PhysicsMap, info: ClassPhysics, request: Request
     if not lo <= mean_mag <= hi:
         mean_mag, source = min(max(mean_mag, lo), hi), f"{source}; held to the training range"
     return mean_mag, source
+
+
+def _default_teff(info: ClassPhysics, period: float) -> tuple[float, str]:
+    """The Teff of a star of ``period`` (days) whose Teff is not given, for a class whose model
+    responds to Teff, and where it comes from: the (V - I)_0 of the class's period-colour
+    relation (:func:`pelsvae_core.data.relations.period_colour`, OGLE-III LMC stars) through
+    the Teff scale the class's training Teff was derived on (:func:`pelsvae_core.data.
+    calibration.teff_scale`), held to the training range; as M follows the period-luminosity
+    relation (:func:`_default_abs_mag`), so a 10-day Cepheid is not given the class's median
+    Teff of its 3-day stars. Where neither gives one, the class median."""
+    vi0 = period_colour(info.cls, np.array([math.log10(period)]))
+    teff = teff_from_vi0(vi0, scale=teff_scale(info.cls))
+    if not teff.ok[0]:
+        return info.typical["teff"], f"class median ({teff.reason[0]})"
+    lo, hi = info.ranges["teff"]
+    value, source = float(teff.value[0]), "period-colour relation, OGLE-III LMC"
+    if not lo <= value <= hi:
+        value, source = min(max(value, lo), hi), f"{source}; held to the training range"
+    return value, source
 
 
 def band_colour(info: ClassPhysics, band: str, period: float, values: dict[str, float],

@@ -119,7 +119,14 @@ def test_generated_curves_have_the_colours_of_their_class():
                            phases=np.linspace(0, 1, 50, endpoint=False), subtype="F")
     assert np.allclose(table.groupby("sample")["mag"].mean() - table.groupby("sample")["colour"].first(),
                        -4.0, atol=0.05)      # the curve is centred on M_G + (I - G)_0
-    assert table["colour_source"].str.contains("period-colour").all()
+    # a Cepheid's model responds to Teff: without one given, its Teff follows the period-colour
+    # relation (as M the period-luminosity one) and the colour is that Teff's, the same colour
+    assert table["teff_source"].str.startswith("period-colour relation").all()
+    assert table["colour_source"].str.contains("from Teff").all()
+    hot = model.draw("CEP", teff=6200.0, abs_mag=-4.0, period=period, band="V", n_samples=2, seed=1)
+    assert hot.teff_source == "given" and hot.colour[0] < v.colour[0]   # hotter is bluer
+    assert hot.colour[0] == pytest.approx(relations.band_minus_g(
+        relations.read_relations(), "V", cal.vi0_from_teff([6200.0], cal.teff_scale("CEP"))).value[0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ecl = model.draw("ECL", period=0.4, band="V_CSS", n_samples=2)

@@ -713,7 +713,7 @@ _TEFF_SOURCE = ("Teff from (BP-RP)_0 with the Gaia DR3 IRFM colour-Teff relation
 
 
 def teff_from_bp_rp0(bprp: Calibrated, feh=None, logg=None, *,
-                     scale: "TeffScale | None" = None) -> Calibrated:
+                     scale: TeffScale | None = None) -> Calibrated:
     """Effective temperature from the dereddened Gaia (BP-RP)_0 colour.
 
     Casagrande et al. 2021 (MNRAS 507, 2684) Gaia DR3 IRFM relation at the given
@@ -758,7 +758,7 @@ def teff_from_bp_rp0(bprp: Calibrated, feh=None, logg=None, *,
 
 
 def teff_from_vi0(vi0: Calibrated, feh=None, logg=None, *,
-                  scale: "TeffScale | None" = None) -> Calibrated:
+                  scale: TeffScale | None = None) -> Calibrated:
     """Effective temperature from the dereddened Johnson-Cousins (V - I)_0 colour.
 
     Chain: (V-I)_0 -> (BP-RP)_0 by Riello et al. (2021) Table C.2
@@ -777,7 +777,7 @@ _VI_GRID = np.round(np.arange(-0.3, 2.5, 0.001), 3)
 
 
 @lru_cache(maxsize=4)
-def _teff_grid(scale: "TeffScale") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _teff_grid(scale: TeffScale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`teff_from_vi0` on :data:`_VI_GRID` where it is derived, Teff rising: the colours,
     their Teff and |d(V-I)/dTeff| (computed once per scale: 3 ms, every draw asks)."""
     grid = teff_from_vi0(Calibrated(_VI_GRID, 0.0, "grid"), scale=scale)
@@ -785,16 +785,18 @@ def _teff_grid(scale: "TeffScale") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return colour, on_grid, np.abs(np.gradient(colour, on_grid))
 
 
-def vi0_from_teff(teff, scale: "TeffScale | None" = None) -> Calibrated:
+def vi0_from_teff(teff, scale: TeffScale | None = None) -> Calibrated:
     """(V - I)_0 of stars of effective temperature ``teff`` (K): the inverse of
     :func:`teff_from_vi0` on ``scale`` (default :data:`RR_LYRAE_TEFF_SCALE`; on a 0.001 mag
     grid), so the colour a training star's Teff was derived from. Uncertainty: the relation's
-    80 K scatter and 20 K zero point through its slope (about 0.02 mag) and Riello's 0.03 mag.
+    80 K scatter, 20 K zero point and the scale's own systematic through its slope (about
+    0.02 mag for RR Lyrae) and Riello's 0.03 mag.
     Refused outside the Teff the relation gives a colour of the scale's stars for."""
     scale = RR_LYRAE_TEFF_SCALE if scale is None else scale
     teff = _arr(teff)
     colour, on_grid, slope = _teff_grid(scale)
-    teff_sigma = float(np.hypot(_CASAGRANDE21_SCATTER_K, _CASAGRANDE21_ZERO_POINT_K))
+    teff_sigma = float(np.sqrt(_CASAGRANDE21_SCATTER_K ** 2 + _CASAGRANDE21_ZERO_POINT_K ** 2
+                               + scale.extra_sys.sigma_sys ** 2))
     sigma = np.hypot(np.interp(teff, on_grid, slope) * teff_sigma, _RIELLO_SIGMA)
     reason = _reason_like(teff.shape)
     _add_reason(reason, ~((teff >= on_grid[0]) & (teff <= on_grid[-1])),
