@@ -445,7 +445,7 @@ GENERATION_ERRORS = [
                                                      "times to fold them"),
     ({**RRLYR, "distance_pc": 1e30, "noise": True},
      "distance_pc=1e+30 puts the star at mean magnitude 145.2, fainter than 40, beyond anything "
-     "observable; at most 9.09e+08 pc at mean absolute I magnitude 0.207"),
+     "observable; at most 9.19e+08 pc at mean absolute I magnitude 0.183"),
     ({**RRLYR, "distance_pc": 0.01}, "distance_pc must be at least 1 pc (no star is nearer than "
                                      "Proxima Centauri, 1.3 pc), not 0.01"),
     ({**RRLYR, "latent": [0.0] * (D + 1)},

@@ -156,16 +156,19 @@ def _fits(model, obs: Observed, classes: list[str]) -> list[Fit]:
     return fits
 
 
-def _star_log_weights(model, obs: Observed, fits: list[Fit], reference) -> list[np.ndarray] | str:
-    """Per fit of the class, log w_k of every reference star (:func:`.posterior.star_log_weights`),
-    or why the curve could not be encoded."""
-    out = []
+def _star_log_weights(model, obs: Observed, fits: list[Fit], reference
+                      ) -> tuple[list[np.ndarray], list[np.ndarray]] | str:
+    """Per fit of the class, log w_k of every reference star (:func:`.posterior.star_log_weights`)
+    with the Teff kernels and with the subtype kernels, or why the curve could not be encoded."""
+    teff, subtype = [], []
     for fit in fits:
         encoded = encode(model, obs, fit.cls, fit.period)
         if isinstance(encoded, str):
             return f"the curve could not be encoded ({encoded})"
-        out.append(posterior.star_log_weights(*encoded, fit, reference))
-    return out
+        teff.append(posterior.star_log_weights(*encoded, fit, reference))
+        subtype.append(posterior.star_log_weights(*encoded, fit, reference,
+                                                  reference.subtype_kernel_scales))
+    return teff, subtype
 
 
 def _mixed(log_weights: list[np.ndarray], weights: np.ndarray, among: np.ndarray) -> np.ndarray:
@@ -226,7 +229,8 @@ def _subtype(model, fits: list[Fit], weights: np.ndarray, band_index: int,
     """The subtype and its probabilities, mixed over the class's fits. RR Lyrae: RRab or RRc
     from the OGLE-III boundary (:func:`.posterior.rrc_probability`). Other classes: the vote
     of the training stars whose subtype is known, each weighted by its posterior weight under
-    the fits (the weights of the Teff interval); (None, None) where the class's training
+    the fits (kernels cross-validated on the subtypes: :attr:`.reference.ClassReference.
+    subtype_kernel_scales`); (None, None) where the class's training
     stars in these bands name fewer than two subtypes."""
     cls = fits[0].cls
     if cls == "RRLYR":
@@ -293,7 +297,9 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
     reference = refs.get(best_class, obs.bands)
 
     log_weights = _star_log_weights(model, obs, own_fits, reference)
-    samples = _teff(log_weights, own_weights, reference)
+    teff_weights, subtype_weights = ((log_weights, log_weights) if isinstance(log_weights, str)
+                                     else log_weights)
+    samples = _teff(teff_weights, own_weights, reference)
     if isinstance(samples, str):
         warnings.append(f"teff is null: {samples}")
         samples = None
@@ -302,8 +308,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
         warnings.append(f"the teff interval rests on {posterior.effective_stars(samples[2]):.0f} "
                         f"effective training stars (fewer than {MIN_EFFECTIVE_STARS}): coarse")
     abs_mag = _abs_mag(best, main, distance_pc, warnings)
-    subtype, subtype_probabilities = _subtype(model, own_fits, own_weights, b, log_weights, reference,
-                                              warnings)
+    subtype, subtype_probabilities = _subtype(model, own_fits, own_weights, b, subtype_weights,
+                                              reference, warnings)
     interval = posterior.period_interval(fits, weights)
     if interval["p84"] / interval["p16"] - 1 > RECOVERY_TOLERANCE:
         warnings.append(f"the period is ambiguous: its 16-84 % interval spans "

@@ -67,11 +67,13 @@ def interval(values: np.ndarray, width: float, weights: np.ndarray) -> dict[str,
 
 
 def star_log_weights(mean: np.ndarray, variance: np.ndarray, fit: Fit,
-                     reference: ClassReference) -> np.ndarray:
+                     reference: ClassReference, scales: tuple[float, float] | None = None
+                     ) -> np.ndarray:
     """log w_k of every reference star (module docstring), up to a constant, for the curve's
-    encoder posterior (``mean``, ``variance``: :func:`.encoding.encode`) at ``fit``'s period."""
+    encoder posterior (``mean``, ``variance``: :func:`.encoding.encode`) at ``fit``'s period;
+    ``scales``: the kernels' (:meth:`.reference.ClassReference.log_kernel`)."""
     sigma_log_p = fit.frequency_sigma / (fit.frequency * math.log(10))
-    return reference.log_kernel(mean, variance, math.log10(fit.period), sigma_log_p**2)
+    return reference.log_kernel(mean, variance, math.log10(fit.period), sigma_log_p**2, scales)
 
 
 def effective_stars(weights: np.ndarray) -> float:

@@ -143,28 +143,51 @@ class ClassReference:
         known = np.isfinite(self.teff)
         if known.sum() < MIN_CROSS_VALIDATION:
             return 1.0, 1.0
-        z, log_p, teff = self.z[known], self.log_period[known], self.teff[known]
+        teff = self.teff[known]
+        return self._cross_validated_scales(
+            known, -0.5 * (teff[:, None] - teff[None, :]) ** 2 / self.teff_bandwidth**2)
+
+    @cached_property
+    def subtype_kernel_scales(self) -> tuple[float, float]:
+        """(c_z, c_P) for the subtype vote, chosen as :attr:`kernel_scales` but by the stars' own
+        subtypes (each star's subtype predicted by the others' weighted vote): how far the
+        latents tell a mode is not how far they tell Teff (LMC Cepheids: their I-band shape
+        tells F from first overtone at one period, hardly their Teff). (1, 1) where fewer than
+        :data:`MIN_CROSS_VALIDATION` stars have a known subtype."""
+        known = self.subtype != UNKNOWN
+        if known.sum() < MIN_CROSS_VALIDATION:
+            return 1.0, 1.0
+        same = self.subtype[known][:, None] == self.subtype[known][None, :]
+        return self._cross_validated_scales(known, np.where(same, 0.0, -np.inf))
+
+    def _cross_validated_scales(self, known: np.ndarray, log_target: np.ndarray) -> tuple[float, float]:
+        """The (c_z, c_P) of :data:`LATENT_KERNEL_SCALES` x :data:`KERNEL_SCALES` that maximise
+        the leave-one-out log likelihood of the ``known`` stars' own values, ``log_target``
+        (n, n) being log K(value_i, value_j)."""
+        z, log_p = self.z[known], self.log_period[known]
         d = z[:, None, :] - z[None, :, :]
         latent = np.einsum("jki,il,jkl->jk", d, self.prior_precision, d)
         period = (log_p[:, None] - log_p[None, :]) ** 2 / self.period_bandwidth**2
-        teff_kernel = -0.5 * (teff[:, None] - teff[None, :]) ** 2 / self.teff_bandwidth**2
-        np.fill_diagonal(teff_kernel, -np.inf)  # leave each star out
+        log_target = log_target.copy()
+        np.fill_diagonal(log_target, -np.inf)  # leave each star out
         best, chosen = -np.inf, (1.0, 1.0)
         for c_z in LATENT_KERNEL_SCALES:
             for c_p in KERNEL_SCALES:
                 log_w = -0.5 * (latent / c_z + period / c_p**2)
                 np.fill_diagonal(log_w, -np.inf)
                 log_w -= log_w.max(1, keepdims=True)
-                density = np.log((np.exp(log_w + teff_kernel)).sum(1) / np.exp(log_w).sum(1) + 1e-300)
+                density = np.log((np.exp(log_w + log_target)).sum(1) / np.exp(log_w).sum(1) + 1e-300)
                 if density.sum() > best:
                     best, chosen = density.sum(), (c_z, c_p)
         return chosen
 
     def log_kernel(self, mean: np.ndarray, variance: np.ndarray, log_period: float,
-                   log_period_variance: float) -> np.ndarray:
+                   log_period_variance: float, scales: tuple[float, float] | None = None
+                   ) -> np.ndarray:
         """log of each star's kernel (up to a constant) at a curve whose latent vector is
-        N(mean, diag variance) and log period N(log_period, log_period_variance)."""
-        c_z, c_p = self.kernel_scales
+        N(mean, diag variance) and log period N(log_period, log_period_variance), with kernel
+        ``scales`` (default :attr:`kernel_scales`, Teff's)."""
+        c_z, c_p = self.kernel_scales if scales is None else scales
         width2 = (c_p * self.period_bandwidth) ** 2 + log_period_variance
         period = -0.5 * (self.log_period - log_period) ** 2 / width2
         if math.isinf(c_z):  # the latents say nothing of Teff beyond the period
