@@ -156,10 +156,12 @@ def _fits(model, obs: Observed, classes: list[str]) -> list[Fit]:
     return fits
 
 
-def _star_log_weights(model, obs: Observed, fits: list[Fit], reference
+def _star_log_weights(model, obs: Observed, fits: list[Fit], reference, vote: bool
                       ) -> tuple[list[np.ndarray], list[np.ndarray]] | str:
     """Per fit of the class, log w_k of every reference star (:func:`.posterior.star_log_weights`)
-    with the Teff kernels and with the subtype kernels, or why the curve could not be encoded."""
+    with the Teff kernels and, where the training stars' ``vote`` names the subtype, with the
+    subtype kernels (else the Teff ones again: the RR Lyrae mode comes from the OGLE-III
+    boundary); or why the curve could not be encoded."""
     teff, subtype = [], []
     for fit in fits:
         encoded = encode(model, obs, fit.cls, fit.period)
@@ -167,7 +169,8 @@ def _star_log_weights(model, obs: Observed, fits: list[Fit], reference
             return f"the curve could not be encoded ({encoded})"
         teff.append(posterior.star_log_weights(*encoded, fit, reference))
         subtype.append(posterior.star_log_weights(*encoded, fit, reference,
-                                                  reference.subtype_kernel_scales))
+                                                  reference.subtype_kernel_scales)
+                       if vote else teff[-1])
     return teff, subtype
 
 
@@ -296,7 +299,7 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
     b = obs.bands.index(main)
     reference = refs.get(best_class, obs.bands)
 
-    log_weights = _star_log_weights(model, obs, own_fits, reference)
+    log_weights = _star_log_weights(model, obs, own_fits, reference, vote=best_class != "RRLYR")
     teff_weights, subtype_weights = ((log_weights, log_weights) if isinstance(log_weights, str)
                                      else log_weights)
     samples = _teff(teff_weights, own_weights, reference)
