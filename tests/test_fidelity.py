@@ -160,6 +160,30 @@ def test_spread_table_compares_pooled_widths_and_per_star_families():
     assert table["real"].max() < 0.12  # phi21 across the cut is as narrow as R21
 
 
+def test_spread_table_scores_other_real_stars_as_a_control():
+    """Rows of kind "other" (real curves of other stars) take the generated ones' place in a
+    second comparison: a sample from the same distribution meets the target, one half as
+    wide does not, and a class without such rows has none (NaN width, not met), while the
+    generated comparison is untouched by them."""
+    rng = np.random.default_rng(6)
+    rows = []
+    for cls, other_sd in (("same", 0.05), ("narrow", 0.025), ("none", None)):
+        for star in range(800):
+            log_period = rng.uniform(-0.5, 0.5)
+            kinds = [("real", rng.normal(0.4, 0.05)), ("generated", rng.normal(0.4, 0.05))]
+            kinds += [("other", rng.normal(0.4, other_sd))] if other_sd else []
+            rows += [{"class": cls, "band": "V", "kind": kind, "curve": star, "log_period": log_period,
+                      "R21": v, "amplitude": v, "phi21": v} for kind, v in kinds]
+    table = fidelity.spread_table(pd.DataFrame(rows)).set_index("class")
+    assert table["met"].all()
+    assert table.loc["same", "other_met"].all() and (table.loc["same", "n_other"] > 150).all()
+    assert table.loc["same", "other_ratio"].between(0.85, 1.15).all()
+    assert not table.loc["narrow", "other_met"].any()
+    assert table.loc["narrow", "other_ratio"].between(0.4, 0.6).all()
+    none = table.loc["none"]
+    assert (none["n_other"] == 0).all() and none["other_stars"].isna().all() and not none["other_met"].any()
+
+
 def test_the_spread_control_is_the_chance_that_the_true_distribution_meets_the_target():
     """A generator drawing from the true distribution meets the 20 % target against a sample
     of n real curves only as often as the sample's own width lands within 20 % of the true one:

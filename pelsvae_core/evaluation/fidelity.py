@@ -85,7 +85,8 @@ HERTZSPRUNG_EDGES = np.r_[np.arange(0.0, 1.45, 0.1), np.log10(30.0)]
 RR_LYRAE_EDGES = np.arange(-0.70, 0.0001, 0.05)
 SHAPES = ("R21", "phi21", "R31")
 SPREAD_COLUMNS = ["class", "band", "log_p_lo", "log_p_hi", "n_real", "quantity", "real", "generated",
-                  "per_star", "ratio", "met", "perfect_chance"]
+                  "per_star", "ratio", "met", "perfect_chance", "n_other", "other_stars", "other_ratio",
+                  "other_met"]
 RR_LYRAE_MODES = ("RRab", "RRc")
 
 
@@ -248,19 +249,29 @@ def perfect_chance(real: np.ndarray, rng: np.random.Generator,
         return float(np.mean(np.abs(width(real) / widths - 1) <= tolerance))
 
 
+def within_tolerance(ratio: float) -> bool:
+    """Whether a width ratio meets the spread target (|ratio - 1| <= :data:`SPREAD_TOLERANCE`;
+    False for NaN, a row without the sample)."""
+    return bool(abs(ratio - 1) <= SPREAD_TOLERANCE)
+
+
 def spread_table(shapes: pd.DataFrame) -> pd.DataFrame:
     """16-84 % widths of R21, phi21 and amplitude, real against generated, per class, band and
     log P bin (quantiles of the real curves, at most :data:`SPREAD_BINS` of
     :data:`STARS_PER_BIN` curves; groups under :data:`MIN_CURVES` curves are left out).
 
-    ``shapes``: one row per curve with ``class``, ``band``, ``kind`` ("real" or "generated"),
+    ``shapes``: one row per curve with ``class``, ``band``, ``kind`` ("real", "generated" or "other"),
     ``curve`` (the real curve a generated one was made for), ``log_period``, ``R21``,
     ``phi21``, ``amplitude``. ``generated`` pools every sample of every star in the bin, as
     ``real`` pools the stars; ``per_star`` is the median width of one star's samples, the
     spread of a single generated family. The target: ``ratio`` = generated / real within
-    :data:`SPREAD_TOLERANCE` of 1; its control, ``perfect_chance``: the chance that a generator
+    :data:`SPREAD_TOLERANCE` of 1. Two controls: ``perfect_chance``, the chance that a generator
     drawing from the real distribution itself meets it in the row (:func:`perfect_chance`;
-    their sum is the rows such a generator would meet)."""
+    their sum is the rows such a generator would meet), which knows only the real widths'
+    sampling error; and, where ``shapes`` has ``kind`` "other" rows (real curves of other stars,
+    e.g. the validation split's), the same comparison with those stars in the generated ones'
+    place (``other_stars``, ``other_ratio``, ``other_met``): what another sample of real stars,
+    with its own mix of physics within the bin, scores against the target."""
     rows = []
     rng = np.random.default_rng(0)
     for (cls, band), group in shapes.groupby(["class", "band"]):
@@ -273,18 +284,23 @@ def spread_table(shapes: pd.DataFrame) -> pd.DataFrame:
         for b in range(n_bins):
             part = group[which == b]
             real_part, generated = part[part["kind"] == "real"], part[part["kind"] == "generated"]
+            other = part[part["kind"] == "other"]
             for quantity in ("R21", "phi21", "amplitude"):
                 circular = quantity == "phi21"
                 r, g = _summaries(real_part[quantity].to_numpy(), generated[quantity].to_numpy(), circular)
+                o = _summaries(real_part[quantity].to_numpy(), other[quantity].to_numpy(), circular)[1]
                 per_star = [width(_summaries(r, s[quantity].to_numpy(), circular)[1])
                             for _, s in generated.groupby("curve")]
-                ratio = width(g) / width(r) if width(r) > 0 else float("nan")
+                ratio, other_ratio = (width(w) / width(r) if width(r) > 0 else float("nan")
+                                      for w in (g, o))
                 rows.append({"class": cls, "band": band, "log_p_lo": float(edges[b]),
                              "log_p_hi": float(edges[b + 1]), "n_real": int(len(real_part)),
                              "quantity": quantity, "real": width(r), "generated": width(g),
                              "per_star": float(np.nanmedian(per_star)) if per_star else float("nan"),
-                             "ratio": ratio, "met": bool(abs(ratio - 1) <= SPREAD_TOLERANCE),
-                             "perfect_chance": perfect_chance(r, rng)})
+                             "ratio": ratio, "met": within_tolerance(ratio),
+                             "perfect_chance": perfect_chance(r, rng), "n_other": int(len(other)),
+                             "other_stars": width(o), "other_ratio": other_ratio,
+                             "other_met": within_tolerance(other_ratio)})
     return pd.DataFrame(rows, columns=SPREAD_COLUMNS)
 
 

@@ -117,11 +117,15 @@ def rr_lyrae_figure(result: dict) -> bytes:
 
 def spread_figure(rows: list[dict], tolerance: float = SPREAD_TOLERANCE) -> bytes:
     """Generated against real 16-84 % widths, one point per class, band and period bin, with
-    the 1:1 line and the target band."""
+    the 1:1 line, the target band and, hollow, the control of other real stars in the
+    generated ones' place."""
     plt = _pyplot()
     frame = pd.DataFrame(rows)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, (quantity, part) in zip(axes, frame.groupby("quantity", sort=False)):
+        if "other_stars" in part:
+            ax.scatter(part["real"], part["other_stars"], s=18, facecolors="none", edgecolors="grey",
+                       label="control: other real stars")
         for cls, points in part.groupby("class"):
             ax.scatter(points["real"], points["generated"], label=cls, s=18)
         span = np.array([part[["real", "generated"]].min().min(), part[["real", "generated"]].max().max()])

@@ -13,7 +13,8 @@
 6. cadence invariance, and memorisation (distance to the nearest training curve);
 7. timing of generating 100 curves end to end;
 8. the fidelity suite of issue 14 (:mod:`.fidelity`): spread of R21, phi21 and amplitude
-   per class and period bin; the Cepheid Hertzsprung progression against the OGLE-III LMC
+   per class and period bin, against the test stars and, as a control, the validation
+   split's real stars in the generator's place; the Cepheid Hertzsprung progression against the OGLE-III LMC
    fundamental-mode Cepheids; RR Lyrae phi21, R21 and amplitude against log P against the
    OGLE-IV bulge, with the RRab phi21-log P slope; the Leavitt law of generated Cepheids.
 Curves are compared as features: a Fourier fit of order 6 to the observed points,
@@ -456,14 +457,33 @@ def shape_samples(model, test: TrainingSet, regressor: str, n_samples: int = SPR
     for i, cls, norm, amplitude in from_own_physics(model, test, regressor, n_samples, rng):
         m = test.mask[i]
         noisy = norm[:, m] + rng.standard_normal((n_samples, m.sum())) * test.err[i][m]
-        coeffs = fit_many(test.phase[i][m], np.vstack([test.mag[i][m], noisy]), test.err[i][m],
-                          SURVEY_ORDER)
-        common = {"class": cls, "band": test.bands[test.band[i]], "curve": i,
-                  "star": test.star_key[i], "log_period": float(test.log_period[i])}
-        for k, (c, a) in enumerate(zip(coeffs, np.r_[test.amplitude[i], amplitude])):
-            rows.append({**common, "kind": "generated" if k else "real", "amplitude": float(a),
-                         **fourier.fourier_parameters(c)})
+        rows += _shape_rows(test, i, cls, np.vstack([test.mag[i][m], noisy]),
+                            np.r_[test.amplitude[i], amplitude], ["real"] + ["generated"] * n_samples)
     return pd.DataFrame(rows)
+
+
+def other_star_shapes(model, other: TrainingSet) -> pd.DataFrame:
+    """The rows of :func:`shape_samples` for the real curves of ``other`` stars (e.g. the
+    validation split's) that have their own physics, as kind "other": the spread target's
+    control of another sample of real stars (:func:`.fidelity.spread_table`)."""
+    rows = []
+    for i, cls, _, _, _ in own_physics(model, other):
+        m = other.mask[i]
+        rows += _shape_rows(other, i, cls, other.mag[i][m][None], np.r_[other.amplitude[i]], ["other"])
+    return pd.DataFrame(rows)
+
+
+def _shape_rows(data: TrainingSet, i: int, cls: str, curves: np.ndarray, amplitudes: np.ndarray,
+                kinds: list[str]) -> list[dict]:
+    """One row per curve observed at row ``i``'s phases (``curves``: (k, its points)): its
+    Fourier parameters (order :data:`.fidelity.SURVEY_ORDER`, weighted by the row's errors) and
+    amplitude, with the row's class, band, star and log P."""
+    m = data.mask[i]
+    coeffs = fit_many(data.phase[i][m], curves, data.err[i][m], SURVEY_ORDER)
+    common = {"class": cls, "band": data.bands[data.band[i]], "curve": i,
+              "star": data.star_key[i], "log_period": float(data.log_period[i])}
+    return [{**common, "kind": kind, "amplitude": float(a), **fourier.fourier_parameters(c)}
+            for c, a, kind in zip(coeffs, amplitudes, kinds)]
 
 
 def star_id(star_key: str) -> str:
@@ -652,7 +672,8 @@ def evaluate(model, data: TrainingSet, regressor: str | None = None, progress: b
         ("generate_100_ms", lambda: generation_ms(model)),
         ("regressor_validation", lambda: regressor_validation(model, *([compare] if compare else []))),
         ("_shapes", lambda: shape_samples(model, test, regressor)),
-        ("spread", lambda: spread_table(steps["_shapes"])),
+        ("spread", lambda: spread_table(pd.concat([steps["_shapes"],
+                                                   other_star_shapes(model, data.split_part("val"))]))),
         ("_catalogue", lambda: read_ogle3_catalogue(root / "ogle3_catalog")),
         ("_modes", lambda: star_modes(root, steps["_catalogue"])),
         ("_cepheids", lambda: cepheid_population(model, data, steps["_catalogue"], steps["_modes"],
