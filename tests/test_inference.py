@@ -333,6 +333,31 @@ def test_cepheid_modes_of_real_test_stars_are_told_by_their_training_stars(model
     assert right >= 5
 
 
+def test_a_sparse_curve_encodes_with_the_uncertainty_of_its_few_points(model):
+    """Twelve OGLE-III LMC Cepheids the model never trained on, each encoded from its whole
+    curve and from 30 of its own epochs: the sparse latent variance is far larger, and the
+    whole curve's latent vector lies where it says (chi^2 per dimension near 1; with the
+    encoder's own variance alone, which does not know how few points it read, it was ~60)."""
+    from pelsvae_core import paths
+    from pelsvae_core.evaluation.inference import read_stars
+    from pelsvae_core.inference.encoding import encode
+    from pelsvae_core.inference.observed import prepare
+
+    stars = read_stars(model, paths.data_root(), 12, 0, groups=("OGLE CEP I",))["test"]["OGLE CEP I"]
+    observed = lambda t, m, e: prepare(t, m, e, "I", model.decoder.bands, model.decoder.default_band)
+    chi2, widening = [], []
+    for k, star in enumerate(stars[:12]):
+        whole, whole_var = encode(model, observed(star.time, star.mag, star.err), "CEP", star.period)
+        pick = np.sort(np.random.default_rng(k).choice(star.time.size, 30, replace=False))
+        mu, var = encode(model, observed(star.time[pick], star.mag[pick], star.err[pick]), "CEP",
+                         star.period)
+        chi2.append(np.mean((mu - whole) ** 2 / var))
+        widening.append(np.median(var / whole_var))
+    assert len(chi2) == 12
+    assert 0.3 < np.median(chi2) < 3, chi2
+    assert np.median(widening) > 10, widening
+
+
 def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):
     """Model folders written before the latent table kept subtypes still infer; the subtype of
     a Cepheid is then null, and the warning says why."""

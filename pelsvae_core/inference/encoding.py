@@ -34,6 +34,9 @@ from .observed import MIN_POINTS_PER_BAND, Observed
 DEFAULT_POINTS = 300
 #: Resamplings of each band averaged (see :func:`encode`).
 RESAMPLINGS = 8
+#: Bootstrap resamples of each band's observations whose spread of encodings is the latent
+#: vector's sampling variance (see :func:`encode`).
+BOOTSTRAPS = 16
 
 
 def encode(model, obs: Observed, cls: str, period: float) -> tuple[np.ndarray, np.ndarray] | str:
@@ -44,8 +47,15 @@ def encode(model, obs: Observed, cls: str, period: float) -> tuple[np.ndarray, n
     out), and which ones moves the encoder's mean (by 0.05-0.4 prior widths on 40-60 point
     SDSS curves). The mean is therefore averaged over :data:`RESAMPLINGS` draws, and the
     variance is the encoder's mean posterior variance plus the draws' variance: the noise
-    each training star's single draw carries too. Deterministic: the draws come from a
-    generator seeded by the curve's values."""
+    each training star's single draw carries too.
+
+    The encoder's own variance does not know how few points it read: it never trained on
+    curves as sparse as a survey's, and a 30-epoch curve encodes as confidently as a
+    300-epoch one, though another 30 epochs of the same star would land elsewhere. So the
+    variance also holds the spread of the encodings of :data:`BOOTSTRAPS` bootstrap resamples
+    of the band's observations (Efron 1979, Ann. Stat. 7, 1): the sampling variance of the
+    latent vector given these points, large for sparse curves, small for dense ones.
+    Deterministic: the draws come from a generator seeded by the curve's values."""
     cfg = PreprocessConfig(min_observations=MIN_POINTS_PER_BAND, snr_min=0.0)
     n_points = int(model.metadata.get("dataset_config", {}).get("n_points", DEFAULT_POINTS))
     rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(obs.mag).tobytes()))
@@ -59,7 +69,10 @@ def encode(model, obs: Observed, cls: str, period: float) -> tuple[np.ndarray, n
             return f"band {band}: {folded}"
         rows += [resample(folded.phase, folded.mag, folded.err, n_points, rng)
                  for _ in range(RESAMPLINGS)]
-        bands += [model.decoder.bands.index(band)] * RESAMPLINGS
+        for _ in range(BOOTSTRAPS):
+            pick = rng.choice(folded.phase.size, folded.phase.size)
+            rows.append(resample(folded.phase[pick], folded.mag[pick], folded.err[pick], n_points, rng))
+        bands += [model.decoder.bands.index(band)] * (RESAMPLINGS + BOOTSTRAPS)
     tensor = lambda i, dtype: torch.tensor(np.stack([r[i] for r in rows]), dtype=dtype)
     n = len(rows)
     batch = Batch(phase=tensor(0, torch.float32), mag=tensor(1, torch.float32),
@@ -69,6 +82,7 @@ def encode(model, obs: Observed, cls: str, period: float) -> tuple[np.ndarray, n
                       [[math.nan, math.nan, math.log10(period)]] * n, dtype=torch.float32))
     with torch.inference_mode():
         mu, logvar = model.network.encode(batch)
-    mu = mu.numpy().astype(np.float64).reshape(len(obs.bands), RESAMPLINGS, -1)
+    mu = mu.numpy().astype(np.float64).reshape(len(obs.bands), RESAMPLINGS + BOOTSTRAPS, -1)
     var = np.exp(logvar.numpy().astype(np.float64)).reshape(mu.shape)
-    return mu.mean(1).ravel(), (var.mean(1) + mu.var(1, ddof=1)).ravel()
+    plain, bootstrap = mu[:, :RESAMPLINGS], mu[:, RESAMPLINGS:]
+    return plain.mean(1).ravel(), (var[:, :RESAMPLINGS].mean(1) + bootstrap.var(1, ddof=1)).ravel()
