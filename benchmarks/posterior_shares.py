@@ -6,7 +6,7 @@ defensive mixture, Hesterberg 1995, Technometrics 37, 185): the Teff posterior k
 training star alike), the class probabilities
 :data:`~pelsvae_core.inference.inverse.CLASS_PRIOR_WEIGHT` of a uniform prior over the classes
 considered. This script infers real stars of one split once (Stripe 82 ugriz and OGLE-IV I RR
-Lyrae for Teff; OGLE-IV RR Lyrae, OGLE-III LMC Cepheids and Catalina stars of every class for
+Lyrae and OGLE-III LMC Cepheids for Teff; OGLE-IV RR Lyrae, OGLE-III LMC Cepheids and Catalina stars of every class for
 the class: the Stripe 82 bands hold one class only), whole and at 60 and 30 of their epochs,
 then for each candidate share prints the coverage of the intervals (Teff) or the accuracy and
 mean top probability (class), and the mean log score of the truth (a proper score), then the
@@ -38,7 +38,7 @@ from pelsvae_core.inference.inverse import CLASS_PRIOR_WEIGHT, TEFF_PRIOR_WEIGHT
 from pelsvae_core.inference.posterior import fit_weights, mixture_quantiles
 from pelsvae_core.inference.reference import CLASS_KERNEL_SCALE, references
 
-TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I")
+TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I", "OGLE CEP I")
 CLASS_GROUPS = ("OGLE-IV RRLYR I", "OGLE CEP I", "Catalina V_CSS")
 SHARES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 KERNEL_SCALES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
@@ -93,7 +93,7 @@ def infer_split(model, split: str, per_group: int, scales=()) -> tuple[list, dic
 
 
 def teff_table(cases: list) -> None:
-    print(f"Teff: {len(cases)} RR Lyrae curves; shipped share {TEFF_PRIOR_WEIGHT}")
+    print(f"Teff: {len(cases)} RR Lyrae and Cepheid curves; shipped share {TEFF_PRIOR_WEIGHT}")
     print("share  in 16-84 %  in 2.5-97.5 %  mean log predictive density")
     scores = {}
     for share in SHARES:
