@@ -337,7 +337,7 @@ def test_a_sparse_curve_encodes_with_the_uncertainty_of_its_few_points(model):
     """Twelve OGLE-III LMC Cepheids the model never trained on, each encoded from its whole
     curve and from 30 of its own epochs: the sparse latent variance is far larger, and the
     whole curve's latent vector lies where it says (chi^2 per dimension near 1; with the
-    encoder's own variance alone, which does not know how few points it read, it was ~60)."""
+    encoder's own variance alone, which does not know how few points it read, ~30,000)."""
     from pelsvae_core import paths
     from pelsvae_core.evaluation.inference import read_stars
     from pelsvae_core.inference.encoding import encode
