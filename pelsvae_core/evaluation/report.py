@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from .fidelity import (COVERED_GAP, FOLDS, GENERATED_DRAWS, MARGIN, MIN_BIN_STARS,
-                       SLOPE_TOLERANCE, SPREAD_TOLERANCE, TARGET_CURVES)
+                       SLOPE_TOLERANCE, SPREAD_COLUMNS, SPREAD_TOLERANCE, TARGET_CURVES)
 from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
 
@@ -157,22 +157,22 @@ def two_sample_lines(rows: list[dict]) -> list[str]:
 def spread_lines(rows: list[dict]) -> list[str]:
     """16-84 % widths, generated against real, per class, band and period bin, with the two
     controls: the bootstrap's perfect generator and another sample of real stars."""
-    frame = pd.DataFrame(rows)
-    has_other = "other_met" in frame and frame["n_other"].gt(0).any()
+    frame = pd.DataFrame(rows).reindex(columns=SPREAD_COLUMNS)   # reports older than a column
+    has_chance, has_other = frame["perfect_chance"].notna().any(), frame["n_other"].gt(0).any()
     lines = ["16-84 % widths over the test curves of a class, band and log P bin (`real`) and over "
              f"{SPREAD_SAMPLES} curves generated from each one's own physics, observed at its phases "
              f"with its noise (`generated`); `per star`: the median width of one star's "
              f"{SPREAD_SAMPLES} curves (one generated family). Amplitudes in magnitudes (real: "
              f"max - min; generated: the predicted one). Target: generated within {SPREAD_TOLERANCE:.0%} of real; met in "
-             f"{int(frame['met'].sum())} of {len(frame)} rows. Controls: a generator drawing from the "
-             "real curves' own distribution would meet it in about "
-             f"{frame['perfect_chance'].sum(skipna=True):.0f} (the real widths' sampling error, by "
-             "bootstrap: `perfect chance` per row)"
-             + (f"; the validation split's real stars with their own physics, binned alike in the "
-                f"generated curves' place, meet it in {int(frame['other_met'].sum())} (`other stars`: "
-                "their width): another sample of real stars, with its own mix of physics within "
-                "each bin, is what a generator of real stars could be asked to match."
-                if has_other else "."), ""]
+             f"{int(frame['met'].sum())} of {len(frame)} rows."
+             + (" Control: a generator drawing from the real curves' own distribution would meet "
+                f"it in about {frame['perfect_chance'].sum(skipna=True):.0f} (the real widths' "
+                "sampling error, by bootstrap: `perfect chance` per row)." if has_chance else "")
+             + (" A second control: the validation split's real stars with their own physics, binned alike "
+                f"in the generated curves' place, meet it in {int(frame['other_met'].sum())} "
+                "(`other stars`: their width): another sample of real stars, with its own mix of "
+                "physics within each bin, is what a generator of real stars could be asked to match."
+                if has_other else ""), ""]
     by_quantity = frame.groupby("quantity", sort=False)["ratio"].median()
     lines += [", ".join(f"median ratio {q}: {v:.2f}" for q, v in by_quantity.items()), ""]
     summary = frame.groupby("class").agg(rows=("met", "size"), met=("met", "sum"),
@@ -180,15 +180,14 @@ def spread_lines(rows: list[dict]) -> list[str]:
                                          **({"other": ("other_met", "sum")} if has_other else {}))
     lines += table(["class", "rows", "generated met", "perfect chance",
                     *(["other stars met"] if has_other else [])],
-                   [[cls, int(r["rows"]), int(r["met"]), float(r["chance"]),
+                   [[cls, int(r["rows"]), int(r["met"]), float(r["chance"]) if has_chance else math.nan,
                      *([int(r["other"])] if has_other else [])] for cls, r in summary.iterrows()]) + [""]
     return lines + table(["class", "band", "log P", "real curves", "quantity", "real", "generated",
                           "per star", "ratio", "target", "perfect chance", "other stars"],
                          [[r["class"], r["band"], f"{r['log_p_lo']:.2f} – {r['log_p_hi']:.2f}",
                            r["n_real"], r["quantity"], r["real"], r["generated"], r["per_star"],
-                           r["ratio"], verdict(r["met"]), r.get("perfect_chance", float("nan")),
-                           r.get("other_stars", float("nan"))]
-                          for r in rows])
+                           r["ratio"], verdict(r["met"]), r["perfect_chance"], r["other_stars"]]
+                          for r in frame.to_dict(orient="records")])
 
 
 def _binned_rows(bins: list[dict], quantities) -> list[list]:

@@ -45,16 +45,16 @@ def encode(model, obs: Observed, cls: str, period: float) -> tuple[np.ndarray, n
 
     A short curve reaches the model's length by repeating points drawn at random (masked
     out), and which ones moves the encoder's mean (by 0.05-0.4 prior widths on 40-60 point
-    SDSS curves). The mean is therefore averaged over :data:`RESAMPLINGS` draws, and the
-    variance is the encoder's mean posterior variance plus the draws' variance: the noise
-    each training star's single draw carries too.
+    SDSS curves). The mean is therefore averaged over :data:`RESAMPLINGS` draws.
 
-    The encoder's own variance does not know how few points it read: it never trained on
-    curves as sparse as a survey's, and a 30-epoch curve encodes as confidently as a
-    300-epoch one, though another 30 epochs of the same star would land elsewhere. So the
-    variance also holds the spread of the encodings of :data:`BOOTSTRAPS` bootstrap resamples
-    of the band's observations (Efron 1979, Ann. Stat. 7, 1): the sampling variance of the
-    latent vector given these points, large for sparse curves, small for dense ones.
+    The variance is the encoder's mean posterior variance plus the spread of the encodings of
+    :data:`BOOTSTRAPS` bootstrap resamples of the band's observations (Efron 1979, Ann. Stat.
+    7, 1), each resampled to length too, so it holds the draws' noise that each training
+    star's single draw carries as well. The encoder's own variance does not know how few
+    points it read: it never trained on curves as sparse as a survey's, and a 30-epoch curve
+    encodes as confidently as a 300-epoch one, though another 30 epochs of the same star would
+    land elsewhere; the bootstrap's spread is the latent vector's sampling variance given
+    these points, large for sparse curves, small for dense ones.
     Deterministic: the draws come from a generator seeded by the curve's values."""
     cfg = PreprocessConfig(min_observations=MIN_POINTS_PER_BAND, snr_min=0.0)
     n_points = int(model.metadata.get("dataset_config", {}).get("n_points", DEFAULT_POINTS))
