@@ -291,6 +291,21 @@ def test_the_teff_kernel_ignores_latents_that_say_nothing_of_teff():
                                / ((c_p * silent.period_bandwidth) ** 2 + 1e-4))
 
 
+def test_latent_distances_are_the_prior_mahalanobis_distances(model):
+    """The cross-validations' pairwise distances, from whitened latents in one matrix product,
+    equal (z_j - z_k)^T Sigma^-1 (z_j - z_k) pair by pair on a real reference (the shipped
+    model's Gaia G RR Lyrae), zero on the diagonal and symmetric to rounding."""
+    from pelsvae_core.inference.reference import references
+
+    reference = references(model).get("RRLYR", ("G",))
+    difference = reference.z[:, None, :] - reference.z[None, :, :]
+    direct = np.einsum("jki,il,jkl->jk", difference, reference.prior_precision, difference)
+    distances = reference._latent_distances
+    np.testing.assert_allclose(distances, direct, rtol=1e-9, atol=1e-9 * direct.max())
+    assert np.all(np.diag(distances) == 0)
+    np.testing.assert_allclose(distances, distances.T, atol=1e-9 * direct.max())
+
+
 def test_the_subtype_vote_has_its_own_kernels_where_the_latents_tell_the_mode_not_teff():
     """Cepheid-like stars: one latent dimension carries the mode, none carries Teff, which
     follows the period. Cross-validated on Teff the latent kernel is infinite (the latents
