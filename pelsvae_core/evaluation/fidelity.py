@@ -216,13 +216,14 @@ def circular_mean(angle) -> float:
     return float(np.angle(np.mean(np.exp(1j * angle)))) % (2 * np.pi)
 
 
-def _summaries(real: np.ndarray, generated: np.ndarray, circular: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Both samples without NaN, angles unwrapped about the real sample's circular mean."""
-    real, generated = real[np.isfinite(real)], generated[np.isfinite(generated)]
-    if circular and real.size:
-        centre = circular_mean(real)
-        real, generated = unwrap_about(real, centre), unwrap_about(generated, centre)
-    return real, generated
+def _summaries(real: np.ndarray, *others: np.ndarray, circular: bool) -> tuple[np.ndarray, ...]:
+    """The real sample and the ``others`` without NaN, angles unwrapped about the real sample's
+    circular mean."""
+    samples = [x[np.isfinite(x)] for x in (real, *others)]
+    if circular and samples[0].size:
+        centre = circular_mean(samples[0])
+        samples = [unwrap_about(x, centre) for x in samples]
+    return tuple(samples)
 
 
 def width(values: np.ndarray) -> float:
@@ -287,15 +288,16 @@ def spread_table(shapes: pd.DataFrame) -> pd.DataFrame:
             other = part[part["kind"] == "other"]
             for quantity in ("R21", "phi21", "amplitude"):
                 circular = quantity == "phi21"
-                r, g = _summaries(real_part[quantity].to_numpy(), generated[quantity].to_numpy(), circular)
-                o = _summaries(real_part[quantity].to_numpy(), other[quantity].to_numpy(), circular)[1]
-                per_star = [width(_summaries(r, s[quantity].to_numpy(), circular)[1])
+                r, g, o = _summaries(real_part[quantity].to_numpy(), generated[quantity].to_numpy(),
+                                     other[quantity].to_numpy(), circular=circular)
+                per_star = [width(_summaries(r, s[quantity].to_numpy(), circular=circular)[1])
                             for _, s in generated.groupby("curve")]
-                ratio, other_ratio = (width(w) / width(r) if width(r) > 0 else float("nan")
+                real_width = width(r)
+                ratio, other_ratio = (width(w) / real_width if real_width > 0 else float("nan")
                                       for w in (g, o))
                 rows.append({"class": cls, "band": band, "log_p_lo": float(edges[b]),
                              "log_p_hi": float(edges[b + 1]), "n_real": int(len(real_part)),
-                             "quantity": quantity, "real": width(r), "generated": width(g),
+                             "quantity": quantity, "real": real_width, "generated": width(g),
                              "per_star": float(np.nanmedian(per_star)) if per_star else float("nan"),
                              "ratio": ratio, "met": within_tolerance(ratio),
                              "perfect_chance": perfect_chance(r, rng), "n_other": int(len(other)),
@@ -317,7 +319,7 @@ def binned_comparison(real_x, real_y, generated_x, generated_y, edges: np.ndarra
         last = hi == edges[-1]
         r = real_y[(real_x >= lo) & ((real_x <= hi) if last else (real_x < hi))]
         g = generated_y[(generated_x >= lo) & ((generated_x <= hi) if last else (generated_x < hi))]
-        r, g = _summaries(r, g, circular)
+        r, g = _summaries(r, g, circular=circular)
         p16, median, p84 = np.percentile(r, [BAND[0], 50, BAND[1]]) if r.size else [np.nan] * 3
         generated_median = float(np.median(g)) if g.size else float("nan")
         rows.append({"log_p_lo": float(lo), "log_p_hi": float(hi), "n_real": int(r.size),

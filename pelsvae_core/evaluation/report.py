@@ -166,7 +166,7 @@ def spread_lines(rows: list[dict]) -> list[str]:
              f"max - min; generated: the predicted one). Target: generated within {SPREAD_TOLERANCE:.0%} of real; met in "
              f"{int(frame['met'].sum())} of {len(frame)} rows."
              + (" Control: a generator drawing from the real curves' own distribution would meet "
-                f"it in about {frame['perfect_chance'].sum(skipna=True):.0f} (the real widths' "
+                f"it in about {frame['perfect_chance'].sum():.0f} (the real widths' "
                 "sampling error, by bootstrap: `perfect chance` per row)." if has_chance else "")
              + (" A second control: the validation split's real stars with their own physics, binned alike "
                 f"in the generated curves' place, meet it in {int(frame['other_met'].sum())} "
