@@ -32,13 +32,12 @@ import torch
 from scipy import stats
 
 from pelsvae_core import load_model, paths
-from pelsvae_core.evaluation.inference import read_stars
+from pelsvae_core.evaluation.inference import TEFF_GROUPS, curve_versions, read_stars
 from pelsvae_core.inference import analyse
 from pelsvae_core.inference.inverse import CLASS_PRIOR_WEIGHT, TEFF_PRIOR_WEIGHT, class_probabilities
 from pelsvae_core.inference.posterior import fit_weights, mixture_quantiles
 from pelsvae_core.inference.reference import CLASS_KERNEL_SCALE, references
 
-TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I", "OGLE CEP I")
 CLASS_GROUPS = ("OGLE-IV RRLYR I", "OGLE CEP I", "Catalina V_CSS")
 SHARES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 KERNEL_SCALES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
@@ -64,9 +63,7 @@ def infer_split(model, split: str, per_group: int, scales=()) -> tuple[list, dic
     known = set(refs.classes_for(("V_CSS",))[0]) | {"RRLYR", "CEP"}
     for label, members in stars.items():
         for version in (None, 60, 30):
-            rng = np.random.default_rng(0)
-            for star in members:
-                star = star if version is None else star.sparse(version, rng)
+            for star in curve_versions(members, version, 0):
                 if star is None:
                     continue
                 try:

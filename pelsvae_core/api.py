@@ -17,8 +17,8 @@ import pandas as pd
 from . import generation, inference
 from .data.dataset import TrainingSet
 from .model.decoder import Decoder
-from .model.storage import (EVALUATION_FILE, LATENTS_FILE, METADATA, REGRESSORS_FILE,
-                            ModelFormatError, load_folder, report_status)
+from .model.storage import (EVALUATION_FILE, INFERENCE_CALIBRATION_FILE, LATENTS_FILE, METADATA,
+                            REGRESSORS_FILE, ModelFormatError, load_folder, read_json, report_status)
 from .model.vae import PELSVAE
 from .physics.mapping import PhysicsMap
 from .physics.regressors import KINDS, Predictor, load_predictors
@@ -61,6 +61,11 @@ class Model:
         """The stored results of ``pelsvae evaluate`` on this model (real test stars), if any."""
         path = self.folder / EVALUATION_FILE
         return json.loads(path.read_text()) if path.is_file() else None
+
+    def inference_calibration(self) -> dict | None:
+        """The inverse problem's stored recalibration (``pelsvae calibrate-inference``), if any."""
+        path = self.folder / INFERENCE_CALIBRATION_FILE
+        return read_json(path) if path.is_file() else None
 
     def report_status(self) -> str:
         """"current", "none", or "stale: ..." naming the model files changed since the report."""

@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .inference.recalibration import CALIBRATION_STARS, describe
 from .paths import DataRootError
 from .infer_command import add_parser as add_infer_parser
 from .simulate.run import add_parser as add_simulate_parser
@@ -102,6 +103,13 @@ def cmd_fit_regressors(args) -> int:
     table = pipeline.fit_physics(args.model, args.data_root, args.cache_dir, seed=args.seed)
     print("Validation error of the physics -> latent regressors (by-star val split)\n")
     print(table.pivot(index="class", columns="regressor", values="rmse_latent").round(3).to_string())
+    return 0
+
+
+def cmd_calibrate_inference(args) -> int:
+    from . import pipeline
+    content = pipeline.calibrate_inference(args.model, args.data_root, args.per_group, args.seed)
+    print("\n".join(describe(content)))
     return 0
 
 
@@ -211,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     _source_options(fit, model=True)
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=cmd_fit_regressors)
+
+    recal = commands.add_parser("calibrate-inference", help="recalibrate the inverse problem's Teff "
+                                "intervals on the validation split's stars of known Teff (~5 min)")
+    _source_options(recal, model=True)
+    recal.add_argument("--per-group", type=int, default=CALIBRATION_STARS,
+                       help=f"validation stars per group (default {CALIBRATION_STARS})")
+    recal.add_argument("--seed", type=int, default=0)
+    recal.set_defaults(func=cmd_calibrate_inference)
 
     noise = commands.add_parser("fit-noise", help="fit a model's survey error models and real "
                                 "scatter again (fit-regressors does it too)")

@@ -1,6 +1,7 @@
 """A model folder's life cycle, and the only writer of model folders.
 
     train (a recipe) -> fit physics (regressors, error models, references, latents)
+    -> calibrate inference (the Teff intervals' recalibration on the validation split)
     -> evaluate (numbers, report, figures into ``report/``)
 
 Each step reads the folder, adds its part, and rewrites the whole folder
@@ -31,6 +32,8 @@ from .data.preprocess import PreprocessConfig
 from .data.surveys import DataRoot
 from .evaluation import figures, report, suite
 from .evaluation.fidelity import two_sample_accuracy
+from .evaluation.inference import SPARSE_EPOCHS, TEFF_GROUPS, teff_pits
+from .inference import recalibration
 from .evaluation.reconstruction import reconstruction_table
 from .latents import latent_table
 from .model import storage
@@ -48,12 +51,12 @@ log = logging.getLogger(__name__)
 _STAMPS = ("library_versions", "git_commit")
 
 
-def _rewrite(model: Model, metadata: dict, files: dict[str, bytes]) -> Path:
+def _rewrite(model: Model, metadata: dict, files: dict[str, bytes], dropped=()) -> Path:
     """Rewrite a loaded model's folder with new metadata and files; every other file it had
-    (the report included) is carried over unchanged."""
+    (the report included) but the ``dropped`` ones is carried over unchanged."""
     folder = model.folder
-    kept = storage.read_files(folder, [n for n in storage.folder_files(folder)
-                                       if n not in (storage.CONFIG, storage.WEIGHTS, storage.METADATA)])
+    kept = storage.read_files(folder, [n for n in storage.folder_files(folder) if n not in
+                                       (storage.CONFIG, storage.WEIGHTS, storage.METADATA, *dropped)])
     metadata = {k: v for k, v in metadata.items() if k not in _STAMPS}
     return storage.save_folder(folder, model.network, metadata, extra_files={**kept, **files},
                                weights=(folder / storage.WEIGHTS).read_bytes())
@@ -190,8 +193,10 @@ def fit_physics(folder=None, data_root=None, cache_dir=None, kinds=KINDS, seed: 
     latents = io.BytesIO()
     latent_table(model, data.subset(~data.augmented)).to_parquet(latents, index=False,
                                                                  compression="zstd")
+    # the inverse problem's recalibration was fitted with the old latents: dropped, not kept stale
     _rewrite(model, metadata, {storage.REGRESSORS_FILE: save_predictors(predictors),
-                               storage.LATENTS_FILE: latents.getvalue()})
+                               storage.LATENTS_FILE: latents.getvalue()},
+             dropped=(storage.INFERENCE_CALIBRATION_FILE,))
     if set(DENSITY_KINDS) <= set(kinds):
         choose_generator(load_model(model.folder), data, progress)
     return table
@@ -341,6 +346,22 @@ def choose_generator(model: Model, data: TrainingSet, progress: bool = True) -> 
         "accuracy": densities, "mean": mean}
     _rewrite(model, model.metadata, {storage.REGRESSORS_FILE: save_predictors(predictors)})
     return {"kernels": scores, "densities": densities, "generator": generator}
+
+
+def calibrate_inference(folder=None, data_root=None, per_group: int = recalibration.CALIBRATION_STARS,
+                        seed: int = 0, sparse=SPARSE_EPOCHS, progress: bool = True) -> dict:
+    """Fit the recalibration of the inverse problem's Teff intervals
+    (:mod:`.inference.recalibration`) on the validation split's stars of known Teff read from
+    ``data_root``, and rewrite the model folder with it. Returns what was stored."""
+    model = load_model(folder)
+    pits = teff_pits(model, paths.data_root(data_root), per_group, seed, "val", sparse, progress)
+    content = recalibration.fit(pits, {
+        "split": "val", "groups": list(TEFF_GROUPS), "per_group": per_group, "seed": seed,
+        "epochs": ["all", *sparse], "pit_definition": "the raw Teff posterior's distribution function at "
+                                                      "each curve's catalogue Teff"})
+    _rewrite(model, model.metadata,
+             {storage.INFERENCE_CALIBRATION_FILE: json.dumps(content, indent=1).encode()})
+    return content
 
 
 def report_files(results: dict, curves: pd.DataFrame) -> dict[str, bytes]:

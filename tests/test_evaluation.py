@@ -179,10 +179,19 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
     checksums = json.loads((folder / storage.CHECKSUMS).read_text())
     assert {storage.EVALUATION_FILE, "report/report.md", storage.MEASURED_FILE} <= set(checksums)
     assert load_model(folder).report_status() == "current"
+    # the inverse problem's recalibration, on its validation stars with a Teff: stored, checksummed,
+    # and what the report measured changes with it
+    content = pipeline.calibrate_inference(folder, None, per_group=3, sparse=(), progress=False)
+    assert content["split"] == "val" and content["per_group"] == 3
+    assert sum(e["curves"] for e in content["teff"].values()) + sum(content["too_few"].values()) > 0
+    assert load_model(folder).inference_calibration() == json.loads(json.dumps(content))
+    assert load_model(folder).report_status() == f"stale: {storage.INFERENCE_CALIBRATION_FILE} changed since the report"
     pipeline.fit_physics(folder, subset_root, subset_cache.directory, seed=3, progress=False)
     refitted = load_model(folder)
     assert refitted.evaluation() == stored
     assert refitted.report_status().startswith("stale: ") and "regressors.npz" in refitted.report_status()
+    # fitted with the old latents: dropped by the refit, not kept stale
+    assert refitted.inference_calibration() is None
     (folder / "report" / "report.md").write_text("edited")
     with pytest.raises(storage.ModelFormatError, match="report.md does not match its checksum"):
         load_model(folder)

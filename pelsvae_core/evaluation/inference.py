@@ -76,6 +76,9 @@ EPOCH_GAP = 0.1
 BASELINE_PER_CLASS = 150
 #: Epoch counts of the sparse versions.
 SPARSE_EPOCHS = (60, 30)
+#: The groups whose stars have a known Teff (the model's training-set Teff: the RR Lyrae's and
+#: the LMC Cepheids'), on which Teff intervals are measured and recalibrated.
+TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I", "OGLE CEP I")
 #: Targets of the issue: share of periods within 1 %, RRab/RRc accuracy, and the coverage of
 #: the Teff 68 % and 95 % intervals with their tolerances.
 PERIOD_TARGET, MODE_TARGET = 0.95, 0.90
@@ -219,6 +222,14 @@ def _rms(values) -> float:
     return float(np.sqrt(np.mean(np.square(values))))
 
 
+def curve_versions(members: list[Star], version: int | None, seed: int):
+    """Each star whole (``version`` None) or on ``version`` of its epochs (None where it has
+    fewer), drawn with one generator of ``seed`` per version: the same draws in every measure."""
+    rng = np.random.default_rng(seed)
+    for star in members:
+        yield star if version is None else star.sparse(version, rng)
+
+
 def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
               progress: bool = False) -> dict[str, list[dict]]:
     """Every measure of the module docstring per group and version (``None``: the whole
@@ -232,10 +243,9 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
     for label, members in stars.items():
         train = latents[(latents["split"] == "train") & latents["cls"].isin({s.cls for s in members})]
         for version in versions:
-            row, rng = defaultdict(list), np.random.default_rng(seed)
-            for star in members:
+            row = defaultdict(list)
+            for star in curve_versions(members, version, seed):
                 bar.update()
-                star = star if version is None else star.sparse(version, rng)
                 if star is None:
                     continue
                 _measure(model, star, forest if label == BASELINE_GROUP else None, row)
@@ -316,4 +326,46 @@ def inference_calibration(model, root, per_group: int, sparse=SPARSE_EPOCHS, see
     forest = baseline(train, seed) if with_forest and len({s.cls for s in train}) > 1 else None
     result = calibrate(model, stars[split], [None, *sparse], forest, seed, progress)
     return {**result, "split": split, "per_group": per_group, "seed": seed,
-            "baseline_curves": len(train) if forest is not None else 0}
+            "baseline_curves": len(train) if forest is not None else 0,
+            "teff_recalibration": recalibration_summary(model.inference_calibration())}
+
+
+def recalibration_summary(content: dict | None) -> dict | None:
+    """What the report says of the model's Teff recalibration (:mod:`pelsvae_core.inference.
+    recalibration`): its split, and per class its curves and held-out coverage; None without one."""
+    if content is None:
+        return None
+    return {"split": content["split"], "per_group": content["per_group"],
+            "classes": {cls: {k: entry[k] for k in ("curves", "stars", "raw_coverage", "held_out_coverage",
+                                                            "applied")}
+                        for cls, entry in content["teff"].items()}}
+
+
+def teff_pits(model, root, per_group: int, seed: int = 0, split: str = "val",
+              sparse=SPARSE_EPOCHS, progress: bool = False) -> list[dict]:
+    """The raw Teff posterior's PIT value at the true Teff (:meth:`pelsvae_core.inference.
+    Inference.teff_pit`) of ``per_group`` stars of ``split`` per group of :data:`TEFF_GROUPS`,
+    whole and at each epoch count of ``sparse``: what :func:`pelsvae_core.inference.
+    recalibration.fit` fits its maps on. One dict per curve (``cls``, the inferred class;
+    ``star``; ``group``; ``epochs``; ``pit``); curves that cannot be inferred are left out."""
+    stars = read_stars(model, root, per_group, seed, (split,), None, TEFF_GROUPS)[split]
+    versions = [None, *sparse]
+    out = []
+    bar = tqdm(total=sum(map(len, stars.values())) * len(versions), desc="Teff PIT",
+               unit="curve", disable=not progress, leave=False)
+    for label, members in stars.items():
+        for version in versions:
+            for star in curve_versions(members, version, seed):
+                bar.update()
+                if star is None or not np.isfinite(star.teff):
+                    continue
+                try:
+                    found = analyse(model, star.time, star.mag, star.err, band=star.band)
+                except ValueError:
+                    continue
+                pit = found.teff_pit(star.teff)
+                if pit is not None:
+                    out.append({"cls": found.result["class"], "star": star.key, "group": label,
+                                "epochs": "all" if version is None else version, "pit": pit})
+    bar.close()
+    return out

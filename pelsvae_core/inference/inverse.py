@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from ..data.subtypes import UNKNOWN
@@ -40,6 +41,7 @@ from .encoding import encode
 from .fit import Fit, refine, scan
 from ..photometry import checked_distance, distance_modulus
 from .observed import Observed, prepare
+from .recalibration import TeffRecalibration
 from .reference import MIN_STARS, references
 
 #: Candidate periods fitted in full per class, and in all.
@@ -98,13 +100,24 @@ class Inference:
     best: Fit
     observed: Observed
     teff_samples: tuple[np.ndarray, float, np.ndarray] | None
+    teff_recalibration: TeffRecalibration | None = None
 
     def teff_quantiles(self, q) -> np.ndarray | None:
-        """Quantiles ``q`` (e.g. 0.025, 0.975) of the Teff posterior, or None without one."""
+        """Quantiles ``q`` (e.g. 0.025, 0.975) of the Teff posterior, recalibrated where the
+        model holds a map for the class (:mod:`.recalibration`), or None without a posterior."""
+        if self.teff_samples is None:
+            return None
+        q = np.asarray(q, float)
+        levels = q if self.teff_recalibration is None else self.teff_recalibration.levels(q)
+        return posterior.mixture_quantiles(*self.teff_samples, levels)
+
+    def teff_pit(self, teff: float) -> float | None:
+        """The raw (not recalibrated) Teff posterior's distribution function at ``teff``: the
+        PIT value a recalibration is fitted on (:mod:`.recalibration`)."""
         if self.teff_samples is None:
             return None
         values, width, weights = self.teff_samples
-        return posterior.mixture_quantiles(values, width, weights, np.asarray(q, float))
+        return float(weights @ stats.norm.cdf((teff - values) / width))
 
     def curve(self, times, band: str | None = None) -> np.ndarray:
         """The best-fitting curve (magnitudes) at ``times`` in ``band`` (default: the band with
@@ -312,7 +325,14 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
     if isinstance(samples, str):
         warnings.append(f"teff is null: {samples}")
         samples = None
-    teff = None if samples is None else posterior.interval(*samples)
+    recalibration = None
+    if samples is not None:
+        recalibration = refs.teff_recalibrations.get(best_class)
+        if recalibration is None:
+            warnings.append(f"the teff interval is not recalibrated: the model holds no "
+                            f"recalibration for {best_class} (pelsvae calibrate-inference)")
+    found = Inference({}, fits, weights, best, obs, samples, recalibration)
+    teff = None if samples is None else posterior.as_interval(found.teff_quantiles(posterior.QUANTILES))
     if samples is not None and posterior.effective_stars(samples[2]) < MIN_EFFECTIVE_STARS:
         warnings.append(f"the teff interval rests on {posterior.effective_stars(samples[2]):.0f} "
                         f"effective training stars (fewer than {MIN_EFFECTIVE_STARS}): coarse")
@@ -331,7 +351,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
         "amplitude": float(best.amplitude[b] * np.ptp(best.grids[b])), "n_points": len(obs),
         "warnings": warnings,
     }
-    return Inference(result, fits, weights, best, obs, samples)
+    found.result = result
+    return found
 
 
 def infer(model, times, mags, errs, band=None, distance_pc: float | None = None) -> dict:

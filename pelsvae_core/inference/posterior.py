@@ -11,8 +11,9 @@ a kernel around it whose width is cross-validated on the stars themselves
     log w_k = -(z_k - mu) (c_z Sigma + diag v)^-1 (z_k - mu) / 2
               - (log P_k - log P-hat)^2 / (2 ((c_P h)^2 + sigma_logP^2)).
 
-The interval is the 16, 50 and 84 % quantiles of the weighted stars' Teff, each smoothed by
-the Teff kernel of the cross-validation (a weighted kernel density, not the bare weighted
+The interval is the 16, 50 and 84 % quantiles of the weighted stars' Teff (at levels
+recalibrated on the validation split where the model holds a map: :mod:`.recalibration`), each
+smoothed by the Teff kernel of the cross-validation (a weighted kernel density, not the bare weighted
 sample, whose quantiles are too narrow: on the shipped model's LMC Cepheids the bare
 sample's 2.5-97.5 % intervals held 91 % of the true values); ``effective_stars`` is Kish's
 effective sample size (sum w)^2 / sum w^2 (Kish 1965, *Survey Sampling*).
@@ -59,10 +60,9 @@ def mixture_quantiles(centres: np.ndarray, widths, weights: np.ndarray, q=QUANTI
                      for p in np.atleast_1d(q)])
 
 
-def interval(values: np.ndarray, width: float, weights: np.ndarray) -> dict[str, float]:
-    """Median and 16/84 % of the weighted training stars' values, each smoothed by the
-    kernel ``width`` its density was cross-validated with (:mod:`.reference`)."""
-    p16, p50, p84 = mixture_quantiles(values, width, weights)
+def as_interval(quantiles) -> dict[str, float]:
+    """The 16, 50 and 84 % quantiles (:data:`QUANTILES`) as the result's interval."""
+    p16, p50, p84 = quantiles
     return {"median": float(p50), "p16": float(p16), "p84": float(p84)}
 
 
@@ -102,8 +102,7 @@ def period_interval(fits: list[Fit], weights: np.ndarray) -> dict[str, float]:
     quantile q of the period is quantile 1 - q of the frequency."""
     f = np.array([fit.frequency for fit in fits])
     s = np.array([max(fit.frequency_sigma, 1e-12) for fit in fits])
-    p84, p50, p16 = 1 / mixture_quantiles(f, s, weights, (0.16, 0.5, 0.84))
-    return {"median": float(p50), "p16": float(p16), "p84": float(p84)}
+    return as_interval(1 / mixture_quantiles(f, s, weights, QUANTILES)[::-1])
 
 
 def r21(grids: np.ndarray) -> np.ndarray:

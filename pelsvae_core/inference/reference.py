@@ -37,6 +37,7 @@ from sklearn.covariance import LedoitWolf
 
 from ..data.subtypes import UNKNOWN
 from ..latents import inference_columns
+from . import recalibration
 
 #: Latent starting points per class and band set (fewer for classes with fewer stars).
 CENTRES = 24
@@ -283,11 +284,13 @@ def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> 
 
 
 class References:
-    """The references of one model, built on first use per class and band set."""
+    """The references of one model, built on first use per class and band set, and the
+    recalibrations of its Teff intervals per class (:mod:`.recalibration`)."""
 
     def __init__(self, model):
         self.decoder = model.decoder
         self.latents = model.latents()
+        self.teff_recalibrations = recalibration.maps(model.inference_calibration())
         self._built: dict[tuple[str, tuple[str, ...]], ClassReference | None] = {}
         self._grids: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 

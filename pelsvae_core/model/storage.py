@@ -50,14 +50,16 @@ from .vae import PELSVAE
 log = logging.getLogger(__name__)
 CONFIG, WEIGHTS, METADATA, CHECKSUMS = "config.json", "weights.pt", "metadata.json", "checksums.json"
 REGRESSORS_FILE, LATENTS_FILE = "regressors.npz", "latents.parquet"
+#: The inverse problem's recalibration of its Teff intervals (:mod:`pelsvae_core.inference.recalibration`).
+INFERENCE_CALIBRATION_FILE = "inference_calibration.json"
 REPORT_DIR = "report"
 EVALUATION_FILE = f"{REPORT_DIR}/evaluation.json"
 MEASURED_FILE = f"{REPORT_DIR}/measured.json"
 #: The files whose content a report describes: a change to any of them makes the report stale.
-MEASURED = (CONFIG, WEIGHTS, REGRESSORS_FILE, LATENTS_FILE)
+MEASURED = (CONFIG, WEIGHTS, REGRESSORS_FILE, LATENTS_FILE, INFERENCE_CALIBRATION_FILE)
 #: What the format allows besides the checksums: these files, and plain files in ``report/``.
 REQUIRED = (CONFIG, WEIGHTS, METADATA)
-OPTIONAL = (REGRESSORS_FILE, LATENTS_FILE)
+OPTIONAL = (REGRESSORS_FILE, LATENTS_FILE, INFERENCE_CALIBRATION_FILE)
 #: Bounds checked before a file is read (the shipped model's largest file is 9 MB, its
 #: regressors unpack to 15 MB, its JSON files are under 50 kB): a tampered folder
 #: cannot make loading allocate gigabytes.
@@ -237,12 +239,12 @@ def report_status(folder: Path) -> str:
     path = folder / MEASURED_FILE
     if not path.is_file():
         return "none"
-    measured, now = _read_json(path), measured_checksums(folder)
+    measured, now = read_json(path), measured_checksums(folder)
     changed = sorted(n for n in set(measured) | set(now) if measured.get(n) != now.get(n))
     return "current" if not changed else f"stale: {', '.join(changed)} changed since the report"
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     """A JSON object from the folder, its size bounded before it is read."""
     if path.stat().st_size > MAX_JSON_BYTES:
         raise ModelFormatError(f"{path} is larger than {MAX_JSON_BYTES // 2**20} MiB; the model "
@@ -286,7 +288,7 @@ def verify(folder: Path) -> ModelConfig:
     missing = [n for n in REQUIRED + (CHECKSUMS,) if not (folder / n).is_file()]
     if missing:
         raise ModelFormatError(f"{folder} is not a complete model folder: missing {', '.join(missing)}")
-    expected = _read_json(folder / CHECKSUMS)
+    expected = read_json(folder / CHECKSUMS)
     if not all(isinstance(v, str) for v in expected.values()):
         raise ModelFormatError(f"{folder / CHECKSUMS} must map file names to SHA-256 digests")
     for name in expected:
@@ -307,7 +309,7 @@ def verify(folder: Path) -> ModelConfig:
     for name in (WEIGHTS, REGRESSORS_FILE):
         if name in expected:
             _check_archive(folder / name)
-    config = _read_json(folder / CONFIG)
+    config = read_json(folder / CONFIG)
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFormatError(f"{folder} has model format version {version}; this pelsvae reads "
@@ -353,4 +355,4 @@ def load_folder(folder: str | os.PathLike | None = None) -> tuple[PELSVAE, dict,
     if bad is not None:
         raise ModelFormatError(f"{folder / WEIGHTS} gives non-finite weights (in {bad}); retrain "
                                "or restore the folder")
-    return model, _read_json(folder / METADATA), folder
+    return model, read_json(folder / METADATA), folder
