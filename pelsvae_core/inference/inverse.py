@@ -31,7 +31,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from ..data.subtypes import UNKNOWN
@@ -105,11 +104,7 @@ class Inference:
     def teff_quantiles(self, q) -> np.ndarray | None:
         """Quantiles ``q`` (e.g. 0.025, 0.975) of the Teff posterior, recalibrated where the
         model holds a map for the class (:mod:`.recalibration`), or None without a posterior."""
-        if self.teff_samples is None:
-            return None
-        q = np.asarray(q, float)
-        levels = q if self.teff_recalibration is None else self.teff_recalibration.levels(q)
-        return posterior.mixture_quantiles(*self.teff_samples, levels)
+        return _teff_quantiles(self.teff_samples, self.teff_recalibration, q)
 
     def teff_pit(self, teff: float) -> float | None:
         """The raw (not recalibrated) Teff posterior's distribution function at ``teff``: the
@@ -117,7 +112,7 @@ class Inference:
         if self.teff_samples is None:
             return None
         values, width, weights = self.teff_samples
-        return float(weights @ stats.norm.cdf((teff - values) / width))
+        return posterior.mixture_cdf(teff, values, width, weights)
 
     def curve(self, times, band: str | None = None) -> np.ndarray:
         """The best-fitting curve (magnitudes) at ``times`` in ``band`` (default: the band with
@@ -126,6 +121,15 @@ class Inference:
         if band not in self.best.bands:
             raise ValueError(f"band {band!r} was not fitted; the fit has {', '.join(self.best.bands)}")
         return self.best.magnitudes(np.asarray(times, float), self.best.bands.index(band))
+
+
+def _teff_quantiles(samples, recalibration: TeffRecalibration | None, q) -> np.ndarray | None:
+    """Quantiles ``q`` of the Teff posterior ``samples`` (:func:`_teff`) at the levels of the
+    class's ``recalibration`` (none: the raw levels)."""
+    if samples is None:
+        return None
+    q = np.asarray(q, float)
+    return posterior.mixture_quantiles(*samples, q if recalibration is None else recalibration.levels(q))
 
 
 def _main_band(obs: Observed) -> str:
@@ -331,8 +335,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
         if recalibration is None:
             warnings.append(f"the teff interval is not recalibrated: the model holds no "
                             f"recalibration for {best_class} (pelsvae calibrate-inference)")
-    found = Inference({}, fits, weights, best, obs, samples, recalibration)
-    teff = None if samples is None else posterior.as_interval(found.teff_quantiles(posterior.QUANTILES))
+    teff = None if samples is None else posterior.as_interval(
+        _teff_quantiles(samples, recalibration, posterior.QUANTILES))
     if samples is not None and posterior.effective_stars(samples[2]) < MIN_EFFECTIVE_STARS:
         warnings.append(f"the teff interval rests on {posterior.effective_stars(samples[2]):.0f} "
                         f"effective training stars (fewer than {MIN_EFFECTIVE_STARS}): coarse")
@@ -351,8 +355,7 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
         "amplitude": float(best.amplitude[b] * np.ptp(best.grids[b])), "n_points": len(obs),
         "warnings": warnings,
     }
-    found.result = result
-    return found
+    return Inference(result, fits, weights, best, obs, samples, recalibration)
 
 
 def infer(model, times, mags, errs, band=None, distance_pc: float | None = None) -> dict:

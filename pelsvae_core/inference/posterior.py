@@ -49,13 +49,19 @@ MODE_ORDER = 4
 QUANTILES = (0.16, 0.5, 0.84)
 
 
+def mixture_cdf(x: float, centres: np.ndarray, widths, weights: np.ndarray) -> float:
+    """The distribution function at ``x`` of the Gaussian mixture sum_k w_k N(centres_k,
+    widths_k^2) (weights summing to 1)."""
+    return float(weights @ stats.norm.cdf((x - centres) / widths))
+
+
 def mixture_quantiles(centres: np.ndarray, widths, weights: np.ndarray, q=QUANTILES) -> np.ndarray:
-    """Quantiles ``q`` of the Gaussian mixture sum_k w_k N(centres_k, widths_k^2) (weights
-    summing to 1), by root-finding on its distribution function."""
+    """Quantiles ``q`` of the Gaussian mixture of :func:`mixture_cdf`, by root-finding on its
+    distribution function."""
     centres = np.asarray(centres, float)
     widths = np.broadcast_to(np.maximum(np.asarray(widths, float), 1e-300), centres.shape)
     lo, hi = float((centres - 10 * widths).min()), float((centres + 10 * widths).max())
-    cdf = lambda x: float(weights @ stats.norm.cdf((x - centres) / widths))
+    cdf = lambda x: mixture_cdf(x, centres, widths, weights)
     return np.array([optimize.brentq(lambda x: cdf(x) - p, lo, hi, xtol=1e-12 * max(abs(lo), abs(hi)))
                      for p in np.atleast_1d(q)])
 
