@@ -34,6 +34,7 @@ from .evaluation import figures, report, suite
 from .evaluation.fidelity import two_sample_accuracy
 from .evaluation.inference import SPARSE_EPOCHS, TEFF_GROUPS, teff_pits
 from .inference import recalibration
+from .inference.reference import scale_records
 from .evaluation.reconstruction import reconstruction_table
 from .latents import latent_table
 from .model import storage
@@ -352,13 +353,17 @@ def calibrate_inference(folder=None, data_root=None, per_group: int = recalibrat
                         seed: int = 0, sparse=SPARSE_EPOCHS, progress: bool = True) -> dict:
     """Fit the recalibration of the inverse problem's Teff intervals
     (:mod:`.inference.recalibration`) on the validation split's stars of known Teff read from
-    ``data_root``, and rewrite the model folder with it. Returns what was stored."""
+    ``data_root``, store it with the references' cross-validated kernel scales
+    (:func:`.inference.reference.scale_records`), and rewrite the model folder with them.
+    Returns what was stored."""
     model = load_model(folder)
+    scales = scale_records(model, progress)
     pits = teff_pits(model, paths.data_root(data_root), per_group, seed, "val", sparse, progress)
     content = recalibration.fit(pits, {
         "split": "val", "groups": list(TEFF_GROUPS), "per_group": per_group, "seed": seed,
         "epochs": ["all", *sparse], "pit_definition": "the raw Teff posterior's distribution function at "
                                                       "each curve's catalogue Teff"})
+    content["kernel_scales"] = scales
     _rewrite(model, model.metadata,
              {storage.INFERENCE_CALIBRATION_FILE: json.dumps(content, indent=1).encode()})
     return content

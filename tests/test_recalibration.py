@@ -107,3 +107,21 @@ def test_the_shipped_maps_meet_the_coverage_targets_on_stars_they_were_not_fitte
         for name, level in (("68", "teff_68"), ("95", "teff_95")):
             target, tolerance = COVERAGE_TARGETS[level]
             assert abs(used[name] - target) <= tolerance, (cls, name, used[name])
+
+
+def test_stored_kernel_scales_are_the_cross_validated_ones_and_spare_the_first_inference(model):
+    """The shipped folder stores each reference's kernel scales; they equal a fresh
+    cross-validation's, a reference of other stars refuses them, and a model's references
+    take them instead of cross-validating again."""
+    from pelsvae_core.inference.reference import References, class_reference
+
+    records = {(r["cls"], tuple(r["bands"])): r for r in model.inference_calibration()["kernel_scales"]}
+    assert {("ECL", ("V_CSS",)), ("CEP", ("I",)), ("RRLYR", ("g", "i", "r", "u", "z"))} <= set(records)
+    fresh = class_reference(model.latents(), "RRLYR", ("I",))
+    assert fresh.scales_record() == records[("RRLYR", ("I",))]
+    other = class_reference(model.latents(), "RRLYR", ("V",))
+    with pytest.raises(ValueError, match="are not this reference's"):
+        other.seed_scales(records[("RRLYR", ("I",))])
+    ecl = References(model).get("ECL", ("V_CSS",))
+    assert "subtype_kernel_scales" in vars(ecl)  # seeded: no 3000-star cross-validation to come
+    assert list(ecl.subtype_kernel_scales) == records[("ECL", ("V_CSS",))]["subtype"]

@@ -140,4 +140,7 @@ def describe(content: dict) -> list[str]:
                      + ("recalibrated" if entry["applied"] else "raw levels kept"))
     for name, n in content["too_few"].items():
         lines.append(f"  {name}: not recalibrated ({n} curves, fewer than {content['min_curves']})")
+    if "kernel_scales" in content:
+        lines.append(f"Kernel scales of {len(content['kernel_scales'])} class references stored "
+                     "(no cross-validation at a class's first inference)")
     return lines

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.cluster.vq import kmeans2
 from sklearn.covariance import LedoitWolf
+from tqdm.auto import tqdm
 
 from ..data.subtypes import UNKNOWN
 from ..latents import inference_columns
@@ -160,6 +161,25 @@ class ClassReference:
             return 1.0, 1.0
         same = self.subtype[known][:, None] == self.subtype[known][None, :]
         return self._cross_validated_scales(known, same.astype(float))
+
+    def scales_record(self) -> dict:
+        """The cross-validated kernel scales as a JSON-ready record (an infinite latent scale as
+        "inf"), keyed by class, band set (sorted: the scales do not depend on the blocks' order)
+        and star count; :meth:`References.get` seeds a reference with it."""
+        as_json = lambda scales: ["inf" if math.isinf(c) else c for c in scales]
+        return {"cls": self.cls, "bands": sorted(self.bands), "n_stars": self.n_stars,
+                "teff": as_json(self.kernel_scales), "subtype": as_json(self.subtype_kernel_scales)}
+
+    def seed_scales(self, record: dict) -> None:
+        """Take the kernel scales of a stored :meth:`scales_record` of the same stars instead of
+        cross-validating them again (the eclipsing binaries' subtype cross-validation takes 15 s)."""
+        if (record["cls"], sorted(record["bands"]), record["n_stars"]) != (
+                self.cls, sorted(self.bands), self.n_stars):
+            raise ValueError(f"the stored kernel scales of {record['cls']} in {record['bands']} "
+                             f"({record['n_stars']} stars) are not this reference's")
+        # cached_property stores its value in the instance dict: seeding it skips the computation
+        self.__dict__["kernel_scales"] = tuple(float(c) for c in record["teff"])
+        self.__dict__["subtype_kernel_scales"] = tuple(float(c) for c in record["subtype"])
 
     @cached_property
     def _latent_distances(self) -> np.ndarray:
@@ -290,14 +310,23 @@ class References:
     def __init__(self, model):
         self.decoder = model.decoder
         self.latents = model.latents()
-        self.teff_recalibrations = recalibration.maps(model.inference_calibration())
+        calibration = model.inference_calibration() or {}
+        self.teff_recalibrations = recalibration.maps(calibration)
+        self._stored_scales = {(r["cls"], tuple(sorted(r["bands"])), r["n_stars"]): r
+                               for r in calibration.get("kernel_scales", [])}
         self._built: dict[tuple[str, tuple[str, ...]], ClassReference | None] = {}
         self._grids: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
 
     def get(self, cls: str, bands: tuple[str, ...]) -> ClassReference | None:
+        """The reference of ``cls`` in ``bands``, with its kernel scales from the model's stored
+        calibration where it holds them for these stars (:func:`scale_records`)."""
         key = (cls, tuple(bands))
         if key not in self._built:
-            self._built[key] = class_reference(self.latents, cls, key[1])
+            reference = class_reference(self.latents, cls, key[1])
+            stored = reference and self._stored_scales.get((cls, tuple(sorted(bands)), reference.n_stars))
+            if stored:
+                reference.seed_scales(stored)
+            self._built[key] = reference
         return self._built[key]
 
     def classes_for(self, bands: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -327,3 +356,22 @@ def references(model) -> References:
     if model not in _CACHE:
         _CACHE[model] = References(model)
     return _CACHE[model]
+
+
+def scale_records(model, progress: bool = False) -> list[dict]:
+    """The cross-validated kernel scales (:meth:`ClassReference.scales_record`) of every class's
+    reference in each single band and in each band set a training star of it was seen in
+    whole, where at least :data:`MIN_STARS` stars make it: what a model folder stores so that
+    the first inference of a class in a process does not pay for the cross-validations."""
+    refs = References(model)
+    train = refs.latents[refs.latents["split"] == "train"]
+    wanted = set()
+    for cls, rows in train.groupby("cls"):
+        wanted |= {(cls, (b,)) for b in rows["band"].unique()}
+        wanted |= {(cls, tuple(sorted(b))) for b in rows.groupby("star")["band"].agg(frozenset)}
+    records = []
+    for cls, bands in tqdm(sorted(wanted), desc="kernel scales", unit="reference", disable=not progress):
+        reference = refs.get(cls, bands)
+        if reference is not None and reference.n_stars >= MIN_STARS:
+            records.append(reference.scales_record())
+    return records
