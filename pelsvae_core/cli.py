@@ -7,7 +7,6 @@ import sys
 import warnings
 from pathlib import Path
 
-from .inference.recalibration import CALIBRATION_STARS, describe
 from .paths import DataRootError
 from .infer_command import add_parser as add_infer_parser
 from .simulate.run import add_parser as add_simulate_parser
@@ -108,7 +107,9 @@ def cmd_fit_regressors(args) -> int:
 
 def cmd_calibrate_inference(args) -> int:
     from . import pipeline
-    content = pipeline.calibrate_inference(args.model, args.data_root, args.per_group, args.seed)
+    from .inference.recalibration import CALIBRATION_STARS, describe
+    per_group = CALIBRATION_STARS if args.per_group is None else args.per_group
+    content = pipeline.calibrate_inference(args.model, args.data_root, per_group, args.seed)
     print("\n".join(describe(content)))
     return 0
 
@@ -223,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     recal = commands.add_parser("calibrate-inference", help="recalibrate the inverse problem's Teff "
                                 "intervals on the validation split's stars of known Teff (~5 min)")
     _source_options(recal, model=True)
-    recal.add_argument("--per-group", type=int, default=CALIBRATION_STARS,
-                       help=f"validation stars per group (default {CALIBRATION_STARS})")
+    recal.add_argument("--per-group", type=int, default=None,  # NumPy-free start: no import here
+                       help="validation stars per group (default: "
+                       "pelsvae_core.inference.recalibration.CALIBRATION_STARS)")
     recal.add_argument("--seed", type=int, default=0)
     recal.set_defaults(func=cmd_calibrate_inference)
 

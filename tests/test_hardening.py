@@ -104,7 +104,7 @@ def test_files_are_fixed_by_the_format(folder):
     rewrite(folder, "notes.txt", b"hello")
     with pytest.raises(storage.ModelFormatError, match="names 'notes.txt', which is not a file of a "
                        r"model folder \(allowed: config.json, weights.pt, metadata.json, "
-                       r"regressors.npz, latents.parquet, report/<file>\)"):
+                       r"regressors.npz, latents.parquet, inference_calibration.json, report/<file>\)"):
         load_model(folder)
     (folder / "notes.txt").unlink()
     (folder / "report").mkdir()
@@ -558,7 +558,9 @@ def test_decoding_many_vectors_runs_in_bounded_batches(shipped, monkeypatch):
     network_decode = shipped.network.decode_grid
     monkeypatch.setattr(shipped.network, "decode_grid", lambda z, *a: calls.append(len(z)) or
                         network_decode(z, *a))
-    np.testing.assert_allclose(shipped.decode_grid(z, "RRLYR"), whole, atol=1e-6)
+    # float32 products depend on the batch's shape at the 1e-6 level (CPU kernels block them
+    # differently); a batching error would be of order one
+    np.testing.assert_allclose(shipped.decode_grid(z, "RRLYR"), whole, atol=1e-5)
     assert calls == [16, 16, 8]
 
 
