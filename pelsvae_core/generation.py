@@ -47,7 +47,7 @@ from .data.calibration import teff_from_vi0, teff_scale
 from .data.relations import intrinsic_colour, period_colour
 from .data.subtypes import SUBTYPES, UNKNOWN
 from .model.decoder import Decoder, periodic_values
-from .photometry import checked_abs_mag, checked_distance, distance_modulus
+from .photometry import checked_abs_mag, checked_distance, distance_modulus, intensity_mean
 from .physics.classes import MIN_CURVES_WITH_SUBTYPE, ClassPhysics
 from .physics.mapping import PhysicsMap
 from .physics.reference import ClassReference
@@ -298,6 +298,19 @@ def predict_latents(physics: PhysicsMap, info: ClassPhysics, values: dict[str, f
     return sample_targets(physics, info, values, band, regressor, n_samples, rng, subtype)[:2]
 
 
+def relative_magnitudes(grid: np.ndarray, amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Magnitudes (n, m) at ``phase`` ((m,) or (n, m)) about each curve's intensity mean: the
+    normalised curve of ``grid`` (n, 2, G; 0 brightest, 1 faintest) times ``amplitude`` (n,),
+    shifted so that its mean flux over the cycle (the decoder's evenly spaced grid) is that of
+    magnitude 0. A curve placed at M then has M as its intensity-mean magnitude
+    (:func:`pelsvae_core.photometry.intensity_mean`), as the training stars' M are; placed at
+    its mean magnitude instead, an RRab of 1 mag amplitude would be ~0.05 mag too bright."""
+    norm, = periodic_values(grid, phase, channels=(0,))
+    scale = amplitude[:, None].astype(norm.dtype)
+    offset = intensity_mean(grid[:, 0] * amplitude[:, None]).astype(norm.dtype)
+    return norm * scale - offset[:, None]
+
+
 @dataclass
 class Draw:
     """Samples for one physical vector: latent vectors, amplitudes and the decoded grids.
@@ -324,7 +337,7 @@ class Draw:
 
     @property
     def mean_abs_mag(self) -> np.ndarray | None:
-        """Each sample's mean absolute magnitude in the band: M_G plus its colour."""
+        """Each sample's intensity-mean absolute magnitude in the band: M_G plus its colour."""
         return None if self.abs_mag is None else self.abs_mag + self.colour
 
     def magnitudes(self, phase: np.ndarray, distance_pc: float | None = None
@@ -335,9 +348,8 @@ class Draw:
         mean = self.mean_abs_mag
         modulus = 0.0 if distance_pc is None else _distance_modulus(
             distance_pc, None if mean is None else float(mean.max()), self.request.band)
-        norm, norm_err = periodic_values(self.grid, phase)
-        mag = (norm - self.grid[:, 0].mean(1)[:, None]) * self.amplitude[:, None]
-        err = norm_err * self.amplitude[:, None]
+        mag = relative_magnitudes(self.grid, self.amplitude, phase)
+        err = periodic_values(self.grid, phase, channels=(1,))[0] * self.amplitude[:, None]
         if mean is None:
             return mag, err, "relative to mean"
         return mag + (mean + modulus)[:, None], err, "apparent" if distance_pc is not None else "absolute"

@@ -230,3 +230,24 @@ def test_cli_times_file_without_a_header_keeps_its_first_time(small_model, tmp_p
 def test_folder_with_regressors_reloads(small_model):
     again = load_model(small_model.folder)
     assert set(again.physics.predictors) == set(small_model.physics.predictors)
+
+
+def test_a_star_placed_at_m_has_m_as_its_intensity_mean_magnitude():
+    """Absolute magnitudes in pelsvae are of the mean flux (Gaia's G, OGLE's I and V means):
+    a generated curve's mean flux over the cycle is that of M + colour + mu, and the mean of its
+    magnitudes is fainter by about 0.46 sigma_m^2 (second order in the curve's rms)."""
+    from pelsvae_core.photometry import intensity_mean
+
+    model = load_model()
+    phases = np.linspace(0, 1, 4000, endpoint=False)
+    table = model.generate("RRLYR", teff=6300, abs_mag=0.6, period=0.58, n_samples=3, band="V",
+                           phases=phases, distance_pc=1000, seed=2)
+    for _, curve in table.groupby("sample"):
+        expected = 0.6 + curve["colour"].iloc[0] + 5 * np.log10(1000 / 10)
+        mag = curve["mag"].to_numpy()
+        assert intensity_mean(mag) == pytest.approx(expected, abs=2e-3)  # 4000 phases of a 300-point grid
+        assert 0.3 < np.ptp(mag) and mag.mean() - expected == pytest.approx(0.46 * mag.var(), rel=0.25)
+    # the definition itself: a flat curve's intensity mean is its magnitude; two equal halves at
+    # m and m + 2.5 log10(3) carry fluxes 1 and 1/3, mean 2/3
+    assert intensity_mean(np.full(5, 12.3)) == pytest.approx(12.3)
+    assert intensity_mean([10.0, 10 + 2.5 * np.log10(3)]) == pytest.approx(10 - 2.5 * np.log10(2 / 3))

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import optimize
 
+from ..photometry import intensity_mean
 from ..physics.classes import PHYSICAL_LOG_AMPLITUDE
 from .observed import Observed
 from .periods import jitter, log_likelihood
@@ -150,6 +151,13 @@ class Fit:
     def z_covariance(self) -> np.ndarray:
         d = self.z.size
         return self.covariance[:d, :d]
+
+    def intensity_mean_mag(self) -> np.ndarray:
+        """Each band's intensity-mean magnitude of the fitted curve
+        (:func:`pelsvae_core.photometry.intensity_mean`): m0_b, the mean of its magnitudes, moved
+        to the magnitude of its mean flux, the mean an absolute magnitude refers to."""
+        shape = self.amplitude[:, None] * (self.grids - self.grids.mean(1, keepdims=True))
+        return self.mean_mag + intensity_mean(shape)
 
     def mean_mag_sigma(self) -> np.ndarray:
         n = len(self.bands)

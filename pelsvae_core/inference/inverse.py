@@ -236,14 +236,15 @@ def analyse(model, times, mags, errs, band=None, distance_pc: float | None = Non
 
 
 def _abs_mag(best: Fit, band: str, distance_pc: float | None, warnings: list[str]) -> dict | None:
-    """M = m0 - 5 log10(d / 10 pc) in ``band`` from the best fit's mean magnitude and its error."""
+    """M = <m> - 5 log10(d / 10 pc) in ``band``, <m> the best fit's intensity-mean magnitude
+    (:meth:`.fit.Fit.intensity_mean_mag`), with the error of its mean magnitude."""
     if distance_pc is None:
         warnings.append("abs_mag is null: it needs a distance (distance_pc)")
         return None
     b = best.bands.index(band)
-    m = float(best.mean_mag[b]) - float(distance_modulus(distance_pc))
+    m = float(best.intensity_mean_mag()[b]) - float(distance_modulus(distance_pc))
     s = float(best.mean_mag_sigma()[b])
-    warnings.append(f"abs_mag is the phase-averaged absolute magnitude in band {band} (m - 5 "
+    warnings.append(f"abs_mag is the intensity-mean absolute magnitude in band {band} (m - 5 "
                     f"log10(d / 10 pc)), not corrected for extinction; the model's training "
                     f"stars use Gaia G")
     return {"median": m, "p16": m - s, "p84": m + s}

@@ -30,7 +30,6 @@ import numpy as np
 
 from ..data.subtypes import UNKNOWN
 from ..generation import choose_subtypes
-from ..model.decoder import periodic_values
 from .opsim import depth_sigma
 
 #: Latent vectors per decoder call: the fastest batch per core measured on the shipped
@@ -87,14 +86,6 @@ def decode(model, z: np.ndarray, cls: str, band: str) -> np.ndarray:
     """The decoder's grids (n, 2, G) for many latent vectors, :data:`DECODE_BATCH` at a time."""
     return np.concatenate([model.decoder.decode_grid(z[i:i + DECODE_BATCH], cls, band)
                            for i in range(0, len(z), DECODE_BATCH)])
-
-
-def relative_magnitudes(grid: np.ndarray, amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    """Magnitudes about each curve's mean at ``phase`` (n, m): the normalised curve (0 brightest,
-    1 faintest) less its mean over the cycle, times the amplitude, as :meth:`Draw.magnitudes
-    <pelsvae_core.generation.Draw.magnitudes>` scales it."""
-    norm, = periodic_values(grid, phase, channels=(0,))
-    return (norm - grid[:, 0].mean(1)[:, None]) * amplitude[:, None].astype(norm.dtype)
 
 
 def flux_njy(mag: np.ndarray, model_band: str) -> np.ndarray:

@@ -22,7 +22,7 @@ from lightcurvelynx.models.physical_model import BandfluxModel
 from . import curves
 from .errors import SimulationError
 from ..data.subtypes import UNKNOWN
-from ..generation import band_colour
+from ..generation import band_colour, relative_magnitudes
 from ..photometry import distance_modulus
 
 
@@ -69,7 +69,7 @@ class PelsvaeStar(BandfluxModel):
         colour, _ = band_colour(self.info, band, p["period"], values, np.array([UNKNOWN]))
         mean = mean + float(colour[0])
         phase = np.mod((np.asarray(times, float) - (p["t0"] or 0.0)) / p["period"], 1.0)
-        mag = curves.relative_magnitudes(grid, amplitude, phase[None])[0] + mean
+        mag = relative_magnitudes(grid, amplitude, phase[None])[0] + mean
         if p["distance"] is not None:
             mag = mag + distance_modulus(p["distance"])
         return curves.flux_njy(mag, band)
