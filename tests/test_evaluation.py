@@ -246,6 +246,20 @@ def test_class_probabilities_are_checked_against_the_classes_right():
                                                   "calibrated within ± 2): met")
 
 
+def test_each_row_s_teff_coverage_is_judged_against_its_binomial_spread():
+    """A 68 % interval over 40 stars covers 61-75 % at one SD (0.074): 60 % is -1.1 SD, within
+    chance; 50 % is -2.4 SD and named; rows without Teff are left out."""
+    from pelsvae_core.evaluation.report import row_coverage_line
+    def row(group, share, n=40):
+        return {"group": group, "epochs": "all", "teff_68": share, "teff_68_n": n}
+    line = row_coverage_line([row("A", 0.60), row("B", 0.70), row("C", None, 0)], "teff_68", "16-84 %")
+    assert line.endswith("0 of 2 rows beyond 2 standard deviations; the largest departure A all, "
+                         "60% of 40 (-1.1 SD)")
+    line = row_coverage_line([row("A", 0.50), row("B", 0.70)], "teff_68", "16-84 %")
+    assert "1 of 2 rows beyond 2 standard deviations (A all (50% of 40, -2.4 SD))" in line
+    assert row_coverage_line([row("C", None, 0)], "teff_68", "16-84 %").endswith("no rows")
+
+
 def test_sparse_versions_keep_every_band_of_a_drawn_epoch():
     """SDSS observes u, g, r, i, z within minutes: a sparse version draws whole epochs, all
     five bands of each, and a star with fewer epochs than asked has no sparse version."""

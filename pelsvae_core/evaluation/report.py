@@ -348,6 +348,26 @@ def class_calibration_line(rows: list[dict]) -> str:
             f"within ± 2): {verdict(abs(deviation) <= 2)}")
 
 
+def row_coverage_line(rows: list[dict], name: str, label: str) -> str:
+    """Whether the rows' Teff coverages scatter about the nominal level as chance allows: a
+    row of n stars (one curve each) covers a calibrated interval of level p a binomial number
+    of times, of standard deviation sqrt(n p (1 - p)), so with 40 stars a 68 % interval may
+    cover 61-75 % at one SD. Rows beyond two are named; the largest departure is given."""
+    nominal = COVERAGE_TARGETS[name][0]
+    scored = [(r, (r[name] - nominal) / math.sqrt(nominal * (1 - nominal) / r[name + "_n"]))
+              for r in rows if r[name] is not None and r[name + "_n"]]
+    if not scored:
+        return f"- Teff {label} coverage per row: no rows"
+    beyond = [f"{r['group']} {r['epochs']} ({r[name]:.0%} of {r[name + '_n']}, {z:+.1f} SD)"
+              for r, z in scored if abs(z) > 2]
+    row, z = max(scored, key=lambda item: abs(item[1]))
+    return (f"- Teff {label} coverage per row against a calibrated interval's binomial spread: "
+            f"{len(beyond)} of {len(scored)} rows beyond 2 standard deviations"
+            + (f" ({'; '.join(beyond)})" if beyond else
+               f"; the largest departure {row['group']} {row['epochs']}, {row[name]:.0%} of "
+               f"{row[name + '_n']} ({z:+.1f} SD)"))
+
+
 def recalibration_line(summary: dict | None) -> str:
     """Whether the Teff intervals above were recalibrated, on what, and how well held out."""
     if summary is None:
@@ -385,7 +405,8 @@ def inference_lines(result: dict) -> list[str]:
              "RRab/RRc: the RR Lyrae mode (OGLE-III boundary); other subtypes: Cepheid F/1O and "
              "eclipsing EA/EB/EW (the training stars' vote), each among the stars whose class was "
              "right. M_I: the LMC Cepheids inferred at the LMC distance against the catalogue's mean V "
-             "and I; the inferred M is the fitted mean magnitude minus the distance modulus, so "
+             "and I; the inferred M is the fitted curve's intensity-mean magnitude minus the distance "
+             "modulus, so "
              "this checks the photometry and the calibration chain, not the model's physics, and "
              "its coverage counts the catalogue value's own uncertainty.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
@@ -415,6 +436,8 @@ def inference_lines(result: dict) -> list[str]:
         met = share >= goal if tolerance is None else abs(share - goal) <= tolerance
         wanted = f"≥ {goal:.0%}" if tolerance is None else f"{goal:.0%} ± {tolerance:.0%}"
         lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}")
+    lines += [row_coverage_line(rows, name, label)
+              for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %"))]
     lines.append(class_calibration_line(rows))
     if "teff_recalibration" in result:  # evaluations written before it have none
         lines.append(recalibration_line(result["teff_recalibration"]))
