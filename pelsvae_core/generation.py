@@ -398,7 +398,7 @@ class Observation:
     mag: np.ndarray
     err: np.ndarray
     detected: np.ndarray    # False: fainter than the survey's 5-sigma depth; mag is that depth
-    mag_kind: str           # absolute, apparent or relative to mean
+    mag_kind: str           # absolute, apparent or "relative to mean" (the intensity mean)
     distance_pc: float | None
     noise: str              # "none", or the survey and band of the error model
 
