@@ -166,7 +166,8 @@ class ClassReference:
         """The cross-validated kernel scales as a JSON-ready record (an infinite latent scale as
         "inf"), keyed by class, band set (sorted: the scales do not depend on the blocks' order)
         and star count; :meth:`References.get` seeds a reference with it."""
-        as_json = lambda scales: ["inf" if math.isinf(c) else c for c in scales]
+        def as_json(scales):
+            return ["inf" if math.isinf(c) else c for c in scales]
         return {"cls": self.cls, "bands": sorted(self.bands), "n_stars": self.n_stars,
                 "teff": as_json(self.kernel_scales), "subtype": as_json(self.subtype_kernel_scales)}
 
