@@ -52,6 +52,7 @@ def _infer_file(model, path: str, band: str | None, distance_pc: float | None) -
 def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
     """One panel per curve: the points folded on the inferred period, each band with its fit."""
     import numpy as np
+    from matplotlib import patheffects
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7, 2.6 * len(inferences)), layout="constrained")
@@ -62,9 +63,13 @@ def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
         for band in obs.bands:
             m = obs.in_band(band)
             phase = np.mod(best.frequency * (obs.time[m] - best.t_ref) + best.phase, 1.0)
-            points = axes.errorbar(phase, obs.mag[m], obs.err[m], fmt=".", ms=3, lw=0.5, label=band)
+            points = axes.errorbar(phase, obs.mag[m], obs.err[m], fmt=".", ms=3, lw=0.5, alpha=0.45,
+                                   label=band)
             times = best.t_ref + (grid - best.phase) / best.frequency
-            axes.plot(grid, found.curve(times, band), color=points[0].get_color())
+            # on top and outlined, so that a well-sampled curve's points cannot hide the fit
+            axes.plot(grid, found.curve(times, band), color=points[0].get_color(), lw=1.8, zorder=3,
+                      path_effects=[patheffects.withStroke(linewidth=3.5, foreground="white")],
+                      label=f"{band} fit")
         r = found.result
         axes.invert_yaxis()
         axes.set_xlabel("phase")
@@ -72,7 +77,7 @@ def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
         subtype = f" {r['subtype']}" if r["subtype"] else ""
         axes.set_title(f"{name}: {r['class']}{subtype} ({r['class_probabilities'][r['class']]:.2f}), "
                        f"P = {r['period']:.6g} d", fontsize=9)
-        axes.legend(fontsize=7, loc="upper right")
+        axes.legend(fontsize=7, loc="best")
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=110)
     return out.getvalue()
