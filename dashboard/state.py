@@ -137,7 +137,8 @@ def magnitude_note(star, messages: list[str]) -> str:
     core derived them) and any warning the core gave for this draw."""
     band = star.request.band
     if star.abs_mag is None:
-        lines = ["No absolute magnitude: magnitudes are relative to the intensity mean (the magnitude of the mean flux)."]
+        lines = ["No absolute magnitude: magnitudes are relative to the intensity mean "
+                 "(the magnitude of the mean flux)."]
     elif str(star.colour_source[0]).startswith("none:"):
         lines = [f"Mean {band} magnitude = M_G {star.abs_mag:.2f} ({star.abs_mag_source}); "
                  f"no intrinsic {band} − G colour is known for {star.request.cls}."]

@@ -298,17 +298,20 @@ def predict_latents(physics: PhysicsMap, info: ClassPhysics, values: dict[str, f
     return sample_targets(physics, info, values, band, regressor, n_samples, rng, subtype)[:2]
 
 
-def relative_magnitudes(grid: np.ndarray, amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    """Magnitudes (n, m) at ``phase`` ((m,) or (n, m)) about each curve's intensity mean: the
-    normalised curve of ``grid`` (n, 2, G; 0 brightest, 1 faintest) times ``amplitude`` (n,),
-    shifted so that its mean flux over the cycle (the decoder's evenly spaced grid) is that of
-    magnitude 0. A curve placed at M then has M as its intensity-mean magnitude
+def relative_magnitudes(grid: np.ndarray, amplitude: np.ndarray, phase: np.ndarray,
+                        channels=(0,)) -> tuple[np.ndarray, ...]:
+    """Per channel of ``channels`` (as :func:`~pelsvae_core.model.decoder.periodic_values`), an
+    (n, m) array at ``phase`` ((m,) or (n, m)): channel 0, magnitudes about each curve's
+    intensity mean, the normalised curve of ``grid`` (n, 2, G; 0 brightest, 1 faintest) times
+    ``amplitude`` (n,), shifted so that its mean flux over the cycle (the decoder's evenly
+    spaced grid) is that of magnitude 0; channel 1, the decoder's error in magnitudes. A curve
+    placed at M then has M as its intensity-mean magnitude
     (:func:`pelsvae_core.photometry.intensity_mean`), as the training stars' M are; placed at
     its mean magnitude instead, an RRab of 1 mag amplitude would be ~0.05 mag too bright."""
-    norm, = periodic_values(grid, phase, channels=(0,))
-    scale = amplitude[:, None].astype(norm.dtype)
-    offset = intensity_mean(grid[:, 0] * amplitude[:, None]).astype(norm.dtype)
-    return norm * scale - offset[:, None]
+    values = periodic_values(grid, phase, channels=channels)
+    scale = amplitude[:, None].astype(values[0].dtype)
+    offset = intensity_mean(grid[:, 0] * amplitude[:, None]).astype(values[0].dtype)[:, None]
+    return tuple(v * scale - (offset if k == 0 else 0) for k, v in zip(channels, values))
 
 
 @dataclass
@@ -348,8 +351,7 @@ class Draw:
         mean = self.mean_abs_mag
         modulus = 0.0 if distance_pc is None else _distance_modulus(
             distance_pc, None if mean is None else float(mean.max()), self.request.band)
-        mag = relative_magnitudes(self.grid, self.amplitude, phase)
-        err = periodic_values(self.grid, phase, channels=(1,))[0] * self.amplitude[:, None]
+        mag, err = relative_magnitudes(self.grid, self.amplitude, phase, channels=(0, 1))
         if mean is None:
             return mag, err, "relative to mean"
         return mag + (mean + modulus)[:, None], err, "apparent" if distance_pc is not None else "absolute"

@@ -447,7 +447,7 @@ def test_pelsvae_star_runs_inside_lightcurvelynx(model):
     z, amplitude, _ = curves.latents(model, "RRLYR", regressor, np.array([[7200.0, 0.3, math.log10(0.55)]]),
                                      ["g"], 4)["g"]
     relative = relative_magnitudes(curves.decode(model, z, "RRLYR", "g"), amplitude,
-                                          np.mod(times / 0.55, 1.0)[None])[0]
+                                   np.mod(times / 0.55, 1.0)[None])[0][0]
     g_minus_g = relations.intrinsic_colour("RRLYR", "g", math.log10(0.55), 7200.0).value[0]
     assert 0.0 < g_minus_g < 0.3       # an RR Lyrae is a little fainter in g than in G
     expected = 3631e9 * 10 ** (-0.4 * (relative + 0.3 + g_minus_g + 5 * math.log10(800.0)))

@@ -406,8 +406,8 @@ def inference_lines(result: dict) -> list[str]:
              "eclipsing EA/EB/EW (the training stars' vote), each among the stars whose class was "
              "right. M_I: the LMC Cepheids inferred at the LMC distance against the catalogue's mean V "
              "and I; the inferred M is the fitted curve's intensity-mean magnitude minus the distance "
-             "modulus, so "
-             "this checks the photometry and the calibration chain, not the model's physics, and "
+             "modulus, so this checks the photometry and the calibration chain, not the model's "
+             "physics, and "
              "its coverage counts the catalogue value's own uncertainty.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
                      f"RR/CEP ≥ {PERIOD_MIN_EPOCHS} epochs", "P in 16–84 %", "median abs ΔP / σ", "class",

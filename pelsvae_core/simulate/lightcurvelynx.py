@@ -69,7 +69,8 @@ class PelsvaeStar(BandfluxModel):
         colour, _ = band_colour(self.info, band, p["period"], values, np.array([UNKNOWN]))
         mean = mean + float(colour[0])
         phase = np.mod((np.asarray(times, float) - (p["t0"] or 0.0)) / p["period"], 1.0)
-        mag = relative_magnitudes(grid, amplitude, phase[None])[0] + mean
+        relative, = relative_magnitudes(grid, amplitude, phase[None])
+        mag = relative[0] + mean
         if p["distance"] is not None:
             mag = mag + distance_modulus(p["distance"])
         return curves.flux_njy(mag, band)

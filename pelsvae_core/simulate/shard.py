@@ -148,7 +148,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                 times, column = _matrix(rows, time[sel], m)
                 phase = (times - epoch[:, None]) / period[:, None]
                 phase -= np.floor(phase)     # np.mod's sign handling costs 4x, for nothing here
-                relative = relative_magnitudes(grid, amplitude, phase)
+                relative, = relative_magnitudes(grid, amplitude, phase)
                 observed = curves.photometry(relative + mean[:, None].astype(relative.dtype),
                                              _matrix(rows, depth[sel], m)[0], survey_band,
                                              model_band, rng_noise)
@@ -160,7 +160,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                              "extinction": a_band, "colour": colour, "z": z})
             if plan.lclib:
                 grid_phase = np.linspace(0.0, 1.0, LCLIB_ROWS)
-                templates.append(relative_magnitudes(grid, amplitude, grid_phase) + mean[:, None])
+                templates.append(relative_magnitudes(grid, amplitude, grid_phase)[0] + mean[:, None])
         stars.append({"star_id": np.arange(lo, hi), "cls": np.full(m, cls),
                       "subtype": subtype, "subtype_source": subtype_source,
                       "period": period, "teff": physics["teff"], "abs_mag": abs_mag,
