@@ -44,7 +44,7 @@ import pandas as pd
 
 from . import cadences
 from .data.calibration import teff_from_vi0, teff_scale
-from .data.relations import intrinsic_colour, period_colour
+from .data.relations import class_period_note, intrinsic_colour, outside_class_periods, period_colour
 from .data.subtypes import SUBTYPES, UNKNOWN
 from .model.decoder import Decoder, periodic_values
 from .photometry import checked_abs_mag, checked_distance, distance_modulus, intensity_mean
@@ -118,12 +118,19 @@ def _within_range(name: str, value: float, bounds: tuple[float, float], where: s
 def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
              reference: ClassReference | None = None) -> Request:
     """Check inputs against what the class knows; measure extrapolation beyond its training range.
-    A given ``abs_mag`` of a class trained without M must be a star's (:func:`.photometry.
-    checked_abs_mag`) and is a warning far outside its stars in the OGLE x Gaia DR2 cross-match
-    (``reference``); a ``teff`` the class does not respond to is a warning."""
+    A period outside the class's limits (:func:`.data.relations.outside_class_periods`, e.g. a
+    type II Cepheid under 1 d) is a warning: the class's training stars reach it only where a
+    survey's label or period is doubtful. A given ``abs_mag`` of a class trained without M must
+    be a star's (:func:`.photometry.checked_abs_mag`) and is a warning far outside its stars in
+    the OGLE x Gaia DR2 cross-match (``reference``); a ``teff`` the class does not respond to is
+    a warning."""
     period = _finite("period", period)
     if period <= 0:
         raise ValueError(f"period must be positive (days), not {period}")
+    if outside_class_periods(info.cls, period)[0]:
+        warnings.warn(f"a {info.cls} at P = {period:g} d is outside the class's periods in the "
+                      f"OGLE-III catalogue, {class_period_note(info.cls)}: no such star is known "
+                      "there; the curve comes from training stars whose label or period is doubtful")
     given = {"teff": None if teff is None else _finite("teff", teff),
              "abs_mag": None if abs_mag is None else _finite("abs_mag", abs_mag),
              "log_period": math.log10(period)}

@@ -163,12 +163,6 @@ def search_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
     return (periodogram or Periodogram.for_search(time, min_period, max_period)).search(mag, err)
 
 
-def lomb_scargle_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray,
-                        min_period: float = MIN_PERIOD_DAYS) -> float:
-    """Period of the highest Lomb–Scargle peak between ``min_period`` and half the baseline."""
-    return search_period(time, mag, err, min_period).period
-
-
 #: A period counts as recovered when found within this fraction of the true one.
 RECOVERY_TOLERANCE = 0.01
 #: :func:`search_near` looks from a quarter to four times the expected period: wide enough for

@@ -223,6 +223,13 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines
+    # per class, also without the curves whose label or period is doubtful
+    result["per_class"] = [{"group": "Catalina V_CSS", "epochs": "all", "class": "T2CEP", "n": 20,
+                            "inference": 0.7, "baseline": 0.85, "doubtful": 2,
+                            "inference_consistent": 0.75, "baseline_consistent": 0.9}]
+    lines = "\n".join(inference_lines(result))
+    assert "| Catalina V_CSS | all | T2CEP | 20 | 70% | 85% | 2 | 75% | 90% |" in lines
+    assert "T2CEP ≥ 1.003 d (603 stars)" in lines
 
 
 def test_class_probabilities_are_checked_against_the_classes_right():

@@ -291,6 +291,22 @@ def test_the_teff_kernel_ignores_latents_that_say_nothing_of_teff():
                                / ((c_p * silent.period_bandwidth) ** 2 + 1e-4))
 
 
+def test_training_stars_of_doubtful_label_are_left_out_of_their_class_s_prior(model):
+    """The shipped model trained on Catalina "type II Cepheids" below 1 d, the OGLE-III
+    catalogue's limit between RR Lyrae and type II Cepheids: the class's prior leaves them out
+    (and says how many), so a short-period RR Lyrae is not drawn towards type II Cepheids."""
+    from pelsvae_core.inference.reference import class_reference
+
+    latents = model.latents()
+    train = latents[(latents["cls"] == "T2CEP") & (latents["split"] == "train")
+                    & (latents["band"] == "V_CSS")]
+    below = train.loc[train["period"] < relations.class_period_limits("T2CEP")[0], "star"].nunique()
+    reference = class_reference(latents, "T2CEP", ("V_CSS",))
+    assert below > 0 and reference.doubtful == below
+    assert reference.n_stars == train["star"].nunique() - below
+    assert 10 ** reference.log_period.min() >= relations.class_period_limits("T2CEP")[0]
+
+
 def test_latent_distances_are_the_prior_mahalanobis_distances(model):
     """The cross-validations' pairwise distances, from whitened latents in one matrix product,
     equal (z_j - z_k)^T Sigma^-1 (z_j - z_k) pair by pair on a real reference (the shipped

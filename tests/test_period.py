@@ -63,3 +63,25 @@ def test_a_search_reuses_its_plans_for_the_same_times_whatever_the_periods(subse
     assert other.periodogram._plans is not first.periodogram._plans
     wider = search_period(lc.time, lc.mag, lc.err, 0.05, 2.0, reuse=first.periodogram)
     assert wider.periodogram._plans is not first.periodogram._plans  # more frequencies than its modes
+
+def test_a_survey_star_s_period_is_searched_within_its_class_s_limits(subset_root):
+    """CRTS gives no periods. An RR Lyrae's sparse curve can peak highest at a long alias (1 to
+    100 d) or a harmonic (under 0.2 d), where the OGLE-III catalogue has no RR Lyrae; such a
+    star takes its highest peak within the limits, and every other star keeps its peak."""
+    from pelsvae_core.data.crts import read_crts
+    from pelsvae_core.data.periods import CLASS_MIN_PERIOD
+    from pelsvae_core.data.relations import class_period_limits
+
+    lo, hi = class_period_limits("RRLYR")
+    moved = kept = 0
+    for lc in read_crts(subset_root / "crts_csdr1"):
+        if lc.read_problem or lc.cls != "RRLYR" or lc.n_obs < 30:
+            continue
+        free = search_period(lc.time, lc.mag, lc.err, CLASS_MIN_PERIOD["RRLYR"]).period
+        found = estimate_period(lc.time, lc.mag, lc.err, lc.cls)
+        assert lo <= found <= hi
+        if lo <= free <= hi:
+            kept += found == free
+        else:
+            moved += 1
+    assert moved >= 1 and kept >= 20, (moved, kept)

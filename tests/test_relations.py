@@ -61,6 +61,28 @@ def test_gaia_bands_agree_with_the_independent_bp_rp_polynomial():
         relations.band_minus_g(RELATIONS, "y", vi)
 
 
+def test_class_period_limits_are_where_the_catalogue_s_classes_meet(data_root):
+    """In the OGLE-III catalogue RR Lyrae end below 1 d where type II Cepheids begin; a survey's
+    type II Cepheid at 0.53 d, RR Lyrae at 1.3 d or anomalous Cepheid at 14.5 d is doubtful,
+    while ends that are only the catalogue's sample (the longest type II Cepheid, 84.8 d; any
+    Cepheid or eclipsing binary) limit nothing."""
+    rr_lo, rr_hi = relations.class_period_limits("RRLYR")
+    t2_lo, t2_hi = relations.class_period_limits("T2CEP")
+    assert 0.20 < rr_lo < 0.21 and rr_hi < 1.0 < t2_lo < 1.01 and math.isinf(t2_hi)
+    assert relations.class_period_limits("CEP") == (0.0, math.inf)
+    flags = relations.outside_class_periods(["T2CEP", "T2CEP", "T2CEP", "RRLYR", "RRLYR", "ACEP", "ECL"],
+                                            [0.53, 1.2, 120.0, 1.3, 0.55, 14.5, 185.0])
+    assert flags.tolist() == [True, False, False, True, False, True, False]
+    assert relations.class_period_note("T2CEP") == "T2CEP ≥ 1.003 d (603 stars)"
+    # the Catalina survey's own labels: a few of its type II Cepheids lie below the limit
+    from pelsvae_core.data.surveys import SURVEYS, DataRoot
+    catalina = next(s for s in SURVEYS if s.key == "catalina_sss")
+    t2 = pd.Series({lc.star_id: lc.period for lc in catalina.read(DataRoot(data_root))
+                    if lc.cls == "T2CEP"})
+    doubtful = relations.outside_class_periods("T2CEP", t2.to_numpy())
+    assert 0 < doubtful.sum() < 0.1 * len(t2) and t2[doubtful].max() < 1.0
+
+
 def test_cepheid_period_colour_relation_agrees_with_sandage_tammann_reindl():
     """LMC fundamental-mode Cepheids: (V-I)_0 = 0.256 log P + 0.497 (Sandage, Tammann & Reindl
     2004, A&A 424, 43, below 10 d), measured independently with per-star reddenings."""

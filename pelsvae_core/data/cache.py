@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 #: Bump when the pipeline's output changes for the same inputs and settings.
 #: 2: OGLE-IV bulge and Gaia DR3; physical_star, subtype vocabulary, calibrated and paper physics.
 #: 3: the Stripe 82 absolute magnitudes' provenance says they return an assumed M_V relation.
-PIPELINE_VERSION = 3
+#: 4: periods searched within the class's limits (152 CRTS RR Lyrae no longer at 1-101 d or < 0.2 d).
+PIPELINE_VERSION = 4
 KEPT = "kept"
 STARS_FILE = "stars.parquet"
 MANIFEST_FILE = "manifest.json"

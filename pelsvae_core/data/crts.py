@@ -24,7 +24,7 @@ LABELS: dict[str, str] = {
     "HADS": "DSCT", "LADS": "DSCT", "Cep_II": "T2CEP", "ACEP": "ACEP",
     "RS_CVn": OTHER, "PCEB": OTHER, "Hump": OTHER,
 }
-PERIOD_SOURCE = "Lomb-Scargle, refined (this pipeline)"
+PERIOD_SOURCE = "Lomb-Scargle within the class's period limits, refined (this pipeline)"
 
 
 def read_crts(folder: Path) -> Iterator[LightCurve]:

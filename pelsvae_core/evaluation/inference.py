@@ -19,9 +19,11 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
   a median of 0.67 and a share of 68 %; were they as uncertain as ours, 0.95 and 52 %;
 * class accuracy, beside a random forest on Fourier features of the same curves (the usual
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
-  survey, and per true class; the mean top class probability (calibrated when it equals the
-  accuracy), and the count right against the count the probabilities promise, in standard
-  deviations of a Poisson binomial (:func:`class_calibration`);
+  survey, and per true class, also without the stars whose catalogue period lies outside their
+  class's limits (:func:`pelsvae_core.data.relations.outside_class_periods`: a type II
+  Cepheid at 0.5 d), whose label or period is doubtful; the mean top class probability
+  (calibrated when it equals the accuracy), and the count right against the count the
+  probabilities promise, in standard deviations of a Poisson binomial (:func:`class_calibration`);
 * RRab/RRc accuracy where the survey gives the mode (target 90 %), and the other classes'
   subtypes (Cepheid F/1O, eclipsing EA/EB/EW) where the survey gives them, both among the
   stars whose class was right;
@@ -52,6 +54,7 @@ from tqdm.auto import tqdm
 
 from .. import fourier
 from ..data.calibration import LMC_DISTANCE_MODULUS, LMC_MEAN_REDDENING, OGLE_WESENHEIT_R, lmc_parameters
+from ..data.relations import outside_class_periods
 from ..data.subtypes import UNKNOWN
 from ..data.surveys import SURVEYS, DataRoot
 from ..inference import analyse
@@ -265,12 +268,22 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             truth = np.array(row["true_class"])
             for cls in sorted(set(truth)) if len(set(truth)) > 1 else []:
                 mine = np.array(row["class"])[truth == cls]
-                forest_ok = np.array(row["baseline_class"])[truth == cls] if row["baseline_class"] else []
+                forest_ok = np.array(row["baseline_class"])[truth == cls] if row["baseline_class"] else None
+                doubtful = np.array(row["doubtful"])[truth == cls]
                 per_class.append({"group": label, "epochs": out["epochs"], "class": cls,
-                                  "n": int(mine.size), "inference": float(mine.mean()),
-                                  "baseline": float(np.mean(forest_ok)) if len(forest_ok) else None})
+                                  "n": int(mine.size), **_accuracies(mine, forest_ok, ""),
+                                  "doubtful": int(doubtful.sum()),
+                                  **_accuracies(mine[~doubtful], forest_ok if forest_ok is None
+                                                else forest_ok[~doubtful], "_consistent")})
     bar.close()
     return {"rows": rows, "per_class": per_class}
+
+
+def _accuracies(mine: np.ndarray, forest_ok: np.ndarray | None, suffix: str) -> dict:
+    """``inference<suffix>`` and ``baseline<suffix>``: the shares right (None without curves
+    or without the forest)."""
+    return {f"inference{suffix}": _summary(np.mean, mine),
+            f"baseline{suffix}": None if forest_ok is None else _summary(np.mean, forest_ok)}
 
 
 def _measure(model, star: Star, forest, row: dict) -> None:
@@ -296,6 +309,7 @@ def _measure(model, star: Star, forest, row: dict) -> None:
         row["period_z"].append(abs(r["period"] - star.period) / max((interval["p84"] - interval["p16"]) / 2, 1e-300))
     row["class"].append(r["class"] == star.cls)
     row["true_class"].append(star.cls)
+    row["doubtful"].append(bool(outside_class_periods(star.cls, star.period)[0]))
     row["class_prob"].append(r["class_probabilities"][r["class"]])
     if forest is not None:
         row["baseline_class"].append(forest.predict(features(star)[None])[0] == star.cls)

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from ..data.relations import CLASS_PERIOD_ENDS, class_period_note
 from .fidelity import (COVERED_GAP, FOLDS, GENERATED_DRAWS, MARGIN, MIN_BIN_STARS,
                        SLOPE_TOLERANCE, SPREAD_COLUMNS, SPREAD_TOLERANCE, TARGET_CURVES)
 from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
@@ -442,10 +443,16 @@ def inference_lines(result: dict) -> list[str]:
     if "teff_recalibration" in result:  # evaluations written before it have none
         lines.append(recalibration_line(result["teff_recalibration"]))
     if result["per_class"]:
-        lines += ["", "Class accuracy per true class (inference / random forest):", "",
-                  *table(["group", "epochs", "class", "curves", "inference", "random forest"],
-                         [[r["group"], r["epochs"], r["class"], r["n"], f"{r['inference']:.0%}",
-                           "–" if r["baseline"] is None else f"{r['baseline']:.0%}"]
+        lines += ["", "Class accuracy per true class (inference / random forest), and without the "
+                  "curves whose catalogue period lies outside their class's range in the OGLE-III "
+                  "catalogue where classes meet (`doubtful`: the label or the period is wrong; "
+                  f"{', '.join(class_period_note(c) for c in CLASS_PERIOD_ENDS)}):", "",
+                  *table(["group", "epochs", "class", "curves", "inference", "random forest",
+                          "doubtful", "inference without", "random forest without"],
+                         [[r["group"], r["epochs"], r["class"], r["n"], number(r["inference"], ".0%"),
+                           number(r["baseline"], ".0%"), r.get("doubtful", "–"),
+                           number(r.get("inference_consistent"), ".0%"),
+                           number(r.get("baseline_consistent"), ".0%")]
                           for r in result["per_class"]])]
     return lines
 

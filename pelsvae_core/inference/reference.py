@@ -2,7 +2,9 @@
 
 For a class and a set of bands, the reference is the model's *training-split* stars of
 that class observed in every one of those bands (validation and test stars are left
-out, so a test star never meets itself): their latent vectors side by side, one block
+out, so a test star never meets itself; so are stars whose period lies outside their class's
+limits in the OGLE-III catalogue, :func:`pelsvae_core.data.relations.outside_class_periods`,
+whose label or period is doubtful): their latent vectors side by side, one block
 per band (the encoder's posterior means with Teff and M hidden, as an observed curve is
 encoded, from ``model.latents()``: :func:`pelsvae_core.latents.inference_columns`), their
 periods and, where known, Teff and subtype. From them:
@@ -36,6 +38,7 @@ from scipy.cluster.vq import kmeans2
 from sklearn.covariance import LedoitWolf
 from tqdm.auto import tqdm
 
+from ..data.relations import outside_class_periods
 from ..data.subtypes import UNKNOWN
 from ..latents import inference_columns
 from . import recalibration
@@ -84,6 +87,7 @@ class ClassReference:
     teff: np.ndarray         # (n,) K, NaN where unknown
     latent_dim: int
     subtype: np.ndarray | None = None  # (n,) str, UNKNOWN where the survey does not say
+    doubtful: int = 0        # training stars left out, their period outside the class's limits
 
     def __post_init__(self):
         if self.subtype is None:
@@ -280,10 +284,19 @@ class ClassReference:
 
 def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> ClassReference | None:
     """The reference of ``cls`` in ``bands`` from a latent table (``model.latents()``), or None
-    when no training star of the class was seen in all of them."""
+    when no training star of the class was seen in all of them.
+
+    Stars whose period is outside the class's limits are left out (``doubtful`` counts them):
+    measured on 40 validation stars per Catalina class (2026-12-04), with the shipped model's 7
+    type II Cepheids below 1 d, 3 anomalous Cepheids above 2.35 d and 2 RR Lyrae above 1 d in
+    the priors, 153 of 168 curves were inferred in their class (RR Lyrae 85 %, type II Cepheids
+    68 %); without them, 156 (92 %, 74 %)."""
     columns = inference_columns(latents)
     rows = latents[(latents["cls"] == cls) & (latents["split"] == "train")
                    & latents["band"].isin(bands)]
+    doubtful = outside_class_periods(cls, rows["period"].to_numpy(float))
+    n_doubtful = rows.loc[doubtful, "star"].nunique()
+    rows = rows[~doubtful]
     if rows.empty:
         return None
     wide = rows.pivot_table(index="star", columns="band", values=columns, aggfunc="first")
@@ -301,7 +314,7 @@ def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> 
         ["period", "teff", "subtype"]].first().loc[star]
     return ClassReference(cls, tuple(bands), z[complete], np.log10(per_star["period"].to_numpy(float)),
                           per_star["teff"].to_numpy(float), len(columns),
-                          per_star["subtype"].fillna(UNKNOWN).to_numpy(str))
+                          per_star["subtype"].fillna(UNKNOWN).to_numpy(str), n_doubtful)
 
 
 class References:

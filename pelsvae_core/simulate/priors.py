@@ -22,7 +22,8 @@ Stat. 6, 461), fitted in standardised units and stored as plain arrays:
   relation here, keep it (see :mod:`pelsvae_core.physics.reference`).
 
 Draws are restricted to bounds, by redrawing (a truncated mixture): the model's
-training range for the parameters the model responds to, the cross-match's 1st to
+training range for the parameters the model responds to (its period range cut to the class's
+limits, :func:`pelsvae_core.data.relations.class_period_limits`), the cross-match's 1st to
 99th percentiles (``model.references``) for the others. Fixed values condition the
 mixture: a Gaussian mixture conditioned on some coordinates is again a Gaussian
 mixture, with the conditional means and covariances of Bishop (2006, Pattern
@@ -49,7 +50,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
 from ..data.dataset import surveys_of
-from ..data.relations import read_relations
+from ..data.relations import class_period_limits, outside_class_periods, read_relations
 from ..data.subtypes import UNKNOWN
 from ..physics.density import categorical
 from .errors import SimulationError
@@ -256,9 +257,12 @@ def check_fixed(prior, fixed: dict[str, float] | None) -> dict[str, float]:
 
 def training_stars(model, cls: str, split: str) -> pd.DataFrame:
     """One row per real star of ``cls`` in ``split`` of the model's latent table, with
-    log_period, teff and abs_mag, restricted to stars that have the class's parameters."""
+    log_period, teff and abs_mag, restricted to stars that have the class's parameters and a
+    period inside the class's limits (:func:`pelsvae_core.data.relations.outside_class_periods`:
+    a survey's type II Cepheid at 0.5 d is not drawn from)."""
     table = model.latents()
     stars = table[(table["cls"] == cls) & (table["split"] == split)].drop_duplicates("star")
+    stars = stars[~outside_class_periods(cls, stars["period"].to_numpy(float))]
     stars = stars.assign(log_period=np.log10(stars["period"].where(stars["period"] > 0)))
     info = model.class_physics[cls]
     return stars[np.isfinite(stars[list(info.parameters)]).all(axis=1)]
@@ -279,8 +283,13 @@ def fit_class_prior(model, cls: str, xmatch: pd.DataFrame | None, seed: int = 0
     info = model.class_physics[cls]
     columns = tuple(p for p in PARAMETERS if p in info.parameters)
     train = training_stars(model, cls, "train")
-    primary = fit_by_survey(train, columns, [info.ranges[c][0] for c in columns],
-                            [info.ranges[c][1] for c in columns], seed)
+    low, high = ([info.ranges[c][end] for c in columns] for end in (0, 1))
+    if "log_period" in columns:  # the class's period limits cut the training range where tighter
+        with np.errstate(divide="ignore"):  # no lower limit: log10(0) = -inf
+            limits = np.log10(class_period_limits(cls))
+        k = columns.index("log_period")
+        low[k], high[k] = max(low[k], limits[0]), min(high[k], limits[1])
+    primary = fit_by_survey(train, columns, low, high, seed)
     held = {"primary": training_stars(model, cls, "test")[list(columns)].to_numpy()}
     prior = ClassPrior(cls, primary, None, {c: "model training stars" for c in columns},
                        {"primary": int(len(train))})
