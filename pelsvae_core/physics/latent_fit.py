@@ -14,6 +14,12 @@ curve's subtype (a one-hot, all zeros where the survey does not say), and get
 P(subtype | physics, band) (:mod:`.subtype_model`), fitted on the curves whose
 subtype is known and stored with each density.
 
+Curves whose survey label or period lies outside their class's period limits in the OGLE-III
+catalogue (:func:`pelsvae_core.data.relations.outside_class_periods`: Catalina "type II
+Cepheids" at 0.3-0.9 d) are left out of every fit and of the class's ranges, as of the inverse
+problem's priors: the decoder may have learnt them, but the physics map does not send a type II
+Cepheid's physics to their latents.
+
 Validation uses the model's own by-star split: everything is fit on ``train``
 curves and scored on ``val`` curves, never on stars it saw (paper Table 3,
 without the original's in-sample errors), against their posterior means: the
@@ -35,6 +41,7 @@ from tqdm.auto import tqdm
 
 from .. import fourier
 from ..data.dataset import TrainingSet
+from ..data.relations import outside_class_periods
 from .classes import PARAMETERS, ClassPhysics, describe_class, physics_matrix
 from .density import KIND as MIXTURE_KIND
 from .density import MixtureDensity, fit_density, gaussian_log_prob
@@ -210,6 +217,12 @@ def fit_regressors(decoder, data: TrainingSet, kinds=KINDS, seed: int = 0, repea
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown regressor(s) {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
+    doubtful = outside_class_periods(np.asarray(data.classes)[data.cls],
+                                     10.0 ** data.log_period.astype(float))
+    if doubtful.any():
+        log.info("%d curves of doubtful label or period left out of the physics fit",
+                 int((doubtful & ~data.augmented).sum()))
+    data = data.subset(~doubtful)
     train = data.subset((data.split == "train") & ~data.augmented)
     val = data.split_part("val")
     predictors, infos, rows = {}, {}, []
