@@ -347,3 +347,32 @@ def test_the_fit_chooses_the_kernel_bandwidth_adjustment_and_density_by_their_ge
     means = {kind: np.mean(list(v.values())) for kind, v in choice["densities"].items()}
     assert choice["generator"] == min(means, key=means.get) == record["generator"]
     assert refitted.physics.default_regressor == choice["generator"]
+
+
+def test_a_bandwidth_is_scored_by_the_mean_of_independent_draws(small_model, subset_root,
+                                                                 subset_cache, monkeypatch):
+    """One draw's two-sample accuracy scatters as much as the bandwidths differ; the choice
+    reads the mean over the report's independent draws, each its own seed."""
+    data = pipeline.model_training_set(small_model, subset_root, subset_cache.directory, progress=False)
+    val = data.split_part("val")
+    monkeypatch.setattr(pipeline, "BANDWIDTH_CURVES", 10)  # the real subset's validation split is small
+    original, seeds = suite.generated_like, []
+
+    def recorded(model, part, kind, seed=0):
+        seeds.append(seed)
+        return original(model, part, kind, seed)
+
+    monkeypatch.setattr(suite, "generated_like", recorded)
+    monkeypatch.setattr(pipeline, "GENERATED_DRAWS", 3)
+    scores = pipeline.validation_scores(small_model, val, "kernel")
+    assert seeds == [0, 1, 2] and scores
+
+    def one_draw(seed):
+        monkeypatch.setattr(suite, "generated_like",
+                            lambda model, part, kind, _=0: original(model, part, kind, seed))
+        return pipeline.validation_scores(small_model, val, "kernel")
+
+    monkeypatch.setattr(pipeline, "GENERATED_DRAWS", 1)
+    singles = [one_draw(seed) for seed in range(3)]
+    for cls, score in scores.items():
+        assert score["accuracy"] == pytest.approx(np.mean([s[cls]["accuracy"] for s in singles]))

@@ -1,8 +1,10 @@
 """Regressors, generation in physical units, cadences, and the shape measures of the morph."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 
 from pelsvae_core import cadences, load_model
+from pelsvae_core.data.relations import CLASS_PERIOD_ENDS, class_period_limits
 from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
 from pelsvae_core.physics.regressors import (PAPER_KINDS, Predictor, load_predictors, make_estimator,
                                              save_predictors)
@@ -142,6 +145,24 @@ def test_mild_extrapolation_is_flagged_not_refused(small_model):
     assert table["extrapolation"].iloc[0] == pytest.approx(0.3, abs=0.01)
     inside = small_model.generate("CEP", teff=(lo + hi) / 2, period=5.0, n_samples=1)
     assert inside["extrapolation"].iloc[0] == 0.0
+
+
+def test_the_shipped_model_s_physics_stays_inside_each_class_s_period_limits():
+    """The shipped model's physics map never learnt a type II Cepheid under 1 d or an RR Lyrae
+    over 1 d (the Catalina labels that say so are left out of its fit), so its class ranges
+    lie inside the OGLE-III limits, and a request outside them is flagged with a warning."""
+    model = load_model()
+    for cls in CLASS_PERIOD_ENDS:
+        lo, hi = model.parameters()[cls]["ranges"]["log_period"]
+        limit_lo, limit_hi = class_period_limits(cls)
+        assert 10 ** lo >= limit_lo * (1 - 1e-6) and 10 ** hi <= limit_hi * (1 + 1e-6), cls
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = model.generate("T2CEP", period=0.9, n_samples=1, phases=np.linspace(0, 1, 5))
+    assert table["extrapolation"].iloc[0] > 0
+    assert any("outside the class's periods in the OGLE-III catalogue, T2CEP ≥ 1.003 d"
+               in str(w.message) for w in caught)
+    assert not math.isnan(table["mag"].iloc[0])
 
 
 @pytest.mark.parametrize("name", list(cadences.PRESETS))
