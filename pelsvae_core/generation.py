@@ -119,8 +119,8 @@ def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
              reference: ClassReference | None = None) -> Request:
     """Check inputs against what the class knows; measure extrapolation beyond its training range.
     A period outside the class's limits (:func:`.data.relations.outside_class_periods`, e.g. a
-    type II Cepheid under 1 d) is a warning: the class's training stars reach it only where a
-    survey's label or period is doubtful. A given ``abs_mag`` of a class trained without M must
+    type II Cepheid under 1 d) is a warning: the physics fit leaves out the survey stars
+    labelled so (:mod:`.physics.latent_fit`), whose label or period is doubtful. A given ``abs_mag`` of a class trained without M must
     be a star's (:func:`.photometry.checked_abs_mag`) and is a warning far outside its stars in
     the OGLE x Gaia DR2 cross-match (``reference``); a ``teff`` the class does not respond to is
     a warning."""
@@ -130,7 +130,7 @@ def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
     if outside_class_periods(info.cls, period)[0]:
         warnings.warn(f"a {info.cls} at P = {period:g} d is outside the class's periods in the "
                       f"OGLE-III catalogue, {class_period_note(info.cls)}: no such star is known "
-                      "there; the curve comes from training stars whose label or period is doubtful")
+                      "there, and the model's physics map has none")
     given = {"teff": None if teff is None else _finite("teff", teff),
              "abs_mag": None if abs_mag is None else _finite("abs_mag", abs_mag),
              "log_period": math.log10(period)}
