@@ -120,10 +120,10 @@ def validate(info: ClassPhysics, teff, abs_mag, period, band: str | None,
     """Check inputs against what the class knows; measure extrapolation beyond its training range.
     A period outside the class's limits (:func:`.data.relations.outside_class_periods`, e.g. a
     type II Cepheid under 1 d) is a warning: the physics fit leaves out the survey stars
-    labelled so (:mod:`.physics.latent_fit`), whose label or period is doubtful. A given ``abs_mag`` of a class trained without M must
-    be a star's (:func:`.photometry.checked_abs_mag`) and is a warning far outside its stars in
-    the OGLE x Gaia DR2 cross-match (``reference``); a ``teff`` the class does not respond to is
-    a warning."""
+    labelled so (:mod:`.physics.latent_fit`), whose label or period is doubtful. A given
+    ``abs_mag`` of a class trained without M must be a star's (:func:`.photometry.
+    checked_abs_mag`) and is a warning far outside its stars in the OGLE x Gaia DR2 cross-match
+    (``reference``); a ``teff`` the class does not respond to is a warning."""
     period = _finite("period", period)
     if period <= 0:
         raise ValueError(f"period must be positive (days), not {period}")

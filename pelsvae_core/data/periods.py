@@ -54,11 +54,13 @@ def estimate_period(time: np.ndarray, mag: np.ndarray, err: np.ndarray, cls: str
     the class's limits, the highest peak within them; doubled for a binary whose folded curve
     shows one dip. (A search within the limits from the start would move every period by the
     refinement's grid, ~1e-5 relative, for nothing.)"""
-    period = search_period(time, mag, err, CLASS_MIN_PERIOD.get(cls, MIN_PERIOD_DAYS)).period
+    shortest = CLASS_MIN_PERIOD.get(cls, MIN_PERIOD_DAYS)
+    found = search_period(time, mag, err, shortest)
+    period = found.period
     lo, hi = class_period_limits(cls)
-    if not lo <= period <= hi:
-        shortest = max(CLASS_MIN_PERIOD.get(cls, MIN_PERIOD_DAYS), lo)
-        period = search_period(time, mag, err, shortest, hi if np.isfinite(hi) else None).period
+    if not lo <= period <= hi:  # the same times again: the first search's plans serve
+        period = search_period(time, mag, err, max(shortest, lo), hi if np.isfinite(hi) else None,
+                               reuse=found.periodogram).period
     if cls in BINARY_CLASSES and np.isfinite(period) and count_dips(time, mag, err, period) < 2:
         period *= 2
     return period

@@ -215,13 +215,15 @@ def outside_class_periods(cls, period, relations: dict | None = None) -> np.ndar
 
 def class_period_note(cls: str, relations: dict | None = None) -> str:
     """``cls``'s period limits in words, with the count of catalogue stars they come from
-    (for reports and warnings): "RRLYR 0.2014–0.9934 d (44,217 stars)", "T2CEP ≥ 1.003 d (603 stars)"."""
+    (for reports and warnings): "RRLYR 0.2014–0.9934 d (44,217 stars)", "T2CEP ≥ 1.003 d
+    (603 stars)"; a class without limits, "CEP any period"."""
     relations = read_relations() if relations is None else relations
     lo, hi = class_period_limits(cls, relations)
-    n = relations["period_range"].get(cls, {}).get("n", 0)
-    limits = (f"{lo:.4g}–{hi:.4g} d" if lo > 0 and math.isfinite(hi)
-              else f"≥ {lo:.4g} d" if lo > 0 else f"≤ {hi:.4g} d" if math.isfinite(hi) else "any period")
-    return f"{cls} {limits} ({n:,} stars)"
+    if lo == 0 and math.isinf(hi):
+        return f"{cls} any period"
+    ends = [f"≥ {lo:.4g}" if lo > 0 else "", f"≤ {hi:.4g}" if math.isfinite(hi) else ""]
+    limits = f"{lo:.4g}–{hi:.4g}" if all(ends) else "".join(ends)
+    return f"{cls} {limits} d ({relations['period_range'][cls]['n']:,} stars)"
 
 
 #: Bins at each end of a relation whose least-squares line continues it beyond them.

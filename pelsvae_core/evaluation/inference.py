@@ -271,19 +271,18 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
                 forest_ok = np.array(row["baseline_class"])[truth == cls] if row["baseline_class"] else None
                 doubtful = np.array(row["doubtful"])[truth == cls]
                 per_class.append({"group": label, "epochs": out["epochs"], "class": cls,
-                                  "n": int(mine.size), **_accuracies(mine, forest_ok, ""),
-                                  "doubtful": int(doubtful.sum()),
-                                  **_accuracies(mine[~doubtful], forest_ok if forest_ok is None
-                                                else forest_ok[~doubtful], "_consistent")})
+                                  "n": int(mine.size), "doubtful": int(doubtful.sum()),
+                                  **_accuracies(mine, forest_ok, np.ones_like(doubtful), ""),
+                                  **_accuracies(mine, forest_ok, ~doubtful, "_consistent")})
     bar.close()
     return {"rows": rows, "per_class": per_class}
 
 
-def _accuracies(mine: np.ndarray, forest_ok: np.ndarray | None, suffix: str) -> dict:
-    """``inference<suffix>`` and ``baseline<suffix>``: the shares right (None without curves
-    or without the forest)."""
-    return {f"inference{suffix}": _summary(np.mean, mine),
-            f"baseline{suffix}": None if forest_ok is None else _summary(np.mean, forest_ok)}
+def _accuracies(mine: np.ndarray, forest_ok: np.ndarray | None, keep: np.ndarray, suffix: str) -> dict:
+    """``inference<suffix>`` and ``baseline<suffix>``: the shares right among the curves ``keep``
+    marks (None without curves or without the forest)."""
+    return {f"inference{suffix}": _summary(np.mean, mine[keep]),
+            f"baseline{suffix}": None if forest_ok is None else _summary(np.mean, forest_ok[keep])}
 
 
 def _measure(model, star: Star, forest, row: dict) -> None:

@@ -290,8 +290,8 @@ def class_reference(latents: pd.DataFrame, cls: str, bands: tuple[str, ...]) -> 
     measured on 40 validation stars per Catalina class (2026-12-04), with the 2026-12-03
     model's 7 type II Cepheids below 1 d, 3 anomalous Cepheids above 2.35 d and 2 RR Lyrae
     above 1 d in the priors (refitted on the CRTS periods searched within the limits, 4 and 1
-    Catalina stars remain to leave out), 153 of 168 curves were inferred in their class (RR Lyrae 85 %, type II Cepheids
-    68 %); without them, 156 (92 %, 74 %)."""
+    Catalina stars remain to leave out), 153 of 168 curves were inferred in their class (RR
+    Lyrae 85 %, type II Cepheids 68 %); without them, 156 (92 %, 74 %)."""
     columns = inference_columns(latents)
     rows = latents[(latents["cls"] == cls) & (latents["split"] == "train")
                    & latents["band"].isin(bands)]
