@@ -201,25 +201,29 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     """The report's verdicts on the inverse problem weigh each row by its number of cases:
     90 % of 10 and 100 % of 30 is 97.5 % of 40 (the period target of 95 %: met), and a
     coverage 68 +- 5 % is missed on either side."""
-    def row(epochs, period, n_period, teff_68, teff_95, n_teff):
+    def row(epochs, period, n_period, teff_68, teff_95, n_teff, halves=(None, 0)):
         out = {"group": "SDSS RRLYR ugriz", "epochs": epochs, "stars": n_teff, "failed": 0,
-               "period_median_z": 0.9,
+               "period_median_z": 0.9, "period_halves_median_z": 1.1 if halves[1] else None,
                "mean_class_probability": 1.0, "teff_rms": 150.0, "teff_prior_sd": 340.0,
                "abs_mag_bias": None, "abs_mag_rms": None, "cpu_s": 0.3}
         shares = {"period_1pct": (period, n_period), "period_target": (period, n_period),
                   "period_in_68": (0.5, n_period), "class": (1.0, n_teff), "baseline_class": (None, 0),
                   "mode": (None, 0), "subtype": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
-                  "abs_mag_68": (None, 0), "abs_mag_95": (None, 0)}
+                  "abs_mag_68": (None, 0), "abs_mag_95": (None, 0), "period_halves_68": halves}
         for name, (share, n) in shares.items():
             out[name], out[name + "_n"] = share, n
         return out
-    result = {"rows": [row("all", 0.9, 10, 0.9, 0.9, 10), row(60, 1.0, 30, 0.9, 0.9, 30)],
+    result = {"rows": [row("all", 0.9, 10, 0.9, 0.9, 10, halves=(0.5, 8)), row(60, 1.0, 30, 0.9, 0.9, 30)],
               "per_class": [], "split": "test", "per_group": 40, "seed": 0, "baseline_curves": 0}
     lines = "\n".join(inference_lines(result))
     assert "≥ 60 epochs: 98% of 40 (target ≥ 95%): met" in lines
     assert "RRab/RRc: no cases" in lines
     assert "Teff 16–84 % intervals: 90% of 40 (target 68% ± 5%): not met" in lines
     assert "| SDSS RRLYR ugriz | 60 | 30 (0) | 100% (30) |" in lines
+    # the halves of each whole curve against each other: only the whole curves have them
+    assert "| SDSS RRLYR ugriz | all | 10 (0) | 90% (10) | 90% (10) | 50% (10) | 0.90 | 50% (8) | 1.10 |" in lines
+    assert "| 50% (30) | 0.90 | – | – |" in lines
+    assert "within 1 σ of each other: 50% of 8 (target 68% ± 5%): not met" in lines
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines

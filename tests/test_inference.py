@@ -243,6 +243,44 @@ def test_misfit_tempers_the_likelihood_but_not_the_class_prior():
     assert odds == pytest.approx(np.exp(1.0))
 
 
+def _sine_fit(phase_wander=0.0, zero_points=0.0, seed=0):
+    """A sine curve (1 mag, P = 0.5 d) of 2,000 points over 8 seasons at 0.02 mag noise, its
+    phase wandering by ``phase_wander`` cycles (a 300-day modulation, as the Blazhko effect)
+    and each season's zero point off by up to ``zero_points`` mag: the whitened residuals of
+    the strictly periodic fit and their derivatives, as :func:`inference.fit.refine` hands
+    them to ``timing_sigma``, and the frequency's uncertainty from the full least squares."""
+    rng = np.random.default_rng(seed)
+    season = np.repeat(np.arange(8), 250)
+    time = np.sort(season * 365.25 + rng.uniform(0, 200, season.size))
+    season = (time // 365.25).astype(int)
+    sigma, f = 0.02, 2.0
+    wander = phase_wander * np.sin(2 * np.pi * time / 300)
+    observed = (np.sin(2 * np.pi * (f * time + wander)) + rng.uniform(-1, 1, 8)[season] * zero_points
+                + rng.normal(0, sigma, time.size))
+    model = np.sin(2 * np.pi * f * time)
+    d_phase = -2 * np.pi * np.cos(2 * np.pi * f * time) / sigma
+    d_mean = np.full((time.size, 1), -1 / sigma)
+    full = np.column_stack([d_phase * (time - time.mean()), d_phase, d_mean])
+    return time, (observed - model) / sigma, d_phase, d_mean, math.sqrt(np.linalg.inv(full.T @ full)[0, 0])
+
+
+def test_the_period_interval_widens_where_the_phase_wanders_not_where_zero_points_drift():
+    """The O-C diagram of the fit (``timing_sigma``) gives the frequency's least-squares
+    uncertainty for a strictly periodic star, even with seasons' zero points 0.1 mag apart,
+    and a far larger one when the phase wanders by 0.02 cycles, which the residuals' time
+    averages (the correlated-noise factor) cannot see."""
+    from pelsvae_core.inference.fit import correlated_noise_factor, timing_sigma
+
+    for zero_points in (0.0, 0.1):
+        time, residual, d_phase, d_mean, white = _sine_fit(zero_points=zero_points)
+        assert 0.9 < timing_sigma(time, residual, d_phase, d_mean) / white < 1.4
+    time, residual, d_phase, d_mean, white = _sine_fit(phase_wander=0.02)
+    assert timing_sigma(time, residual, d_phase, d_mean) / white > 5
+    assert correlated_noise_factor(residual) < 1.5   # the beta factor alone misses it
+    few = slice(0, 60)                               # too few points for four chunks
+    assert timing_sigma(time[few], residual[few], d_phase[few], d_mean[few]) == 0.0
+
+
 def test_class_prior_is_the_kernel_density_averaged_over_the_posterior():
     """The closed form of ``log_class_prior`` against a Monte Carlo average of q(z, log P) /
     g(z) over the posterior, for 40 stars in 3 latent dimensions (q the kernel density of the
@@ -387,6 +425,28 @@ def test_a_sparse_curve_encodes_with_the_uncertainty_of_its_few_points(model):
     assert len(chi2) == 12
     assert 0.3 < np.median(chi2) < 3, chi2
     assert np.median(widening) > 10, widening
+
+
+def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(model):
+    """The report's catalogue-free check of the period intervals on real OGLE-III Cepheids:
+    each star's two halves give a finite |z|; a star whose second half is made to run slow
+    (its phase drifting by a tenth of a cycle over the half) is told apart by far more than its
+    intervals allow; halves that do not find the catalogue period count as none."""
+    import dataclasses
+
+    from pelsvae_core import paths
+    from pelsvae_core.evaluation.inference import _halves_z, read_stars
+
+    stars = read_stars(model, paths.data_root(), 3, 0, groups=("OGLE CEP I",))["test"]["OGLE CEP I"]
+    z = [_halves_z(model, star) for star in stars]
+    assert all(value is not None and 0 <= value < 30 for value in z), z
+    star = stars[0]
+    second = star.time > np.median(star.time)
+    drift = 0.1 / (np.ptp(star.time[second]) / star.period) * star.period  # 0.1 cycle over the half
+    stretched = star.time.copy()
+    stretched[second] = star.time[second][0] + (star.time[second] - star.time[second][0]) * (1 + drift / star.period)
+    assert _halves_z(model, dataclasses.replace(star, time=stretched)) > 5 * max(z[0], 1)
+    assert _halves_z(model, dataclasses.replace(star, period=star.period * 1.5)) is None
 
 
 def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):

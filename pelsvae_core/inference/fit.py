@@ -52,6 +52,12 @@ LOG_AMPLITUDE_RANGE = PHYSICAL_LOG_AMPLITUDE
 JITTER_ROUNDS = 2
 #: Function evaluations per least-squares run.
 MAX_EVALUATIONS = 40
+#: :func:`timing_sigma`: the fewest points of a chunk per parameter it fits (its phase shift and
+#: each band's mean), the fewest chunks that make an O-C diagram, and the gap (days) that ends
+#: an observing season.
+CHUNK_POINTS_PER_PARAMETER = 10
+MIN_CHUNKS = 4
+SEASON_GAP_DAYS = 60.0
 
 
 def interpolate(grid: np.ndarray, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +144,7 @@ class Fit:
     grids: np.ndarray          # (bands, G) decoded at z
     beta: float                # correlated-noise factor of the residuals (>= 1), in the covariance
     log_class_prior: float     # the class's prior of latent and period, part of log_evidence
+    timing_sigma: float = 0.0  # the frequency's uncertainty from its O-C diagram (:func:`timing_sigma`)
 
     @property
     def period(self) -> float:
@@ -145,8 +152,10 @@ class Fit:
 
     @property
     def frequency_sigma(self) -> float:
+        """The larger of the fit's own uncertainty and the O-C diagram's (:func:`timing_sigma`):
+        phase wander that the residuals' correlation cannot show."""
         d = self.z.size
-        return float(math.sqrt(max(self.covariance[d, d], 0.0)))
+        return max(float(math.sqrt(max(self.covariance[d, d], 0.0))), self.timing_sigma)
 
     def z_covariance(self) -> np.ndarray:
         d = self.z.size
@@ -310,10 +319,73 @@ def refine(obs: Observed, reference: ClassReference, decoder, f0: float, t_ref: 
                correlated_noise_factor(data))
     covariance = np.linalg.pinv(jac.T @ jac)
     log_class_prior = class_prior(reference, z, float(f), covariance)
+    nz, nb = problem.d * problem.nb, problem.nb
+    timing = timing_sigma(obs.time, data, jac[:len(obs), nz + 1],
+                          jac[:len(obs), nz + 2 + nb:nz + 2 + 2 * nb])
     return Fit(reference.cls, obs.bands, z, float(f), float(np.mod(phi, 1.0)), t_ref, amp, mean,
                problem.taus, beta**2 * covariance,
                problem.log_evidence(theta, jac, residuals) + log_class_prior, problem.grids(z)[:, 0],
-               beta, log_class_prior)
+               beta, log_class_prior, timing)
+
+
+def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
+                 d_means: np.ndarray) -> float:
+    """The frequency's uncertainty (cycles/day) from the fit's O-C diagram (Sterken 2005, ASP
+    Conf. Ser. 335, 3), 0 with fewer than :data:`MIN_CHUNKS` chunks: each chunk's phase shift
+    is found by linear least squares on the whitened residuals (``d_phase``: their derivative
+    with respect to the phase; ``d_means``: to each band's mean, which every chunk fits too,
+    so that zero points drifting between seasons are not read as timing), a line is fitted
+    to the shifts against time, and the slope's uncertainty is scaled by sqrt(chi^2 per
+    degree of freedom) where the shifts scatter about the line more than their errors allow.
+
+    A phase that wanders (the Blazhko effect, a changing period) moves every point of a chunk
+    along the curve, and residuals of a shift along the curve average to nothing over a
+    cycle: the time-averaged residuals of :func:`correlated_noise_factor` do not see it. The
+    chunks are observing seasons (:func:`chunks`), as in the classical seasonal O-C: a
+    wander of weeks (a Blazhko cycle) averages within a season, so that what the shifts'
+    scatter says of the next season holds; chunks of a few nights each would scatter alike
+    but from one season to the next say nothing of each other."""
+    bands_seen = d_means[:, np.any(d_means != 0, axis=0)]
+    shifts, variances, times = [], [], []
+    for part in chunks(time, CHUNK_POINTS_PER_PARAMETER * (1 + bands_seen.shape[1])):
+        design = np.column_stack([d_phase[part], bands_seen[part]])
+        design = design[:, np.any(design != 0, axis=0)]
+        information = design.T @ design
+        if not np.any(d_phase[part]) or np.linalg.matrix_rank(information) < design.shape[1]:
+            continue
+        inverse = np.linalg.inv(information)
+        shifts.append(-(inverse @ design.T @ residual[part])[0])
+        variances.append(inverse[0, 0])
+        weight = d_phase[part] ** 2
+        times.append(float(weight @ time[part] / weight.sum()))
+    if len(shifts) < MIN_CHUNKS:
+        return 0.0
+    shifts, w, times = np.array(shifts), 1 / np.array(variances), np.array(times)
+    centred = times - (w @ times) / w.sum()
+    slope_variance = 1 / (w @ centred**2)
+    slope = slope_variance * (w @ (centred * shifts))
+    offset = (w @ shifts) / w.sum()
+    chi2 = float(w @ (shifts - offset - slope * centred) ** 2)
+    return float(math.sqrt(slope_variance * max(1.0, chi2 / (len(shifts) - 2))))
+
+
+def chunks(time: np.ndarray, min_points: int) -> list[np.ndarray]:
+    """Indices of the points in time order, cut into observing seasons (gaps over
+    :data:`SEASON_GAP_DAYS`), a season of fewer than ``min_points`` points joined to the one
+    before; where that leaves fewer than :data:`MIN_CHUNKS`, equal runs of consecutive points
+    of ``min_points`` or more (a curve of one or two seasons)."""
+    order = np.argsort(time)
+    seasons = np.split(order, np.flatnonzero(np.diff(time[order]) > SEASON_GAP_DAYS) + 1)
+    merged: list[np.ndarray] = []
+    for season in seasons:
+        if merged and (season.size < min_points or merged[-1].size < min_points):
+            merged[-1] = np.concatenate([merged[-1], season])
+        else:
+            merged.append(season)
+    if len(merged) >= MIN_CHUNKS and merged[-1].size >= min_points:
+        return merged
+    runs = time.size // min_points
+    return np.array_split(order, runs) if runs >= MIN_CHUNKS else []
 
 
 def class_prior(reference: ClassReference, z: np.ndarray, f: float, covariance: np.ndarray,
