@@ -341,10 +341,14 @@ def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     A phase that wanders (the Blazhko effect, a changing period) moves every point of a chunk
     along the curve, and residuals of a shift along the curve average to nothing over a
     cycle: the time-averaged residuals of :func:`correlated_noise_factor` do not see it. The
-    chunks are observing seasons (:func:`chunks`), as in the classical seasonal O-C: a
-    wander of weeks (a Blazhko cycle) averages within a season, so that what the shifts'
-    scatter says of the next season holds; chunks of a few nights each would scatter alike
-    but from one season to the next say nothing of each other."""
+    chunks are observing seasons (:func:`chunks`), as in the classical seasonal O-C, where a
+    wander of weeks (a Blazhko cycle) averages out. Measured on 20 validation OGLE-IV bulge RR
+    Lyrae (the report's section 12 measure, 2026-12-04): the catalogue period inside the
+    16-84 % interval for 55 % of them without this, 90 % with chunks of equal point counts,
+    100 % with seasons; each curve's two halves within 1 sigma of each other for 25 %, 25 %
+    and 30 % (medians 6.1, 3.7 and 2.3 sigma). The OGLE periods come from the same data as
+    ours, so their agreement says less than the halves', which still differ by more than
+    their intervals allow."""
     bands_seen = d_means[:, np.any(d_means != 0, axis=0)]
     shifts, variances, times = [], [], []
     for part in chunks(time, CHUNK_POINTS_PER_PARAMETER * (1 + bands_seen.shape[1])):
