@@ -431,11 +431,12 @@ def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(mod
     """The report's catalogue-free check of the period intervals on real OGLE-III Cepheids:
     each star's two halves give a finite |z|; a star whose second half is made to run slow
     (its phase drifting by a tenth of a cycle over the half) is told apart by far more than its
-    intervals allow; halves that do not find the catalogue period count as none."""
+    intervals allow; halves that do not find the catalogue period count as none. The star's
+    periodic twin keeps its times and carries noise of its errors and the fit's jitter."""
     import dataclasses
 
     from pelsvae_core import paths
-    from pelsvae_core.evaluation.inference import _halves_z, read_stars
+    from pelsvae_core.evaluation.inference import _halves_z, periodic_twin, read_stars
 
     stars = read_stars(model, paths.data_root(), 3, 0, groups=("OGLE CEP I",))["test"]["OGLE CEP I"]
     z = [_halves_z(model, star) for star in stars]
@@ -447,6 +448,13 @@ def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(mod
     stretched[second] = star.time[second][0] + (star.time[second] - star.time[second][0]) * (1 + drift / star.period)
     assert _halves_z(model, dataclasses.replace(star, time=stretched)) > 5 * max(z[0], 1)
     assert _halves_z(model, dataclasses.replace(star, period=star.period * 1.5)) is None
+    # the periodic twin: the whole curve's best fit at the same times, noise of its errors
+    found = analyse(model, star.time, star.mag, star.err, band=star.band)
+    twin = periodic_twin(found, star, np.random.default_rng(0))
+    assert np.array_equal(twin.time, star.time) and not np.array_equal(twin.mag, star.mag)
+    residual = twin.mag - found.curve(star.time, "I")
+    assert 0.7 < np.std(residual / np.hypot(star.err, found.best.jitter[0])) < 1.3
+    assert _halves_z(model, twin) is not None
 
 
 def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):

@@ -405,7 +405,10 @@ def inference_lines(result: dict) -> list[str]:
              "inside), were they as uncertain as ours, 0.95 (52 % inside). Halves: the two halves of "
              "each whole curve (cut at the median time) inferred apart, where both find the "
              "period: the share whose periods agree within their intervals' half widths together "
-             "(68 % when calibrated, whatever the catalogue's errors) and the median of that ratio. "
+             "(68 % when calibrated, whatever the catalogue's errors) and the median of that ratio; "
+             "twin: the same for the star's periodic twin (the whole curve's best fit at the same "
+             "times with noise of its errors), the intervals' calibration where the star is as "
+             "periodic as the model. "
              "Mean p(class): the mean top class probability; z: the classes right minus those "
              "these probabilities promise, in standard deviations (negative: overconfident). "
              "RRab/RRc: the RR Lyrae mode (OGLE-III boundary); other subtypes: Cepheid F/1O and "
@@ -417,14 +420,15 @@ def inference_lines(result: dict) -> list[str]:
              "its coverage counts the catalogue value's own uncertainty.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
                      f"RR/CEP ≥ {PERIOD_MIN_EPOCHS} epochs", "P in 16–84 %", "median abs ΔP / σ",
-                     "halves within 1 σ", "halves median z", "class",
+                     "halves within 1 σ", "halves median z", "twin halves within 1 σ", "class",
                      "random forest", "mean p(class) (z)", "RRab/RRc", "other subtypes", "Teff in 16–84 %",
                      "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I in 16–84 %",
                      "M_I in 2.5–97.5 %", "M_I bias, RMS (mag)", "CPU s per star"],
                     [[r["group"], r["epochs"], f"{r['stars']} ({r['failed']})", _share(r, "period_1pct"),
                       _share(r, "period_target"), _share(r, "period_in_68"),
                       number(r.get("period_median_z"), ".2f"), _share(r, "period_halves_68"),
-                      number(r.get("period_halves_median_z"), ".2f"), _share(r, "class"),
+                      number(r.get("period_halves_median_z"), ".2f"), _share(r, "period_twin_68"),
+                      _share(r, "class"),
                       _share(r, "baseline_class"), _class_probability(r),
                       _share(r, "mode"), _share(r, "subtype"), _share(r, "teff_68"), _share(r, "teff_95"),
                       "–" if r["teff_rms"] is None else f"{r['teff_rms']:.0f} / {r['teff_prior_sd']:.0f}",
@@ -437,7 +441,9 @@ def inference_lines(result: dict) -> list[str]:
                *((f"coverage of the Teff {label} intervals", name, *COVERAGE_TARGETS[name])
                  for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %"))),
                ("period 16–84 % intervals, the halves of each whole curve within 1 σ of each other",
-                "period_halves_68", *COVERAGE_TARGETS["teff_68"])]
+                "period_halves_68", *COVERAGE_TARGETS["teff_68"]),
+               ("the same for each star's periodic twin (the intervals' own calibration on these "
+                "cadences)", "period_twin_68", *COVERAGE_TARGETS["teff_68"])]
     for text, name, goal, tolerance in targets:
         share, n = _pooled(rows, name)
         if share is None:
