@@ -436,25 +436,25 @@ def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(mod
     import dataclasses
 
     from pelsvae_core import paths
-    from pelsvae_core.evaluation.inference import _halves_z, periodic_twin, read_stars
+    from pelsvae_core.evaluation.inference import halves_z, periodic_twin, read_stars
 
     stars = read_stars(model, paths.data_root(), 3, 0, groups=("OGLE CEP I",))["test"]["OGLE CEP I"]
-    z = [_halves_z(model, star) for star in stars]
+    z = [halves_z(model, star) for star in stars]
     assert all(value is not None and 0 <= value < 30 for value in z), z
     star = stars[0]
     second = star.time > np.median(star.time)
     drift = 0.1 / (np.ptp(star.time[second]) / star.period) * star.period  # 0.1 cycle over the half
     stretched = star.time.copy()
     stretched[second] = star.time[second][0] + (star.time[second] - star.time[second][0]) * (1 + drift / star.period)
-    assert _halves_z(model, dataclasses.replace(star, time=stretched)) > 5 * max(z[0], 1)
-    assert _halves_z(model, dataclasses.replace(star, period=star.period * 1.5)) is None
+    assert halves_z(model, dataclasses.replace(star, time=stretched)) > 5 * max(z[0], 1)
+    assert halves_z(model, dataclasses.replace(star, period=star.period * 1.5)) is None
     # the periodic twin: the whole curve's best fit at the same times, noise of its errors
     found = analyse(model, star.time, star.mag, star.err, band=star.band)
     twin = periodic_twin(found, star, np.random.default_rng(0))
     assert np.array_equal(twin.time, star.time) and not np.array_equal(twin.mag, star.mag)
     residual = twin.mag - found.curve(star.time, "I")
     assert 0.7 < np.std(residual / np.hypot(star.err, found.best.jitter[0])) < 1.3
-    assert _halves_z(model, twin) is not None
+    assert halves_z(model, twin) is not None
 
 
 def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):

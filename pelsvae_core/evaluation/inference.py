@@ -265,9 +265,8 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             out = {"group": label, "epochs": "all" if version is None else version,
                    "stars": len(row["cpu"]), "failed": len(row["failed"])}
             for name in ("period_1pct", "period_target", "period_in_68", "period_halves_68",
-                         "period_twin_68", "class",
-                         "baseline_class",
-                         "mode", "subtype", "teff_68", "teff_95", "abs_mag_68", "abs_mag_95"):
+                         "period_twin_68", "class", "baseline_class", "mode", "subtype", "teff_68",
+                         "teff_95", "abs_mag_68", "abs_mag_95"):
                 out[name], out[name + "_n"] = _fraction(row[name])
             out.update(period_median_z=_summary(np.median, row["period_z"]),
                        period_halves_median_z=_summary(np.median, row["period_halves_z"]),
@@ -300,7 +299,7 @@ def _accuracies(mine: np.ndarray, forest_ok: np.ndarray | None, keep: np.ndarray
 
 def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None:
     """Infer one star and append what :func:`calibrate` counts to ``row`` (``halves``: also
-    its two halves' periods against each other, :func:`_halves_z`)."""
+    its two halves' periods against each other, :func:`halves_z`)."""
     started, cpu = time.perf_counter(), time.process_time()
     at_lmc = np.isfinite(star.abs_mag)
     try:
@@ -320,10 +319,11 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
     row["period_in_68"].append(interval["p16"] <= star.period <= interval["p84"])
     if ok:  # the error in units of the interval's half width, for the right period only
         row["period_z"].append(abs(r["period"] - star.period) / max((interval["p84"] - interval["p16"]) / 2, 1e-300))
-    if halves and ok and (z := _halves_z(model, star)) is not None:
+    if halves and ok and (z := halves_z(model, star)) is not None:
         row["period_halves_z"].append(z)
         row["period_halves_68"].append(z < 1)
-        twin = _halves_z(model, periodic_twin(found, star, np.random.default_rng(zlib.crc32(star.key.encode()))))
+        rng = np.random.default_rng(zlib.crc32(star.key.encode()))  # the star's own twin noise
+        twin = halves_z(model, periodic_twin(found, star, rng))
         if twin is not None:
             row["period_twin_68"].append(twin < 1)
     row["class"].append(r["class"] == star.cls)
@@ -360,7 +360,7 @@ def periodic_twin(found, star: Star, rng: np.random.Generator) -> Star:
     return dataclasses.replace(star, mag=mag)
 
 
-def _halves_z(model, star: Star) -> float | None:
+def halves_z(model, star: Star) -> float | None:
     """|P_a - P_b| / sqrt(sigma_a^2 + sigma_b^2) of the periods inferred from the star's two
     halves (cut at the median time; sigma: half the 16-84 % interval); None unless both find
     the catalogue period within 1 %."""
