@@ -151,11 +151,16 @@ class Fit:
         return 1 / self.frequency
 
     @property
+    def own_frequency_sigma(self) -> float:
+        """The frequency's uncertainty from the fit alone (its covariance, times beta)."""
+        d = self.z.size
+        return float(math.sqrt(max(self.covariance[d, d], 0.0)))
+
+    @property
     def frequency_sigma(self) -> float:
         """The larger of the fit's own uncertainty and the O-C diagram's (:func:`timing_sigma`):
         phase wander that the residuals' correlation cannot show."""
-        d = self.z.size
-        return max(float(math.sqrt(max(self.covariance[d, d], 0.0))), self.timing_sigma)
+        return max(self.own_frequency_sigma, self.timing_sigma)
 
     def z_covariance(self) -> np.ndarray:
         d = self.z.size

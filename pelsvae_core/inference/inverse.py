@@ -43,6 +43,9 @@ from .observed import Observed, prepare
 from .recalibration import TeffRecalibration
 from .reference import MIN_STARS, references
 
+#: The O-C diagram's frequency uncertainty (:func:`.fit.timing_sigma`) this many times the fit's
+#: own is reported as a wandering phase.
+WANDER_FACTOR = 2.0
 #: Candidate periods fitted in full per class, and in all.
 FITS_PER_CLASS, MAX_FITS = 2, 6
 #: Candidates whose scan score (log-likelihood of the best latent centre plus the log period
@@ -349,6 +352,11 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
         warnings.append(f"the period is ambiguous: its 16-84 % interval spans "
                         f"{interval['p16']:.6g}-{interval['p84']:.6g} d, wider than "
                         f"{100 * RECOVERY_TOLERANCE:g} % (aliases compete)")
+    if best.timing_sigma > WANDER_FACTOR * best.own_frequency_sigma:
+        warnings.append(f"the phase wanders between observing seasons (a Blazhko effect or a "
+                        f"changing period?): from the fit's O-C diagram the period's interval is "
+                        f"{best.timing_sigma / best.own_frequency_sigma:.1f} times as wide as the "
+                        f"fit alone gives")
     result = {
         "class": best_class, "class_probabilities": probabilities, "subtype": subtype,
         "subtype_probabilities": subtype_probabilities, "period": best.period,
