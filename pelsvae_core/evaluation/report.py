@@ -441,9 +441,9 @@ def inference_lines(result: dict) -> list[str]:
                *((f"coverage of the Teff {label} intervals", name, *COVERAGE_TARGETS[name])
                  for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %"))),
                ("period 16–84 % intervals, the halves of each whole curve within 1 σ of each other",
-                "period_halves_68", *COVERAGE_TARGETS["teff_68"]),
+                "period_halves_68", *COVERAGE_TARGETS["period_halves_68"]),
                ("the same for each star's periodic twin (the intervals' own calibration on these "
-                "cadences)", "period_twin_68", *COVERAGE_TARGETS["teff_68"])]
+                "cadences)", "period_twin_68", *COVERAGE_TARGETS["period_twin_68"])]
     for text, name, goal, tolerance in targets:
         share, n = _pooled(rows, name)
         if share is None:

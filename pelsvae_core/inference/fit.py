@@ -324,9 +324,8 @@ def refine(obs: Observed, reference: ClassReference, decoder, f0: float, t_ref: 
                correlated_noise_factor(data))
     covariance = np.linalg.pinv(jac.T @ jac)
     log_class_prior = class_prior(reference, z, float(f), covariance)
-    nz, nb = problem.d * problem.nb, problem.nb
-    timing = timing_sigma(obs.time, data, jac[:len(obs), nz + 1],
-                          jac[:len(obs), nz + 2 + nb:nz + 2 + 2 * nb])
+    _, _, phase_column, _, mean_columns = problem.unpack(np.arange(theta.size))
+    timing = timing_sigma(obs.time, data, jac[:len(obs), phase_column], jac[:len(obs), mean_columns])
     return Fit(reference.cls, obs.bands, z, float(f), float(np.mod(phi, 1.0)), t_ref, amp, mean,
                problem.taus, beta**2 * covariance,
                problem.log_evidence(theta, jac, residuals) + log_class_prior, problem.grids(z)[:, 0],
@@ -346,8 +345,8 @@ def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     A phase that wanders (the Blazhko effect, a changing period) moves every point of a chunk
     along the curve, and residuals of a shift along the curve average to nothing over a
     cycle: the time-averaged residuals of :func:`correlated_noise_factor` do not see it. The
-    chunks are observing seasons (:func:`chunks`), as in the classical seasonal O-C, where a
-    wander of weeks (a Blazhko cycle) averages out. Measured on 20 validation OGLE-IV bulge RR
+    chunks are observing seasons (:func:`observing_seasons`), as in the classical seasonal
+    O-C, where a wander of weeks (a Blazhko cycle) averages out. Measured on 20 validation OGLE-IV bulge RR
     Lyrae (the report's section 12 measure, 2026-12-04): the catalogue period inside the
     16-84 % interval for 55 % of them without this, 90 % with chunks of equal point counts,
     100 % with seasons; each curve's two halves within 1 sigma of each other for 25 %, 25 %
@@ -356,7 +355,7 @@ def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     their intervals allow."""
     bands_seen = d_means[:, np.any(d_means != 0, axis=0)]
     shifts, variances, times = [], [], []
-    for part in chunks(time, CHUNK_POINTS_PER_PARAMETER * (1 + bands_seen.shape[1])):
+    for part in observing_seasons(time, CHUNK_POINTS_PER_PARAMETER * (1 + bands_seen.shape[1])):
         design = np.column_stack([d_phase[part], bands_seen[part]])
         design = design[:, np.any(design != 0, axis=0)]
         information = design.T @ design
@@ -378,7 +377,7 @@ def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     return float(math.sqrt(slope_variance * max(1.0, chi2 / (len(shifts) - 2))))
 
 
-def chunks(time: np.ndarray, min_points: int) -> list[np.ndarray]:
+def observing_seasons(time: np.ndarray, min_points: int) -> list[np.ndarray]:
     """Indices of the points in time order, cut into observing seasons (gaps over
     :data:`SEASON_GAP_DAYS`), a season of fewer than ``min_points`` points joined to the one
     before; where that leaves fewer than :data:`MIN_CHUNKS`, equal runs of consecutive points
