@@ -19,6 +19,8 @@ from dashboard import plots
 from dashboard.state import (MAX_UPLOAD_BYTES, MAX_UPLOAD_TEXT, Explorer, OneFitAtATime, YourStar,
                              model_problem, model_tables, shared_model)
 from pelsvae_core.evaluation import report
+from pelsvae_core.evaluation.lesson import NEIGHBOURS
+from pelsvae_core.evaluation.morph import MORPH_BAND
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +287,8 @@ def morph_tab(state: Explorer) -> pn.Column:
     def show(_):
         button.loading = True
         try:
-            curves, shapes, notes = state.morph()
-            output[:] = [pn.pane.Bokeh(plots.morph(curves, shapes)),
+            curves, shapes, real, notes = state.morph()
+            output[:] = [pn.pane.Bokeh(plots.morph(curves, shapes, real)),
                          *[pn.pane.Markdown(f"- {note}", styles=NOTE, sizing_mode="stretch_width")
                            for note in notes]]
         except ValueError as error:
@@ -300,7 +302,9 @@ def morph_tab(state: Explorer) -> pn.Column:
                          "(5th to 95th percentile of Teff), period and absolute magnitude following "
                          "the real stars at each Teff, on one magnitude axis. Cool stars pulsate in "
                          "the fundamental mode (RRab, red: sawtooth), hot ones in the first overtone "
-                         "(RRc, blue: near-sinusoid, smaller R21).", sizing_mode="stretch_width"),
+                         "(RRc, blue: near-sinusoid, smaller R21). Dashed grey: the median shape of the "
+                         f"{NEIGHBOURS} real Stripe 82 RR Lyrae nearest in Teff ({MORPH_BAND} band), each about "
+                         "its mean, set on the generated curve's mean.", sizing_mode="stretch_width"),
         pn.Row(pn.widgets.Select.from_param(state.param.regressor, width=200), button),
         output, sizing_mode="stretch_width")
 

@@ -51,16 +51,22 @@ def current_marker(current: np.ndarray) -> hv.Points:
         color="black", marker="star", size=14)
 
 
-def morph(curves: pd.DataFrame, shapes: pd.DataFrame):
+def morph(curves: pd.DataFrame, shapes: pd.DataFrame, real: pd.DataFrame):
     """The RR Lyrae morph for one regressor: one panel per Teff in a row, on one shared
     magnitude axis (so the amplitude drop shows), each titled with Teff, mode, period, R21
-    and phi31."""
+    and phi31; beside each generated curve (solid) the real stars' median shape at that Teff
+    (``real``, dashed grey, placed on the generated curve's mean)."""
     low, high = curves["mag"].min(), curves["mag"].max()
+    placed = {teff: part["mag"] + curves.loc[curves["teff"] == teff, "mag"].mean()
+              for teff, part in real.groupby("teff")}
+    low = min(low, *(p.min() for p in placed.values()))
+    high = max(high, *(p.max() for p in placed.values()))
     pad = 0.05 * (high - low)
     shared = Range1d(high + pad, low - pad)  # magnitudes: bright up
     panels = []
     for _, shape in shapes.iterrows():
         part = curves[curves["teff"] == shape["teff"]]
+        nature = real[real["teff"] == shape["teff"]]
         colour = MODE_COLOURS[shape["mode"]]
         first = not panels
         fig = figure(width=200 if first else 170, height=250, y_range=shared, x_range=(0, 1),
@@ -72,6 +78,8 @@ def morph(curves: pd.DataFrame, shapes: pd.DataFrame):
         for line in (f"R21 {shape['R21']:.2f} · φ31 {shape['phi31']:.2f}", f"P {shape['period']:.2f} d"):
             fig.add_layout(Title(text=line, text_font_size="10pt", text_font_style="normal"), "above")
         fig.line(part["phase"], part["mag"], line_width=2, color=colour)
+        fig.line(nature["phase"], placed[shape["teff"]], line_width=2, color="#555555",
+                 line_dash="dashed", name="real median")
         panels.append(fig)
     return gridplot([panels], toolbar_location=None)
 

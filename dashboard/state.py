@@ -26,9 +26,10 @@ from pelsvae_core import load_model
 from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
                                    real_cadence, times_for)
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NearestStars,
-                                            lesson_band, mode_of_period, strip_point, strip_stars,
+                                            lesson_band, mode_of_period, read_real_shapes,
+                                            real_median_curve, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
-from pelsvae_core.evaluation.morph import rr_lyrae_morph, shape_parameters
+from pelsvae_core.evaluation.morph import PHASES, rr_lyrae_morph, shape_parameters
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
 from pelsvae_core.generation import Observation
@@ -60,6 +61,12 @@ EPOCH_CURVE_REALISATIONS = 40
 #: message limit (a larger message ends the session silently; uploads travel in chunks anyway).
 MAX_UPLOAD_BYTES = 5 * 1024**2
 MAX_UPLOAD_TEXT = "5 MB"
+
+
+@functools.lru_cache(maxsize=None)
+def real_shapes() -> dict:
+    """The shipped real RR Lyrae shapes, read once per server (the morph view's real curves)."""
+    return read_real_shapes()
 
 
 @functools.lru_cache(maxsize=None)
@@ -586,13 +593,21 @@ class Explorer(param.Parameterized):
 
     def morph(self, n_teff: int = 5):
         """Generated RR Lyrae across the real training stars' Teff range for the chosen regressor,
-        with each column's mode by its period, and the core's warnings (shown, not logged)."""
+        with each column's mode by its period, the median shape of the real RR Lyrae nearest in
+        Teff to each column (``real``: teff, phase, mag about its mean, the neighbours' Teff
+        range), and the core's warnings (shown, not logged)."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             curves, shapes = rr_lyrae_morph(self.model, n_teff=n_teff, regressors=(self.regressor,),
                                             n_samples=self.n_samples, seed=self.seed)
         notes = list(dict.fromkeys(str(w.message) for w in caught))
-        return curves, shapes.assign(mode=[mode_of_period(p) for p in shapes["period"]]), notes
+        real = []
+        for teff in shapes["teff"]:
+            median, teffs = real_median_curve(real_shapes(), teff)
+            real.append(pd.DataFrame({"teff": teff, "phase": PHASES, "mag": median,
+                                      "teff_low": teffs.min(), "teff_high": teffs.max()}))
+        shapes = shapes.assign(mode=[mode_of_period(p) for p in shapes["period"]])
+        return curves, shapes, pd.concat(real, ignore_index=True), notes
 
     # -- export -------------------------------------------------------------------------
     def export(self, fmt: str) -> io.BytesIO:

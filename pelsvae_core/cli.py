@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import warnings
@@ -82,6 +83,22 @@ def cmd_data_relations(args) -> int:
     same = relations.read_relations(out) == rebuilt
     print(f"the relations {'match' if same else 'DIFFER from'} a rebuild from the survey data"
           + ("" if same else "; rebuild them with `pelsvae data relations`"))
+    return 0 if same else 1
+
+
+def cmd_data_shapes(args) -> int:
+    from .data import cache
+    from .evaluation import lesson
+    out = args.out or lesson.REAL_SHAPES
+    rebuilt = lesson.build_real_shapes(cache.load(args.data_root, args.cache_dir).kept)
+    if not args.check:
+        lesson.write_real_shapes(rebuilt, out)
+        print(f"wrote {out}: the order-{rebuilt['order']} Fourier fits of {len(rebuilt['stars'])} real "
+              f"RR Lyrae in {rebuilt['band']}")
+        return 0
+    same = lesson.read_real_shapes(out) == json.loads(json.dumps(rebuilt))
+    print(f"the real RR Lyrae shapes {'match' if same else 'DIFFER from'} a rebuild from the survey "
+          "data" + ("" if same else "; rebuild them with `pelsvae data shapes`"))
     return 0 if same else 1
 
 
@@ -205,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--check", action="store_true",
                      help="compare a rebuild with --out or the shipped relations; exit 1 if they differ")
     col.set_defaults(func=cmd_data_relations)
+
+    shp = data_commands.add_parser("shapes", help="rebuild the real RR Lyrae shapes the dashboard's "
+                                   "morph view shows (pelsvae_core/relation_tables) from the survey data")
+    _source_options(shp)
+    shp.add_argument("--out", metavar="FILE", help="write the shapes here (default: the shipped ones)")
+    shp.add_argument("--check", action="store_true",
+                     help="compare a rebuild with --out or the shipped shapes; exit 1 if they differ")
+    shp.set_defaults(func=cmd_data_shapes)
 
     train = commands.add_parser("train", help="train a model from a recipe (train/*.toml)")
     train.add_argument("--config", required=True, help="recipe file, e.g. train/default.toml")

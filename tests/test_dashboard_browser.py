@@ -267,6 +267,9 @@ def test_morph_view_fits_a_projector(page):
     page.get_by_text("Show the RR Lyrae morph").click()
     state = wait_for(page, lambda s: sum(t.startswith("R21 ") for t in s["titles"]) == 5, timeout=60)
     assert all("φ31" in t for t in state["titles"] if t.startswith("R21 "))
+    real_medians = page.evaluate("() => Bokeh.documents.flatMap(d => Array.from(d.all_models))"
+                                 ".filter(m => m.name === 'real median').length")
+    assert real_medians == 5  # the real stars' median shape beside every generated curve
     assert no_horizontal_scroll(page)
     panels = page.locator(".bk-GridPlot, .bk-grid").first.bounding_box()
     assert panels["x"] + panels["width"] <= PROJECTOR["width"]

@@ -270,16 +270,26 @@ def test_a_wide_latent_space_offers_pairs_of_its_widest_dimensions():
 
 def test_morph_view_one_regressor_on_a_shared_axis(explorer):
     explorer.regressor = "mlp"
-    curves, shapes, notes = explorer.morph(n_teff=3)
+    curves, shapes, real, notes = explorer.morph(n_teff=3)
     assert set(shapes["regressor"]) == {"mlp"} and len(shapes) == 3
+    # beside each generated curve the real stars' median shape at its Teff, about its mean
+    assert sorted(real["teff"].unique()) == sorted(shapes["teff"])
+    assert real.groupby("teff")["mag"].mean().abs().max() < 0.01
     # the test model's Teff (the paper's hot scale) reaches beyond the colour-Teff relation:
     # said on the page once, not per curve, and not in the log
     assert len(notes) == len(set(notes)) and all("colour" in note for note in notes)
     assert set(shapes["mode"]) <= {"RRab", "RRc"}
     from dashboard import plots
-    grid = plots.morph(curves, shapes)
+    grid = plots.morph(curves, shapes, real)
     figures = [child[0] for child in grid.children]
     assert len(figures) == 3 and len({id(f.y_range) for f in figures}) == 1
+    for figure in figures:  # the real median dashed, on the shared axis, centred on the generated
+        nature = next(r for r in figure.renderers if r.name == "real median")
+        generated = next(r for r in figure.renderers if r.name != "real median")
+        assert nature.glyph.line_dash == [6]  # "dashed"
+        y_real, y_generated = np.array(nature.data_source.data["y"]), generated.data_source.data["y"]
+        assert y_real.mean() == pytest.approx(np.mean(y_generated), abs=0.01)
+        assert figure.y_range.end <= y_real.min() and y_real.max() <= figure.y_range.start
     assert figures[0].y_range.start > figures[0].y_range.end  # magnitudes: bright up
     lines = [t.text for t in figures[0].above]
     assert any(line.startswith("R21 ") and "φ31" in line for line in lines)

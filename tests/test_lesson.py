@@ -1,14 +1,18 @@
 """The instability strip as a lesson: real stars placed by Teff, their mode, the nearest real star."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pelsvae_core import load_model
+from pelsvae_core.data import cache
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NEIGHBOURS,
-                                            RRC_MAX_PERIOD, NearestStars, lesson_band,
-                                            mode_of_period, strip_point, strip_stars,
+                                            RRC_MAX_PERIOD, NearestStars, build_real_shapes,
+                                            lesson_band, mode_of_period, read_real_shapes,
+                                            real_median_curve, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, shape_parameters
 
@@ -92,3 +96,30 @@ def test_the_shipped_model_morphs_along_the_strip():
         r21[point.mode] = shape_parameters(PHASES, median)["R21"]
     assert r21["RRab"] >= 0.35 and r21["RRc"] <= 0.2, r21
     assert "fixed" in FIXED_PERIOD_NOTE and "RRc" in FIXED_PERIOD_NOTE
+
+
+def test_the_shipped_real_shapes_match_a_rebuild_from_the_survey_data(data_root, tmp_path):
+    """The morph view's real curves are the Stripe 82 RR Lyrae as the pipeline folds them, each
+    with the Teff the model was trained on: a rebuild from the real files gives the shipped table."""
+    built = cache.build(data_root, tmp_path / "cache", surveys=["sdss_s82_rrlyrae"], progress=False)
+    rebuilt = build_real_shapes(built.kept)
+    shipped = read_real_shapes()
+    assert json.loads(json.dumps(rebuilt)) == shipped
+    assert len(shipped["stars"]) > 400 and shipped["band"] == "g"
+    assert all(np.isfinite(star["teff"]) and star["coefficients"][0] == 0 for star in shipped["stars"])
+
+
+def test_nature_morphs_along_the_strip_too():
+    """The real stars' median shapes at the ends of the lesson's strip: sawtooth where it is cool,
+    near-sinusoid where it is hot, each about its mean, from the stars nearest in Teff."""
+    shapes = read_real_shapes()
+    stars = strip_stars(load_model().latents(), band="g")
+    cool, hot = strip_teff_range(stars)
+    r21 = {}
+    for teff in (cool, hot):
+        median, teffs = real_median_curve(shapes, teff)
+        assert teffs.size == NEIGHBOURS and abs(median.mean()) < 0.01
+        everyone = np.array([star["teff"] for star in shapes["stars"]])
+        assert np.abs(teffs - teff).max() <= np.sort(np.abs(everyone - teff))[NEIGHBOURS - 1]
+        r21[teff] = shape_parameters(PHASES, median)["R21"]
+    assert r21[cool] >= 0.3 and r21[hot] <= 0.2, r21

@@ -17,12 +17,16 @@ subtype, :func:`strip_stars` is the one place to read it instead.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .morph import MORPH_BAND
+from .. import fourier
+from ..atomic import write_text
+from .morph import MORPH_BAND, PHASES
 
 #: RR Lyrae with shorter periods than this (days) count as first-overtone (RRc) pulsators: the
 #: gap between the two modes in the period histogram of the SDSS Stripe 82 training stars
@@ -45,6 +49,12 @@ LESSON_SAMPLES = 100
 #: morph; measured on models/default v2).
 STRIP_PERCENTILES = (2.5, 97.5)
 #: What holding the period fixed means, in one line.
+#: The real RR Lyrae shapes the morph view sets beside the generated curves (package data,
+#: rebuilt from the survey data by ``pelsvae data shapes``), and the Fourier order of each
+#: star's fit: 8, the order whose own fit a classifier can hardly tell from the real curve
+#: (two-sample accuracy 0.60 for RR Lyrae, issue 14).
+REAL_SHAPES = Path(__file__).resolve().parents[1] / "relation_tables" / "rr_lyrae_shapes.json"
+REAL_SHAPE_ORDER = 8
 FIXED_PERIOD_NOTE = ("Period held fixed: a real RR Lyrae does not change Teff alone. Hotter ones "
                      "pulsate faster and switch from the fundamental mode (RRab, sawtooth) to the "
                      "first overtone (RRc, sinusoid); at a fixed period the real stars' shape "
@@ -165,3 +175,43 @@ class NearestStars:
         if not np.isfinite(distance).any():
             raise ValueError(f"no real {self.cls} training star in band {self.band} with these parameters")
         return self.rows.iloc[int(np.argmin(distance))]
+
+
+def build_real_shapes(kept: pd.DataFrame) -> dict:
+    """Every real RR Lyrae with a Teff in :data:`MORPH_BAND` among the preprocessed survey stars
+    (``kept``: :attr:`pelsvae_core.data.cache.Cache.kept`, folded and aligned as the model's
+    training curves are), as its weighted order-:data:`REAL_SHAPE_ORDER` Fourier fit in
+    magnitudes about its mean, with its Teff (and the Teff's source), period and survey mode."""
+    rows = kept[(kept["cls"] == "RRLYR") & (kept["band"] == MORPH_BAND) & kept["teff"].notna()]
+    if rows.empty:
+        raise ValueError(f"no real RR Lyrae with a Teff in band {MORPH_BAND} in the survey data")
+    stars = []
+    for row in rows.sort_values("star_key").itertuples():
+        coeffs = fourier.fit(row.phase, row.amplitude * row.mag, row.amplitude * row.err,
+                             REAL_SHAPE_ORDER)
+        coeffs[0] = 0.0  # about its own mean, as each generated curve of the view is compared
+        stars.append({"star": row.star_key, "teff": round(float(row.teff), 1),
+                      "period": float(row.period), "mode": str(row.subtype),
+                      "coefficients": [round(float(c), 5) for c in coeffs]})
+    return {"band": MORPH_BAND, "order": REAL_SHAPE_ORDER,
+            "teff_source": sorted(set(rows["teff_source"].astype(str))), "stars": stars}
+
+
+def write_real_shapes(shapes: dict, path: str | Path = REAL_SHAPES) -> None:
+    write_text(path, json.dumps(shapes, indent=1) + "\n")
+
+
+def read_real_shapes(path: str | Path = REAL_SHAPES) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def real_median_curve(shapes: dict, teff: float, neighbours: int = NEIGHBOURS
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The per-phase median (at :data:`.morph.PHASES`) of the ``neighbours`` real RR Lyrae of
+    ``shapes`` (:func:`read_real_shapes`) nearest to ``teff``, each about its own mean, and
+    their Teffs: what nature's curve looks like there, beside a generated one."""
+    stars = shapes["stars"]
+    teffs = np.array([star["teff"] for star in stars])
+    near = np.argsort(np.abs(teffs - teff), kind="stable")[:neighbours]
+    curves = np.array([fourier.evaluate(np.asarray(stars[i]["coefficients"]), PHASES) for i in near])
+    return np.median(curves, axis=0), teffs[near]
