@@ -299,6 +299,7 @@ class StarFigures:
                                                   ("mag", "@mag{0.000}"), ("band", "@band")]))
         self.subtitle = Title(text="", text_font_size="10pt", text_font_style="normal")
         self.folded.add_layout(self.subtitle, "above")
+        _legend_above(self.folded)
         self.classes, self.class_bars = _bars("Class probabilities", classes, CLASS_COLOURS,
                                               height=60 + 22 * len(classes))
         self.modes, self.mode_bars = _bars("Subtype (mode)", list(MODE_COLOURS), MODE_COLOURS,

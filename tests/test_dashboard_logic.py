@@ -295,6 +295,21 @@ def test_morph_view_one_regressor_on_a_shared_axis(explorer):
     assert any(line.startswith("R21 ") and "φ31" in line for line in lines)
 
 
+def test_legends_sit_outside_the_curves(explorer):
+    """Every legend of the light-curve, strip and *Your star* figures is laid out above the plot
+    area, where it cannot cover a rising branch."""
+    from bokeh.models import Legend
+    from dashboard import plots
+    stars, x, y = explorer.where_view()
+    figures = [*vars(plots.CurveFigures()).values(), plots.WhereFigure(stars, x, y, "RRLYR").figure,
+               *vars(plots.StarFigures(["CEP", "RRLYR"])).values()]
+    with_legends = [f for f in figures if hasattr(f, "legend") and f.legend]
+    assert len(with_legends) >= 3
+    for figure in with_legends:
+        assert not any(isinstance(item, Legend) for item in figure.center), figure.title.text
+        assert any(isinstance(item, Legend) for item in figure.above), figure.title.text
+
+
 def test_strip_view_marks_the_current_star(explorer):
     from dashboard import plots
     stars, x, y = explorer.where_view()
