@@ -210,7 +210,8 @@ def test_inference_targets_pool_the_rows_by_their_cases():
                   "period_in_68": (0.5, n_period), "class": (1.0, n_teff), "baseline_class": (None, 0),
                   "mode": (None, 0), "subtype": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
                   "abs_mag_68": (None, 0), "abs_mag_95": (None, 0), "period_halves_68": halves,
-                  "period_twin_68": (0.75, halves[1]) if halves[1] else (None, 0)}
+                  "period_twin_68": (0.75, halves[1]) if halves[1] else (None, 0),
+                  "period_twin_in_68": (0.7, n_period) if halves[1] else (None, 0)}
         for name, (share, n) in shares.items():
             out[name], out[name + "_n"] = share, n
         return out
@@ -222,8 +223,10 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     assert "Teff 16–84 % intervals: 90% of 40 (target 68% ± 5%): not met" in lines
     assert "| SDSS RRLYR ugriz | 60 | 30 (0) | 100% (30) |" in lines
     # the halves of each whole curve against each other: only the whole curves have them
-    assert "| SDSS RRLYR ugriz | all | 10 (0) | 90% (10) | 90% (10) | 50% (10) | 0.90 | 50% (8) | 1.10 | 75% (8) |" in lines
-    assert "| 50% (30) | 0.90 | – | – | – |" in lines
+    assert ("| SDSS RRLYR ugriz | all | 10 (0) | 90% (10) | 90% (10) | 50% (10) | 0.90 | 70% (10) | "
+            "50% (8) | 1.10 | 75% (8) |") in lines
+    assert "| 50% (30) | 0.90 | – | – | – | – |" in lines
+    assert "periodic twins (period known exactly): 70% of 10 (target 68% ± 5%): met" in lines
     assert "within 1 σ of each other: 50% of 8 (target 68% ± 5%): not met" in lines
     assert "periodic twin (the intervals' own calibration on these cadences): 75% of 8 (target 68% ± 5%): not met" in lines
     result["rows"][1]["teff_68"] = 0.6

@@ -453,11 +453,12 @@ def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(mod
     each star's two halves give a finite |z|; a star whose second half is made to run slow
     (its phase drifting by a tenth of a cycle over the half) is told apart by far more than its
     intervals allow; halves that do not find the catalogue period count as none. The star's
-    periodic twin keeps its times and carries noise of its errors and the fit's jitter."""
+    periodic twin keeps its times and carries noise of its errors and the fit's jitter, and its
+    whole curve's interval is checked against the period it was made with."""
     import dataclasses
 
     from pelsvae_core import paths
-    from pelsvae_core.evaluation.inference import halves_z, periodic_twin, read_stars
+    from pelsvae_core.evaluation.inference import halves_z, periodic_twin, read_stars, twin_covered
 
     stars = read_stars(model, paths.data_root(), 3, 0, groups=("OGLE CEP I",))["test"]["OGLE CEP I"]
     z = [halves_z(model, star) for star in stars]
@@ -476,6 +477,9 @@ def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(mod
     residual = twin.mag - found.curve(star.time, "I")
     assert 0.7 < np.std(residual / np.hypot(star.err, found.best.jitter[0])) < 1.3
     assert halves_z(model, twin) is not None
+    # the twin's whole curve against the period it was made with: a period 1 % off is outside
+    assert twin_covered(model, twin, found.best.period) in (True, False)
+    assert twin_covered(model, twin, found.best.period * 1.01) is False
 
 
 def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):

@@ -406,9 +406,10 @@ def inference_lines(result: dict) -> list[str]:
              "each whole curve (cut at the median time) inferred apart, where both find the "
              "period: the share whose periods agree within their intervals' half widths together "
              "(68 % when calibrated, whatever the catalogue's errors) and the median of that ratio; "
-             "twin: the same for the star's periodic twin (the whole curve's best fit at the same "
-             "times with noise of its errors), the intervals' calibration where the star is as "
-             "periodic as the model. "
+             "twin: the star's periodic twin (the whole curve's best fit at the same times with "
+             "noise of its errors and jitter), a star as periodic as the model whose period is "
+             "known exactly: the share of twins whose whole curve's 16–84 % interval holds it "
+             "(twin P in 16–84 %), and the share whose halves agree within 1 σ (twin halves). "
              "Mean p(class): the mean top class probability; z: the classes right minus those "
              "these probabilities promise, in standard deviations (negative: overconfident). "
              "RRab/RRc: the RR Lyrae mode (OGLE-III boundary); other subtypes: Cepheid F/1O and "
@@ -420,13 +421,14 @@ def inference_lines(result: dict) -> list[str]:
              "its coverage counts the catalogue value's own uncertainty.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
                      f"RR/CEP ≥ {PERIOD_MIN_EPOCHS} epochs", "P in 16–84 %", "median abs ΔP / σ",
-                     "halves within 1 σ", "halves median z", "twin halves within 1 σ", "class",
+                     "twin P in 16–84 %", "halves within 1 σ", "halves median z", "twin halves within 1 σ", "class",
                      "random forest", "mean p(class) (z)", "RRab/RRc", "other subtypes", "Teff in 16–84 %",
                      "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I in 16–84 %",
                      "M_I in 2.5–97.5 %", "M_I bias, RMS (mag)", "CPU s per star"],
                     [[r["group"], r["epochs"], f"{r['stars']} ({r['failed']})", _share(r, "period_1pct"),
                       _share(r, "period_target"), _share(r, "period_in_68"),
-                      number(r.get("period_median_z"), ".2f"), _share(r, "period_halves_68"),
+                      number(r.get("period_median_z"), ".2f"), _share(r, "period_twin_in_68"),
+                      _share(r, "period_halves_68"),
                       number(r.get("period_halves_median_z"), ".2f"), _share(r, "period_twin_68"),
                       _share(r, "class"),
                       _share(r, "baseline_class"), _class_probability(r),
@@ -440,6 +442,8 @@ def inference_lines(result: dict) -> list[str]:
                ("RRab/RRc", "mode", MODE_TARGET, None),
                *((f"coverage of the Teff {label} intervals", name, *COVERAGE_TARGETS[name])
                  for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %"))),
+               ("coverage of the period 16–84 % intervals of the periodic twins (period known "
+                "exactly)", "period_twin_in_68", *COVERAGE_TARGETS["period_twin_in_68"]),
                ("period 16–84 % intervals, the halves of each whole curve within 1 σ of each other",
                 "period_halves_68", *COVERAGE_TARGETS["period_halves_68"]),
                ("the same for each star's periodic twin (the intervals' own calibration on these "
