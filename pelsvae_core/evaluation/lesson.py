@@ -48,13 +48,13 @@ LESSON_SAMPLES = 100
 #: curves' R21 is 0.35 against 0.42 for the real stars of 6,000-6,300 K (``pelsvae evaluate``
 #: morph; measured on models/default v2).
 STRIP_PERCENTILES = (2.5, 97.5)
-#: What holding the period fixed means, in one line.
 #: The real RR Lyrae shapes the morph view sets beside the generated curves (package data,
 #: rebuilt from the survey data by ``pelsvae data shapes``), and the Fourier order of each
 #: star's fit: 8, the order whose own fit a classifier can hardly tell from the real curve
 #: (two-sample accuracy 0.60 for RR Lyrae, issue 14).
 REAL_SHAPES = Path(__file__).resolve().parents[1] / "relation_tables" / "rr_lyrae_shapes.json"
 REAL_SHAPE_ORDER = 8
+#: What holding the period fixed means, in one line.
 FIXED_PERIOD_NOTE = ("Period held fixed: a real RR Lyrae does not change Teff alone. Hotter ones "
                      "pulsate faster and switch from the fundamental mode (RRab, sawtooth) to the "
                      "first overtone (RRc, sinusoid); at a fixed period the real stars' shape "
@@ -181,7 +181,8 @@ def build_real_shapes(kept: pd.DataFrame) -> dict:
     """Every real RR Lyrae with a Teff in :data:`MORPH_BAND` among the preprocessed survey stars
     (``kept``: :attr:`pelsvae_core.data.cache.Cache.kept`, folded and aligned as the model's
     training curves are), as its weighted order-:data:`REAL_SHAPE_ORDER` Fourier fit in
-    magnitudes about its mean, with its Teff (and the Teff's source), period and survey mode."""
+    magnitudes about its mean, with its Teff and the Teff's uncertainty, period and survey mode;
+    the surveys and Teff sources it rests on."""
     rows = kept[(kept["cls"] == "RRLYR") & (kept["band"] == MORPH_BAND) & kept["teff"].notna()]
     if rows.empty:
         raise ValueError(f"no real RR Lyrae with a Teff in band {MORPH_BAND} in the survey data")
@@ -191,9 +192,10 @@ def build_real_shapes(kept: pd.DataFrame) -> dict:
                              REAL_SHAPE_ORDER)
         coeffs[0] = 0.0  # about its own mean, as each generated curve of the view is compared
         stars.append({"star": row.star_key, "teff": round(float(row.teff), 1),
-                      "period": float(row.period), "mode": str(row.subtype),
+                      "teff_sigma": round(float(row.teff_sigma), 1), "period": float(row.period), "mode": str(row.subtype),
                       "coefficients": [round(float(c), 5) for c in coeffs]})
     return {"band": MORPH_BAND, "order": REAL_SHAPE_ORDER,
+            "surveys": sorted(set(rows["survey"].astype(str))),
             "teff_source": sorted(set(rows["teff_source"].astype(str))), "stars": stars}
 
 
