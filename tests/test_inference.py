@@ -561,3 +561,28 @@ def test_the_inference_reference_is_encoded_as_an_observed_curve_is(small_model,
     before = class_reference(latents.drop(columns=hidden), row["cls"], (row["band"],))
     assert any(np.allclose(z, row[told].to_numpy(float)) for z in before.z)
     assert not any(np.allclose(z, row[told].to_numpy(float)) for z in reference.z)
+
+
+def test_a_curve_that_says_little_gets_a_period_interval_wider_than_its_laplace_width(model):
+    """The period widths' calibration on simulated twins: a 60-point RR Lyrae at a quoted error
+    of 0.15 mag (Q ~ 5) gets an interval about 1.4 times the fit's own Gaussian width, the same
+    star at 0.005 mag keeps its own; the scale never narrows."""
+    from pelsvae_core.inference import analyse, posterior
+    assert posterior.period_width_scale(posterior.PERIOD_WIDTH_REFERENCE * 10) == 1.0
+    assert posterior.period_width_scale(5.0) > posterior.period_width_scale(20.0) > 1.0
+    time, clean, _ = generated(model, seed=2, noise=False, teff=6500.0, abs_mag=0.6, period=0.55)
+    scales = []
+    for sigma in (0.15, 0.005):
+        err = np.full(time.size, sigma)
+        mag = clean + np.random.default_rng(4).normal(0, sigma, time.size)
+        found = analyse(model, time, mag, err, band="g")
+        assert is_recovered(found.result["period"], 0.55)
+        main = found.best.bands.index("g")
+        quality = posterior.fit_quality(found.best, main, sigma, time.size)
+        scale = posterior.period_width_scale(quality)
+        laplace = posterior.period_interval(found.fits, found.weights, np.ones(len(found.fits)))
+        interval = found.result["period_interval"]
+        ratio = (interval["p84"] - interval["p16"]) / (laplace["p84"] - laplace["p16"])
+        assert ratio == pytest.approx(scale, rel=0.05)  # one fit dominates the mixture
+        scales.append(scale)
+    assert scales[0] > 1.3 and scales[1] == 1.0, scales

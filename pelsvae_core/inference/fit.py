@@ -151,6 +151,11 @@ class Fit:
         return 1 / self.frequency
 
     @property
+    def n_parameters(self) -> int:
+        """Latent vector, frequency, phase, and each band's amplitude and mean."""
+        return int(self.z.size + 2 + 2 * len(self.bands))
+
+    @property
     def own_frequency_sigma(self) -> float:
         """The frequency's uncertainty from the fit alone (its covariance, times beta)."""
         d = self.z.size

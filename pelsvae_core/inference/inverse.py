@@ -347,7 +347,10 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
     abs_mag = _abs_mag(best, main, distance_pc, warnings)
     subtype, subtype_probabilities = _subtype(model, own_fits, own_weights, b, subtype_weights,
                                               reference, warnings)
-    interval = posterior.period_interval(fits, weights)
+    typical_err = float(np.median(obs.err))
+    interval = posterior.period_interval(fits, weights, [
+        posterior.period_width_scale(posterior.fit_quality(fit, b, typical_err, len(obs)))
+        for fit in fits])
     if interval["p84"] / interval["p16"] - 1 > RECOVERY_TOLERANCE:
         warnings.append(f"the period is ambiguous: its 16-84 % interval spans "
                         f"{interval['p16']:.6g}-{interval['p84']:.6g} d, wider than "
