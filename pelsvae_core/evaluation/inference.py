@@ -20,11 +20,12 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
   each whole curve is also inferred on its two halves (cut at the median time: independent
   data of one star), and where both find the period, the share of stars whose halves agree
   within their intervals' half widths together, |P_a - P_b| / sqrt(sigma_a^2 + sigma_b^2)
-  < 1 (calibrated: 68 %, median 0.67), whatever the catalogue's errors; and the same for
-  the star's periodic twin (:func:`periodic_twin`: the whole curve's best fit at the same
-  times, with noise as large as the fit's errors and jitter), which tells the intervals'
-  own calibration on these cadences from what real stars add (a period that changes, a
-  wandering phase, a shape the model misses);
+  < 1 (calibrated: 68 %, median 0.67), whatever the catalogue's errors; and for the
+  star's periodic twin (:func:`periodic_twin`: the whole curve's best fit at the same
+  times, with noise as large as the fit's errors and jitter), whose period is known
+  exactly, the share whose whole curve's 16-84 % interval holds it (:func:`twin_covered`)
+  and the same halves check: the intervals' own calibration on these cadences, told from
+  what real stars add (a period that changes, a wandering phase, a shape the model misses);
 * class accuracy, beside a random forest on Fourier features of the same curves (the usual
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
   survey, and per true class, also without the stars whose catalogue period lies outside their
