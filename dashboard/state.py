@@ -594,18 +594,16 @@ class Explorer(param.Parameterized):
     def morph(self, n_teff: int = 5):
         """Generated RR Lyrae across the real training stars' Teff range for the chosen regressor,
         with each column's mode by its period, the median shape of the real RR Lyrae nearest in
-        Teff to each column (``real``: teff, phase, mag about its mean, the neighbours' Teff
-        range), and the core's warnings (shown, not logged)."""
+        Teff to each column (``real``: teff, phase, mag about its mean), and the core's warnings
+        (shown, not logged)."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             curves, shapes = rr_lyrae_morph(self.model, n_teff=n_teff, regressors=(self.regressor,),
                                             n_samples=self.n_samples, seed=self.seed)
         notes = list(dict.fromkeys(str(w.message) for w in caught))
-        real = []
-        for teff in shapes["teff"]:
-            median, teffs = real_median_curve(real_shapes(), teff)
-            real.append(pd.DataFrame({"teff": teff, "phase": PHASES, "mag": median,
-                                      "teff_low": teffs.min(), "teff_high": teffs.max()}))
+        real = [pd.DataFrame({"teff": teff, "phase": PHASES,
+                              "mag": real_median_curve(real_shapes(), teff)[0]})
+                for teff in shapes["teff"]]
         shapes = shapes.assign(mode=[mode_of_period(p) for p in shapes["period"]])
         return curves, shapes, pd.concat(real, ignore_index=True), notes
 
