@@ -229,7 +229,7 @@ class CurveFigures:
                                       + (f" · {mode}" if mode else ""))
         if nearest:
             where = ", ".join(SHORT[k].format(nearest[k]) for k in SHORT if not math.isnan(nearest[k]))
-            self.subtitle.text = (f"Nearest real star (dashed; {where}): "
+            self.subtitle.text = (f"Nearest real star (dashed, {nearest['source']}; {where}): "
                                   f"R21 {nearest['R21']:.2f} · φ31 {nearest['phi31']:.2f}")
         if observed is not None:
             data = {c: observed[c].to_numpy() for c in ("time", "phase", "mag", "mag_err")}

@@ -26,7 +26,8 @@ from pelsvae_core import load_model
 from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
                                    real_cadence, times_for)
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NearestStars,
-                                            lesson_band, mode_of_period, read_real_shapes,
+                                            lesson_band, mode_of_period, observed_shape,
+                                            read_real_shapes,
                                             real_median_curve, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, rr_lyrae_morph, shape_parameters
@@ -98,7 +99,7 @@ class ModelTables:
     report_status: str
     stars: dict[tuple[str, str | None], pd.DataFrame] = dataclasses.field(default_factory=dict)
     nearest: dict[tuple[str, str], NearestStars] = dataclasses.field(default_factory=dict)
-    shapes: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
+    shapes: dict[tuple[str, str], tuple[np.ndarray, str]] = dataclasses.field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=None)
@@ -504,11 +505,16 @@ class Explorer(param.Parameterized):
         row = self._nearest_index[key].to(self.physics())
         key = (row["star"], self.band)
         if key not in self._shapes:
-            z = row[latent_columns(self._latents)].to_numpy(float)[None]
-            self._shapes[key] = self.model.decode(z, self.star_class, PHASE_GRID, band=self.band)[0][0]
-        shape_curve = self._shapes[key]
+            observed = observed_shape(real_shapes(), row["star"], self.band, PHASE_GRID)
+            if observed is not None:  # on the decoder's scale: 0 at maximum light, 1 at minimum
+                self._shapes[key] = ((observed - observed.min()) / np.ptp(observed), "its observed curve")
+            else:
+                z = row[latent_columns(self._latents)].to_numpy(float)[None]
+                decoded = self.model.decode(z, self.star_class, PHASE_GRID, band=self.band)[0][0]
+                self._shapes[key] = (decoded, "the model's curve of it")
+        shape_curve, source = self._shapes[key]
         return {"star": row["star"], "teff": row["teff"], "period": row["period"],
-                "abs_mag": row["abs_mag"], "curve": shape_curve,
+                "abs_mag": row["abs_mag"], "curve": shape_curve, "source": source,
                 **shape_parameters(PHASE_GRID, shape_curve)}
 
     def _cadence_note(self, times: np.ndarray) -> str:

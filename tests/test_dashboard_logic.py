@@ -35,6 +35,17 @@ def test_starts_with_a_curve_its_shape_and_no_message(explorer):
     assert explorer.nearest["star"] and len(explorer.nearest["curve"]) == 200
 
 
+def test_the_nearest_real_star_is_drawn_from_its_observed_curve_where_one_is_shipped(explorer):
+    """An RR Lyrae in g: the nearest training star's own Stripe 82 curve (its Fourier fit), on
+    the decoder's 0-1 scale; a Cepheid, whose curves are not shipped: the model's curve of it,
+    and the page says which."""
+    nearest = explorer.nearest
+    assert explorer.band == "g" and nearest["source"] == "its observed curve"
+    assert nearest["curve"].min() == 0 and nearest["curve"].max() == pytest.approx(1)
+    explorer.star_class = "CEP"
+    assert explorer.nearest["source"] == "the model's curve of it"
+
+
 def test_teff_slider_changes_the_curve_and_latent_position(explorer):
     before, position = explorer.curve["median"].copy(), explorer.position.copy()
     lo, hi = explorer.param["teff"].bounds

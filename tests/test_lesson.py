@@ -11,7 +11,7 @@ from pelsvae_core import load_model
 from pelsvae_core.data import cache
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NEIGHBOURS,
                                             RRC_MAX_PERIOD, NearestStars, build_real_shapes,
-                                            lesson_band, mode_of_period, read_real_shapes,
+                                            lesson_band, mode_of_period, observed_shape, read_real_shapes,
                                             real_median_curve, strip_point, strip_stars,
                                             strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, shape_parameters
@@ -123,3 +123,12 @@ def test_nature_morphs_along_the_strip_too():
         assert np.abs(teffs - teff).max() <= np.sort(np.abs(everyone - teff))[NEIGHBOURS - 1]
         r21[teff] = shape_parameters(PHASES, median)["R21"]
     assert r21[cool] >= 0.3 and r21[hot] <= 0.2, r21
+
+
+def test_a_real_star_s_own_curve_is_given_only_where_the_table_holds_it():
+    shapes = read_real_shapes()
+    star = shapes["stars"][0]
+    curve = observed_shape(shapes, star["star"], "g", PHASES)
+    assert curve.shape == PHASES.shape and abs(curve.mean()) < 1e-3 and np.ptp(curve) > 0.1
+    assert observed_shape(shapes, star["star"], "r", PHASES) is None  # the table is g only
+    assert observed_shape(shapes, "OGLE-III LMC:OGLE-LMC-CEP-0001", "g", PHASES) is None

@@ -217,3 +217,15 @@ def real_median_curve(shapes: dict, teff: float, neighbours: int = NEIGHBOURS
     near = np.argsort(np.abs(teffs - teff), kind="stable")[:neighbours]
     curves = np.array([fourier.evaluate(np.asarray(stars[i]["coefficients"]), PHASES) for i in near])
     return np.median(curves, axis=0), teffs[near]
+
+
+def observed_shape(shapes: dict, star: str, band: str, phases: np.ndarray) -> np.ndarray | None:
+    """Real star ``star``'s own curve in ``band`` at ``phases`` (its order-:data:`REAL_SHAPE_ORDER`
+    fit, magnitudes about its mean), or None when ``shapes`` (:func:`read_real_shapes`) does
+    not hold it: what a generated curve is set beside to answer "is it realistic?"."""
+    if band != shapes["band"]:
+        return None
+    star_shape = next((entry for entry in shapes["stars"] if entry["star"] == star), None)
+    if star_shape is None:
+        return None
+    return fourier.evaluate(np.asarray(star_shape["coefficients"]), np.asarray(phases, float))
