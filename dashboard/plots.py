@@ -56,11 +56,9 @@ def morph(curves: pd.DataFrame, shapes: pd.DataFrame, real: pd.DataFrame):
     magnitude axis (so the amplitude drop shows), each titled with Teff, mode, period, R21
     and phi31; beside each generated curve (solid) the real stars' median shape at that Teff
     (``real``, dashed grey, placed on the generated curve's mean)."""
-    low, high = curves["mag"].min(), curves["mag"].max()
-    placed = {teff: part["mag"] + curves.loc[curves["teff"] == teff, "mag"].mean()
-              for teff, part in real.groupby("teff")}
-    low = min(low, *(p.min() for p in placed.values()))
-    high = max(high, *(p.max() for p in placed.values()))
+    mean = curves.groupby("teff")["mag"].mean()
+    real = real.assign(mag=real["mag"] + real["teff"].map(mean))
+    low, high = min(curves["mag"].min(), real["mag"].min()), max(curves["mag"].max(), real["mag"].max())
     pad = 0.05 * (high - low)
     shared = Range1d(high + pad, low - pad)  # magnitudes: bright up
     panels = []
@@ -78,7 +76,7 @@ def morph(curves: pd.DataFrame, shapes: pd.DataFrame, real: pd.DataFrame):
         for line in (f"R21 {shape['R21']:.2f} · φ31 {shape['phi31']:.2f}", f"P {shape['period']:.2f} d"):
             fig.add_layout(Title(text=line, text_font_size="10pt", text_font_style="normal"), "above")
         fig.line(part["phase"], part["mag"], line_width=2, color=colour)
-        fig.line(nature["phase"], placed[shape["teff"]], line_width=2, color="#555555",
+        fig.line(nature["phase"], nature["mag"], line_width=2, color="#555555",
                  line_dash="dashed", name="real median")
         panels.append(fig)
     return gridplot([panels], toolbar_location=None)

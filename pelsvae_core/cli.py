@@ -71,35 +71,39 @@ def cmd_data_cadences(args) -> int:
     return 1 if differences else 0
 
 
+def _write_or_check(args, rebuilt: dict, default_out, write, read, what: str, command: str,
+                    wrote: str) -> int:
+    """Write a shipped table rebuilt from the survey data to ``--out`` (default ``default_out``),
+    or with ``--check`` compare it with the one there: 1 when they differ."""
+    out = args.out or default_out
+    if not args.check:
+        write(rebuilt, out)
+        print(f"wrote {out}: {wrote}")
+        return 0
+    same = read(out) == json.loads(json.dumps(rebuilt))
+    print(f"the {what} {'match' if same else 'DIFFER from'} a rebuild from the survey data"
+          + ("" if same else f"; rebuild them with `pelsvae data {command}`"))
+    return 0 if same else 1
+
+
 def cmd_data_relations(args) -> int:
     from .data import relations
-    out = args.out or relations.TABLE
     rebuilt = relations.build_relations(args.data_root)
-    if not args.check:
-        relations.write_relations(rebuilt, out)
-        print(f"wrote {out}: period-colour and period-luminosity relations of "
-              f"{', '.join(rebuilt['period'])}; SDSS {' '.join(rebuilt['sdss'])} - G against (V-I)_0")
-        return 0
-    same = relations.read_relations(out) == rebuilt
-    print(f"the relations {'match' if same else 'DIFFER from'} a rebuild from the survey data"
-          + ("" if same else "; rebuild them with `pelsvae data relations`"))
-    return 0 if same else 1
+    return _write_or_check(args, rebuilt, relations.TABLE, relations.write_relations,
+                           relations.read_relations, "relations", "relations",
+                           f"period-colour and period-luminosity relations of "
+                           f"{', '.join(rebuilt['period'])}; SDSS {' '.join(rebuilt['sdss'])} - G "
+                           f"against (V-I)_0")
 
 
 def cmd_data_shapes(args) -> int:
     from .data import cache
     from .evaluation import lesson
-    out = args.out or lesson.REAL_SHAPES
     rebuilt = lesson.build_real_shapes(cache.load(args.data_root, args.cache_dir).kept)
-    if not args.check:
-        lesson.write_real_shapes(rebuilt, out)
-        print(f"wrote {out}: the order-{rebuilt['order']} Fourier fits of {len(rebuilt['stars'])} real "
-              f"RR Lyrae in {rebuilt['band']}")
-        return 0
-    same = lesson.read_real_shapes(out) == json.loads(json.dumps(rebuilt))
-    print(f"the real RR Lyrae shapes {'match' if same else 'DIFFER from'} a rebuild from the survey "
-          "data" + ("" if same else "; rebuild them with `pelsvae data shapes`"))
-    return 0 if same else 1
+    return _write_or_check(args, rebuilt, lesson.REAL_SHAPES, lesson.write_real_shapes,
+                           lesson.read_real_shapes, "real RR Lyrae shapes", "shapes",
+                           f"the order-{rebuilt['order']} Fourier fits of {len(rebuilt['stars'])} "
+                           f"real RR Lyrae in {rebuilt['band']}")
 
 
 def cmd_train(args) -> int:

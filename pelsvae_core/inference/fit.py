@@ -152,8 +152,9 @@ class Fit:
 
     @property
     def n_parameters(self) -> int:
-        """Latent vector, frequency, phase, and each band's amplitude and mean."""
-        return int(self.z.size + 2 + 2 * len(self.bands))
+        """Latent vector, frequency, phase, and each band's amplitude and mean (the covariance's
+        size)."""
+        return int(self.covariance.shape[0])
 
     @property
     def own_frequency_sigma(self) -> float:
