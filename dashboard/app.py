@@ -218,7 +218,7 @@ def curve_tab(state: Explorer) -> pn.Column:
 
     def update():
         figures.update(state.curve, state.observed, state.search, state.shape, state.mode,
-                       state.nearest)
+                       state.nearest, state.points)
         if drawn.get("class") != state.star_class:  # a new class: new stars and axes
             drawn.update({"class": state.star_class, "view": plots.WhereFigure(*state.where_view(),
                                                                                 state.star_class)})

@@ -9,7 +9,8 @@ import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the optio
 import numpy as np
 import pandas as pd
 from bokeh.layouts import gridplot
-from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Range1d, Span, Title
+from bokeh.models import (BooleanFilter, CDSView, ColumnDataSource, FactorRange, HoverTool, Range1d,
+                          Span, Title)
 from bokeh.plotting import figure
 
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
@@ -183,25 +184,37 @@ class CurveFigures:
         self.curve = ColumnDataSource({"phase": [], "median": [], "low": [], "high": [], "nearest": []})
         self.points = ColumnDataSource({"time": [], "phase": [], "mag": [], "mag_err": [],
                                         "top": [], "bottom": []})
+        # points fainter than the survey's 5-sigma depth are upper limits, at that depth: drawn
+        # apart, so a row of them is not read as a flat light curve
+        self.seen, self.unseen = CDSView(filter=BooleanFilter([])), CDSView(filter=BooleanFilter([]))
         self.power = ColumnDataSource({"period": [], "power": []})
         common = dict(sizing_mode="stretch_width", height=300, tools=TOOLS)
         self.folded = figure(title="Phase-folded light curve", x_axis_label="phase",
-                             y_axis_label="magnitude", x_range=(0, 1), **common)
+                             y_axis_label="magnitude", x_range=(0, 1), **{**common, "height": 340})
         self.folded.varea("phase", "low", "high", source=self.curve, fill_alpha=0.3,
                           legend_label="16-84 % of samples")
         self.folded.line("phase", "median", source=self.curve, line_width=2, legend_label="median")
         self.folded.line("phase", "nearest", source=self.curve, line_width=2, line_dash="dashed",
                          color="#2ca02c", legend_label="nearest real star (shape)")
-        self.folded.scatter("phase", "mag", source=self.points, color="black", size=4,
+        self.folded.scatter("phase", "mag", source=self.points, view=self.seen, color="black", size=4,
                             legend_label="observed")
-        self.subtitle = Title(text="", text_font_size="10pt", text_font_style="normal")
+        limits = self.folded.scatter("phase", "mag", source=self.points, view=self.unseen, color="#888888",
+                                     marker="inverted_triangle", size=7, legend_label="upper limit (5σ depth)")
+        # two lines: which real star and its shape; whose curve it is
+        self.subtitle, self.source_line = (Title(text="", text_font_size="10pt", text_font_style="normal")
+                                           for _ in range(2))
+        self.folded.add_layout(self.source_line, "above")
         self.folded.add_layout(self.subtitle, "above")
         _legend_above(self.folded)
+        self.folded.legend[0].nrows = 2  # five entries do not fit one row beside the strip view
+        self.limits_item = next(item for item in self.folded.legend[0].items if limits in item.renderers)
         self.series = figure(title="Observed", x_axis_label="time (days, as given)",
                              y_axis_label="magnitude", **{**common, "height": 240})
         self.errors = self.series.segment("time", "top", "time", "bottom", source=self.points,
-                                          color="black")
-        self.series.scatter("time", "mag", source=self.points, color="black", size=4)
+                                          view=self.seen, color="black")
+        self.series.scatter("time", "mag", source=self.points, view=self.seen, color="black", size=4)
+        self.series.scatter("time", "mag", source=self.points, view=self.unseen, color="#888888",
+                            marker="inverted_triangle", size=7)
         for fig in (self.folded, self.series):
             fig.y_range.flipped = True
             fig.add_tools(HoverTool(tooltips=[("time", "@time{0.000}"), ("phase", "@phase{0.000}"),
@@ -214,7 +227,7 @@ class CurveFigures:
         self.periodogram.add_layout(self.true_period)
 
     def update(self, curve: pd.DataFrame | None, observed: pd.DataFrame | None, search: dict,
-               shape: dict, mode: str, nearest: dict) -> None:
+               shape: dict, mode: str, nearest: dict, points: str = "") -> None:
         if curve is not None:
             data = {c: curve[c].to_numpy() for c in ("phase", "median", "low", "high")}
             shown = nearest.get("curve")
@@ -227,14 +240,20 @@ class CurveFigures:
                                       + (f" · {mode}" if mode else ""))
         if nearest:
             where = ", ".join(SHORT[k].format(nearest[k]) for k in SHORT if not math.isnan(nearest[k]))
-            self.subtitle.text = (f"Nearest real star (dashed, {nearest['source']}; {where}): "
+            self.subtitle.text = (f"Nearest real star (dashed; {where}): "
                                   f"R21 {nearest['R21']:.2f} · φ31 {nearest['phi31']:.2f}")
+            self.source_line.text = f"drawn from {nearest['source']}"
         if observed is not None:
             data = {c: observed[c].to_numpy() for c in ("time", "phase", "mag", "mag_err")}
             data["top"], data["bottom"] = data["mag"] - data["mag_err"], data["mag"] + data["mag_err"]
+            detected = observed["detected"].to_numpy(bool)
             self.points.data = data
+            self.seen.filter.booleans, self.unseen.filter.booleans = list(detected), list(~detected)
+            self.limits_item.visible = not detected.all()
             self.errors.visible = bool(data["mag_err"].any())
-            self.series.title.text = f"Observed: {len(observed)} epochs"
+            self.series.title.text = f"Observed: {len(observed)} epochs" + (f" of {points}" if points else "") + (
+                f", {np.sum(~detected)} fainter than the survey's 5σ depth (▽, upper limits at it)"
+                if not detected.all() else "")
         if search and len(search.get("periods", [])):
             self.power.data = {"period": search["periods"], "power": search["power"]}
             self.true_period.location = search["true"]
@@ -295,7 +314,10 @@ class StarFigures:
         self.folded.y_range.flipped = True  # magnitudes: bright up
         self.folded.add_tools(HoverTool(tooltips=[("time", "@time{0.00000}"), ("phase", "@phase{0.000}"),
                                                   ("mag", "@mag{0.000}"), ("band", "@band")]))
-        self.subtitle = Title(text="", text_font_size="10pt", text_font_style="normal")
+        # two lines: which real star and its shape; whose curve it is
+        self.subtitle, self.source_line = (Title(text="", text_font_size="10pt", text_font_style="normal")
+                                           for _ in range(2))
+        self.folded.add_layout(self.source_line, "above")
         self.folded.add_layout(self.subtitle, "above")
         _legend_above(self.folded)
         self.classes, self.class_bars = _bars("Class probabilities", classes, CLASS_COLOURS,

@@ -25,11 +25,11 @@ import param
 from pelsvae_core import load_model
 from pelsvae_core.cadences import (CADENCE_NAMES, PRESETS, REAL_CADENCES, YEAR_DAYS, parse_times,
                                    real_cadence, times_for)
+from pelsvae_core.data.real_shapes import read_real_shapes
+from pelsvae_core.data.subtypes import UNKNOWN
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NearestStars,
-                                            lesson_band, mode_of_period, observed_shape,
-                                            read_real_shapes,
-                                            real_median_curve, strip_point, strip_stars,
-                                            strip_teff_range, where_axes)
+                                            lesson_band, mode_of_period, real_median_curve,
+                                            strip_point, strip_stars, strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, rr_lyrae_morph, shape_parameters
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
@@ -65,8 +65,9 @@ MAX_UPLOAD_TEXT = "5 MB"
 
 
 @functools.lru_cache(maxsize=None)
-def real_shapes() -> dict:
-    """The shipped real RR Lyrae shapes, read once per server (the morph view's real curves)."""
+def real_shapes():
+    """The shipped real curves' shapes, read once per server (the morph view's real curves and
+    the nearest real star's own curve)."""
     return read_real_shapes()
 
 
@@ -107,6 +108,17 @@ def model_tables(model) -> ModelTables:
     """The :class:`ModelTables` of ``model``, made at its first session."""
     latents = model.latents()
     return ModelTables(latents, pca_basis(latents), model.report_status())
+
+
+def points_subtype(star) -> str:
+    """What the plotted points are, where the draw has subtypes: the first sample's, and how
+    common it is among the samples when they are mixed (a 3-d Cepheid is an F or a 1O pulsator,
+    and the points can be the one the median is not)."""
+    subtypes = np.atleast_1d(star.subtype)
+    if subtypes[0] == UNKNOWN:
+        return ""
+    share = float(np.mean(subtypes == subtypes[0]))
+    return f"one drawn star, {subtypes[0]}" + (f" (like {100 * share:.0f} % of the samples)" if share < 1 else "")
 
 
 def model_problem(error: Exception) -> str:
@@ -194,6 +206,7 @@ class Explorer(param.Parameterized):
     search = param.Dict(default={}, precedence=-1)
     shape = param.Dict(default={}, precedence=-1)     # R21, phi31 of the plotted median curve
     mode = param.String("", precedence=-1)            # RR Lyrae mode and how sure, in words
+    points = param.String("", precedence=-1)          # the plotted star's subtype, where drawn
     nearest = param.Dict(default={}, precedence=-1)   # the nearest real training star
     position = param.Array(default=None, allow_None=True, precedence=-1)
     observation = param.ClassSelector(class_=Observation, default=None, allow_None=True,
@@ -480,11 +493,13 @@ class Explorer(param.Parameterized):
         noisy = observation.noise != "none"
         first = pd.DataFrame({"time": observation.times, "phase": observation.phase,
                               "mag": observation.mag[0],
-                              "mag_err": observation.err[0] if noisy else np.zeros(len(times))})
+                              "mag_err": observation.err[0] if noisy else np.zeros(len(times)),
+                              "detected": observation.detected[0]})
         # one batched update, so each plot redraws once per change, not once per result
         self.param.update(search=self._period_search(observation, period), position=np.array(star.z),
                           observation=observation, observed=first, curve=curve,
                           shape=shape_parameters(PHASE_GRID, median), mode=self._mode_text(period),
+                          points=points_subtype(star),
                           nearest=self._nearest(), cadence_note=self._cadence_note(times),
                           noise_note=self._noise_note(), recovery=None, recovery_curve=None,
                           magnitude_note=magnitude_note(star, [str(w.message) for w in caught]))
@@ -505,9 +520,12 @@ class Explorer(param.Parameterized):
         row = self._nearest_index[key].to(self.physics())
         key = (row["star"], self.band)
         if key not in self._shapes:
-            observed = observed_shape(real_shapes(), row["star"], self.band, PHASE_GRID)
+            observed = real_shapes().curve(row["star"], self.band, PHASE_GRID)
             if observed is not None:  # on the decoder's scale: 0 at maximum light, 1 at minimum
-                self._shapes[key] = ((observed - observed.min()) / np.ptp(observed), "its observed curve")
+                mags, real = observed
+                self._shapes[key] = ((mags - mags.min()) / np.ptp(mags),
+                                     f"its own {real['survey']} curve, a fit of order {real['order']} "
+                                     f"to {real['n_points']} points")
             else:
                 z = row[latent_columns(self._latents)].to_numpy(float)[None]
                 decoded = self.model.decode(z, self.star_class, PHASE_GRID, band=self.band)[0][0]

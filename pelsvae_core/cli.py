@@ -71,16 +71,16 @@ def cmd_data_cadences(args) -> int:
     return 1 if differences else 0
 
 
-def _write_or_check(args, rebuilt: dict, default_out, write, read, what: str, command: str,
+def _write_or_check(args, rebuilt, default_out, write, matches, what: str, command: str,
                     wrote: str) -> int:
     """Write a shipped table rebuilt from the survey data to ``--out`` (default ``default_out``),
-    or with ``--check`` compare it with the one there: 1 when they differ."""
+    or with ``--check`` compare it with the one there (``matches(path)``): 1 when they differ."""
     out = args.out or default_out
     if not args.check:
         write(rebuilt, out)
         print(f"wrote {out}: {wrote}")
         return 0
-    same = read(out) == json.loads(json.dumps(rebuilt))
+    same = matches(out)
     print(f"the {what} {'match' if same else 'DIFFER from'} a rebuild from the survey data"
           + ("" if same else f"; rebuild them with `pelsvae data {command}`"))
     return 0 if same else 1
@@ -90,20 +90,21 @@ def cmd_data_relations(args) -> int:
     from .data import relations
     rebuilt = relations.build_relations(args.data_root)
     return _write_or_check(args, rebuilt, relations.TABLE, relations.write_relations,
-                           relations.read_relations, "relations", "relations",
+                           lambda out: relations.read_relations(out) == json.loads(json.dumps(rebuilt)),
+                           "relations", "relations",
                            f"period-colour and period-luminosity relations of "
                            f"{', '.join(rebuilt['period'])}; SDSS {' '.join(rebuilt['sdss'])} - G "
                            f"against (V-I)_0")
 
 
 def cmd_data_shapes(args) -> int:
-    from .data import cache
-    from .evaluation import lesson
-    rebuilt = lesson.build_real_shapes(cache.load(args.data_root, args.cache_dir).kept)
-    return _write_or_check(args, rebuilt, lesson.REAL_SHAPES, lesson.write_real_shapes,
-                           lesson.read_real_shapes, "real RR Lyrae shapes", "shapes",
-                           f"the order-{rebuilt['order']} Fourier fits of {len(rebuilt['stars'])} "
-                           f"real RR Lyrae in {rebuilt['band']}")
+    from .data import cache, real_shapes
+    rebuilt = real_shapes.build_real_shapes(cache.load(args.data_root, args.cache_dir).kept)
+    return _write_or_check(args, rebuilt, real_shapes.TABLE, real_shapes.write_real_shapes,
+                           lambda out: real_shapes.read_real_shapes(out).matches(rebuilt),
+                           "real curves' shapes", "shapes",
+                           f"the Fourier fits of {len(rebuilt)} real curves "
+                           f"({', '.join(sorted(rebuilt['survey'].unique()))})")
 
 
 def cmd_train(args) -> int:
@@ -227,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="compare a rebuild with --out or the shipped relations; exit 1 if they differ")
     col.set_defaults(func=cmd_data_relations)
 
-    shp = data_commands.add_parser("shapes", help="rebuild the real RR Lyrae shapes the dashboard's "
-                                   "morph view shows (pelsvae_core/relation_tables) from the survey data")
+    shp = data_commands.add_parser("shapes", help="rebuild the real curves' shapes the dashboard sets beside "
+                                   "generated ones (pelsvae_core/relation_tables) from the survey data")
     _source_options(shp)
     shp.add_argument("--out", metavar="FILE", help="write the shapes here (default: the shipped ones)")
     shp.add_argument("--check", action="store_true",

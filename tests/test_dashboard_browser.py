@@ -174,7 +174,7 @@ def test_pasted_times_are_used_as_given(page, server):
     wait_for(page, lambda s: s["median"] is not None)
     page.locator("textarea").fill("55000.1\n55001.3\n55002.9\n55007.5\n55011\n55013.2\n")
     page.get_by_text("Use pasted times").click()  # at once: the text change is still pending
-    state = wait_for(page, lambda s: "Observed: 6 epochs" in s["titles"])
+    state = wait_for(page, lambda s: title(s, "Observed: 6 epochs"))
     assert state["observed"]["time"][0] == pytest.approx(55000.1)  # MJDs, not shifted to 0
     page.get_by_text("6 uploaded times, 55000 to 55013 d").wait_for(timeout=10_000)
     assert app_errors(server[1]) == []
@@ -185,7 +185,7 @@ def test_uploading_a_cadence_and_a_bad_file(page, tmp_path):
     good = tmp_path / "times.csv"
     good.write_text("mjd\n58000.0\n58001.3\n58002.9\n58007.5\n58011.0\n")
     page.locator("input[type=file]").set_input_files(str(good))
-    state = wait_for(page, lambda s: "Observed: 5 epochs" in s["titles"])
+    state = wait_for(page, lambda s: title(s, "Observed: 5 epochs"))
     assert state["observed"]["time"][0] == pytest.approx(58000.0)
     bad = tmp_path / "bad.csv"
     bad.write_text("time\n1\nnot-a-time\n3\n")
@@ -248,7 +248,7 @@ def test_switching_class_hides_what_it_does_not_use(page):
              and true_period(s) > 1.5)  # classical Cepheids: days
     cadence = page.locator("select").filter(has=page.locator("option[value='gaia']"))
     cadence.select_option("gaia")
-    wait_for(page, lambda s: "Observed: 70 epochs" in s["titles"])
+    wait_for(page, lambda s: title(s, "Observed: 70 epochs"))
     assert "Traceback" not in page.content()
 
 

@@ -35,15 +35,16 @@ def test_starts_with_a_curve_its_shape_and_no_message(explorer):
     assert explorer.nearest["star"] and len(explorer.nearest["curve"]) == 200
 
 
-def test_the_nearest_real_star_is_drawn_from_its_observed_curve_where_one_is_shipped(explorer):
+def test_the_nearest_real_star_is_drawn_from_its_own_curve_in_every_class(explorer):
     """An RR Lyrae in g: the nearest training star's own Stripe 82 curve (its Fourier fit), on
-    the decoder's 0-1 scale; a Cepheid, whose curves are not shipped: the model's curve of it,
-    and the page says which."""
+    the decoder's 0-1 scale, and the page says whose; a Cepheid in I likewise from OGLE."""
     nearest = explorer.nearest
-    assert explorer.band == "g" and nearest["source"] == "its observed curve"
+    assert explorer.band == "g" and nearest["source"].startswith("its own SDSS Stripe 82 curve")
     assert nearest["curve"].min() == 0 and nearest["curve"].max() == pytest.approx(1)
     explorer.star_class = "CEP"
-    assert explorer.nearest["source"] == "the model's curve of it"
+    explorer.band = "I"
+    assert explorer.nearest["source"].startswith("its own OGLE-III LMC CEP curve, a fit of order")
+    assert explorer.nearest["star"].startswith("OGLE-III LMC CEP:")
 
 
 def test_teff_slider_changes_the_curve_and_latent_position(explorer):
@@ -656,3 +657,39 @@ def test_the_page_says_where_the_mean_magnitude_comes_from(explorer, recwarn):
     assert "no intrinsic V_CSS − G colour is known for ECL" in explorer.magnitude_note
     assert "period-luminosity" in explorer.magnitude_note and low != explorer.curve["median"].mean()
     assert not [w for w in recwarn if "colour" in str(w.message)]   # nothing left for the log
+
+
+def test_points_fainter_than_the_depth_are_upper_limits_drawn_apart(explorer):
+    """Points fainter than the survey's 5-sigma depth are reported at it: the light-curve figures
+    draw them as triangles apart from the detections (a row of them is no flat light curve),
+    with a legend entry only while there are some, and the series title counts them."""
+    from dashboard import plots
+    explorer.distance_pc = 4e5  # an RR Lyra at 400 kpc: about half below Stripe 82's depth in g
+    observed = explorer.observed
+    assert (observed["detected"].to_numpy() == explorer.observation.detected[0]).all()
+    assert 0 < (~observed["detected"]).sum() < len(observed)
+    figures = plots.CurveFigures()
+    figures.update(explorer.curve, observed, explorer.search, explorer.shape, explorer.mode,
+                   explorer.nearest, explorer.points)
+    detected = observed["detected"].to_numpy()
+    assert figures.seen.filter.booleans == list(detected)
+    assert figures.unseen.filter.booleans == list(~detected)
+    assert figures.limits_item.visible
+    assert f"{(~detected).sum()} fainter than the survey's 5σ depth" in figures.series.title.text
+    explorer.distance_pc = 1e3
+    figures.update(explorer.curve, explorer.observed, explorer.search, explorer.shape, explorer.mode,
+                   explorer.nearest, explorer.points)
+    assert explorer.observed["detected"].all() and not figures.limits_item.visible
+    assert "5σ" not in figures.series.title.text
+
+
+def test_the_points_say_which_subtype_their_star_was_drawn_as():
+    """A 3-d Cepheid is an F or a 1O pulsator: when the plotted star is of the rarer subtype the
+    page says so, and how common it is among the samples; a class without subtypes says nothing."""
+    from types import SimpleNamespace
+
+    from dashboard.state import points_subtype
+    assert points_subtype(SimpleNamespace(subtype=np.array(["1O", "F", "F", "F"]))) == \
+        "one drawn star, 1O (like 25 % of the samples)"
+    assert points_subtype(SimpleNamespace(subtype=np.array(["F", "F"]))) == "one drawn star, F"
+    assert points_subtype(SimpleNamespace(subtype=np.array(["unknown", "unknown"]))) == ""

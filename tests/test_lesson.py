@@ -1,19 +1,16 @@
 """The instability strip as a lesson: real stars placed by Teff, their mode, the nearest real star."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from pelsvae_core import load_model
-from pelsvae_core.data import cache
+from pelsvae_core.data.real_shapes import read_real_shapes
 from pelsvae_core.evaluation.lesson import (FIXED_PERIOD_NOTE, LESSON_SAMPLES, NEIGHBOURS,
-                                            RRC_MAX_PERIOD, NearestStars, build_real_shapes,
-                                            lesson_band, mode_of_period, observed_shape, read_real_shapes,
-                                            real_median_curve, strip_point, strip_stars,
-                                            strip_teff_range, where_axes)
+                                            RRC_MAX_PERIOD, NearestStars, lesson_band,
+                                            mode_of_period, real_median_curve, strip_point,
+                                            strip_stars, strip_teff_range, where_axes)
 from pelsvae_core.evaluation.morph import PHASES, shape_parameters
 
 
@@ -98,17 +95,6 @@ def test_the_shipped_model_morphs_along_the_strip():
     assert "fixed" in FIXED_PERIOD_NOTE and "RRc" in FIXED_PERIOD_NOTE
 
 
-def test_the_shipped_real_shapes_match_a_rebuild_from_the_survey_data(data_root, tmp_path):
-    """The morph view's real curves are the Stripe 82 RR Lyrae as the pipeline folds them, each
-    with the Teff the model was trained on: a rebuild from the real files gives the shipped table."""
-    built = cache.build(data_root, tmp_path / "cache", surveys=["sdss_s82_rrlyrae"], progress=False)
-    rebuilt = build_real_shapes(built.kept)
-    shipped = read_real_shapes()
-    assert json.loads(json.dumps(rebuilt)) == shipped
-    assert len(shipped["stars"]) > 400 and shipped["band"] == "g"
-    assert all(np.isfinite(star["teff"]) and star["coefficients"][0] == 0 for star in shipped["stars"])
-
-
 def test_nature_morphs_along_the_strip_too():
     """The real stars' median shapes at the ends of the lesson's strip: sawtooth where it is cool,
     near-sinusoid where it is hot, each about its mean, from the stars nearest in Teff."""
@@ -119,16 +105,8 @@ def test_nature_morphs_along_the_strip_too():
     for teff in (cool, hot):
         median, teffs = real_median_curve(shapes, teff)
         assert teffs.size == NEIGHBOURS and abs(median.mean()) < 0.01
-        everyone = np.array([star["teff"] for star in shapes["stars"]])
+        table = shapes.table
+        everyone = table["teff"][(table["cls"] == "RRLYR") & (table["band"] == "g")].dropna().to_numpy(float)
         assert np.abs(teffs - teff).max() <= np.sort(np.abs(everyone - teff))[NEIGHBOURS - 1]
         r21[teff] = shape_parameters(PHASES, median)["R21"]
     assert r21[cool] >= 0.3 and r21[hot] <= 0.2, r21
-
-
-def test_a_real_star_s_own_curve_is_given_only_where_the_table_holds_it():
-    shapes = read_real_shapes()
-    star = shapes["stars"][0]
-    curve = observed_shape(shapes, star["star"], "g", PHASES)
-    assert curve.shape == PHASES.shape and abs(curve.mean()) < 1e-3 and np.ptp(curve) > 0.1
-    assert observed_shape(shapes, star["star"], "r", PHASES) is None  # the table is g only
-    assert observed_shape(shapes, "OGLE-III LMC:OGLE-LMC-CEP-0001", "g", PHASES) is None

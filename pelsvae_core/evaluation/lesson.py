@@ -17,15 +17,12 @@ subtype, :func:`strip_stars` is the one place to read it instead.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import fourier
-from ..atomic import write_text
+from ..data.real_shapes import RealShapes
 from .morph import MORPH_BAND, PHASES
 
 #: RR Lyrae with shorter periods than this (days) count as first-overtone (RRc) pulsators: the
@@ -48,12 +45,6 @@ LESSON_SAMPLES = 100
 #: curves' R21 is 0.35 against 0.42 for the real stars of 6,000-6,300 K (``pelsvae evaluate``
 #: morph; measured on models/default v2).
 STRIP_PERCENTILES = (2.5, 97.5)
-#: The real RR Lyrae shapes the morph view sets beside the generated curves (package data,
-#: rebuilt from the survey data by ``pelsvae data shapes``), and the Fourier order of each
-#: star's fit: 8, the order whose own fit a classifier can hardly tell from the real curve
-#: (two-sample accuracy 0.60 for RR Lyrae, issue 14).
-REAL_SHAPES = Path(__file__).resolve().parents[1] / "relation_tables" / "rr_lyrae_shapes.json"
-REAL_SHAPE_ORDER = 8
 #: What holding the period fixed means, in one line.
 FIXED_PERIOD_NOTE = ("Period held fixed: a real RR Lyrae does not change Teff alone. Hotter ones "
                      "pulsate faster and switch from the fundamental mode (RRab, sawtooth) to the "
@@ -177,55 +168,17 @@ class NearestStars:
         return self.rows.iloc[int(np.argmin(distance))]
 
 
-def build_real_shapes(kept: pd.DataFrame) -> dict:
-    """Every real RR Lyrae with a Teff in :data:`MORPH_BAND` among the preprocessed survey stars
-    (``kept``: :attr:`pelsvae_core.data.cache.Cache.kept`, folded and aligned as the model's
-    training curves are), as its weighted order-:data:`REAL_SHAPE_ORDER` Fourier fit in
-    magnitudes about its mean, with its Teff and the Teff's uncertainty, period and survey mode;
-    the surveys and Teff sources it rests on."""
-    rows = kept[(kept["cls"] == "RRLYR") & (kept["band"] == MORPH_BAND) & kept["teff"].notna()]
-    if rows.empty:
-        raise ValueError(f"no real RR Lyrae with a Teff in band {MORPH_BAND} in the survey data")
-    stars = []
-    for row in rows.sort_values("star_key").itertuples():
-        coeffs = fourier.fit(row.phase, row.amplitude * row.mag, row.amplitude * row.err,
-                             REAL_SHAPE_ORDER)
-        coeffs[0] = 0.0  # about its own mean, as each generated curve of the view is compared
-        stars.append({"star": row.star_key, "teff": round(float(row.teff), 1),
-                      "teff_sigma": round(float(row.teff_sigma), 1), "period": float(row.period), "mode": str(row.subtype),
-                      "coefficients": [round(float(c), 5) for c in coeffs]})
-    return {"band": MORPH_BAND, "order": REAL_SHAPE_ORDER,
-            "surveys": sorted(set(rows["survey"].astype(str))),
-            "teff_source": sorted(set(rows["teff_source"].astype(str))), "stars": stars}
-
-
-def write_real_shapes(shapes: dict, path: str | Path = REAL_SHAPES) -> None:
-    write_text(path, json.dumps(shapes, indent=1) + "\n")
-
-
-def read_real_shapes(path: str | Path = REAL_SHAPES) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def real_median_curve(shapes: dict, teff: float, neighbours: int = NEIGHBOURS
+def real_median_curve(shapes: RealShapes, teff: float, neighbours: int = NEIGHBOURS
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """The per-phase median (at :data:`.morph.PHASES`) of the ``neighbours`` real RR Lyrae of
-    ``shapes`` (:func:`read_real_shapes`) nearest to ``teff``, each about its own mean, and
-    their Teffs: what nature's curve looks like there, beside a generated one."""
-    stars = shapes["stars"]
-    teffs = np.array([star["teff"] for star in stars])
+    """The per-phase median (at :data:`.morph.PHASES`) of the ``neighbours`` real RR Lyrae with
+    a Teff in :data:`.morph.MORPH_BAND` (of ``shapes``, :func:`pelsvae_core.data.real_shapes.
+    read_real_shapes`) nearest to ``teff``, each about its own mean, and their Teffs: what
+    nature's curve looks like there, beside a generated one."""
+    table = shapes.table
+    rows = np.flatnonzero((table["cls"] == "RRLYR").to_numpy() & (table["band"] == MORPH_BAND).to_numpy()
+                          & np.isfinite(table["teff"].to_numpy(float)))
+    if not rows.size:
+        raise ValueError(f"the real shapes hold no RR Lyrae with a Teff in {MORPH_BAND}")
+    teffs = table["teff"].to_numpy(float)[rows]
     near = np.argsort(np.abs(teffs - teff), kind="stable")[:neighbours]
-    curves = np.array([fourier.evaluate(np.asarray(stars[i]["coefficients"]), PHASES) for i in near])
-    return np.median(curves, axis=0), teffs[near]
-
-
-def observed_shape(shapes: dict, star: str, band: str, phases: np.ndarray) -> np.ndarray | None:
-    """Real star ``star``'s own curve in ``band`` at ``phases`` (its order-:data:`REAL_SHAPE_ORDER`
-    fit, magnitudes about its mean), or None when ``shapes`` (:func:`read_real_shapes`) does
-    not hold it: what a generated curve is set beside to answer "is it realistic?"."""
-    if band != shapes["band"]:
-        return None
-    star_shape = next((entry for entry in shapes["stars"] if entry["star"] == star), None)
-    if star_shape is None:
-        return None
-    return fourier.evaluate(np.asarray(star_shape["coefficients"]), np.asarray(phases, float))
+    return np.median(shapes.magnitudes(rows[near], PHASES), axis=0), teffs[near]
