@@ -558,9 +558,9 @@ class Explorer(param.Parameterized):
         return f"Noise: {describe_noise(self.model.physics.error_model(self.noise_survey, self.band), self.star_class)}.{missing}"
 
     def _period_search(self, observation: Observation, period: float) -> dict:
-        """The first sample's periodogram around the period, and whether its peak is the period."""
-        search = search_near(observation.times, observation.mag[0], observation.err[0], period,
-                             reuse=self._periodogram)
+        """The first sample's periodogram around the period (its detected epochs), and whether
+        its peak is the period."""
+        search = search_near(*observation.detections(0), period, reuse=self._periodogram)
         if search is None:
             return {"periods": np.array([]), "power": np.array([]), "found": math.nan,
                     "recovered": False, "true": period}

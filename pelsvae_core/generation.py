@@ -411,6 +411,14 @@ class Observation:
     distance_pc: float | None
     noise: str              # "none", or the survey and band of the error model
 
+    def detections(self, sample: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Times, magnitudes and errors of sample ``sample``'s detected epochs: what a survey's
+        period search has. An upper limit, reported at the depth, is no measurement of the
+        star's brightness, and searched as one it puts a flat floor under the faint half of
+        the cycle."""
+        seen = self.detected[sample]
+        return self.times[seen], self.mag[sample][seen], self.err[sample][seen]
+
     def table(self) -> pd.DataFrame:
         """One row per sample and observation, with the parameters that made it. Text columns
         are categorical: a few labels repeated over every row (building them as strings took

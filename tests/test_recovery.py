@@ -41,6 +41,29 @@ def test_too_few_epochs_count_as_not_recovered(star):
         period_recovery(star, [], distance_pc=None, noise=False)
 
 
+def test_only_detections_are_searched(star):
+    """A star near the survey's depth: its upper limits (reported at the depth) are not searched
+    as measurements; what is searched is exactly the detected epochs, and too few of them count
+    as a miss."""
+    from pelsvae_core.periodogram import search_near
+    dense = np.sort(np.random.default_rng(1).uniform(0, 60, 400))
+    depth = load_model().physics.error_model(True, star.request.band).m5
+    near = star.observation(times=dense, distance_pc=10_000, noise=False).mag[0]
+    far = 10_000 * 10 ** ((depth - np.median(near)) / 5)  # its median at the depth
+    observation = star.observation(times=dense, distance_pc=far, noise=True)
+    detected = observation.detected[0]
+    assert 0 < detected.sum() < detected.size
+    times, mag, err = observation.detections(0)
+    assert times.size == detected.sum() and (mag <= observation.mag[0].max()).all()
+    found = period_recovery(star, [dense], distance_pc=far, noise=True)
+    assert found.found[0] == search_near(times, mag, err, 0.55).period
+    very_far = far * 10 ** (2 / 5)  # 2 mag fainter still: fewer than five of 40 epochs detected
+    faint = star.observation(times=dense[:40], distance_pc=very_far, noise=True)
+    assert faint.detections(0)[0].size < 5 <= faint.times.size
+    lost = period_recovery(star, [dense[:40]], distance_pc=very_far, noise=True)
+    assert np.isnan(lost.found[0]) and lost.rate == 0.0  # not a search of 40 upper limits
+
+
 def test_sparse_survey_cadence_loses_the_period_sometimes(star):
     """Gaia-like sampling (70 epochs in 5 years) misses an RR Lyrae's period now and then; the
     LSST-like cadence, with its pairs of visits on 90 nights a year, does not."""

@@ -58,7 +58,8 @@ def period_recovery(star: Draw, cadences: Sequence[np.ndarray], distance_pc: flo
     """Search the period of ``star`` once per cadence in ``cadences`` (arrays of times, days):
     realisation ``i`` observes variational sample ``i mod n_samples`` with noise drawn from seed
     ``i``, searched as the dashboard's periodogram does (:func:`~pelsvae_core.periodogram.search_near`:
-    a quarter to four times the true period)."""
+    a quarter to four times the true period), on its detected epochs alone
+    (:meth:`~pelsvae_core.generation.Observation.detections`)."""
     if not len(cadences):
         raise ValueError("period recovery needs at least one realisation")
     period = star.request.period
@@ -68,8 +69,7 @@ def period_recovery(star: Draw, cadences: Sequence[np.ndarray], distance_pc: flo
         observation = dataclasses.replace(star, seed=i).observation(
             times=times, distance_pc=distance_pc, noise=noise)
         sample = i % observation.mag.shape[0]
-        search = search_near(observation.times, observation.mag[sample], observation.err[sample],
-                             period, reuse=periodogram)
+        search = search_near(*observation.detections(sample), period, reuse=periodogram)
         if search is not None:
             found[i], periodogram = search.period, search.periodogram
     recovered = np.array([np.isfinite(f) and is_recovered(f, period) for f in found], dtype=bool)
