@@ -153,6 +153,8 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
     assert {row["quantity"] for row in results["spread"]} == {"R21", "phi21", "amplitude"}
     # the control of another sample of real stars (the validation split's) sits in the same rows
     assert any(row["n_other"] > 0 and row["other_stars"] > 0 for row in results["spread"])
+    # and the target on a second sample of real stars, the validation split's, in its own rows
+    assert results["spread_validation"] and all(row["n_other"] == 0 for row in results["spread_validation"])
     for name in ("hertzsprung", "rr_lyrae"):  # measured, or skipped with the reason
         assert "skipped" in results[name] or results[name]["bins"]
     figures = fidelity_figures(results)
@@ -165,6 +167,7 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
     assert (tmp_path / "elsewhere" / "rr_lyrae_morph.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (tmp_path / "elsewhere" / "report.md").read_text()
     assert "Table 3 analogue" in markdown and "other stars met" in markdown
+    assert "validation: rows" in markdown and "On a second sample, the validation split's stars" in markdown
     assert "## 9. Cepheid Hertzsprung progression" in markdown and "own Fourier 8" in markdown
     assert "## 12. The inverse problem on real test stars" in markdown
     assert "\n".join(headline_lines(results)) in markdown  # the dashboard's formatter, verbatim

@@ -674,6 +674,7 @@ def evaluate(model, data: TrainingSet, regressor: str | None = None, progress: b
         ("_shapes", lambda: shape_samples(model, test, regressor)),
         ("spread", lambda: spread_table(pd.concat([steps["_shapes"],
                                                    other_star_shapes(model, data.split_part("val"))]))),
+        ("spread_validation", lambda: spread_table(shape_samples(model, data.split_part("val"), regressor))),
         ("_catalogue", lambda: read_ogle3_catalogue(root / "ogle3_catalog")),
         ("_modes", lambda: star_modes(root, steps["_catalogue"])),
         ("_cepheids", lambda: cepheid_population(model, data, steps["_catalogue"], steps["_modes"],
