@@ -251,9 +251,10 @@ class CurveFigures:
             self.seen.filter.booleans, self.unseen.filter.booleans = list(detected), list(~detected)
             self.limits_item.visible = not detected.all()
             self.errors.visible = bool(data["mag_err"].any())
-            self.series.title.text = f"Observed: {len(observed)} epochs" + (f" of {points}" if points else "") + (
-                f", {np.sum(~detected)} fainter than the survey's 5σ depth (▽, upper limits at it)"
-                if not detected.all() else "")
+            limits = (f", {np.sum(~detected)} fainter than the survey's 5σ depth (▽, upper limits at it)"
+                      if not detected.all() else "")
+            self.series.title.text = (f"Observed: {len(observed)} epochs" + (f" of {points}" if points else "")
+                                      + limits)
         if search and len(search.get("periods", [])):
             self.power.data = {"period": search["periods"], "power": search["power"]}
             self.true_period.location = search["true"]
@@ -314,10 +315,7 @@ class StarFigures:
         self.folded.y_range.flipped = True  # magnitudes: bright up
         self.folded.add_tools(HoverTool(tooltips=[("time", "@time{0.00000}"), ("phase", "@phase{0.000}"),
                                                   ("mag", "@mag{0.000}"), ("band", "@band")]))
-        # two lines: which real star and its shape; whose curve it is
-        self.subtitle, self.source_line = (Title(text="", text_font_size="10pt", text_font_style="normal")
-                                           for _ in range(2))
-        self.folded.add_layout(self.source_line, "above")
+        self.subtitle = Title(text="", text_font_size="10pt", text_font_style="normal")
         self.folded.add_layout(self.subtitle, "above")
         _legend_above(self.folded)
         self.classes, self.class_bars = _bars("Class probabilities", classes, CLASS_COLOURS,

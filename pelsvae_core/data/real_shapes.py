@@ -97,8 +97,9 @@ class RealShapes:
         return {key: i for i, key in enumerate(zip(self.table["star"], self.table["band"]))}
 
     def matches(self, other: pd.DataFrame) -> bool:
-        """Whether ``other`` (a rebuild) describes the same curves in the same order, and their
-        coefficients agree within 1e-6 mag (the single precision they are stored in)."""
+        """Whether ``other`` (a rebuild) describes the same curves in the same order, with numbers
+        (coefficients, Teff, period) agreeing to 1e-6: the single precision they are stored in,
+        not the last bit of another machine's least squares."""
         mine = self.table
         if list(other.columns) != list(mine.columns) or len(other) != len(mine):
             return False

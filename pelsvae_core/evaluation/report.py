@@ -110,6 +110,11 @@ def _with_error(value: float, error: float | None) -> float | str:
     return f"{value:.3f} ± {error:.3f}"
 
 
+def count(value) -> int | float:
+    """A count for :func:`table`: an integer, or NaN (a dash) where there is none."""
+    return int(value) if math.isfinite(value) else math.nan
+
+
 def verdict(met) -> str:
     """A target's outcome in words."""
     return "met" if met else "not met"
@@ -194,7 +199,8 @@ def spread_lines(rows: list[dict], validation: list[dict] | None = None) -> list
                     *(["validation: rows", "generated met", "perfect chance"] if len(second) else [])],
                    [[cls, int(r["rows"]), int(r["met"]), float(r["chance"]) if has_chance else math.nan,
                      *([int(r["other"])] if has_other else []),
-                     *([r["val_rows"], r["val_met"], r["val_chance"]] if len(second) else [])]
+                     *([count(r["val_rows"]), count(r["val_met"]), float(r["val_chance"])]
+                       if len(second) else [])]
                     for cls, r in summary.iterrows()]) + [""]
     return lines + table(["class", "band", "log P", "real curves", "quantity", "real", "generated",
                           "per star", "ratio", "target", "perfect chance", "other stars"],
