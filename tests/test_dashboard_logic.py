@@ -693,3 +693,17 @@ def test_the_points_say_which_subtype_their_star_was_drawn_as():
         "one drawn star, 1O (like 25 % of the samples)"
     assert points_subtype(SimpleNamespace(subtype=np.array(["F", "F"]))) == "one drawn star, F"
     assert points_subtype(SimpleNamespace(subtype=np.array(["unknown", "unknown"]))) == ""
+
+
+@pytest.mark.parametrize("teff", [6200.0, 7000.0])
+def test_the_shipped_model_s_spread_is_visible(teff):
+    """The 16-84 % band of the plotted family, on the shipped model and the lesson's RR Lyrae:
+    at least 7 % of the amplitude at the median phase and a quarter at its widest (measured
+    10-16 % and 31-48 % across the strip), not the 0.004 mag against 1 mag of the first model
+    (issue 15)."""
+    from pelsvae_core import load_model
+    explorer = Explorer(load_model())
+    explorer.teff = teff
+    width = (explorer.curve["high"] - explorer.curve["low"]).to_numpy()
+    amplitude = np.ptp(explorer.curve["median"].to_numpy())
+    assert np.median(width) >= 0.07 * amplitude and width.max() >= 0.25 * amplitude
