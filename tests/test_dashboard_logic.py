@@ -195,9 +195,16 @@ def test_uploaded_cadence_keeps_its_times_and_bad_files_change_nothing(explorer)
 
 
 def test_noise_off_puts_the_points_on_the_curve_and_the_page_says_which_noise(explorer):
+    """The LSST-like cadence in g is seen with LSST's own predicted errors (its single-visit
+    depth); another cadence with the survey whose g-band errors the model has."""
+    assert explorer.cadence == "lsst" and explorer.noise_survey == "LSST"
+    assert explorer.noise_note.startswith("Noise: LSST g-band errors, LSST single-visit depth "
+                                          "(Ivezić et al. 2019") and "depth g = 25.0" in explorer.noise_note
+    assert (exported(explorer)["noise"] == "LSST g").all()
+    explorer.cadence = "gaia"
     assert explorer.noise_survey == "SDSS Stripe 82"  # the only survey with g-band errors here
     assert explorer.noise_note.startswith("Noise: SDSS Stripe 82 g-band errors")
-    assert "no LSST-like errors" in explorer.noise_note
+    assert "no GAIA-like errors" in explorer.noise_note
     noisy = explorer.observed.copy()
     assert (noisy["mag_err"] > 0).all()
     assert (exported(explorer)["noise"] == "SDSS Stripe 82 g").all()
@@ -664,7 +671,10 @@ def test_points_fainter_than_the_depth_are_upper_limits_drawn_apart(explorer):
     draw them as triangles apart from the detections (a row of them is no flat light curve),
     with a legend entry only while there are some, and the series title counts them."""
     from dashboard import plots
-    explorer.distance_pc = 4e5  # an RR Lyra at 400 kpc: about half below Stripe 82's depth in g
+    depth = explorer.model.physics.error_model(explorer.noise_survey, explorer.band).m5
+    explorer.distance_pc = 1e4
+    # as far as puts the star's median magnitude at the survey's depth: about half below it
+    explorer.distance_pc = 1e4 * 10 ** ((depth - explorer.observed["mag"].median()) / 5)
     observed = explorer.observed
     assert (observed["detected"].to_numpy() == explorer.observation.detected[0]).all()
     assert 0 < (~observed["detected"]).sum() < len(observed)

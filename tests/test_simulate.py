@@ -21,6 +21,7 @@ import pytest
 from pelsvae_core import load_model
 from pelsvae_core.data import calibration, relations
 from pelsvae_core.generation import relative_magnitudes
+from pelsvae_core.physics import noise
 from pelsvae_core.physics.regressors import DENSITY_KINDS
 from pelsvae_core.simulate import curves, opsim, output, priors, run
 from pelsvae_core.simulate.errors import SimulationError
@@ -45,7 +46,7 @@ def make_opsim(path: Path, seed: int = 0, band_column: str = "band") -> Path:
                 if rng.uniform() < 0.5:
                     continue
                 time = 60800.0 + night + 0.01 * f + 0.02 * k + rng.uniform(0, 0.005)
-                depth = opsim.LSST_DEPTH[band] - rng.exponential(0.3)
+                depth = noise.LSST_DEPTH[band] - rng.exponential(0.3)
                 rows.append((time, ra, dec, band, depth, 0.6 + rng.uniform(0, 0.6)))
     with sqlite3.connect(path) as db:
         db.execute(f"CREATE TABLE observations (observationId INTEGER PRIMARY KEY, "

@@ -91,9 +91,10 @@ def noise_for_cadence(error_models: dict[str, ErrorModel], cadence: str, band: s
 
 
 def describe_noise(error_model: ErrorModel, cls: str | None = None) -> str:
-    """One line on an error model: its survey and band, the stars it was fitted on, its floor
-    and 5-sigma depth, and with ``cls`` the noise drawn for that class."""
-    line = (f"{error_model.survey} {error_model.band}-band errors, fitted on {error_model.n_stars} "
-            f"stars: floor {error_model.sigma_sys:.3f} mag, 5σ depth {error_model.band} = "
-            f"{error_model.m5:.1f}")
+    """One line on an error model: its survey and band, the stars it was fitted on (or where a
+    predicted one comes from), its floor and 5-sigma depth, and with ``cls`` the noise drawn for
+    that class."""
+    whence = error_model.source or f"fitted on {error_model.n_stars} stars"
+    line = (f"{error_model.survey} {error_model.band}-band errors, {whence}: floor "
+            f"{error_model.sigma_sys:.3f} mag, 5σ depth {error_model.band} = {error_model.m5:.1f}")
     return line if cls is None else f"{line}; {error_model.describe_scatter(cls)}"

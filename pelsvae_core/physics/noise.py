@@ -42,6 +42,20 @@ SCATTER_ORDER = 8
 #: Key of the scatter of all classes of a survey and band together (for classes with fewer
 #: than :data:`MIN_STARS` stars there).
 ALL_CLASSES = "*"
+#: LSST single-visit (2 x 15 s) five-sigma depths per band, AB mag (Ivezic et al. 2019, ApJ 873,
+#: 111, Table 1): the ``lsst`` cadence's noise (:func:`lsst_error_models`) and its simulated
+#: visits' depth. The model's SDSS u-z are taken as LSST's (filters within a few per cent in
+#: wavelength, magnitudes within 0.04 mag of AB).
+LSST_DEPTH = {"u": 23.9, "g": 25.0, "r": 24.7, "i": 24.0, "z": 23.3, "y": 22.1}
+#: gamma of eq. 5 per LSST band (Ivezic et al. 2019, Table 2); other bands take 0.039.
+LSST_GAMMA = {"u": 0.038, "g": 0.039, "r": 0.039, "i": 0.039, "z": 0.039, "y": 0.039}
+DEFAULT_GAMMA = 0.039
+#: The systematic floor added in quadrature: LSST's requirement of 0.005 mag on the
+#: repeatability of bright-star photometry (Ivezic et al. 2019, Sect. 3.2.1, eq. 4).
+LSST_SIGMA_SYS = 0.005
+#: The survey name of those error models (a cadence preset's survey starts it:
+#: :data:`pelsvae_core.evaluation.recovery.PRESET_SURVEYS`).
+LSST_SURVEY = "LSST"
 
 
 def scatter_ratio(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, order: int = SCATTER_ORDER) -> float:
@@ -114,6 +128,8 @@ class ErrorModel:
     n_stars: int
     #: per class (and :data:`ALL_CLASSES`); empty in folders fitted before: quoted errors only
     scatter: dict[str, Scatter] = field(default_factory=dict)
+    #: where a relation not fitted on stars comes from (empty: fitted on ``n_stars`` stars)
+    source: str = ""
 
     def sigma(self, mag) -> np.ndarray:
         """Photometric error (mag) at apparent magnitude(s) ``mag``, in single precision where
@@ -141,6 +157,8 @@ class ErrorModel:
     def describe_scatter(self, cls: str) -> str:
         """One line on the noise drawn for ``cls`` against the quoted error."""
         scatter = self.scatter_of(cls)
+        if self.source:
+            return "noise as large as these errors (predicted for the survey, not measured on its curves)"
         if scatter is None:
             return "noise as large as the quoted errors (no real scatter fitted in this folder)"
         whose = cls if cls in self.scatter else "all classes"
@@ -154,6 +172,17 @@ class ErrorModel:
         scatter = {key: Scatter(**{**value, "spread": tuple(value["spread"])})
                    for key, value in data.get("scatter", {}).items()}
         return cls(**{**data, "mag_range": tuple(data["mag_range"]), "scatter": scatter})
+
+
+def lsst_error_models(bands) -> dict[str, ErrorModel]:
+    """LSST's predicted single-visit errors in those of ``bands`` it has (:data:`LSST_DEPTH`), keyed
+    as fitted ones are: eq. 5 at its own depth, gamma and floor, its quoted errors the noise
+    drawn (a survey not yet observing has no real scatter to measure)."""
+    return {f"{LSST_SURVEY}/{band}": ErrorModel(
+        survey=LSST_SURVEY, band=band, sigma_sys=LSST_SIGMA_SYS, m5=LSST_DEPTH[band],
+        gamma=LSST_GAMMA.get(band, DEFAULT_GAMMA), mag_range=(math.nan, math.nan), n_stars=0,
+        source="LSST single-visit depth (Ivezić et al. 2019, Tables 1-2)")
+        for band in sorted(set(bands) & set(LSST_DEPTH))}
 
 
 def fit_error_model(survey: str, band: str, mean_mag: np.ndarray, median_err: np.ndarray) -> ErrorModel:

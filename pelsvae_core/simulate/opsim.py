@@ -27,20 +27,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .. import cadences
-from ..physics.noise import ErrorModel
+from ..physics.noise import DEFAULT_GAMMA, LSST_GAMMA, LSST_SIGMA_SYS, ErrorModel
 from .errors import SimulationError
 
 #: LSST's field of view, 9.6 deg^2 (Ivezic et al. 2019, Sect. 2.2): a circle of radius 1.75 deg.
 LSST_FOV_RADIUS_DEG = 1.75
-#: gamma of eq. 5 per LSST band (Ivezic et al. 2019, Table 2); other bands take 0.039.
-GAMMA = {"u": 0.038, "g": 0.039, "r": 0.039, "i": 0.039, "z": 0.039, "y": 0.039}
-DEFAULT_GAMMA = 0.039
-#: The systematic floor added in quadrature: LSST's requirement of 0.005 mag on the
-#: repeatability of bright-star photometry (Ivezic et al. 2019, Sect. 3.2.1, eq. 4).
-SIGMA_SYS = 0.005
-#: LSST single-visit (2 x 15 s) five-sigma depths per band, AB mag (Ivezic et al. 2019, Table 1),
-#: used by the ``lsst`` preset, whose visits carry no depth of their own.
-LSST_DEPTH = {"u": 23.9, "g": 25.0, "r": 24.7, "i": 24.0, "z": 23.3, "y": 22.1}
 #: The columns read from an OpSim table, and the two spellings of its band column.
 REQUIRED = ("observationStartMJD", "fieldRA", "fieldDec", "fiveSigmaDepth")
 BAND_COLUMNS = ("band", "filter")
@@ -132,9 +123,10 @@ class Footprint:
 
 def depth_sigma(mag_ab, depth, band: str) -> np.ndarray:
     """Photometric error (mag) of AB magnitude(s) ``mag_ab`` in visits of five-sigma depth(s)
-    ``depth``: Ivezic et al. (2019) eq. 5 with their Table 2 gamma, plus :data:`SIGMA_SYS`."""
-    model = ErrorModel(survey="visit depth", band=band, sigma_sys=SIGMA_SYS, m5=depth,
-                       gamma=GAMMA.get(band, DEFAULT_GAMMA), mag_range=(math.nan, math.nan), n_stars=0)
+    ``depth``: Ivezic et al. (2019) eq. 5 with their Table 2 gamma, plus their floor
+    (:data:`pelsvae_core.physics.noise.LSST_SIGMA_SYS`)."""
+    model = ErrorModel(survey="visit depth", band=band, sigma_sys=LSST_SIGMA_SYS, m5=depth,
+                       gamma=LSST_GAMMA.get(band, DEFAULT_GAMMA), mag_range=(math.nan, math.nan), n_stars=0)
     return model.sigma(mag_ab)
 
 

@@ -26,7 +26,8 @@ from ..paths import DataRootError, data_root
 from . import priors as priors_module
 from .curves import AB_OFFSET
 from .errors import SimulationError
-from .opsim import LSST_DEPTH, LSST_FOV_RADIUS_DEG, SurveyCadence, footprint
+from ..physics.noise import LSST_DEPTH
+from .opsim import LSST_FOV_RADIUS_DEG, SurveyCadence, footprint
 from .population import DEFAULT_DISTANCE_PC, Space, class_counts, sky_uniform
 
 #: Stars per shard by default: a shard of 300-epoch curves holds ~15 MB of Parquet and a few
