@@ -230,7 +230,7 @@ def test_a_cadence_disables_the_numbers_it_does_not_use(page):
 def test_noise_off_draws_no_error_bars_and_the_page_names_the_noise(page):
     state = wait_for(page, lambda s: s["observed"] is not None)
     assert max(state["observed"]["mag_err"]) > 0
-    page.get_by_text("Noise: SDSS Stripe 82 g-band errors").wait_for(timeout=10_000)
+    page.get_by_text("Noise: LSST g-band errors, LSST single-visit depth").wait_for(timeout=10_000)
     checkbox(page, "Survey noise").uncheck()
     wait_for(page, lambda s: s["observed"] is not None and max(s["observed"]["mag_err"]) == 0)
     page.get_by_text("No noise: the points lie on the generated curve.").wait_for(timeout=10_000)
