@@ -198,8 +198,9 @@ class CurveFigures:
                          color="#2ca02c", legend_label="nearest real star (shape)")
         self.folded.scatter("phase", "mag", source=self.points, view=self.seen, color="black", size=4,
                             legend_label="observed")
-        limits = self.folded.scatter("phase", "mag", source=self.points, view=self.unseen, color="#888888",
-                                     marker="inverted_triangle", size=7, legend_label="upper limit (5σ depth)")
+        limits = self.folded.scatter("phase", "mag", source=self.points, view=self.unseen,
+                                     color="#888888", marker="inverted_triangle", size=7,
+                                     legend_label="upper limit (5σ depth)")
         # two lines: which real star and its shape; whose curve it is
         self.subtitle, self.source_line = (Title(text="", text_font_size="10pt", text_font_style="normal")
                                            for _ in range(2))

@@ -311,7 +311,8 @@ def leavitt_lines(result: dict) -> list[str]:
 
 def fidelity_lines(results: dict) -> list[str]:
     """Sections 8-11: the fidelity suite of issue 14."""
-    return ["## 8. Spread of generated families", "", *spread_lines(results["spread"], results.get("spread_validation")), "",
+    return ["## 8. Spread of generated families", "",
+            *spread_lines(results["spread"], results.get("spread_validation")), "",
             f"![spread]({SPREAD_FIGURE})", "",
             "## 9. Cepheid Hertzsprung progression (I band)", "",
             *hertzsprung_lines(results["hertzsprung"]), "",
@@ -440,7 +441,8 @@ def inference_lines(result: dict) -> list[str]:
              "its coverage counts the catalogue value's own uncertainty.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
                      f"RR/CEP ≥ {PERIOD_MIN_EPOCHS} epochs", "P in 16–84 %", "median abs ΔP / σ",
-                     "twin P in 16–84 %", "halves within 1 σ", "halves median z", "twin halves within 1 σ", "class",
+                     "twin P in 16–84 %", "halves within 1 σ", "halves median z",
+                     "twin halves within 1 σ", "class",
                      "random forest", "mean p(class) (z)", "RRab/RRc", "other subtypes", "Teff in 16–84 %",
                      "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I in 16–84 %",
                      "M_I in 2.5–97.5 %", "M_I bias, RMS (mag)", "CPU s per star"],
