@@ -231,6 +231,9 @@ def test_noise_off_draws_no_error_bars_and_the_page_names_the_noise(page):
     state = wait_for(page, lambda s: s["observed"] is not None)
     assert max(state["observed"]["mag_err"]) > 0
     page.get_by_text("Noise: LSST g-band errors, LSST single-visit depth").wait_for(timeout=10_000)
+    cadence = page.locator("select").filter(has=page.locator("option[value='ztf']"))
+    cadence.select_option("ztf")
+    page.get_by_text("Noise: ZTF g-band errors, ZTF median 30 s depth").wait_for(timeout=10_000)
     checkbox(page, "Survey noise").uncheck()
     wait_for(page, lambda s: s["observed"] is not None and max(s["observed"]["mag_err"]) == 0)
     page.get_by_text("No noise: the points lie on the generated curve.").wait_for(timeout=10_000)

@@ -118,5 +118,5 @@ def test_fit_noise_rewrites_only_the_noise(small_model, subset_root, subset_cach
     assert {name: (folder / name).read_bytes() for name in before} == before
     refitted = load_model(folder)
     assert refitted.error_models == small_model.error_models
-    # every fitted survey has its real scatter; LSST's predicted errors have none to measure
+    # every fitted survey has its real scatter; LSST's and ZTF's published errors have none to measure
     assert all(bool(m.scatter) != bool(m.source) for m in refitted.error_models.values())

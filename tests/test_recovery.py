@@ -8,7 +8,7 @@ from pelsvae_core import load_model
 from pelsvae_core.cadences import times_for
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
-from pelsvae_core.physics.noise import ErrorModel, lsst_error_models
+from pelsvae_core.physics.noise import ErrorModel, published_error_models
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +91,8 @@ def test_the_cadence_survey_noise_is_preferred_in_its_band():
     assert noise_for_cadence(models, "ogle", "I") == (models["b"], True)
     assert noise_for_cadence(models, "lsst", "I") == (models["c"], False)  # the most stars
     assert noise_for_cadence(models, "ogle", "z") == (None, False)
-    published = lsst_error_models(["g", "V"])
-    assert list(published) == ["LSST/g"]  # LSST has no V
+    published = published_error_models(["g", "V"])
+    assert list(published) == ["LSST/g", "ZTF/g"]  # neither has V
     assert noise_for_cadence({**models, **published}, "lsst", "g") == (published["LSST/g"], True)
     assert noise_for_cadence({**models, **published}, "gaia", "g") == (models["a"], False)
     lsst = published["LSST/g"]
@@ -101,5 +101,10 @@ def test_the_cadence_survey_noise_is_preferred_in_its_band():
     assert lsst.sigma(24.0) == pytest.approx(np.sqrt(0.005 ** 2 + 0.001 * x + 0.039 * x ** 2), rel=1e-6)
     assert lsst.real_sigma(24.0, "RRLYR") == lsst.sigma(24.0)  # predicted errors are the noise
     assert "Ivezić et al. 2019" in describe_noise(lsst, "RRLYR") and "fitted on" not in describe_noise(lsst)
+    ztf = published["ZTF/g"]
+    assert noise_for_cadence({**models, **published}, "ztf", "g") == (ztf, True)
+    # at ZTF's median g depth (Masci et al. 2019: 20.8) eq. 5 gives S/N ~ 5 over the 0.008 floor
+    assert ztf.sigma(20.8) == pytest.approx(np.sqrt(0.008 ** 2 + 0.001 + 0.039), rel=1e-6)
+    assert "Masci et al. 2019" in describe_noise(ztf)
     line = describe_noise(models["b"])
     assert "OGLE-III LMC CEP I-band" in line and "100 stars" in line and "depth I = 21.0" in line

@@ -319,6 +319,18 @@ def test_fixed_values_mix_and_prior_table(model, tmp_path):
     assert set(np.round(stars["period"], 6)) <= {0.5, 0.6} and set(stars["subtype"]) == {"RRab"}
 
 
+def test_a_preset_s_visits_are_at_its_survey_s_published_depth(model):
+    """LSST's (Ivezic et al. 2019) and ZTF's (Masci et al. 2019) single-visit depths for their
+    presets; a preset without published depths takes the model's fitted survey's."""
+    def depth(cadence):
+        plan = make_plan(model, n=4, classes="RRLYR", cadence=cadence, bands=["g", "r"],
+                         data_root_path=None)
+        return dict(plan.cadence.depth)
+    assert depth("lsst") == {"g": 25.0, "r": 24.7}
+    assert depth({"name": "ztf", "nights": 60}) == {"g": 20.8, "r": 20.6}
+    assert depth("gaia")["g"] != 20.8 and depth("gaia")["g"] != 25.0
+
+
 def test_bands_of_one_star_are_one_draw(model):
     """Every band's latent vector comes from the same draw: the rf regressor at the same dummy."""
     info = model.class_physics["RRLYR"]

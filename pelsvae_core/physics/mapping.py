@@ -19,7 +19,7 @@ from ..data.relations import period_luminosity
 from .classes import ClassPhysics
 from .density import MixtureDensity
 from .kernel_density import KernelDensity
-from .noise import ErrorModel, lsst_error_models
+from .noise import ErrorModel, published_error_models
 from .reference import ClassReference
 from .regressors import DEFAULT_REGRESSOR, DENSITY_KINDS, KINDS, Predictor
 from .subtype_model import SubtypeModel
@@ -46,10 +46,10 @@ class PhysicsMap:
         classes = {name: ClassPhysics.from_dict(info) for name, info in physics.get("classes", {}).items()}
         fitted = {key: ErrorModel.from_dict(m) for key, m in physics.get("error_models", {}).items()}
         return cls(classes=classes,
-                   # beside the surveys fitted on the training stars, LSST's predicted errors in
-                   # the model's bands it shares (its cadence preset's noise)
-                   error_models={**lsst_error_models({b for info in classes.values() for b in info.bands}),
-                                 **fitted},
+                   # beside the surveys fitted on the training stars, the published errors of
+                   # LSST and ZTF in the model's bands they share (their cadence presets' noise)
+                   error_models={**published_error_models(
+                       {b for info in classes.values() for b in info.bands}), **fitted},
                    references={name: ClassReference.from_dict(r)
                                for name, r in physics.get("references", {}).items()},
                    validation=list(physics.get("regressor_validation", [])),

@@ -43,9 +43,9 @@ SCATTER_ORDER = 8
 #: than :data:`MIN_STARS` stars there).
 ALL_CLASSES = "*"
 #: LSST single-visit (2 x 15 s) five-sigma depths per band, AB mag (Ivezic et al. 2019, ApJ 873,
-#: 111, Table 1): the ``lsst`` cadence's noise (:func:`lsst_error_models`) and its simulated
-#: visits' depth. The model's SDSS u-z are taken as LSST's (filters within a few per cent in
-#: wavelength, magnitudes within 0.04 mag of AB).
+#: 111, Table 1): the ``lsst`` cadence's noise (:data:`LSST`) and its simulated visits' depth.
+#: The model's SDSS u-z are taken as LSST's (filters within a few per cent in wavelength,
+#: magnitudes within 0.04 mag of AB).
 LSST_DEPTH = {"u": 23.9, "g": 25.0, "r": 24.7, "i": 24.0, "z": 23.3, "y": 22.1}
 #: gamma of eq. 5 per LSST band (Ivezic et al. 2019, Table 2); other bands take 0.039.
 LSST_GAMMA = {"u": 0.038, "g": 0.039, "r": 0.039, "i": 0.039, "z": 0.039, "y": 0.039}
@@ -53,9 +53,14 @@ DEFAULT_GAMMA = 0.039
 #: The systematic floor added in quadrature: LSST's requirement of 0.005 mag on the
 #: repeatability of bright-star photometry (Ivezic et al. 2019, Sect. 3.2.1, eq. 4).
 LSST_SIGMA_SYS = 0.005
-#: The survey name of those error models (a cadence preset's survey starts it:
-#: :data:`pelsvae_core.evaluation.recovery.PRESET_SURVEYS`).
-LSST_SURVEY = "LSST"
+#: ZTF's median five-sigma depths of one 30 s exposure, AB mag: g ~ 20.8, r ~ 20.6 (Masci et
+#: al. 2019, PASP 131, 018003, abstract). ZTF is calibrated to Pan-STARRS1 (same paper); the
+#: model's SDSS g and r are taken as ZTF's, the colour terms between the systems (Tonry et al.
+#: 2012, ApJ 750, 99) not applied: they shift a star's magnitude, not how its error grows.
+ZTF_DEPTH = {"g": 20.8, "r": 20.6}
+#: ZTF's repeatability at bright unsaturated fluxes, 8-25 mmag, the high end at airmass near 2
+#: (Masci et al. 2019, abstract): its low-airmass end, where a survey observes most.
+ZTF_SIGMA_SYS = 0.008
 
 
 def scatter_ratio(phase: np.ndarray, mag: np.ndarray, err: np.ndarray, order: int = SCATTER_ORDER) -> float:
@@ -158,7 +163,7 @@ class ErrorModel:
         """One line on the noise drawn for ``cls`` against the quoted error."""
         scatter = self.scatter_of(cls)
         if self.source:
-            return "noise as large as these errors (predicted for the survey, not measured on its curves)"
+            return "noise as large as these errors (published for the survey, not measured on its curves here)"
         if scatter is None:
             return "noise as large as the quoted errors (no real scatter fitted in this folder)"
         whose = cls if cls in self.scatter else "all classes"
@@ -174,15 +179,41 @@ class ErrorModel:
         return cls(**{**data, "mag_range": tuple(data["mag_range"]), "scatter": scatter})
 
 
-def lsst_error_models(bands) -> dict[str, ErrorModel]:
-    """LSST's predicted single-visit errors in those of ``bands`` it has (:data:`LSST_DEPTH`), keyed
-    as fitted ones are: eq. 5 at its own depth, gamma and floor, its quoted errors the noise
-    drawn (a survey not yet observing has no real scatter to measure)."""
-    return {f"{LSST_SURVEY}/{band}": ErrorModel(
-        survey=LSST_SURVEY, band=band, sigma_sys=LSST_SIGMA_SYS, m5=LSST_DEPTH[band],
-        gamma=LSST_GAMMA.get(band, DEFAULT_GAMMA), mag_range=(math.nan, math.nan), n_stars=0,
-        source="LSST single-visit depth (Ivezić et al. 2019, Tables 1-2)")
-        for band in sorted(set(bands) & set(LSST_DEPTH))}
+@dataclass(frozen=True)
+class PublishedNoise:
+    """A survey's single-visit errors as its team publishes them, for the cadence preset of a
+    survey whose curves the model never saw: eq. 5 at its five-sigma depths, its gamma
+    (else :data:`DEFAULT_GAMMA`, LSST's in g-y, on which eq. 5 near the depth hardly depends)
+    and its floor. Its quoted errors
+    are the noise drawn: a survey without curves here has no real scatter to measure."""
+
+    survey: str                  # a cadence preset's survey starts it: recovery.PRESET_SURVEYS
+    depth: dict[str, float]      # band -> five-sigma depth of one visit, AB mag
+    sigma_sys: float
+    source: str                  # where the numbers are published
+    gamma: dict[str, float] = field(default_factory=dict)
+
+    def error_models(self, bands) -> dict[str, ErrorModel]:
+        """Its error models in those of ``bands`` it has, keyed as fitted ones are."""
+        return {f"{self.survey}/{band}": ErrorModel(
+            survey=self.survey, band=band, sigma_sys=self.sigma_sys, m5=self.depth[band],
+            gamma=self.gamma.get(band, DEFAULT_GAMMA), mag_range=(math.nan, math.nan),
+            n_stars=0, source=self.source)
+            for band in sorted(set(bands) & set(self.depth))}
+
+
+LSST = PublishedNoise("LSST", LSST_DEPTH, LSST_SIGMA_SYS,
+                      "LSST single-visit depth (Ivezić et al. 2019, Tables 1-2)", LSST_GAMMA)
+ZTF = PublishedNoise("ZTF", ZTF_DEPTH, ZTF_SIGMA_SYS,
+                     "ZTF median 30 s depth and bright-star repeatability (Masci et al. 2019)")
+#: The published noise of each cadence preset that has one, by preset name.
+PUBLISHED_NOISE = {"lsst": LSST, "ztf": ZTF}
+
+
+def published_error_models(bands) -> dict[str, ErrorModel]:
+    """Every :data:`PUBLISHED_NOISE` survey's error models in those of ``bands`` it has."""
+    return {key: model for survey in PUBLISHED_NOISE.values()
+            for key, model in survey.error_models(bands).items()}
 
 
 def fit_error_model(survey: str, band: str, mean_mag: np.ndarray, median_err: np.ndarray) -> ErrorModel:

@@ -26,7 +26,7 @@ from ..paths import DataRootError, data_root
 from . import priors as priors_module
 from .curves import AB_OFFSET
 from .errors import SimulationError
-from ..physics.noise import LSST_DEPTH
+from ..physics.noise import PUBLISHED_NOISE
 from .opsim import LSST_FOV_RADIUS_DEG, SurveyCadence, footprint
 from .population import DEFAULT_DISTANCE_PC, Space, class_counts, sky_uniform
 
@@ -162,8 +162,8 @@ def _cadence(model, cadence, band_pairs, depth, radius_deg, start_mjd):
     for band in survey_bands:
         if band in depth:
             chosen[band] = float(depth[band])
-        elif name == "lsst" and band in LSST_DEPTH:
-            chosen[band] = LSST_DEPTH[band]
+        elif name in PUBLISHED_NOISE and band in PUBLISHED_NOISE[name].depth:
+            chosen[band] = PUBLISHED_NOISE[name].depth[band]
         else:
             models = sorted((m for m in model.error_models.values() if m.band == band),
                             key=lambda m: -m.n_stars)
