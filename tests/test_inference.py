@@ -248,7 +248,7 @@ def _sine_fit(phase_wander=0.0, zero_points=0.0, seed=0):
     phase wandering by ``phase_wander`` cycles (a 300-day modulation, as the Blazhko effect)
     and each season's zero point off by up to ``zero_points`` mag: the whitened residuals of
     the strictly periodic fit and their derivatives, as :func:`inference.fit.refine` hands
-    them to ``timing_sigma``, and the frequency's uncertainty from the full least squares."""
+    them to ``o_minus_c``, and the frequency's uncertainty from the full least squares."""
     rng = np.random.default_rng(seed)
     season = np.repeat(np.arange(8), 250)
     time = np.sort(season * 365.25 + rng.uniform(0, 200, season.size))
@@ -265,20 +265,26 @@ def _sine_fit(phase_wander=0.0, zero_points=0.0, seed=0):
 
 
 def test_the_period_interval_widens_where_the_phase_wanders_not_where_zero_points_drift():
-    """The O-C diagram of the fit (``timing_sigma``) gives the frequency's least-squares
+    """The O-C diagram of the fit (``o_minus_c``) gives the frequency's least-squares
     uncertainty for a strictly periodic star, even with seasons' zero points 0.1 mag apart,
     and a far larger one when the phase wanders by 0.02 cycles, which the residuals' time
-    averages (the correlated-noise factor) cannot see."""
-    from pelsvae_core.inference.fit import correlated_noise_factor, timing_sigma
+    averages (the correlated-noise factor) cannot see; its constant-period probability is
+    uniform for strictly periodic stars and vanishes for the wandering one."""
+    from pelsvae_core.inference.fit import correlated_noise_factor, o_minus_c
 
     for zero_points in (0.0, 0.1):
         time, residual, d_phase, d_mean, white = _sine_fit(zero_points=zero_points)
-        assert 0.9 < timing_sigma(time, residual, d_phase, d_mean) / white < 1.4
+        sigma, constant_p = o_minus_c(time, residual, d_phase, d_mean)
+        assert 0.9 < sigma / white < 1.4 and constant_p > 0.01
+    periodic = [o_minus_c(*_sine_fit(seed=seed)[:4])[1] for seed in range(40)]
+    assert 0.25 < np.mean(periodic) < 0.75 and np.mean(np.array(periodic) < 0.1) < 0.3
     time, residual, d_phase, d_mean, white = _sine_fit(phase_wander=0.02)
-    assert timing_sigma(time, residual, d_phase, d_mean) / white > 5
+    sigma, constant_p = o_minus_c(time, residual, d_phase, d_mean)
+    assert sigma / white > 5 and constant_p < 1e-6
     assert correlated_noise_factor(residual) < 1.5   # the beta factor alone misses it
     few = slice(0, 60)                               # too few points for four chunks
-    assert timing_sigma(time[few], residual[few], d_phase[few], d_mean[few]) == 0.0
+    sigma, constant_p = o_minus_c(time[few], residual[few], d_phase[few], d_mean[few])
+    assert sigma == 0.0 and math.isnan(constant_p)
 
 
 def test_class_prior_is_the_kernel_density_averaged_over_the_posterior():

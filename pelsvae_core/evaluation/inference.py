@@ -25,7 +25,11 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
   times, with noise as large as the fit's errors and jitter), whose period is known
   exactly, the share whose whole curve's 16-84 % interval holds it (:func:`twin_covered`)
   and the same halves check: the intervals' own calibration on these cadences, told from
-  what real stars add (a period that changes, a wandering phase, a shape the model misses);
+  what real stars add (a period that changes, a wandering phase, a shape the model misses).
+  The halves check is also split by the whole curve's O-C diagram
+  (:func:`pelsvae_core.inference.fit.o_minus_c`): stars whose seasonal phase shifts lie on a
+  line within their errors (a constant period: probability above :data:`CONSTANT_PERIOD_P`)
+  and stars whose phase wanders, whose halves have truly different mean periods;
 * class accuracy, beside a random forest on Fourier features of the same curves (the usual
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
   survey, and per true class, also without the stars whose catalogue period lies outside their
@@ -98,7 +102,10 @@ TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I", "OGLE CEP I")
 PERIOD_TARGET, MODE_TARGET = 0.95, 0.90
 COVERAGE_TARGETS = {"teff_68": (0.68, 0.05), "teff_95": (0.95, 0.03),
                     "period_twin_in_68": (0.68, 0.05), "period_halves_68": (0.68, 0.05),
-                    "period_twin_68": (0.68, 0.05)}
+                    "period_twin_68": (0.68, 0.05), "period_halves_constant_68": (0.68, 0.05)}
+#: Below this probability of its O-C diagram under a constant period (a 1 % test), a star's
+#: phase wanders (:attr:`pelsvae_core.inference.fit.Fit.constant_period_p`).
+CONSTANT_PERIOD_P = 0.01
 
 
 @dataclass
@@ -269,7 +276,8 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             out = {"group": label, "epochs": "all" if version is None else version,
                    "stars": len(row["cpu"]), "failed": len(row["failed"])}
             for name in ("period_1pct", "period_target", "period_in_68", "period_twin_in_68",
-                         "period_halves_68", "period_twin_68", "class", "baseline_class", "mode",
+                         "period_halves_68", "period_halves_constant_68", "period_halves_wander_68",
+                         "period_twin_68", "class", "baseline_class", "mode",
                          "subtype", "teff_68", "teff_95", "abs_mag_68", "abs_mag_95"):
                 out[name], out[name + "_n"] = _fraction(row[name])
             out.update(period_median_z=_summary(np.median, row["period_z"]),
@@ -331,6 +339,10 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
         if (z := halves_z(model, star)) is not None:
             row["period_halves_z"].append(z)
             row["period_halves_68"].append(z < 1)
+            constant_p = found.best.constant_period_p
+            if np.isfinite(constant_p):  # NaN: too few seasons to tell
+                kind = "constant" if constant_p > CONSTANT_PERIOD_P else "wander"
+                row[f"period_halves_{kind}_68"].append(z < 1)
             if (twin_z := halves_z(model, twin)) is not None:
                 row["period_twin_68"].append(twin_z < 1)
     row["class"].append(r["class"] == star.cls)

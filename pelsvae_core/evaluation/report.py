@@ -9,7 +9,8 @@ import pandas as pd
 from ..data.relations import CLASS_PERIOD_ENDS, class_period_note
 from .fidelity import (COVERED_GAP, FOLDS, GENERATED_DRAWS, MARGIN, MIN_BIN_STARS,
                        SLOPE_TOLERANCE, SPREAD_COLUMNS, SPREAD_TOLERANCE, TARGET_CURVES)
-from .inference import COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS, PERIOD_TARGET
+from .inference import (CONSTANT_PERIOD_P, COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS,
+                        PERIOD_TARGET)
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
 
 #: File names of the figures :mod:`.figures` draws, as the report links them.
@@ -467,6 +468,9 @@ def inference_lines(result: dict) -> list[str]:
                 "exactly)", "period_twin_in_68", *COVERAGE_TARGETS["period_twin_in_68"]),
                ("period 16–84 % intervals, the halves of each whole curve within 1 σ of each other",
                 "period_halves_68", *COVERAGE_TARGETS["period_halves_68"]),
+               ("the same for the stars whose whole curve's O-C diagram is a line within its "
+                f"errors (a constant period; probability > {CONSTANT_PERIOD_P:g})",
+                "period_halves_constant_68", *COVERAGE_TARGETS["period_halves_constant_68"]),
                ("the same for each star's periodic twin (the intervals' own calibration on these "
                 "cadences)", "period_twin_68", *COVERAGE_TARGETS["period_twin_68"])]
     for text, name, goal, tolerance in targets:
@@ -477,6 +481,11 @@ def inference_lines(result: dict) -> list[str]:
         met = share >= goal if tolerance is None else abs(share - goal) <= tolerance
         wanted = f"≥ {goal:.0%}" if tolerance is None else f"{goal:.0%} ± {tolerance:.0%}"
         lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}")
+    share, n = _pooled(rows, "period_halves_wander_68")
+    if share is not None:  # the control of the constant-period line above
+        lines.append(f"- the halves of the stars whose phase wanders (O-C probability ≤ "
+                     f"{CONSTANT_PERIOD_P:g}; their halves' mean periods differ in truth): {share:.0%} "
+                     f"of {n}")
     lines += [row_coverage_line(rows, name, label)
               for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %"))]
     lines.append(class_calibration_line(rows))

@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats
 
 from ..photometry import intensity_mean
 from ..physics.classes import PHYSICAL_LOG_AMPLITUDE
@@ -52,7 +52,7 @@ LOG_AMPLITUDE_RANGE = PHYSICAL_LOG_AMPLITUDE
 JITTER_ROUNDS = 2
 #: Function evaluations per least-squares run.
 MAX_EVALUATIONS = 40
-#: :func:`timing_sigma`: the fewest points of a chunk per parameter it fits (its phase shift and
+#: :func:`o_minus_c`: the fewest points of a chunk per parameter it fits (its phase shift and
 #: each band's mean), the fewest chunks that make an O-C diagram, and the gap (days) that ends
 #: an observing season.
 CHUNK_POINTS_PER_PARAMETER = 10
@@ -144,7 +144,9 @@ class Fit:
     grids: np.ndarray          # (bands, G) decoded at z
     beta: float                # correlated-noise factor of the residuals (>= 1), in the covariance
     log_class_prior: float     # the class's prior of latent and period, part of log_evidence
-    timing_sigma: float = 0.0  # the frequency's uncertainty from its O-C diagram (:func:`timing_sigma`)
+    timing_sigma: float = 0.0  # the frequency's uncertainty from its O-C diagram (:func:`o_minus_c`)
+    #: how likely a constant period leaves the O-C diagram as scattered (:func:`o_minus_c`)
+    constant_period_p: float = math.nan
 
     @property
     def period(self) -> float:
@@ -164,7 +166,7 @@ class Fit:
 
     @property
     def frequency_sigma(self) -> float:
-        """The larger of the fit's own uncertainty and the O-C diagram's (:func:`timing_sigma`):
+        """The larger of the fit's own uncertainty and the O-C diagram's (:func:`o_minus_c`):
         phase wander that the residuals' correlation cannot show."""
         return max(self.own_frequency_sigma, self.timing_sigma)
 
@@ -331,17 +333,20 @@ def refine(obs: Observed, reference: ClassReference, decoder, f0: float, t_ref: 
     covariance = np.linalg.pinv(jac.T @ jac)
     log_class_prior = class_prior(reference, z, float(f), covariance)
     _, _, phase_column, _, mean_columns = problem.unpack(np.arange(theta.size))
-    timing = timing_sigma(obs.time, data, jac[:len(obs), phase_column], jac[:len(obs), mean_columns])
+    timing, constant_p = o_minus_c(obs.time, data, jac[:len(obs), phase_column],
+                                   jac[:len(obs), mean_columns])
     return Fit(reference.cls, obs.bands, z, float(f), float(np.mod(phi, 1.0)), t_ref, amp, mean,
                problem.taus, beta**2 * covariance,
                problem.log_evidence(theta, jac, residuals) + log_class_prior, problem.grids(z)[:, 0],
-               beta, log_class_prior, timing)
+               beta, log_class_prior, timing, constant_p)
 
 
-def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
-                 d_means: np.ndarray) -> float:
+def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
+              d_means: np.ndarray) -> tuple[float, float]:
     """The frequency's uncertainty (cycles/day) from the fit's O-C diagram (Sterken 2005, ASP
-    Conf. Ser. 335, 3), 0 with fewer than :data:`MIN_CHUNKS` chunks: each chunk's phase shift
+    Conf. Ser. 335, 3), and the probability that a constant period scatters the shifts about
+    their line as widely as they are (the chi^2 survival function with n - 2 degrees of
+    freedom); (0, NaN) with fewer than :data:`MIN_CHUNKS` chunks. Each chunk's phase shift
     is found by linear least squares on the whitened residuals (``d_phase``: their derivative
     with respect to the phase; ``d_means``: to each band's mean, which every chunk fits too,
     so that zero points drifting between seasons are not read as timing), a line is fitted
@@ -373,14 +378,15 @@ def timing_sigma(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
         weight = d_phase[part] ** 2
         times.append(float(weight @ time[part] / weight.sum()))
     if len(shifts) < MIN_CHUNKS:
-        return 0.0
+        return 0.0, math.nan
     shifts, w, times = np.array(shifts), 1 / np.array(variances), np.array(times)
     centred = times - (w @ times) / w.sum()
     slope_variance = 1 / (w @ centred**2)
     slope = slope_variance * (w @ (centred * shifts))
     offset = (w @ shifts) / w.sum()
     chi2 = float(w @ (shifts - offset - slope * centred) ** 2)
-    return float(math.sqrt(slope_variance * max(1.0, chi2 / (len(shifts) - 2))))
+    dof = len(shifts) - 2
+    return float(math.sqrt(slope_variance * max(1.0, chi2 / dof))), float(stats.chi2.sf(chi2, dof))
 
 
 def observing_seasons(time: np.ndarray, min_points: int) -> list[np.ndarray]:

@@ -43,7 +43,7 @@ from .observed import Observed, prepare
 from .recalibration import TeffRecalibration
 from .reference import MIN_STARS, references
 
-#: The O-C diagram's frequency uncertainty (:func:`.fit.timing_sigma`) this many times the fit's
+#: The O-C diagram's frequency uncertainty (:func:`.fit.o_minus_c`) this many times the fit's
 #: own is reported as a wandering phase.
 WANDER_FACTOR = 2.0
 #: Candidate periods fitted in full per class, and in all.
