@@ -484,8 +484,8 @@ def inference_lines(result: dict) -> list[str]:
     share, n = _pooled(rows, "period_halves_wander_68")
     if share is not None:  # the control of the constant-period line above
         lines.append(f"- the halves of the stars whose phase wanders (O-C probability ≤ "
-                     f"{CONSTANT_PERIOD_P:g}; their halves' mean periods differ in truth): {share:.0%} "
-                     f"of {n}")
+                     f"{CONSTANT_PERIOD_P:g}: no constant period explains the phases of their "
+                     f"seasons): {share:.0%} of {n}")
     lines += [row_coverage_line(rows, name, label)
               for name, label in (("teff_68", "16–84 %"), ("teff_95", "2.5–97.5 %"))]
     lines.append(class_calibration_line(rows))
