@@ -468,11 +468,11 @@ def inference_lines(result: dict) -> list[str]:
                 "exactly)", "period_twin_in_68", *COVERAGE_TARGETS["period_twin_in_68"]),
                ("period 16–84 % intervals, the halves of each whole curve within 1 σ of each other",
                 "period_halves_68", *COVERAGE_TARGETS["period_halves_68"]),
-               ("the same for the stars whose whole curve's O-C diagram is a line within its "
-                f"errors (a constant period; probability > {CONSTANT_PERIOD_P:g})",
-                "period_halves_constant_68", *COVERAGE_TARGETS["period_halves_constant_68"]),
                ("the same for each star's periodic twin (the intervals' own calibration on these "
-                "cadences)", "period_twin_68", *COVERAGE_TARGETS["period_twin_68"])]
+                "cadences)", "period_twin_68", *COVERAGE_TARGETS["period_twin_68"]),
+               ("the real halves again, of the stars whose whole curve's O-C diagram is a line "
+                f"within its errors (a constant period; probability > {CONSTANT_PERIOD_P:g})",
+                "period_halves_constant_68", *COVERAGE_TARGETS["period_halves_constant_68"])]
     for text, name, goal, tolerance in targets:
         share, n = _pooled(rows, name)
         if share is None:
