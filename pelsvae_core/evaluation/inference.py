@@ -29,7 +29,7 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
   The halves check is also split by the whole curve's O-C diagram
   (:func:`pelsvae_core.inference.fit.o_minus_c`): stars whose seasonal phase shifts lie on a
   line within their errors (a constant period: probability above :data:`CONSTANT_PERIOD_P`)
-  and stars whose phase wanders, whose halves have truly different mean periods;
+  and stars whose phase wanders (no constant period explains their seasons' phases);
 * class accuracy, beside a random forest on Fourier features of the same curves (the usual
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
   survey, and per true class, also without the stars whose catalogue period lies outside their

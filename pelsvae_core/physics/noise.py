@@ -59,7 +59,8 @@ LSST_SIGMA_SYS = 0.005
 #: 2012, ApJ 750, 99) not applied: they shift a star's magnitude, not how its error grows.
 ZTF_DEPTH = {"g": 20.8, "r": 20.6}
 #: ZTF's repeatability at bright unsaturated fluxes, 8-25 mmag, the high end at airmass near 2
-#: (Masci et al. 2019, abstract): its low-airmass end, where a survey observes most.
+#: (Masci et al. 2019, abstract): its low end, a star observed at low airmass; the 25 mmag end
+#: would apply near airmass 2.
 ZTF_SIGMA_SYS = 0.008
 
 
@@ -163,7 +164,8 @@ class ErrorModel:
         """One line on the noise drawn for ``cls`` against the quoted error."""
         scatter = self.scatter_of(cls)
         if self.source:
-            return "noise as large as these errors (published for the survey, not measured on its curves here)"
+            return ("noise as large as these errors (published for the survey, not measured on its "
+                    "curves here)")
         if scatter is None:
             return "noise as large as the quoted errors (no real scatter fitted in this folder)"
         whose = cls if cls in self.scatter else "all classes"
