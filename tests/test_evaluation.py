@@ -214,7 +214,9 @@ def test_inference_targets_pool_the_rows_by_their_cases():
                   "mode": (None, 0), "subtype": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
                   "abs_mag_68": (None, 0), "abs_mag_95": (None, 0), "period_halves_68": halves,
                   "period_twin_68": (0.75, halves[1]) if halves[1] else (None, 0),
-                  "period_twin_in_68": (0.7, n_period) if halves[1] else (None, 0)}
+                  "period_twin_in_68": (0.7, n_period) if halves[1] else (None, 0),
+                  "period_halves_constant_68": (0.75, 4) if halves[1] else (None, 0),
+                  "period_halves_wander_68": (0.25, 4) if halves[1] else (None, 0)}
         for name, (share, n) in shares.items():
             out[name], out[name + "_n"] = share, n
         return out
@@ -223,7 +225,7 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     lines = "\n".join(inference_lines(result))
     assert "≥ 60 epochs: 98% of 40 (target ≥ 95%): met" in lines
     assert "RRab/RRc: no cases" in lines
-    assert "Teff 16–84 % intervals: 90% of 40 (target 68% ± 5%): not met" in lines
+    assert "Teff 16–84 % intervals: 90% of 40 (target 68% ± 5%): not met; +3.0 SD" in lines  # 0.22 / 0.074
     assert "| SDSS RRLYR ugriz | 60 | 30 (0) | 100% (30) |" in lines
     # the halves of each whole curve against each other: only the whole curves have them
     assert ("| SDSS RRLYR ugriz | all | 10 (0) | 90% (10) | 90% (10) | 50% (10) | 0.90 | 70% (10) | "
@@ -232,6 +234,10 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     assert "periodic twins (period known exactly): 70% of 10 (target 68% ± 5%): met" in lines
     assert "within 1 σ of each other: 50% of 8 (target 68% ± 5%): not met" in lines
     assert "periodic twin (the intervals' own calibration on these cadences): 75% of 8 (target 68% ± 5%): not met" in lines
+    # split by the whole curve's O-C diagram: constant period against wandering phase
+    assert "(a constant period; probability > 0.01): 75% of 4 (target 68% ± 5%): not met" in lines
+    assert "phase wanders (O-C probability ≤ 0.01: no constant period explains" in lines
+    assert "seasons): 25% of 4" in lines
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines

@@ -458,7 +458,9 @@ def inference_lines(result: dict) -> list[str]:
                       "–" if r["teff_rms"] is None else f"{r['teff_rms']:.0f} / {r['teff_prior_sd']:.0f}",
                       _share(r, "abs_mag_68"), _share(r, "abs_mag_95"),
                       "–" if r["abs_mag_rms"] is None else f"{r['abs_mag_bias']:+.2f}, {r['abs_mag_rms']:.2f}",
-                      number(r["cpu_s"], ".2f")] for r in rows]), "", "Targets, pooled over the rows above:", ""]
+                      number(r["cpu_s"], ".2f")] for r in rows]), "", "Targets, pooled over the rows above (for a coverage also its departure from the "
+             "target in binomial standard deviations of a calibrated interval at that count, SD: "
+             "at these counts the ± tolerance is about one of them):", ""]
     targets = [("period within 1 %, RR Lyrae and Cepheids with "
                 f"≥ {PERIOD_MIN_EPOCHS} epochs", "period_target", PERIOD_TARGET, None),
                ("RRab/RRc", "mode", MODE_TARGET, None),
@@ -480,7 +482,9 @@ def inference_lines(result: dict) -> list[str]:
             continue
         met = share >= goal if tolerance is None else abs(share - goal) <= tolerance
         wanted = f"≥ {goal:.0%}" if tolerance is None else f"{goal:.0%} ± {tolerance:.0%}"
-        lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}")
+        spread = "" if tolerance is None else \
+            f"; {round((share - goal) / math.sqrt(goal * (1 - goal) / n), 1) + 0.0:+.1f} SD"
+        lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}{spread}")
     share, n = _pooled(rows, "period_halves_wander_68")
     if share is not None:  # the control of the constant-period line above
         lines.append(f"- the halves of the stars whose phase wanders (O-C probability ≤ "
