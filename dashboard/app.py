@@ -329,8 +329,10 @@ YOUR_STAR_HELP = f"""Upload or paste a light curve as CSV with a header: columns
 `pelsvae infer`; at least 10 points, at most {MAX_UPLOAD_TEXT}. The model fits every class it
 was trained on in the curve's bands and gives the class, its subtype or mode (RR Lyrae
 RRab/RRc, Cepheid F/1O, eclipsing EA/EB/EW), the period (aliases considered) and the physics
-with their 16–84 % intervals; a distance gives the absolute magnitude. The rest of the page
-stays usable while it works (about a second)."""
+with their 16–84 % intervals; a distance gives the absolute magnitude. The O−C diagram shows
+each observing season's timing against the fit: a constant period puts the seasons on a line, a
+changing period or a Blazhko star scatters them. The rest of the page stays usable while it
+works (about a second)."""
 
 
 def your_star_tab(state: Explorer) -> pn.Column:
@@ -357,6 +359,7 @@ def your_star_tab(state: Explorer) -> pn.Column:
     def show_results():
         result = star.result
         figures.update(result, star.folded, star.fitted)
+        figures.update_timing(star.timing)
         summary.object = star.summary()
         notes.object = "\n".join(f"- {line}" for line in star.notes)
         view = star.where
@@ -408,7 +411,7 @@ def your_star_tab(state: Explorer) -> pn.Column:
     infer.on_click(clicked)
     example.on_click(lambda _: star.load_example())
     star.param.watch(show_message, "message")
-    star.param.watch(on_session(show_results), ["result", "folded", "where"])
+    star.param.watch(on_session(show_results), ["result", "folded", "where", "timing"])
     show_message()
     show_results()
     results[:] = [summary,
@@ -416,6 +419,7 @@ def your_star_tab(state: Explorer) -> pn.Column:
                          pn.Column(where, where_note, width=380), sizing_mode="stretch_width"),
                   pn.Row(pn.pane.Bokeh(figures.classes, sizing_mode="stretch_width"),
                          pn.pane.Bokeh(figures.modes, sizing_mode="stretch_width"),
+                         pn.pane.Bokeh(figures.timing, width=380),
                          sizing_mode="stretch_width"),
                   notes]
     return pn.Column(

@@ -9,8 +9,8 @@ import holoviews.plotting.bokeh  # noqa: F401  (registers the renderer the optio
 import numpy as np
 import pandas as pd
 from bokeh.layouts import gridplot
-from bokeh.models import (BooleanFilter, CDSView, ColumnDataSource, FactorRange, HoverTool, Range1d,
-                          Span, Title)
+from bokeh.models import (BooleanFilter, CDSView, ColumnDataSource, FactorRange, HoverTool,
+                          NumeralTickFormatter, Range1d, Span, Title)
 from bokeh.plotting import figure
 
 CLASS_COLOURS = {"ACEP": "#1f77b4", "CEP": "#ff7f0e", "DSCT": "#2ca02c", "ECL": "#d62728",
@@ -322,7 +322,34 @@ class StarFigures:
         self.classes, self.class_bars = _bars("Class probabilities", classes, CLASS_COLOURS,
                                               height=60 + 22 * len(classes))
         self.modes, self.mode_bars = _bars("Subtype (mode)", list(MODE_COLOURS), MODE_COLOURS,
-                                           height=120)
+                                           height=170)  # three subtypes (a Cepheid's) readable
+        self.seasons = ColumnDataSource({"time": [], "o_minus_c": [], "top": [], "bottom": []})
+        self.timing = figure(title="O−C of its observing seasons", x_axis_label="time (d)",
+                             y_axis_label="O − C (d)", height=240, width=380, tools=TOOLS)
+        self.timing.add_layout(Span(location=0, dimension="width", line_color="grey"))
+        self.timing.yaxis.formatter = NumeralTickFormatter(format="0.0000")
+        self.timing_verdict = Title(text="", text_font_size="10pt", text_font_style="normal")
+        self.timing.add_layout(self.timing_verdict, "above")
+        self.timing.segment("time", "top", "time", "bottom", source=self.seasons, color="black")
+        self.timing.scatter("time", "o_minus_c", source=self.seasons, color="black", size=7)
+        self.timing.add_tools(HoverTool(tooltips=[("time", "@time{0.0}"), ("O − C (d)", "@o_minus_c{0.00000}")]))
+
+    def update_timing(self, timing: dict) -> None:
+        """The best fit's O-C diagram (the state's ``timing``): each season's O - C with its error
+        bar; a constant period puts them on a line."""
+        time = timing.get("time", ())
+        o_minus_c, error = timing.get("o_minus_c", np.empty(0)), timing.get("error", np.empty(0))
+        self.seasons.data = {"time": time, "o_minus_c": o_minus_c, "top": o_minus_c + error,
+                             "bottom": o_minus_c - error}
+        if not timing:
+            title, verdict = "O−C of its observing seasons", "(infer to see it)"
+        elif len(time) == 0:
+            title, verdict = "No O−C diagram:", (f"fewer than {timing['min_seasons']} observing "
+                                                 f"seasons or runs of points")
+        else:
+            title = f"O−C of its {len(time)} {timing['chunks']}"
+            verdict = f"a constant period explains them: p = {timing['constant_period_p']:.2g}"
+        self.timing.title.text, self.timing_verdict.text = title, verdict
 
     def update(self, result: dict, folded: pd.DataFrame | None, fitted: pd.DataFrame | None) -> None:
         _set_bars(self.class_bars, result.get("class_probabilities"))

@@ -34,6 +34,7 @@ from pelsvae_core.evaluation.morph import PHASES, rr_lyrae_morph, shape_paramete
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
 from pelsvae_core.generation import Observation
+from pelsvae_core.inference.fit import MIN_CHUNKS
 from pelsvae_core.inference.observed import read_curve_from
 from pelsvae_core.latents import latent_columns, pca_basis, project, projections, unproject
 from pelsvae_core.periodogram import is_recovered, search_near
@@ -703,6 +704,7 @@ class YourStar(param.Parameterized):
     folded = param.DataFrame(default=None, allow_None=True, precedence=-1)  # the data, folded
     fitted = param.DataFrame(default=None, allow_None=True, precedence=-1)  # the best fit, folded
     where = param.Dict(default={}, precedence=-1)    # the star among the real ones of its class
+    timing = param.Dict(default={}, precedence=-1)   # the best fit's O-C diagram, in days
 
     def __init__(self, explorer: Explorer, **params):
         self.explorer = explorer
@@ -745,7 +747,7 @@ class YourStar(param.Parameterized):
     def _fail(self, reason: str):
         """No result, and the reason in one line (the last result is cleared: it is not this curve's)."""
         self.param.update(message=f"Not inferred: {' '.join(reason.split())}", result={}, notes=[],
-                          folded=None, fitted=None, where={})
+                          folded=None, fitted=None, where={}, timing={})
 
     # -- inference: analyse may run in a worker thread; it changes no parameter --------
     def analyse(self, request: StarRequest):
@@ -767,7 +769,8 @@ class YourStar(param.Parameterized):
         result = outcome.result
         folded, fitted = self._folded(outcome, result["period"])
         self.param.update(message="", result=result, notes=[*result["warnings"], *request.notes],
-                          folded=folded, fitted=fitted, where=self._where(result))
+                          folded=folded, fitted=fitted, where=self._where(result),
+                          timing=self._timing(outcome.best))
         return True
 
     def infer(self, content: bytes | str | None = None, name: str = "the pasted table") -> bool:
@@ -791,6 +794,17 @@ class YourStar(param.Parameterized):
         folded = pd.DataFrame({"time": obs.time, "phase": np.mod((obs.time - epoch) / period, 1.0),
                                "mag": obs.mag, "err": obs.err, "band": obs.band.astype(str)})
         return folded, pd.concat(fitted, ignore_index=True)
+
+    @staticmethod
+    def _timing(best) -> dict:
+        """The best fit's O-C diagram (:class:`pelsvae_core.inference.fit.OMinusC`): each observing
+        season's mean time, O - C and error in days, and the probability that a constant period
+        scatters them so; no seasons where the curve has too few."""
+        diagram = best.o_c
+        o_minus_c, error = diagram.days(best.frequency)
+        return {"time": diagram.time, "o_minus_c": o_minus_c, "error": error,
+                "constant_period_p": diagram.constant_period_p, "chunks": diagram.chunk_name,
+                "min_seasons": MIN_CHUNKS}
 
     def _where(self, result: dict) -> dict:
         """The inferred class's real stars and the axes that place a star among them, the star's

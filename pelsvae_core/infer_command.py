@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                        "(a band column is used where there is one)")
     parser.add_argument("--distance-pc", type=float, help="distance (pc), for the absolute magnitude")
     parser.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
-    parser.add_argument("--plot", metavar="OUT.png", help="also draw each curve folded with its fit")
+    parser.add_argument("--plot", metavar="OUT.png", help="also draw each curve folded with its fit, and its O-C diagram")
     parser.set_defaults(func=run)
     return parser
 
@@ -50,14 +50,17 @@ def _infer_file(model, path: str, band: str | None, distance_pc: float | None) -
 
 
 def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
-    """One panel per curve: the points folded on the inferred period, each band with its fit."""
+    """One row per curve: the points folded on the inferred period, each band with its fit,
+    and beside them the fit's O-C diagram (each observing season's timing against the fit:
+    a constant period puts them on a line; :class:`.inference.fit.OMinusC`)."""
     import numpy as np
     from matplotlib import patheffects
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7, 2.6 * len(inferences)), layout="constrained")
+    figure = Figure(figsize=(10, 2.6 * len(inferences)), layout="constrained")
+    grid_spec = figure.add_gridspec(len(inferences), 2, width_ratios=(2.6, 1))
     for i, (found, name) in enumerate(zip(inferences, names)):
-        axes = figure.add_subplot(len(inferences), 1, i + 1)
+        axes = figure.add_subplot(grid_spec[i, 0])
         best, obs = found.best, found.observed
         grid = np.linspace(0, 1, 200)
         for band in obs.bands:
@@ -78,9 +81,28 @@ def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
         axes.set_title(f"{name}: {r['class']}{subtype} ({r['class_probabilities'][r['class']]:.2f}), "
                        f"P = {r['period']:.6g} d", fontsize=9)
         axes.legend(fontsize=7, loc="best")
+        _o_minus_c_panel(figure.add_subplot(grid_spec[i, 1]), best)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=110)
     return out.getvalue()
+
+
+def _o_minus_c_panel(axes, best) -> None:
+    """The fit's O-C diagram in days against time, or why there is none."""
+    from .inference.fit import MIN_CHUNKS
+
+    diagram = best.o_c
+    if diagram.seasons == 0:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, f"no O−C diagram:\nfewer than {MIN_CHUNKS} observing seasons\n"
+                  "(or runs of points)", ha="center", va="center", fontsize=8, transform=axes.transAxes)
+        return
+    axes.axhline(0, color="grey", lw=0.8)
+    axes.errorbar(diagram.time, *diagram.days(best.frequency), fmt="o", ms=4, lw=1, color="black")
+    axes.set_xlabel("time (d)")
+    axes.set_ylabel("O − C (d)")
+    axes.set_title(f"O−C of {diagram.seasons} {diagram.chunk_name}: a constant period\nexplains "
+                   f"them with p = {diagram.constant_period_p:.2g}", fontsize=8)
 
 
 def run(args) -> int:

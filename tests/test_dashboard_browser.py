@@ -304,6 +304,8 @@ def test_your_star_infers_the_example(page, server, tmp_path):
     page.get_by_role("button", name="Infer").click()
     state = wait_for(page, lambda s: title(s, "Your star folded on P = "), timeout=60)
     assert re.match(r"Your star folded on P = [0-9.]+ d: [A-Z0-9]+", title(state, "Your star folded"))
+    # the fit's O-C diagram beside it (the example's ZTF-like seasons are few: runs of points)
+    assert re.match(r"O−C of its \d+ (seasons|runs of points)$", title(state, "O−C of its"))
     for words in (r"Class [A-Z0-9]+ \(\d+ %\)", r"Period [0-9.]+ d \(16–84 %: [0-9.]+–[0-9.]+ d\)"):
         page.get_by_text(re.compile(words)).first.wait_for(timeout=10_000)
     assert "Not inferred" not in page.content() and "Traceback" not in page.content()

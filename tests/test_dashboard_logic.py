@@ -515,6 +515,26 @@ def test_your_star_recovers_the_period_of_a_generated_curve(your_star, small_mod
     assert len(figures.points.data["top"]) == len(folded)
     percent = dict(zip(figures.class_bars.data["name"], figures.class_bars.data["percent"]))
     assert percent["RRLYR"] == pytest.approx(100 * result["class_probabilities"]["RRLYR"])
+    # the O-C diagram of a strictly periodic (generated) star: its seasons, no wander
+    timing = your_star.timing
+    assert len(timing["time"]) >= 4 and timing["constant_period_p"] > 1e-3
+    assert np.all(np.abs(timing["o_minus_c"]) < 4 * timing["error"] + 0.01 * period)
+    figures.update_timing(timing)
+    assert figures.timing.title.text == f"O−C of its {len(timing['time'])} {timing['chunks']}"
+    assert figures.timing_verdict.text.startswith("a constant period explains them: p = ")
+    assert list(figures.seasons.data["o_minus_c"]) == list(timing["o_minus_c"])
+
+
+def test_the_o_minus_c_view_says_when_a_curve_has_too_few_seasons():
+    from dashboard import plots
+
+    figures = plots.StarFigures(["RRLYR"])
+    none = np.empty(0)
+    figures.update_timing({"time": none, "o_minus_c": none, "error": none,
+                           "constant_period_p": float("nan"), "min_seasons": 4})
+    assert figures.timing_verdict.text.startswith("fewer than 4 observing seasons")
+    figures.update_timing({})
+    assert "infer to see it" in figures.timing_verdict.text and len(figures.seasons.data["time"]) == 0
 
 
 def test_the_subtype_chart_shows_the_inferred_class_own_subtypes():
@@ -588,6 +608,7 @@ def test_bad_curves_get_one_line_and_no_result(your_star, small_model, case):
     assert message.startswith("Not inferred: ") and words in message, message
     assert "\n" not in message and "Traceback" not in message and "np." not in message
     assert your_star.result == {} and your_star.folded is None and your_star.summary() == ""
+    assert your_star.timing == {}
 
 
 def test_a_bad_distance_gets_a_message(your_star, small_model):

@@ -274,17 +274,23 @@ def test_the_period_interval_widens_where_the_phase_wanders_not_where_zero_point
 
     for zero_points in (0.0, 0.1):
         time, residual, d_phase, d_mean, white = _sine_fit(zero_points=zero_points)
-        sigma, constant_p = o_minus_c(time, residual, d_phase, d_mean)
-        assert 0.9 < sigma / white < 1.4 and constant_p > 0.01
-    periodic = [o_minus_c(*_sine_fit(seed=seed)[:4])[1] for seed in range(40)]
+        diagram = o_minus_c(time, residual, d_phase, d_mean)
+        assert 0.9 < diagram.frequency_sigma / white < 1.4 and diagram.constant_period_p > 0.01
+        assert diagram.seasons == 8 and diagram.seasonal and np.all(np.abs(diagram.shift) < 4 * diagram.error)
+    periodic = [o_minus_c(*_sine_fit(seed=seed)[:4]).constant_period_p for seed in range(40)]
     assert 0.25 < np.mean(periodic) < 0.75 and np.mean(np.array(periodic) < 0.1) < 0.3
     time, residual, d_phase, d_mean, white = _sine_fit(phase_wander=0.02)
-    sigma, constant_p = o_minus_c(time, residual, d_phase, d_mean)
-    assert sigma / white > 5 and constant_p < 1e-6
+    diagram = o_minus_c(time, residual, d_phase, d_mean)
+    assert diagram.frequency_sigma / white > 5 and diagram.constant_period_p < 1e-6
+    # the seasons' shifts follow the wander: 0.02 sin(2 pi t / 300) at each season's mean time
+    # (a shift is the phase the season runs ahead of the fit; the season's own spread averages some)
+    expected = 0.02 * np.sin(2 * np.pi * diagram.time / 300)
+    assert np.corrcoef(diagram.shift, expected)[0, 1] > 0.9
     assert correlated_noise_factor(residual) < 1.5   # the beta factor alone misses it
     few = slice(0, 60)                               # too few points for four chunks
-    sigma, constant_p = o_minus_c(time[few], residual[few], d_phase[few], d_mean[few])
-    assert sigma == 0.0 and math.isnan(constant_p)
+    diagram = o_minus_c(time[few], residual[few], d_phase[few], d_mean[few])
+    assert diagram.frequency_sigma == 0.0 and math.isnan(diagram.constant_period_p)
+    assert diagram.seasons == 0
 
 
 def test_class_prior_is_the_kernel_density_averaged_over_the_posterior():

@@ -126,6 +126,39 @@ def scan(obs: Observed, grids: np.ndarray, centres: np.ndarray, f: float, t_ref:
 
 
 
+@dataclass(frozen=True)
+class OMinusC:
+    """A fit's O-C diagram (:func:`o_minus_c`): per observing season, the shift of its phase
+    against the fit's, with its error, at the season's mean time (weighted as the shift is);
+    from them the frequency's uncertainty and how likely a constant period leaves the shifts as
+    scattered about a line as they are. O - C in days is ``-shift / frequency``: a season whose
+    phase runs ahead reaches each feature of the curve early."""
+
+    time: np.ndarray            # (seasons,) days
+    shift: np.ndarray           # (seasons,) cycles
+    error: np.ndarray           # (seasons,) cycles, 1 sigma
+    frequency_sigma: float      # cycles / day; 0 without a diagram
+    constant_period_p: float    # NaN without a diagram
+    seasonal: bool = True       # the chunks are observing seasons, else runs of points
+
+    @property
+    def seasons(self) -> int:
+        """How many chunks (observing seasons, or runs of points: :attr:`chunk_name`)."""
+        return int(self.shift.size)
+
+    @property
+    def chunk_name(self) -> str:
+        return "seasons" if self.seasonal else "runs of points"
+
+    def days(self, frequency: float) -> tuple[np.ndarray, np.ndarray]:
+        """O - C and its error in days, at the fit's ``frequency`` (cycles/day)."""
+        return -self.shift / frequency, self.error / frequency
+
+
+#: What a curve of fewer than :data:`MIN_CHUNKS` chunks has: no O-C diagram.
+NO_DIAGRAM = OMinusC(np.empty(0), np.empty(0), np.empty(0), 0.0, math.nan)
+
+
 @dataclass
 class Fit:
     """A converged fit of one class at one candidate period (see the module docstring)."""
@@ -144,9 +177,7 @@ class Fit:
     grids: np.ndarray          # (bands, G) decoded at z
     beta: float                # correlated-noise factor of the residuals (>= 1), in the covariance
     log_class_prior: float     # the class's prior of latent and period, part of log_evidence
-    timing_sigma: float = 0.0  # the frequency's uncertainty from its O-C diagram (:func:`o_minus_c`)
-    #: how likely a constant period leaves the O-C diagram as scattered (:func:`o_minus_c`)
-    constant_period_p: float = math.nan
+    o_c: OMinusC = NO_DIAGRAM  # its O-C diagram (:func:`o_minus_c`)
 
     @property
     def period(self) -> float:
@@ -163,6 +194,16 @@ class Fit:
         """The frequency's uncertainty from the fit alone (its covariance, times beta)."""
         d = self.z.size
         return float(math.sqrt(max(self.covariance[d, d], 0.0)))
+
+    @property
+    def timing_sigma(self) -> float:
+        """The frequency's uncertainty from the O-C diagram (0 without one)."""
+        return self.o_c.frequency_sigma
+
+    @property
+    def constant_period_p(self) -> float:
+        """How likely a constant period leaves the O-C diagram as scattered (NaN without one)."""
+        return self.o_c.constant_period_p
 
     @property
     def frequency_sigma(self) -> float:
@@ -333,20 +374,19 @@ def refine(obs: Observed, reference: ClassReference, decoder, f0: float, t_ref: 
     covariance = np.linalg.pinv(jac.T @ jac)
     log_class_prior = class_prior(reference, z, float(f), covariance)
     _, _, phase_column, _, mean_columns = problem.unpack(np.arange(theta.size))
-    timing, constant_p = o_minus_c(obs.time, data, jac[:len(obs), phase_column],
-                                   jac[:len(obs), mean_columns])
+    o_c = o_minus_c(obs.time, data, jac[:len(obs), phase_column], jac[:len(obs), mean_columns])
     return Fit(reference.cls, obs.bands, z, float(f), float(np.mod(phi, 1.0)), t_ref, amp, mean,
                problem.taus, beta**2 * covariance,
                problem.log_evidence(theta, jac, residuals) + log_class_prior, problem.grids(z)[:, 0],
-               beta, log_class_prior, timing, constant_p)
+               beta, log_class_prior, o_c)
 
 
 def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
-              d_means: np.ndarray) -> tuple[float, float]:
-    """The frequency's uncertainty (cycles/day) from the fit's O-C diagram (Sterken 2005, ASP
-    Conf. Ser. 335, 3), and the probability that a constant period scatters the shifts about
-    their line as widely as they are (the chi^2 survival function with n - 2 degrees of
-    freedom); (0, NaN) with fewer than :data:`MIN_CHUNKS` chunks. Each chunk's phase shift
+              d_means: np.ndarray) -> OMinusC:
+    """The fit's O-C diagram (Sterken 2005, ASP Conf. Ser. 335, 3) with the frequency's
+    uncertainty (cycles/day) from it and the probability that a constant period scatters the
+    shifts about their line as widely as they are (the chi^2 survival function with n - 2
+    degrees of freedom); :data:`NO_DIAGRAM` with fewer than :data:`MIN_CHUNKS` chunks. Each chunk's phase shift
     is found by linear least squares on the whitened residuals (``d_phase``: their derivative
     with respect to the phase; ``d_means``: to each band's mean, which every chunk fits too,
     so that zero points drifting between seasons are not read as timing), a line is fitted
@@ -366,7 +406,8 @@ def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     their intervals allow."""
     bands_seen = d_means[:, np.any(d_means != 0, axis=0)]
     shifts, variances, times = [], [], []
-    for part in observing_seasons(time, CHUNK_POINTS_PER_PARAMETER * (1 + bands_seen.shape[1])):
+    chunks, seasonal = observing_seasons(time, CHUNK_POINTS_PER_PARAMETER * (1 + bands_seen.shape[1]))
+    for part in chunks:
         design = np.column_stack([d_phase[part], bands_seen[part]])
         design = design[:, np.any(design != 0, axis=0)]
         information = design.T @ design
@@ -378,7 +419,7 @@ def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
         weight = d_phase[part] ** 2
         times.append(float(weight @ time[part] / weight.sum()))
     if len(shifts) < MIN_CHUNKS:
-        return 0.0, math.nan
+        return NO_DIAGRAM
     shifts, w, times = np.array(shifts), 1 / np.array(variances), np.array(times)
     centred = times - (w @ times) / w.sum()
     slope_variance = 1 / (w @ centred**2)
@@ -386,14 +427,15 @@ def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     offset = (w @ shifts) / w.sum()
     chi2 = float(w @ (shifts - offset - slope * centred) ** 2)
     dof = len(shifts) - 2
-    return float(math.sqrt(slope_variance * max(1.0, chi2 / dof))), float(stats.chi2.sf(chi2, dof))
+    return OMinusC(times, shifts, np.sqrt(1 / w), float(math.sqrt(slope_variance * max(1.0, chi2 / dof))),
+                   float(stats.chi2.sf(chi2, dof)), seasonal)
 
 
-def observing_seasons(time: np.ndarray, min_points: int) -> list[np.ndarray]:
+def observing_seasons(time: np.ndarray, min_points: int) -> tuple[list[np.ndarray], bool]:
     """Indices of the points in time order, cut into observing seasons (gaps over
     :data:`SEASON_GAP_DAYS`), a season of fewer than ``min_points`` points joined to the one
     before; where that leaves fewer than :data:`MIN_CHUNKS`, equal runs of consecutive points
-    of ``min_points`` or more (a curve of one or two seasons)."""
+    of ``min_points`` or more (a curve of one or two seasons); and whether they are seasons."""
     order = np.argsort(time)
     seasons = np.split(order, np.flatnonzero(np.diff(time[order]) > SEASON_GAP_DAYS) + 1)
     merged: list[np.ndarray] = []
@@ -403,9 +445,9 @@ def observing_seasons(time: np.ndarray, min_points: int) -> list[np.ndarray]:
         else:
             merged.append(season)
     if len(merged) >= MIN_CHUNKS and merged[-1].size >= min_points:
-        return merged
+        return merged, True
     runs = time.size // min_points
-    return np.array_split(order, runs) if runs >= MIN_CHUNKS else []
+    return (np.array_split(order, runs) if runs >= MIN_CHUNKS else []), False
 
 
 def class_prior(reference: ClassReference, z: np.ndarray, f: float, covariance: np.ndarray,
