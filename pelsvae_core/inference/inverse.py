@@ -357,7 +357,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
                         f"{100 * RECOVERY_TOLERANCE:g} % (aliases compete)")
     if best.timing_sigma > WANDER_FACTOR * best.own_frequency_sigma:
         warnings.append(f"the phase wanders between observing seasons (a Blazhko effect or a "
-                        f"changing period?): from the fit's O-C diagram the period's interval is "
+                        f"changing period?): a constant period explains the fit's O-C diagram with "
+                        f"p = {best.constant_period_p:.2g}, and from it the period's interval is "
                         f"{best.timing_sigma / best.own_frequency_sigma:.1f} times as wide as the "
                         f"fit alone gives")
     result = {
