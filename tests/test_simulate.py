@@ -320,15 +320,20 @@ def test_fixed_values_mix_and_prior_table(model, tmp_path):
 
 
 def test_a_preset_s_visits_are_at_its_survey_s_published_depth(model):
-    """LSST's (Ivezic et al. 2019) and ZTF's (Masci et al. 2019) single-visit depths for their
-    presets; a preset without published depths takes the model's fitted survey's."""
-    def depth(cadence):
+    """LSST's (Ivezic et al. 2019) and ZTF's (Masci et al. 2019) single-visit depths and floors
+    for their presets; a preset without published ones takes the model's fitted survey's depth
+    and LSST's floor. A bright star's error is the floor."""
+    def survey(cadence):
         plan = make_plan(model, n=4, classes="RRLYR", cadence=cadence, bands=["g", "r"],
                          data_root_path=None)
-        return dict(plan.cadence.depth)
-    assert depth("lsst") == {"g": 25.0, "r": 24.7}
-    assert depth({"name": "ztf", "nights": 60}) == {"g": 20.8, "r": 20.6}
-    assert depth("gaia")["g"] != 20.8 and depth("gaia")["g"] != 25.0
+        return dict(plan.cadence.depth), plan.cadence.floor
+    assert survey("lsst") == ({"g": 25.0, "r": 24.7}, 0.005)
+    assert survey({"name": "ztf", "nights": 60}) == ({"g": 20.8, "r": 20.6}, 0.008)
+    depth, floor = survey("gaia")
+    assert depth["g"] not in (20.8, 25.0) and floor == 0.005
+    bright = curves.photometry(np.array([[12.0]]), np.array([[20.8]]), "g", "g", None, floor=0.008)
+    x = 10 ** (0.4 * (12.0 + curves.AB_OFFSET.get("g", 0.0) - 20.8))   # eq. 5 by hand
+    assert bright["mag_err"][0, 0] == pytest.approx(math.sqrt(0.008**2 + 0.001 * x + 0.039 * x**2), rel=1e-4)
 
 
 def test_bands_of_one_star_are_one_draw(model):

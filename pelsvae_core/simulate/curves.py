@@ -30,6 +30,7 @@ import numpy as np
 
 from ..data.subtypes import UNKNOWN
 from ..generation import choose_subtypes
+from ..physics.noise import LSST_SIGMA_SYS
 from .opsim import depth_sigma
 
 #: Latent vectors per decoder call: the fastest batch per core measured on the shipped
@@ -95,13 +96,13 @@ def flux_njy(mag: np.ndarray, model_band: str) -> np.ndarray:
 
 
 def photometry(true_mag: np.ndarray, depth: np.ndarray, band: str, model_band: str,
-               rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+               rng: np.random.Generator | None, floor: float = LSST_SIGMA_SYS) -> dict[str, np.ndarray]:
     """Flux and magnitude with their errors, and detection, of noise-free magnitudes in the model
-    band's system observed at five-sigma depths ``depth`` (AB); ``rng`` None: no noise drawn
-    (the errors are still the visits')."""
+    band's system observed at five-sigma depths ``depth`` (AB) with a systematic ``floor``
+    (mag); ``rng`` None: no noise drawn (the errors are still the visits')."""
     offset = AB_OFFSET.get(model_band, 0.0)
     flux = flux_njy(true_mag, model_band)
-    flux_err = (flux * depth_sigma(true_mag + offset, depth, band) / MAG_PER_LN_FLUX).astype(flux.dtype)
+    flux_err = (flux * depth_sigma(true_mag + offset, depth, band, floor) / MAG_PER_LN_FLUX).astype(flux.dtype)
     observed = flux if rng is None else flux + flux_err * rng.standard_normal(flux.shape, flux.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = AB_NJY_ZERO_POINT - offset - 2.5 * np.log10(observed)    # NaN where not positive

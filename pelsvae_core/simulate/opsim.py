@@ -121,11 +121,11 @@ class Footprint:
         return self.tree.query_ball_point(unit_vectors(ra, dec), self.chord, return_length=True)
 
 
-def depth_sigma(mag_ab, depth, band: str) -> np.ndarray:
+def depth_sigma(mag_ab, depth, band: str, floor: float = LSST_SIGMA_SYS) -> np.ndarray:
     """Photometric error (mag) of AB magnitude(s) ``mag_ab`` in visits of five-sigma depth(s)
-    ``depth``: Ivezic et al. (2019) eq. 5 with their Table 2 gamma, plus their floor
-    (:data:`pelsvae_core.physics.noise.LSST_SIGMA_SYS`)."""
-    model = ErrorModel(survey="visit depth", band=band, sigma_sys=LSST_SIGMA_SYS, m5=depth,
+    ``depth``: Ivezic et al. (2019) eq. 5 with their Table 2 gamma, plus a systematic ``floor``
+    (LSST's, :data:`pelsvae_core.physics.noise.LSST_SIGMA_SYS`, unless a survey's own)."""
+    model = ErrorModel(survey="visit depth", band=band, sigma_sys=floor, m5=depth,
                        gamma=LSST_GAMMA.get(band, DEFAULT_GAMMA), mag_range=(math.nan, math.nan), n_stars=0)
     return model.sigma(mag_ab)
 
@@ -156,6 +156,7 @@ class SurveyCadence:
     preset: str | tuple | None = None        # name, or sorted (key, value) pairs of a dict
     opsim: str | None = None
     depth: tuple = ()                        # sorted (band, five-sigma depth) pairs, presets
+    floor: float = LSST_SIGMA_SYS            # the visits' systematic floor (mag)
     radius_deg: float = LSST_FOV_RADIUS_DEG
     start_mjd: float = 0.0
 

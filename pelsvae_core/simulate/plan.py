@@ -26,7 +26,7 @@ from ..paths import DataRootError, data_root
 from . import priors as priors_module
 from .curves import AB_OFFSET
 from .errors import SimulationError
-from ..physics.noise import PUBLISHED_NOISE
+from ..physics.noise import LSST_SIGMA_SYS, PUBLISHED_NOISE
 from .opsim import LSST_FOV_RADIUS_DEG, SurveyCadence, footprint
 from .population import DEFAULT_DISTANCE_PC, Space, class_counts, sky_uniform
 
@@ -172,7 +172,8 @@ def _cadence(model, cadence, band_pairs, depth, radius_deg, start_mjd):
                                       f"cadence: give depth={{'{band}': <AB mag>}}")
             chosen[band] = models[0].m5 + AB_OFFSET.get(band, 0.0)
     preset = cadence if isinstance(cadence, str) else tuple(sorted(cadence.items()))
-    return SurveyCadence(survey_bands, preset=preset, depth=tuple(sorted(chosen.items())),
+    floor = PUBLISHED_NOISE[name].sigma_sys if name in PUBLISHED_NOISE else LSST_SIGMA_SYS
+    return SurveyCadence(survey_bands, preset=preset, depth=tuple(sorted(chosen.items())), floor=floor,
                          start_mjd=float(start_mjd)), None
 
 
@@ -240,7 +241,7 @@ def make_plan(model, *, n: int, classes, cadence, bands=None, seed: int = 0,
                "shard_size": int(shard_size), "counts": counts, "fixed": fixed,
                "regressors": regressors, "band_map": {c: list(map(list, p)) for c, p in band_pairs.items()},
                "cadence": {"preset": survey.preset_spec(), "opsim": survey.opsim,
-                           "bands": list(survey.bands), "depth": dict(survey.depth),
+                           "bands": list(survey.bands), "depth": dict(survey.depth), "floor": survey.floor,
                            "radius_deg": survey.radius_deg, "start_mjd": survey.start_mjd},
                "space": {"distance": space.distance, "region": space.region, "a_v": space.a_v,
                          "table": space.table},

@@ -151,7 +151,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
                 relative, = relative_magnitudes(grid, amplitude, phase)
                 observed = curves.photometry(relative + mean[:, None].astype(relative.dtype),
                                              _matrix(rows, depth[sel], m)[0], survey_band,
-                                             model_band, rng_noise)
+                                             model_band, rng_noise, plan.cadence.floor)
                 where = slice(e0, e1) if sel.size == e1 - e0 else sel
                 for key, values in observed.items():
                     epochs[key][where] = values.ravel() if column is None else values[rows, column]
