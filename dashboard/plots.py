@@ -332,7 +332,8 @@ class StarFigures:
         self.timing.add_layout(self.timing_verdict, "above")
         self.timing.segment("time", "top", "time", "bottom", source=self.seasons, color="black")
         self.timing.scatter("time", "o_minus_c", source=self.seasons, color="black", size=7)
-        self.timing.add_tools(HoverTool(tooltips=[("time", "@time{0.0}"), ("O − C (d)", "@o_minus_c{0.00000}")]))
+        self.timing.add_tools(HoverTool(tooltips=[("time", "@time{0.0}"),
+                                                  ("O − C (d)", "@o_minus_c{0.00000}")]))
 
     def update_timing(self, timing: dict) -> None:
         """The best fit's O-C diagram (the state's ``timing``): each season's O - C with its error

@@ -33,7 +33,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                        "(a band column is used where there is one)")
     parser.add_argument("--distance-pc", type=float, help="distance (pc), for the absolute magnitude")
     parser.add_argument("--json", required=True, metavar="OUT", help="JSON file to write")
-    parser.add_argument("--plot", metavar="OUT.png", help="also draw each curve folded with its fit, and its O-C diagram")
+    parser.add_argument("--plot", metavar="OUT.png",
+                        help="also draw each curve folded with its fit, and its O-C diagram")
     parser.set_defaults(func=run)
     return parser
 

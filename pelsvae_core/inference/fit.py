@@ -386,8 +386,8 @@ def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     """The fit's O-C diagram (Sterken 2005, ASP Conf. Ser. 335, 3) with the frequency's
     uncertainty (cycles/day) from it and the probability that a constant period scatters the
     shifts about their line as widely as they are (the chi^2 survival function with n - 2
-    degrees of freedom); :data:`NO_DIAGRAM` with fewer than :data:`MIN_CHUNKS` chunks. Each chunk's phase shift
-    is found by linear least squares on the whitened residuals (``d_phase``: their derivative
+    degrees of freedom); :data:`NO_DIAGRAM` with fewer than :data:`MIN_CHUNKS` chunks. Each
+    chunk's phase shift is found by linear least squares on the whitened residuals (``d_phase``: their derivative
     with respect to the phase; ``d_means``: to each band's mean, which every chunk fits too,
     so that zero points drifting between seasons are not read as timing), a line is fitted
     to the shifts against time, and the slope's uncertainty is scaled by sqrt(chi^2 per
@@ -427,8 +427,9 @@ def o_minus_c(time: np.ndarray, residual: np.ndarray, d_phase: np.ndarray,
     offset = (w @ shifts) / w.sum()
     chi2 = float(w @ (shifts - offset - slope * centred) ** 2)
     dof = len(shifts) - 2
-    return OMinusC(times, shifts, np.sqrt(1 / w), float(math.sqrt(slope_variance * max(1.0, chi2 / dof))),
-                   float(stats.chi2.sf(chi2, dof)), seasonal)
+    sigma = math.sqrt(slope_variance * max(1.0, chi2 / dof))
+    return OMinusC(times, shifts, np.sqrt(1 / w), float(sigma), float(stats.chi2.sf(chi2, dof)),
+                   seasonal)
 
 
 def observing_seasons(time: np.ndarray, min_points: int) -> tuple[list[np.ndarray], bool]:

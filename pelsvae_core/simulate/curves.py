@@ -102,7 +102,8 @@ def photometry(true_mag: np.ndarray, depth: np.ndarray, band: str, model_band: s
     (mag); ``rng`` None: no noise drawn (the errors are still the visits')."""
     offset = AB_OFFSET.get(model_band, 0.0)
     flux = flux_njy(true_mag, model_band)
-    flux_err = (flux * depth_sigma(true_mag + offset, depth, band, floor) / MAG_PER_LN_FLUX).astype(flux.dtype)
+    sigma = depth_sigma(true_mag + offset, depth, band, floor)
+    flux_err = (flux * sigma / MAG_PER_LN_FLUX).astype(flux.dtype)
     observed = flux if rng is None else flux + flux_err * rng.standard_normal(flux.shape, flux.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = AB_NJY_ZERO_POINT - offset - 2.5 * np.log10(observed)    # NaN where not positive

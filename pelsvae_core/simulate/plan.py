@@ -158,12 +158,13 @@ def _cadence(model, cadence, band_pairs, depth, radius_deg, start_mjd):
     except ValueError as error:
         raise SimulationError(str(error)) from None
     name = cadence if isinstance(cadence, str) else cadence.get("name")
+    published = PUBLISHED_NOISE.get(name)
     chosen = {}
     for band in survey_bands:
         if band in depth:
             chosen[band] = float(depth[band])
-        elif name in PUBLISHED_NOISE and band in PUBLISHED_NOISE[name].depth:
-            chosen[band] = PUBLISHED_NOISE[name].depth[band]
+        elif published is not None and band in published.depth:
+            chosen[band] = published.depth[band]
         else:
             models = sorted((m for m in model.error_models.values() if m.band == band),
                             key=lambda m: -m.n_stars)
@@ -172,7 +173,7 @@ def _cadence(model, cadence, band_pairs, depth, radius_deg, start_mjd):
                                       f"cadence: give depth={{'{band}': <AB mag>}}")
             chosen[band] = models[0].m5 + AB_OFFSET.get(band, 0.0)
     preset = cadence if isinstance(cadence, str) else tuple(sorted(cadence.items()))
-    floor = PUBLISHED_NOISE[name].sigma_sys if name in PUBLISHED_NOISE else LSST_SIGMA_SYS
+    floor = LSST_SIGMA_SYS if published is None else published.sigma_sys
     return SurveyCadence(survey_bands, preset=preset, depth=tuple(sorted(chosen.items())), floor=floor,
                          start_mjd=float(start_mjd)), None
 
@@ -241,7 +242,8 @@ def make_plan(model, *, n: int, classes, cadence, bands=None, seed: int = 0,
                "shard_size": int(shard_size), "counts": counts, "fixed": fixed,
                "regressors": regressors, "band_map": {c: list(map(list, p)) for c, p in band_pairs.items()},
                "cadence": {"preset": survey.preset_spec(), "opsim": survey.opsim,
-                           "bands": list(survey.bands), "depth": dict(survey.depth), "floor": survey.floor,
+                           "bands": list(survey.bands), "depth": dict(survey.depth),
+                           "floor": survey.floor,
                            "radius_deg": survey.radius_deg, "start_mjd": survey.start_mjd},
                "space": {"distance": space.distance, "region": space.region, "a_v": space.a_v,
                          "table": space.table},
