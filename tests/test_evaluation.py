@@ -1,6 +1,7 @@
 """Each evaluation measure on constructed cases whose answer is known, and the suite end to end."""
 from __future__ import annotations
 
+import math
 import json
 import shutil
 from types import SimpleNamespace
@@ -259,7 +260,7 @@ def test_class_probabilities_are_checked_against_the_classes_right():
         return [{"mean_class_probability": 0.95,
                  **class_calibration([True] * k + [False] * (45 - k), [0.95] * 45)} for k in right]
     assert class_calibration([], []) == {"class_right": None, "class_expected": None,
-                                         "class_expected_var": None}
+                                         "class_expected_var": None, "class_residual_by_star": None}
     assert class_calibration_line(rows([42, 42])).endswith("(-0.7 standard deviations of a Poisson "
                                                             "binomial; calibrated within ± 2): met")
     assert "78 classes right where the top probabilities promise 85.5 (-3.6" in class_calibration_line(rows([39, 39]))
@@ -269,6 +270,30 @@ def test_class_probabilities_are_checked_against_the_classes_right():
     right = [{"mean_class_probability": 1.0, **class_calibration([True, True], [1.0, 1 + 1e-12])}]
     assert class_calibration_line(right).endswith("(+0.0 standard deviations of a Poisson binomial; "
                                                   "calibrated within ± 2): met")
+
+
+def test_class_calibration_takes_each_star_s_curves_together():
+    """30 stars, each inferred whole and at 60 and 30 epochs (three rows), every curve given
+    0.95; 27 stars right on all three, 3 wrong on all three: 81 right of 85.5 promised is
+    -2.2 SD of a Poisson binomial of 90 independent curves, but the curves of a star fall
+    together, and with them taken together (per-star residuals 0.15 and -2.85, cluster-robust
+    SD sqrt(30/29 x 24.3) = 5.01) it is -0.9: met. Without per-star residuals (an older
+    evaluation) the independent check decides."""
+    from pelsvae_core.evaluation.inference import class_calibration
+    from pelsvae_core.evaluation.report import class_calibration_line, clustered_class_sd
+    stars = [f"star{i}" for i in range(30)]
+    right = [i >= 3 for i in range(30)]
+    rows = [{"mean_class_probability": 0.95, **class_calibration(right, [0.95] * 30, stars)}
+            for _ in range(3)]
+    sd, n_stars = clustered_class_sd(rows)
+    assert n_stars == 30 and sd == pytest.approx(math.sqrt(30 / 29 * 24.3))
+    line = class_calibration_line(rows)
+    assert "81 classes right where the top probabilities promise 85.5 (-2.2 standard deviations" in line
+    assert "-0.9 with each of the 30 stars' whole and sparse curves taken together" in line
+    assert line.endswith(": met")
+    older = [{k: v for k, v in row.items() if k != "class_residual_by_star"} for row in rows]
+    assert clustered_class_sd(older) is None
+    assert class_calibration_line(older).endswith("calibrated within ± 2): not met")
 
 
 def test_each_row_s_teff_coverage_is_judged_against_its_binomial_spread():

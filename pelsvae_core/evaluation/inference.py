@@ -228,17 +228,29 @@ def _summary(statistic, values: list) -> float | None:
     return float(statistic(values)) if len(values) else None
 
 
-def class_calibration(right: list[bool], top_probability: list[float]) -> dict[str, float | None]:
+def class_calibration(right: list[bool], top_probability: list[float],
+                      stars: list[str] | None = None) -> dict:
     """How many classes were right against how many the top probabilities promised: were
     they calibrated, the count right is a sum of independent Bernoulli trials of those
     probabilities (a Poisson binomial), of mean sum p and variance sum p (1 - p). Returns
     ``class_right``, ``class_expected`` and ``class_expected_var`` (None without curves), so
-    rows can be pooled and a shortfall read in standard deviations, not by eye."""
+    rows can be pooled and a shortfall read in standard deviations, not by eye; with the
+    curves' ``stars``, also ``class_residual_by_star``, each star's right - p summed over its
+    curves: a star inferred whole and on its sparse versions enters several rows, and pooling
+    the rows as if those curves were independent trials understates the spread
+    (:func:`pelsvae_core.evaluation.report.class_calibration_line` pools by star)."""
     p = np.clip(np.asarray(top_probability, float), 0.0, 1.0)  # sums may round past 1
     if not p.size:
-        return {"class_right": None, "class_expected": None, "class_expected_var": None}
+        return {"class_right": None, "class_expected": None, "class_expected_var": None,
+                "class_residual_by_star": None}
+    by_star = None
+    if stars is not None:
+        by_star = defaultdict(float)
+        for star, ok, p_top in zip(stars, right, p):
+            by_star[star] += float(ok) - float(p_top)
+        by_star = dict(by_star)
     return {"class_right": float(np.sum(right)), "class_expected": float(p.sum()),
-            "class_expected_var": float((p * (1 - p)).sum())}
+            "class_expected_var": float((p * (1 - p)).sum()), "class_residual_by_star": by_star}
 
 
 def _rms(values) -> float:
@@ -283,7 +295,7 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             out.update(period_median_z=_summary(np.median, row["period_z"]),
                        period_halves_median_z=_summary(np.median, row["period_halves_z"]),
                        mean_class_probability=_summary(np.mean, row["class_prob"]),
-                       **class_calibration(row["class"], row["class_prob"]),
+                       **class_calibration(row["class"], row["class_prob"], row["class_star"]),
                        teff_rms=_summary(_rms, row["teff_error"]), teff_prior_sd=float(train["teff"].std()),
                        abs_mag_bias=_summary(np.mean, row["m_error"]), abs_mag_rms=_summary(_rms, row["m_error"]),
                        abs_mag_prior_sd=float(train["abs_mag"].std()),
@@ -346,6 +358,7 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
             if (twin_z := halves_z(model, twin)) is not None:
                 row["period_twin_68"].append(twin_z < 1)
     row["class"].append(r["class"] == star.cls)
+    row["class_star"].append(star.key)
     row["true_class"].append(star.cls)
     row["doubtful"].append(bool(outside_class_periods(star.cls, star.period)[0]))
     row["class_prob"].append(r["class_probabilities"][r["class"]])
