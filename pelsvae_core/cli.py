@@ -31,6 +31,23 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
                         help="points per resampled curve (default 300, as in the paper)")
 
 
+def _rebuild_command(commands, name: str, help_text: str, metavar: str, what: str, func,
+                     from_cache: bool = False):
+    """A ``pelsvae data`` command that rebuilds shipped tables from the survey data (through
+    the cache of cleaned curves with ``from_cache``): ``--out`` writes them elsewhere,
+    ``--check`` compares a rebuild with them (exit 1 if they differ)."""
+    parser = commands.add_parser(name, help=help_text)
+    if from_cache:
+        _source_options(parser)
+    else:
+        parser.add_argument("--data-root", help="survey data folder (default: $PELSVAE_DATA or ../shared/data)")
+    parser.add_argument("--out", metavar=metavar, help=f"write {what} here (default: the shipped ones)")
+    parser.add_argument("--check", action="store_true",
+                        help=f"rebuild and compare with --out or {what} shipped; exit 1 if they differ")
+    parser.set_defaults(func=func)
+    return parser
+
+
 def _preprocess_config(args):
     from .data.preprocess import PreprocessConfig
     return PreprocessConfig(n_points=args.n_points)
@@ -211,30 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(summ)
     summ.add_argument("--seed", type=int, default=42, help="seed of the splits and augmentation")
     summ.set_defaults(func=cmd_data_summary)
-    real = data_commands.add_parser("cadences", help="rebuild the real survey cadence tables "
-                                    "(pelsvae_core/cadence_tables) from the Gaia DR3 and OGLE-IV data")
-    real.add_argument("--data-root", help="survey data folder (default: $PELSVAE_DATA or ../shared/data)")
-    real.add_argument("--out", metavar="DIR", help="write the tables here (default: the shipped ones)")
-    real.add_argument("--check", action="store_true",
-                      help="rebuild into a temporary folder and compare with --out or the shipped "
-                           "tables; exit 1 if they differ")
-    real.set_defaults(func=cmd_data_cadences)
-
-    col = data_commands.add_parser("relations", help="rebuild the colour and period-luminosity relations "
-                                   "(pelsvae_core/relation_tables) from the OGLE-III and Stripe 82 data")
-    col.add_argument("--data-root", help="survey data folder (default: $PELSVAE_DATA or ../shared/data)")
-    col.add_argument("--out", metavar="FILE", help="write the relations here (default: the shipped ones)")
-    col.add_argument("--check", action="store_true",
-                     help="compare a rebuild with --out or the shipped relations; exit 1 if they differ")
-    col.set_defaults(func=cmd_data_relations)
-
-    shp = data_commands.add_parser("shapes", help="rebuild the real curves' shapes the dashboard sets beside "
-                                   "generated ones (pelsvae_core/relation_tables) from the survey data")
-    _source_options(shp)
-    shp.add_argument("--out", metavar="FILE", help="write the shapes here (default: the shipped ones)")
-    shp.add_argument("--check", action="store_true",
-                     help="compare a rebuild with --out or the shipped shapes; exit 1 if they differ")
-    shp.set_defaults(func=cmd_data_shapes)
+    _rebuild_command(data_commands, "cadences", "rebuild the real survey cadence tables "
+                     "(pelsvae_core/cadence_tables) from the Gaia DR3 and OGLE-IV data", "DIR",
+                     "the tables", cmd_data_cadences)
+    _rebuild_command(data_commands, "relations", "rebuild the colour and period-luminosity relations "
+                     "(pelsvae_core/relation_tables) from the OGLE-III and Stripe 82 data", "FILE",
+                     "the relations", cmd_data_relations)
+    _rebuild_command(data_commands, "shapes", "rebuild the real curves' shapes the dashboard sets "
+                     "beside generated ones (pelsvae_core/relation_tables) from the survey data",
+                     "FILE", "the shapes", cmd_data_shapes, from_cache=True)
 
     train = commands.add_parser("train", help="train a model from a recipe (train/*.toml)")
     train.add_argument("--config", required=True, help="recipe file, e.g. train/default.toml")

@@ -21,7 +21,13 @@ periods and, where known, Teff and subtype. From them:
   times the latent covariance and the period bandwidth. A single Gaussian over the latent
   blocks is too coarse a description of a class where the decoder can draw most curves from
   most classes' latent spaces; it then tells classes apart by how far the fit lies from the
-  class's mean, not from its stars;
+  class's mean, not from its stars. Amplitude was tried as a third kernel dimension (each
+  star's peak-to-peak as the decoder draws it, Silverman widths per band, against the fit's)
+  and measured on the validation split (2026-12-04, 638 curves of OGLE-IV RR Lyrae, LMC
+  Cepheids and Catalina stars whole and at 60 / 30 epochs, the same fits rescored): 583
+  classes right against 582 without it, the true class's mean log probability -0.371
+  against -0.358, the type II Cepheids 32 of 43 either way (their confusion with anomalous
+  Cepheids, 9 each way, unchanged) and 3 more Miras taken for type II Cepheids; not kept;
 * k-means centres of the latent blocks (Lloyd 1982), decoded once: the starting points
   of the latent fit.
 """
