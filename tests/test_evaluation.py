@@ -1,8 +1,8 @@
 """Each evaluation measure on constructed cases whose answer is known, and the suite end to end."""
 from __future__ import annotations
 
-import math
 import json
+import math
 import shutil
 from types import SimpleNamespace
 
