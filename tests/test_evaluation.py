@@ -419,3 +419,19 @@ def test_a_bandwidth_is_scored_by_the_mean_of_independent_draws(small_model, sub
     singles = [one_draw(seed) for seed in range(3)]
     for cls, score in scores.items():
         assert score["accuracy"] == pytest.approx(np.mean([s[cls]["accuracy"] for s in singles]))
+
+
+def test_the_spread_s_second_control_is_also_read_against_the_other_stars():
+    """Rows whose generated widths lie within 20 % of the other real stars' in three of four
+    rows (1.1 / 1.0, 1.0 / 0.95, 1.2 / 1.1; not 1.05 / 0.6) and the test stars' own in two
+    (1.0 / 1.0, 1.0 / 1.1; not 0.5 / 0.95 nor 1.0 / 0.6): the report counts both."""
+    from pelsvae_core.evaluation.report import spread_lines
+    widths = [(1.0, 1.1, 1.0), (0.5, 1.0, 0.95), (1.0, 1.2, 1.1), (1.0, 1.05, 0.6)]
+    rows = [{"class": "RRLYR", "band": "V", "log_p_lo": -0.5, "log_p_hi": -0.2, "n_real": 30,
+             "quantity": "R21", "real": real, "generated": generated, "per_star": 0.1,
+             "ratio": generated / real, "met": abs(generated / real - 1) <= 0.2, "perfect_chance": 0.7,
+             "n_other": 30, "other_stars": other, "other_ratio": other / real,
+             "other_met": abs(other / real - 1) <= 0.2} for real, generated, other in widths]
+    text = spread_lines(rows)[0]
+    assert ("Against those stars' widths instead, the generated ones lie within 20% in 3 rows, "
+            "the test stars' own in 2.") in text

@@ -181,7 +181,7 @@ def spread_lines(rows: list[dict], validation: list[dict] | None = None) -> list
                 f"in the generated curves' place, meet it in {int(frame['other_met'].sum())} "
                 "(`other stars`: their width): another sample of real stars, with its own mix of "
                 "physics within each bin, is what a generator of real stars could be asked to match."
-                if has_other else ""), ""]
+                + _against_other_stars(frame) if has_other else ""), ""]
     by_quantity = frame.groupby("quantity", sort=False)["ratio"].median()
     lines += [", ".join(f"median ratio {q}: {v:.2f}" for q, v in by_quantity.items()), ""]
     summary = frame.groupby("class").agg(rows=("met", "size"), met=("met", "sum"),
@@ -209,6 +209,17 @@ def spread_lines(rows: list[dict], validation: list[dict] | None = None) -> list
                            r["n_real"], r["quantity"], r["real"], r["generated"], r["per_star"],
                            r["ratio"], verdict(r["met"]), r["perfect_chance"], r["other_stars"]]
                           for r in frame.to_dict(orient="records")])
+
+
+def _against_other_stars(frame: pd.DataFrame) -> str:
+    """The second control read the other way round: in how many rows the generated widths,
+    and the test stars' own, lie within the tolerance of the other real stars' widths (a
+    generator of real stars would match that second sample as often as the test stars do)."""
+    def near_other(width: pd.Series) -> int:
+        return int(((width / frame["other_stars"] - 1).abs() <= SPREAD_TOLERANCE).sum())
+    return (f" Against those stars' widths instead, the generated ones lie within "
+            f"{SPREAD_TOLERANCE:.0%} in {near_other(frame['generated'])} rows, the test stars' own "
+            f"in {near_other(frame['real'])}.")
 
 
 def _binned_rows(bins: list[dict], quantities) -> list[list]:
