@@ -213,7 +213,7 @@ def test_inference_targets_pool_the_rows_by_their_cases():
         shares = {"period_1pct": (period, n_period), "period_target": (period, n_period),
                   "period_in_68": (0.5, n_period), "class": (1.0, n_teff), "baseline_class": (None, 0),
                   "mode": (None, 0), "subtype": (None, 0), "teff_68": (teff_68, n_teff), "teff_95": (teff_95, n_teff),
-                  "abs_mag_68": (None, 0), "abs_mag_95": (None, 0), "period_halves_68": halves,
+                  "period_halves_68": halves,
                   "period_twin_68": (0.75, halves[1]) if halves[1] else (None, 0),
                   "period_twin_in_68": (0.7, n_period) if halves[1] else (None, 0),
                   "period_halves_constant_68": (0.75, 4) if halves[1] else (None, 0),
