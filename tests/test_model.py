@@ -313,3 +313,11 @@ def test_numpy_decode_matches_the_network(tmp_path):
                                                 torch.from_numpy(phases.astype(np.float32)))
     np.testing.assert_allclose(mag, ref_mag.numpy(), atol=1e-5)
     np.testing.assert_allclose(err, ref_err.numpy(), atol=1e-5)
+
+
+def test_the_shipped_model_folder_stays_within_20_mb():
+    """Model v2's limit (issue 14): the shipped folder, report included, at most 20 MB
+    (20,000,000 bytes, the stricter reading); a folder that outgrows it needs room made, not
+    the limit moved."""
+    size = sum(f.stat().st_size for f in storage.DEFAULT_MODEL.rglob("*") if f.is_file())
+    assert size <= 20_000_000, f"models/default holds {size:,} bytes, over 20 MB"
