@@ -345,8 +345,7 @@ class StarFigures:
         if not timing:
             title, verdict = "O−C of its observing seasons", "(infer to see it)"
         elif len(time) == 0:
-            title, verdict = "No O−C diagram:", (f"fewer than {timing['min_seasons']} observing "
-                                                 f"seasons or runs of points")
+            title, verdict = "No O−C diagram:", timing["absent"]
         else:
             title = f"O−C of its {len(time)} {timing['chunks']}"
             verdict = f"a constant period explains them: p = {timing['constant_period_p']:.2g}"

@@ -34,7 +34,7 @@ from pelsvae_core.evaluation.morph import PHASES, rr_lyrae_morph, shape_paramete
 from pelsvae_core.evaluation.recovery import (Recovery, describe_noise, noise_for_cadence,
                                               period_recovery)
 from pelsvae_core.generation import Observation
-from pelsvae_core.inference.fit import MIN_CHUNKS
+from pelsvae_core.inference.fit import NO_DIAGRAM_REASON
 from pelsvae_core.inference.observed import read_curve_from
 from pelsvae_core.latents import latent_columns, pca_basis, project, projections, unproject
 from pelsvae_core.periodogram import is_recovered, search_near
@@ -804,7 +804,7 @@ class YourStar(param.Parameterized):
         o_minus_c, error = diagram.days(best.frequency)
         return {"time": diagram.time, "o_minus_c": o_minus_c, "error": error,
                 "constant_period_p": diagram.constant_period_p, "chunks": diagram.chunk_name,
-                "min_seasons": MIN_CHUNKS}
+                "absent": NO_DIAGRAM_REASON}
 
     def _where(self, result: dict) -> dict:
         """The inferred class's real stars and the axes that place a star among them, the star's

@@ -90,13 +90,13 @@ def figure_png(inferences: list[Inference], names: list[str]) -> bytes:
 
 def _o_minus_c_panel(axes, best) -> None:
     """The fit's O-C diagram in days against time, or why there is none."""
-    from .inference.fit import MIN_CHUNKS
+    from .inference.fit import NO_DIAGRAM_REASON
 
     diagram = best.o_c
     if diagram.seasons == 0:
         axes.set_axis_off()
-        axes.text(0.5, 0.5, f"no O−C diagram:\nfewer than {MIN_CHUNKS} observing seasons\n"
-                  "(or runs of points)", ha="center", va="center", fontsize=8, transform=axes.transAxes)
+        axes.text(0.5, 0.5, "no O−C diagram:\n" + NO_DIAGRAM_REASON.replace(" or ", "\nor "),
+                  ha="center", va="center", fontsize=8, transform=axes.transAxes)
         return
     axes.axhline(0, color="grey", lw=0.8)
     axes.errorbar(diagram.time, *diagram.days(best.frequency), fmt="o", ms=4, lw=1, color="black")

@@ -527,11 +527,12 @@ def test_your_star_recovers_the_period_of_a_generated_curve(your_star, small_mod
 
 def test_the_o_minus_c_view_says_when_a_curve_has_too_few_seasons():
     from dashboard import plots
+    from pelsvae_core.inference.fit import NO_DIAGRAM_REASON
 
     figures = plots.StarFigures(["RRLYR"])
     none = np.empty(0)
     figures.update_timing({"time": none, "o_minus_c": none, "error": none,
-                           "constant_period_p": float("nan"), "min_seasons": 4})
+                           "constant_period_p": float("nan"), "absent": NO_DIAGRAM_REASON})
     assert figures.timing_verdict.text.startswith("fewer than 4 observing seasons")
     figures.update_timing({})
     assert "infer to see it" in figures.timing_verdict.text and len(figures.seasons.data["time"]) == 0

@@ -155,8 +155,9 @@ class OMinusC:
         return -self.shift / frequency, self.error / frequency
 
 
-#: What a curve of fewer than :data:`MIN_CHUNKS` chunks has: no O-C diagram.
+#: What a curve of fewer than :data:`MIN_CHUNKS` chunks has: no O-C diagram; and why, in words.
 NO_DIAGRAM = OMinusC(np.empty(0), np.empty(0), np.empty(0), 0.0, math.nan)
+NO_DIAGRAM_REASON = f"fewer than {MIN_CHUNKS} observing seasons or runs of points"
 
 
 @dataclass
