@@ -12,7 +12,8 @@ Targets (issue 16): >= 10,000 curves/s per core end to end (300 epochs, one band
   each single-core run is repeated (``--repeat``) and the median reported beside every run,
   because on a shared machine one run can be 20 % off; wall time and the load average are
   printed beside it;
-- scaling: the same run on a warm Dask cluster of 1, then of 2 single-threaded workers,
+- scaling: the same run on a warm Dask cluster of 1, then of 2 single-threaded workers (or
+  the counts ``--workers`` names),
   reached by its scheduler's address (startup and model loading excluded), wall time of the
   whole call and of its shards alone (after the plan: reading the cross-match and fitting
   the priors, serial whatever the workers, a one-off that a long run amortises);
@@ -21,7 +22,7 @@ Targets (issue 16): >= 10,000 curves/s per core end to end (300 epochs, one band
 - LightCurveLynx's SinWaveModel on the same cadence and count, where it is installed
   (its ``simulate_lightcurves``, serial, with its own LSST noise model).
 
-    .venv/bin/python benchmarks/simulate.py [--n 20000] [--repeat 3] [--skip-dask] [--skip-lynx] [--regressor KIND]
+    .venv/bin/python benchmarks/simulate.py [--n 20000] [--repeat 3] [--skip-dask] [--workers 1,2] [--skip-lynx] [--regressor KIND]
 """
 from __future__ import annotations
 
@@ -67,25 +68,30 @@ def repeated_runs(model, out: Path, n: int, repeat: int, **options) -> dict:
             "curves_per_s_per_core_runs": rates}
 
 
-def dask_scaling(model, root: Path, n: int, **options) -> dict:
-    """The same run on a cluster of 1, then 2 workers, each cluster warmed by a small run first
-    (its workers start and load the model), reached by its scheduler's address."""
+def dask_scaling(model, root: Path, n: int, worker_counts: list[int], **options) -> dict:
+    """The same run on a cluster of each number of workers in turn, each cluster warmed by a
+    small run first (its workers start and load the model), reached by its scheduler's address;
+    speed-ups against the first count (1 unless told otherwise)."""
     from dask.distributed import Client
 
-    results, rss = {}, {}
-    for workers in (1, 2):
+    runs, rss = {}, {}
+    for workers in worker_counts:
         with local_cluster(workers) as cluster, Client(cluster) as client:
             address = cluster.scheduler_address
             simulate(model, n=2000 * workers, classes="RRLYR", out=root / f"warm{workers}", seed=2,
                      progress=False, scheduler=address, shard_size=1000, **ONE_BAND, **options)
-            results[workers] = timed_run(model, root / f"dask{workers}", n, scheduler=address,
-                                         **ONE_BAND, **options)
+            runs[workers] = timed_run(model, root / f"dask{workers}", n, scheduler=address,
+                                      **ONE_BAND, **options)
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             rss[workers] = sorted(round(v / 1024) for v in peaks.values())
-    return {"one_worker": results[1], "two_workers": results[2],
-            "speedup_1_to_2": round(results[1]["wall_s"] / results[2]["wall_s"], 2),
-            "shards_speedup_1_to_2": round(results[1]["shards_wall_s"] / results[2]["shards_wall_s"], 2),
-            "worker_peak_rss_mb": rss}
+    base = runs[worker_counts[0]]
+    return {"runs": {str(w): run for w, run in runs.items()},
+            "speedup": {f"{worker_counts[0]}_to_{w}": round(base["wall_s"] / run["wall_s"], 2)
+                        for w, run in runs.items()},
+            "shards_speedup": {f"{worker_counts[0]}_to_{w}":
+                               round(base["shards_wall_s"] / run["shards_wall_s"], 2)
+                               for w, run in runs.items()},
+            "worker_peak_rss_mb": {str(w): peaks for w, peaks in rss.items()}}
 
 
 def lightcurvelynx_sine(n: int, times: np.ndarray) -> dict:
@@ -123,6 +129,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="stars per single-core run")
     parser.add_argument("--repeat", type=int, default=3, help="single-core runs of each kind")
     parser.add_argument("--dask-n", type=int, default=40_000, help="stars per scaling run")
+    parser.add_argument("--workers", default="1,2", help="worker counts of the scaling runs, comma-separated")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-lynx", action="store_true")
     parser.add_argument("--regressor", help="what generates the stars (default: the model's choice)")
@@ -144,7 +151,8 @@ def main() -> None:
                                                         workers=0, **FIVE_BANDS, **chosen)
         report["peak_rss_mb_single_core"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if not args.skip_dask:
-            report["dask"] = dask_scaling(model, root, args.dask_n, **chosen)
+            report["dask"] = dask_scaling(model, root, args.dask_n,
+                                          [int(w) for w in args.workers.split(",")], **chosen)
         if not args.skip_lynx:
             try:
                 from pelsvae_core.cadences import times_for
