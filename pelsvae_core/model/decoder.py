@@ -25,21 +25,32 @@ DECODE_CHUNK = 1024
 def periodic_values(grid: np.ndarray, phase: np.ndarray, channels=(0, 1)) -> tuple[np.ndarray, ...]:
     """Linear periodic interpolation of decoded grids (n, 2, G) at phases (m,) or (n, m), one
     array per channel of ``channels`` (0: the normalised curve, 1: its error): the NumPy twin
-    of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference. Indexes the
-    flattened grid with ``take`` (three times faster than 2-D fancy indexing); a channel not
-    asked for costs nothing (a simulation needs the curve only)."""
+    of :func:`pelsvae_core.model.networks.periodic_interpolate`, for inference and simulation.
+    Phases are wrapped as floats and each grid gets its first point again at the end, so the
+    right neighbour is the next index: no integer modulo or ``where`` over every point (a third
+    of the time for a shard's 1.5 million epochs). Indexes the flattened grid with ``take``
+    (three times faster than 2-D fancy indexing); a channel not asked for costs nothing (a
+    simulation needs the curve only)."""
     n, n_channels, size = grid.shape
-    position = np.broadcast_to(np.asarray(phase, dtype=np.float64), (n, np.shape(phase)[-1])) * size
-    below = np.floor(position)
-    weight = (position - below).astype(grid.dtype)
-    left = below.astype(np.intp) % size
-    right = np.where(left == size - 1, 0, left + 1)
-    start = (np.arange(n) * n_channels * size)[:, None]
-    flat = np.ascontiguousarray(grid).reshape(-1)
+    phase = np.broadcast_to(np.asarray(phase, dtype=np.float64), (n, np.shape(phase)[-1]))
+    position = phase - np.floor(phase)     # in [0, 1]: a tiny negative phase wraps to 1.0
+    position *= size
+    left = position.astype(np.intp)
+    np.minimum(left, size - 1, out=left)   # position == size reads the wrapped end point
+    position -= left
+    weight = position.astype(grid.dtype)
+    stride = size + 1
+    wrapped = np.concatenate([grid, grid[..., :1]], axis=-1).reshape(-1)
+    left += (np.arange(n) * n_channels * stride)[:, None]
 
     def channel(k: int) -> np.ndarray:
-        low = flat.take(start + k * size + left)
-        return low + (flat.take(start + k * size + right) - low) * weight
+        index = left + k * stride if k else left
+        low = wrapped.take(index)
+        value = wrapped.take(index + 1)
+        value -= low
+        value *= weight
+        value += low
+        return value
 
     return tuple(channel(k) for k in channels)
 

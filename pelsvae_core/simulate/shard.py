@@ -102,9 +102,9 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
     allowed = np.zeros((len(blocks), len(plan.band_names)), bool)
     for k, (cls, _, _) in enumerate(blocks):
         allowed[k, [plan.band_names.index(b) for b, _ in plan.band_map[cls]]] = True
-    block_of = np.repeat(np.arange(len(blocks)), [hi - lo for _, lo, hi in blocks])
-    keep = allowed[block_of[star_of], band_code]
-    if not keep.all():
+    if not allowed.all():   # else nothing to drop: no index over every epoch
+        block_of = np.repeat(np.arange(len(blocks)), [hi - lo for _, lo, hi in blocks])
+        keep = allowed[block_of[star_of], band_code]
         star_of, visit_of, band_code = star_of[keep], visit_of[keep], band_code[keep]
     time = visits.time[visit_of]
     depth = visits.depth[visit_of].astype(np.float32)   # the noise in single precision, as written
