@@ -46,6 +46,8 @@ from .physics.latent_fit import REPEATS, TARGET_ORDER, fit_regressors
 from .physics.noise import fit_error_models
 from .physics.reference import class_references
 from .physics.regressors import DENSITY_KINDS, KINDS, save_predictors
+from .simulate.plan import cross_match
+from .simulate.priors import FOLDS, PRIOR_REPORT_DRAWS, XMATCH_HOLDOUT, prior_report
 
 log = logging.getLogger(__name__)
 #: Metadata that :func:`storage.save_folder` writes afresh on every save.
@@ -406,8 +408,20 @@ def evaluate(folder=None, data_root=None, cache_dir=None, regressor: str | None 
     data = model_training_set(model, data_root, cache_dir, progress)
     results, curves = suite.evaluate(model, data, regressor=regressor, progress=progress,
                                      compare=load_model(compare) if compare else None)
+    results["priors"] = simulation_priors(model, data_root)
     store_report(model, results, curves, out)
     return results
+
+
+def simulation_priors(model: Model, data_root=None) -> dict:
+    """What ``pelsvae simulate`` draws its stars' physics from, tested against held-out real
+    stars (:func:`pelsvae_core.simulate.priors.prior_report`), and where its cross-match
+    came from (or why it was not read)."""
+    xmatch, source = cross_match(data_root)
+    log.info("testing the simulation priors against held-out real physics")
+    table = prior_report(model, xmatch, sorted(model.class_physics))
+    return {"source": source, "rows": table.to_dict("records"), "draws": PRIOR_REPORT_DRAWS,
+            "folds": FOLDS, "held_out_share": XMATCH_HOLDOUT}
 
 
 def store_report(model: Model, results: dict, curves: pd.DataFrame, out: Path | None = None) -> None:

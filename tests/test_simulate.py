@@ -25,7 +25,7 @@ from pelsvae_core.physics import noise
 from pelsvae_core.physics.regressors import DENSITY_KINDS
 from pelsvae_core.simulate import curves, opsim, output, priors, run
 from pelsvae_core.simulate.errors import SimulationError
-from pelsvae_core.simulate.plan import make_plan
+from pelsvae_core.simulate.plan import cross_match, make_plan
 from pelsvae_core.simulate.run import simulate
 
 FIELDS = ((10.0, -30.0), (13.5, -30.0), (10.0, -33.5))
@@ -80,7 +80,7 @@ RR_LYRAE_PRIOR_GAP = ("the RR Lyrae prior is told from the test stars a little m
 def test_priors_match_held_out_real_physics(model, cls):
     """Drawn physics is as hard to tell from the model's held-out real stars as chance allows;
     the same test on a prior shifted by 0.1 dex in period tells them apart."""
-    prior, held = priors.fit_class_prior(model, cls, None, seed=0)
+    prior, held, _ = priors.fit_class_prior(model, cls, None, seed=0)
     real = held["primary"]
     drawn = prior.primary.sample(len(real), np.random.default_rng(1))
     drawn = np.column_stack([drawn[c] for c in prior.primary.columns])
@@ -130,6 +130,55 @@ def test_conditioned_mixture_is_the_gaussian_conditional():
                              np.array([-np.inf, 4.0]), np.array([np.inf, 6.0]))
     held = bounded.sample(5000, np.random.default_rng(0))["teff"]
     assert held.min() >= 4.0 and held.max() <= 6.0
+
+
+def test_donors_draw_from_the_stars_nearest_the_given_values_and_survive_storage():
+    """A star drawn given its period takes the Teff of one of the DONOR_NEIGHBOURS cross-matched
+    stars nearest in period (found here by sorting, by hand); given a fixed Teff too, the nearest
+    in both; donors outside the box are never drawn; the part reads back from the shard folder's
+    priors file as donors, and a file with mixtures alone (no ``kind``) still reads."""
+    rng = np.random.default_rng(5)
+    log_period = np.sort(rng.uniform(-0.5, 0.5, 200))
+    teff = np.round(6000 + 3000 * log_period + rng.normal(0, 200, 200), -1)   # quantised, as DR2
+    values = np.column_stack([log_period, teff])
+    donors = priors.fit_donors(values, ("log_period", "teff"), [-np.inf, 5000.0], [np.inf, 7000.0])
+    inside = (teff >= 5000) & (teff <= 7000)
+    assert len(donors.values) == inside.sum() < 200
+    given = rng.uniform(-0.3, 0.3, 300)
+    drawn = donors.sample(300, rng, {"log_period": given})["teff"]
+    for p, t in zip(given, drawn):
+        nearest = np.argsort(np.abs(log_period[inside] - p))[:priors.DONOR_NEIGHBOURS]
+        assert t in teff[inside][nearest]
+    assert donors.sample(3, rng, {"log_period": 0.0, "teff": 5010.0}) == {}
+    assert donors.sample(3, rng).keys() == {"log_period", "teff"}    # given nothing: whole stars
+    abs_mag = rng.normal(0.5, 0.3, 200)
+    three = priors.fit_donors(np.column_stack([values, abs_mag]), ("log_period", "teff", "abs_mag"),
+                              [-np.inf] * 3, [np.inf] * 3)
+    picked = three.sample(100, rng, {"log_period": 0.1, "teff": 5010.0})["abs_mag"]
+    scaled = np.column_stack([log_period - 0.1, teff - 5010.0]) / values.std(0)
+    nearest = np.argsort(np.hypot(*scaled.T))[:priors.DONOR_NEIGHBOURS]
+    assert np.isin(picked, abs_mag[nearest]).all() and len(np.unique(picked)) > 1
+    mixture = priors.fit_mixture(values[:, :1], ("log_period",), [-1.0], [1.0])
+    stored = priors.save_priors({"ECL": priors.ClassPrior("ECL", mixture, donors, {}, {})})
+    back = priors.load_priors(stored)["ECL"]
+    assert isinstance(back.secondary, priors.Donors)
+    np.testing.assert_array_equal(back.secondary.values, donors.values)
+    old = {k: v for k, v in mixture.arrays().items() if k != "kind"}
+    assert isinstance(priors.part_from_arrays(old), priors.Mixture)
+
+
+def test_cross_match_teff_given_the_period_is_as_hard_to_tell_as_real_stars(model):
+    """The real OGLE x Gaia DR2 cross-match: given held-out stars' own periods, the drawn Teff
+    and M_G of eclipsing binaries and Miras are told from theirs no more often than the real
+    stars the prior was fitted on are (within the chance of a difference of two accuracies);
+    the mixture this replaced scored 0.62 and 0.61 against controls of 0.53 and 0.52."""
+    xmatch, source = cross_match(None)
+    assert source == "fitted", source
+    table = priors.prior_report(model, xmatch, ["ECL", "LPV"])
+    secondary = table[table["part"] == "secondary"]
+    assert len(secondary) == 2 and secondary["testable"].all()
+    excess = secondary["accuracy"] - secondary["control"]
+    assert (excess <= math.sqrt(2) * secondary["chance_95"]).all(), secondary.to_string()
 
 
 # ------------------------------------------------------------------ cadences and noise

@@ -133,7 +133,7 @@ def _check_subtypes(model, priors: dict, regressors: dict[str, str], source: str
                 raise SimulationError(f"{source}: {error}") from None
 
 
-def _xmatch(root):
+def cross_match(root):
     """The OGLE x Gaia DR2 cross-match, or None (and why) when the survey data is not here."""
     try:
         return read_gaia_xmatch(data_root(root) / "gaia_dr2_xmatch"), "fitted"
@@ -226,7 +226,7 @@ def make_plan(model, *, n: int, classes, cadence, bands=None, seed: int = 0,
     elif priors is not None:
         chosen, source = {c: priors[c] for c in counts}, "fitted (reused from the output folder)"
     else:
-        xmatch, source = _xmatch(data_root_path)
+        xmatch, source = cross_match(data_root_path)
         chosen = priors_module.fit_priors(model, counts, xmatch, seed)
     for cls, prior in chosen.items():
         priors_module.check_fixed(prior, fixed)
