@@ -134,6 +134,12 @@ def main() -> None:
     parser.add_argument("--skip-lynx", action="store_true")
     parser.add_argument("--regressor", help="what generates the stars (default: the model's choice)")
     args = parser.parse_args()
+    try:
+        worker_counts = sorted({int(w) for w in args.workers.split(",")})
+    except ValueError:
+        parser.error(f"--workers takes whole numbers separated by commas, not {args.workers!r}")
+    if worker_counts[0] < 1:
+        parser.error("--workers counts must be at least 1")
     torch.set_num_threads(1)
     model = load_model()
     report = {"load_average_before": os.getloadavg(), "cores": os.cpu_count()}
@@ -152,7 +158,7 @@ def main() -> None:
         report["peak_rss_mb_single_core"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if not args.skip_dask:
             report["dask"] = dask_scaling(model, root, args.dask_n,
-                                          [int(w) for w in args.workers.split(",")], **chosen)
+                                          worker_counts, **chosen)
         if not args.skip_lynx:
             try:
                 from pelsvae_core.cadences import times_for

@@ -439,22 +439,26 @@ def test_the_spread_s_second_control_is_also_read_against_the_other_stars():
 
 
 def test_each_simulation_prior_row_is_read_against_chance_and_its_control():
-    """Section 13 by hand: within chance of 0.5; above it but within sqrt(2) chance of what the
-    real stars score (the control); beyond both; and a row too small for the classifier to
-    split, whose accuracy is not shown at all. A missing cross-match is said."""
+    """Section 13 by hand: within chance of 0.5; above it but its mean excess over the control
+    (paired draw by draw) within chance's band (0.028 here); beyond it; a row too small for the
+    classifier to split, whose accuracy is not shown; a class whose prior could not be made. A
+    missing cross-match is said."""
     base = {"class": "ECL", "part": "secondary", "parameters": "log_period, teff",
             "held_out": 600, "accuracy_sd": 0.01, "control_sd": 0.01, "chance_95": 0.028,
-            "testable": True}
-    rows = [{**base, "accuracy": 0.52, "control": 0.50},
-            {**base, "accuracy": 0.57, "control": 0.54},       # excess 0.03 < 0.0396
-            {**base, "accuracy": 0.62, "control": 0.53},
-            {**base, "class": "DSCT", "accuracy": 0.471, "control": 0.471, "testable": False}]
+            "testable": True, "draws": 5, "excess_sd": 0.03, "outside": 0.05, "reason": ""}
+    rows = [{**base, "accuracy": 0.52, "control": 0.50, "excess": 0.02},
+            {**base, "accuracy": 0.57, "control": 0.54, "excess": 0.027},
+            {**base, "accuracy": 0.62, "control": 0.53, "excess": 0.029},
+            {**base, "class": "DSCT", "accuracy": 0.471, "control": 0.471, "excess": 0.0,
+             "testable": False},
+            {"class": "ELL", "part": "", "testable": False, "reason": "too few stars"}]
     assert [prior_verdict(row) for row in rows] == [
-        "within chance", "as the real stars (control)", "told apart (+0.090 over the control)",
-        "too few to test"]
+        "within chance", "within chance of the control", "told apart (+0.029 over the control)",
+        "too few to test", "too few stars"]
     lines = priors_lines({"source": "cross-match not read (DataRootError): ...", "rows": rows,
                           "draws": 5, "folds": 5, "held_out_share": 0.2})
     text = "\n".join(lines)
     assert "Cross-match: cross-match not read" in text
-    assert "| DSCT | secondary | log_period, teff | 600 | – | – | ±0.028 | too few to test |" in text
+    assert "| DSCT | secondary | log_period, teff | 600 | – | – | ±0.028 | 5% | too few to test |" in text
+    assert "| ELL | – | – | – | – | – | – | – | too few stars |" in text
     assert text.endswith("2 of 3 testable rows within chance of 0.5 or of their control.")

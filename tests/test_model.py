@@ -180,6 +180,21 @@ def test_numpy_interpolation_matches_the_network():
     assert np.allclose(mag, expected[:, 0], atol=1e-6) and np.allclose(err, expected[:, 1], atol=1e-6)
 
 
+def test_numpy_interpolation_wraps_the_edges_of_the_cycle_as_the_network_does():
+    """Phases at the seams (a tiny negative phase wraps to 1.0, which reads the grid's first
+    point again; just below 1; far from the first cycle) agree with the torch code; a phase that
+    is not finite is refused, not read from a wild index."""
+    grid = np.random.default_rng(3).random((2, 2, 64))
+    phases = np.array([[-1e-20, -0.0, 1.0, 1 - 2.0 ** -53, 1e6 + 0.25, -3.75]] * 2)
+    mag, err = periodic_values(grid, phases)
+    expected = periodic_interpolate(torch.from_numpy(grid), torch.from_numpy(phases)).numpy()
+    assert np.allclose(mag, expected[:, 0], atol=1e-12) and np.allclose(err, expected[:, 1], atol=1e-12)
+    assert np.allclose(mag[:, 2], grid[:, 0, 0]) and np.allclose(mag[:, 4], mag[:, 5])
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="phases must be finite"):
+            periodic_values(grid, np.array([0.1, bad]))
+
+
 def test_decoder_widths_must_match_its_levels():
     assert tiny().decoder_widths == (16, 8, 8)
     assert tiny(decoder_channels=12).decoder_widths == (12, 12, 12)

@@ -20,6 +20,7 @@ import pytest
 
 from pelsvae_core import load_model
 from pelsvae_core.data import calibration, relations
+from pelsvae_core.evaluation.report import prior_verdict
 from pelsvae_core.generation import relative_magnitudes
 from pelsvae_core.physics import noise
 from pelsvae_core.physics.regressors import DENSITY_KINDS
@@ -67,14 +68,13 @@ def opsim_db(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("cls", ["RRLYR", "ECL"])
 def test_priors_match_held_out_real_physics(model, cls):
     """Drawn physics is as hard to tell from the model's held-out real stars as chance allows,
-    or as the real training stars it was fitted on are (the control: the RR Lyrae test stars
+    or as the real training stars it was fitted on are, paired draw by draw (the control: the RR Lyrae test stars
     mix Stripe 82's M_V spike, a relation's value at one metallicity, with the bulge stars'
     0.36 mag spread, and are told from the real training stars at 0.555 +- 0.018 over eight
     seeds); the same test on a prior shifted by 0.1 dex in period tells them apart."""
-    prior, held, fitted = priors.fit_class_prior(model, cls, None, seed=0)
+    prior, held, _ = priors.fit_class_prior(model, cls, None, seed=0)
     real = held["primary"]
-    rng = np.random.default_rng(1)
-    drawn = prior.primary.sample(len(real), rng)
+    drawn = prior.primary.sample(len(real), np.random.default_rng(1))
     drawn = np.column_stack([drawn[c] for c in prior.primary.columns])
     chance = 1.96 * math.sqrt(0.25 / (2 * len(real)))
     lo, hi = model.class_physics[cls].ranges["log_period"]
@@ -82,11 +82,9 @@ def test_priors_match_held_out_real_physics(model, cls):
     shifted = drawn.copy()
     shifted[:, prior.primary.columns.index("log_period")] += 0.1
     assert priors.two_sample_accuracy(real, shifted) > 0.5 + chance + 0.05
-    accuracy = priors.two_sample_accuracy(real, drawn)
-    control = priors.two_sample_accuracy(
-        real, fitted["primary"][rng.permutation(len(fitted["primary"]))[:len(real)]])
-    assert (abs(accuracy - 0.5) < chance + 0.05
-            or accuracy - control <= math.sqrt(2) * chance), (cls, accuracy, control)
+    row = priors.prior_report(model, None, [cls]).iloc[0].to_dict()
+    assert row["part"] == "primary" and row["held_out"] == len(real)
+    assert prior_verdict(row) in ("within chance", "within chance of the control"), row
 
 
 def test_a_prior_fits_each_survey_apart_and_weighs_them_by_their_stars():
@@ -156,8 +154,10 @@ def test_donors_draw_from_the_stars_nearest_the_given_values_and_survive_storage
     back = priors.load_priors(stored)["ECL"]
     assert isinstance(back.secondary, priors.Donors)
     np.testing.assert_array_equal(back.secondary.values, donors.values)
-    old = {k: v for k, v in mixture.arrays().items() if k != "kind"}
-    assert isinstance(priors.part_from_arrays(old), priors.Mixture)
+    # a mixture is stored as before donors existed (no kind), so an older run's priors file
+    # fingerprints to the same bytes and resumes; reading it back gives a mixture
+    assert "kind" not in mixture.arrays()
+    assert isinstance(priors.part_from_arrays(mixture.arrays()), priors.Mixture)
 
 
 def test_cross_match_teff_given_the_period_is_as_hard_to_tell_as_real_stars(model):
@@ -170,8 +170,9 @@ def test_cross_match_teff_given_the_period_is_as_hard_to_tell_as_real_stars(mode
     table = priors.prior_report(model, xmatch, ["ECL", "LPV"])
     secondary = table[table["part"] == "secondary"]
     assert len(secondary) == 2 and secondary["testable"].all()
-    excess = secondary["accuracy"] - secondary["control"]
-    assert (excess <= math.sqrt(2) * secondary["chance_95"]).all(), secondary.to_string()
+    for row in secondary.to_dict("records"):
+        assert prior_verdict(row) in ("within chance", "within chance of the control"), row
+        assert 0 < row["outside"] < 0.1   # the model's periods reach a little beyond the donors'
 
 
 # ------------------------------------------------------------------ cadences and noise

@@ -33,9 +33,12 @@ def periodic_values(grid: np.ndarray, phase: np.ndarray, channels=(0, 1)) -> tup
     simulation needs the curve only)."""
     n, n_channels, size = grid.shape
     phase = np.broadcast_to(np.asarray(phase, dtype=np.float64), (n, np.shape(phase)[-1]))
-    position = phase - np.floor(phase)     # in [0, 1]: a tiny negative phase wraps to 1.0
-    position *= size
-    left = position.astype(np.intp)
+    with np.errstate(invalid="ignore"):    # a phase not finite is refused just below
+        position = phase - np.floor(phase)  # in [0, 1]: a tiny negative phase wraps to 1.0
+        position *= size
+        left = position.astype(np.intp)
+    if left.size and left.min() < 0:       # NaN or infinite phases cast to the most negative int
+        raise ValueError("phases must be finite")
     np.minimum(left, size - 1, out=left)   # position == size reads the wrapped end point
     position -= left
     weight = position.astype(grid.dtype)

@@ -146,8 +146,7 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
             if sel.size:
                 rows = star_of[sel] - a
                 times, column = _matrix(rows, time[sel], m)
-                phase = (times - epoch[:, None]) / period[:, None]
-                phase -= np.floor(phase)     # np.mod's sign handling costs 4x, for nothing here
+                phase = (times - epoch[:, None]) / period[:, None]   # wrapped where it is read
                 relative, = relative_magnitudes(grid, amplitude, phase)
                 observed = curves.photometry(relative + mean[:, None].astype(relative.dtype),
                                              _matrix(rows, depth[sel], m)[0], survey_band,
