@@ -173,6 +173,16 @@ def test_cross_match_teff_given_the_period_is_as_hard_to_tell_as_real_stars(mode
     for row in secondary.to_dict("records"):
         assert prior_verdict(row) in ("within chance", "within chance of the control"), row
         assert 0 < row["outside"] < 0.1   # the model's periods reach a little beyond the donors'
+    # where they do, each star says so; the ellipsoidal binaries' periods all lie beyond
+    fitted = priors.fit_priors(model, ["ECL", "ELL", "RRLYR"], xmatch)
+    sources = {cls: prior.sample(4000, np.random.default_rng(0))["teff_source"]
+               for cls, prior in fitted.items()}
+    extrapolated = {cls: np.char.endswith(s.astype(str), "extrapolated beyond its periods").mean()
+                    for cls, s in sources.items()}
+    assert 0 < extrapolated["ECL"] < 0.1 and extrapolated["ELL"] == 1 and extrapolated["RRLYR"] == 0
+    assert set(sources["RRLYR"]) == {"model training stars"}
+    assert priors.fit_priors(model, ["RRLYR"], xmatch)["RRLYR"].sample(
+        3, np.random.default_rng(0), {"teff": 6500.0})["teff_source"].tolist() == ["fixed"] * 3
 
 
 # ------------------------------------------------------------------ cadences and noise
@@ -243,6 +253,7 @@ def test_opsim_population_schema_units_and_truth(model, opsim_db, tmp_path):
     info = model.class_physics["RRLYR"]
     for name in ("teff", "abs_mag"):
         assert stars[name].between(*info.ranges[name]).all()
+    assert (stars["teff_source"] == "model training stars").all()
     assert np.log10(stars["period"]).between(*info.ranges["log_period"]).all()
     assert stars["distance_pc"].between(2000, 30000).all() and (stars["a_v"] == 0.1).all()
     visits = opsim.read_opsim(opsim_db)

@@ -44,7 +44,7 @@ UNITS = {"period": "d", "teff": "K", "abs_mag": "mag", "distance_pc": "pc", "ra"
          "flux": "nJy", "flux_err": "nJy", "mean_mag": "mag", "amplitude": "mag",
          "extinction": "mag", "colour": "mag", "vi0": "mag"}
 #: Columns only the Parquet writer's dictionary encoding helps (the rest are random floats).
-DICTIONARY_COLUMNS = ["cls", "subtype", "regressor", "abs_mag_source",
+DICTIONARY_COLUMNS = ["cls", "subtype", "regressor", "abs_mag_source", "teff_source",
                       "lightcurve.list.element.time", "lightcurve.list.element.band",
                       "bands.list.element.band", "bands.list.element.model_band"]
 #: SNANA's LCLIB reader refuses magnitudes outside 5 to 99.01 (MAGBRIGHT_LCLIB, MAGFAINT_LCLIB

@@ -216,6 +216,16 @@ class Donors:
         out = np.clip(out, self.low[b], self.high[b])
         return {self.columns[j]: out[:, i] for i, j in enumerate(b)}
 
+    def beyond(self, given: dict[str, np.ndarray]) -> np.ndarray:
+        """Per row of ``given``, whether a value it gives lies outside the donors' range (the
+        draw there is extrapolated along :meth:`trend`)."""
+        known = [k for k in given if k in self.columns]
+        out = np.zeros(np.broadcast(*[np.asarray(v) for v in given.values()], 0).shape, bool)
+        for k in known:
+            span = self.values[:, self.columns.index(k)]
+            out |= (given[k] < span.min()) | (given[k] > span.max())
+        return out
+
     def trend(self, a: list[int], b: list[int]) -> np.ndarray:
         """The least-squares slopes (A, B) of columns ``b`` on columns ``a`` over the donors.
         Where a star lies beyond the donors' range in ``a`` (the model's period range outreaches
@@ -319,13 +329,28 @@ class ClassPrior:
     def sample(self, n: int, rng: np.random.Generator, fixed: dict[str, float] | None = None
                ) -> dict[str, np.ndarray]:
         """``n`` draws of every parameter of :data:`PARAMETERS` (NaN where the class has no
-        source for it); ``fixed`` values hold and condition the others."""
+        source for it), ``fixed`` values holding and conditioning the others, and per star
+        where its Teff came from (``teff_source``, :func:`teff_sources`)."""
         fixed = check_fixed(self, fixed)
         out = {k: np.full(n, v, float) for k, v in fixed.items()}
         out.update(self.primary.sample(n, rng, out))
+        beyond = np.zeros(n, bool)
         if self.secondary is not None:
+            if isinstance(self.secondary, Donors):
+                beyond = self.secondary.beyond(out)
             out.update(self.secondary.sample(n, rng, out))
-        return {name: out.get(name, np.full(n, np.nan)) for name in PARAMETERS}
+        drawn = {name: out.get(name, np.full(n, np.nan)) for name in PARAMETERS}
+        return {**drawn, "teff_source": teff_sources(drawn["teff"], self.sources.get("teff", ""),
+                                                     "teff" in fixed, beyond)}
+
+
+def teff_sources(teff: np.ndarray, source: str, fixed: bool, beyond: np.ndarray) -> np.ndarray:
+    """Per star where its Teff came from: ``fixed``; the prior's source, marked where the star's
+    period lies beyond the donors' (:meth:`Donors.trend` extrapolated it); or ``none`` (NaN)."""
+    if fixed:
+        return np.full(len(teff), "fixed")
+    labels = np.where(beyond, f"{source}, extrapolated beyond its periods", source)
+    return np.where(np.isfinite(teff), labels, "none")
 
 
 def check_fixed(prior, fixed: dict[str, float] | None) -> dict[str, float]:
@@ -493,8 +518,7 @@ def prior_report(model, xmatch: pd.DataFrame | None, classes, seed: int = 0,
             outside = np.nan
             if part == "secondary":
                 periods = prior.primary.sample(OUTSIDE_DRAWS, rng)["log_period"]
-                span = density.values[:, 0]
-                outside = float(np.mean((periods < span.min()) | (periods > span.max())))
+                outside = float(np.mean(density.beyond({"log_period": periods})))
             rows.append({"class": cls, "part": part, "parameters": ", ".join(density.columns),
                          "density": density.describe(), "held_out": len(real),
                          "accuracy": float(np.mean(accuracy)), "accuracy_sd": float(np.std(accuracy)),
@@ -571,6 +595,7 @@ class TablePrior:
         rows = rng.integers(0, len(self.values), n)
         out = {p: self.values[rows, i] for i, p in enumerate(PARAMETERS)}
         out.update({k: np.full(n, v) for k, v in fixed.items()})
+        out["teff_source"] = teff_sources(out["teff"], self.source, "teff" in fixed, np.zeros(n, bool))
         if self.subtype is not None:
             out["subtype"] = self.subtype[rows]
         return out

@@ -163,7 +163,8 @@ def make_shard(model, plan: Plan, index: int) -> tuple[dict, dict, dict, dict]:
         stars.append({"star_id": np.arange(lo, hi), "cls": np.full(m, cls),
                       "subtype": subtype, "subtype_source": subtype_source,
                       "period": period, "teff": physics["teff"], "abs_mag": abs_mag,
-                      "abs_mag_source": source, "distance_pc": space["distance_pc"][a:b],
+                      "abs_mag_source": source, "teff_source": physics["teff_source"],
+                      "distance_pc": space["distance_pc"][a:b],
                       "ra": space["ra"][a:b], "dec": space["dec"][a:b], "a_v": space["a_v"][a:b],
                       "epoch": epoch, "regressor": np.full(m, plan.regressors[cls]),
                       "vi0": vi0.value})
