@@ -612,13 +612,12 @@ def prior_verdict(row: dict) -> str:
 
 def priors_lines(priors: dict) -> list[str]:
     """Section 13: the physics ``pelsvae simulate`` draws, against held-out real stars."""
-    rows = priors["rows"]
     lines = [
         "`pelsvae simulate` draws each star's physics from a Gaussian mixture per class (per "
         "survey, BIC-chosen) over the model's training stars (`primary`) and, for Teff or M "
         "that a class's training stars lack, the values of one of the OGLE x Gaia DR2 "
-        "cross-match's stars nearest in period, moved along the donors' linear trend by the "
-        "period difference (`secondary`). Classifier two-sample test "
+        "cross-match's stars nearest in period, carried along the donors' linear trend where "
+        "the period lies beyond theirs (`secondary`). Classifier two-sample test "
         f"(gradient-boosted trees, {priors['folds']} folds; 0.5: indistinguishable): drawn "
         "against held-out real stars (primary: the model's test split, the whole joint drawn; "
         f"secondary: {priors['held_out_share']:.0%} of the cross-match, held out of the prior, "
@@ -632,20 +631,23 @@ def priors_lines(priors: dict) -> list[str]:
         "beyond the donors' (there the trend extrapolates and the test above does not reach).", ""]
     if priors["source"] != "fitted":
         lines += [f"Cross-match: {priors['source']}.", ""]
-    lines += ["| class | part | parameters | held out | drawn | control | chance | P outside | reading |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for row in rows:
+
+    def mean_sd(row: dict, name: str) -> str:
+        shown = row["testable"] and math.isfinite(row[name])
+        return f"{row[name]:.3f} ± {row[name + '_sd']:.3f}" if shown else "–"
+
+    cells, near, testable = [], 0, 0
+    for row in priors["rows"]:
+        reading = prior_verdict(row)
         if not row["part"]:
-            lines.append(f"| {row['class']} | – | – | – | – | – | – | – | {row['reason']} |")
+            cells.append([row["class"], *["–"] * 7, reading])
             continue
-        shown = row["testable"]
-        drawn = f"{row['accuracy']:.3f} ± {row['accuracy_sd']:.3f}" if shown else "–"
-        control = (f"{row['control']:.3f} ± {row['control_sd']:.3f}"
-                   if shown and math.isfinite(row["control"]) else "–")
+        testable += row["testable"]
+        near += reading in ("within chance", "within chance of the control")
         outside = f"{row['outside']:.0%}" if math.isfinite(row["outside"]) else "–"
-        lines.append(f"| {row['class']} | {row['part']} | {row['parameters']} | {row['held_out']} | "
-                     f"{drawn} | {control} | ±{row['chance_95']:.3f} | {outside} | {prior_verdict(row)} |")
-    testable = [row for row in rows if row["testable"]]
-    near = sum(prior_verdict(row) in ("within chance", "within chance of the control") for row in testable)
-    lines += ["", f"{near} of {len(testable)} testable rows within chance of 0.5 or of their control."]
-    return lines
+        cells.append([row["class"], row["part"], row["parameters"], row["held_out"],
+                      mean_sd(row, "accuracy"), mean_sd(row, "control"),
+                      f"±{row['chance_95']:.3f}", outside, reading])
+    return [*lines, *table(["class", "part", "parameters", "held out", "drawn", "control", "chance",
+                            "P outside", "reading"], cells),
+            "", f"{near} of {testable} testable rows within chance of 0.5 or of their control."]

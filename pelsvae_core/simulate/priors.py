@@ -5,8 +5,9 @@ Each class's prior has two parts, stored as plain arrays:
 - ``primary``: a Gaussian mixture (Pedregosa et al. 2011, scikit-learn's ``GaussianMixture``,
   full covariances; the number of components chosen by the Bayesian information criterion,
   Schwarz 1978, Ann. Stat. 6, 461; fitted in standardised units) over the parameters the
-  class's model responds to (``model.class_physics``), fitted on the model's own training stars (``model.latents()``, split ``train``,
-  one row per star), so the physics drawn is the physics the model learned; one mixture
+  class's model responds to (``model.class_physics``), fitted on the model's own training
+  stars (``model.latents()``, split ``train``, one row per star), so the physics drawn is
+  the physics the model learned; one mixture
   per survey the stars come from, weighted by its stars (:func:`fit_by_survey`), because
   each survey's physics went through its own calibration chain.
 - ``secondary``: for classes whose training stars have only a period (Catalina and
@@ -20,7 +21,7 @@ Each class's prior has two parts, stored as plain arrays:
   0.52: Gaia DR2's Teff has edges and pile-ups (the ECL's hot edge at 9,566 K, the Miras'
   at 3,281 K) that up to 18 components did not follow; the donors' score 0.533 and 0.487
   (controls 0.526, 0.517; 2026-12-04, five draws each, :func:`prior_report`). Beyond the
-  donors' period range their values follow the donors' linear trend (:meth:`Donors.trend`):
+  donors' period range their values follow the donors' linear trend (:meth:`Donors.sample`):
   5 % of ECL periods, 2 % of LPV's, and every ELL period (the Catalina ELL span log P -0.68
   to -0.55, the cross-match's start at -0.52), whose Teff and M_G are extrapolated. M_G is
   not drawn from it where the class has a period-luminosity relation measured on the
@@ -54,9 +55,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.mixture import GaussianMixture
-from scipy.spatial import cKDTree
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
@@ -88,6 +89,16 @@ FOLDS = 5
 DONOR_NEIGHBOURS = 10
 
 
+def split_given(columns: tuple[str, ...], n: int, given: dict | None
+                ) -> tuple[dict[str, np.ndarray], list[int], list[int]]:
+    """The values of ``given`` (per row or scalars) that are among ``columns``, as ``n`` rows
+    each, their column indices, and the indices of the columns left to draw."""
+    given = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in (given or {}).items()
+             if k in columns}
+    a = [columns.index(k) for k in given]
+    return given, a, [i for i in range(len(columns)) if i not in a]
+
+
 @dataclass
 class Mixture:
     """A Gaussian mixture over ``columns`` (a subset of :data:`PARAMETERS`), in their own
@@ -109,6 +120,11 @@ class Mixture:
     def describe(self) -> str:
         return f"Gaussian mixture of {len(self.weights)}"
 
+    def beyond(self, given: dict[str, np.ndarray]) -> np.ndarray:
+        """No row is flagged: a mixture's conditional is defined everywhere (and its draws held
+        to the bounds); :meth:`Donors.beyond` is what marks extrapolation."""
+        return np.zeros(np.broadcast(*[np.asarray(v) for v in given.values()], 0).shape, bool)
+
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> "Mixture":
         return cls(tuple(str(c) for c in a["columns"]), a["weights"], a["means"], a["covariances"],
@@ -119,10 +135,7 @@ class Mixture:
         """``n`` draws of the columns not in ``given`` (values per row or scalars), from the
         mixture conditioned on ``given`` (Bishop 2006, eqs. 2.81-2.82), redrawn until within
         the bounds (:data:`MAX_ROUNDS` at most, then clipped)."""
-        given = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in (given or {}).items()
-                 if k in self.columns}
-        a = [self.columns.index(k) for k in given]
-        b = [i for i in range(len(self.columns)) if i not in a]
+        given, a, b = split_given(self.columns, n, given)
         if not b:
             return {}
         x_a = np.column_stack([given[k] for k in given]) if a else np.zeros((n, 0))
@@ -182,6 +195,9 @@ class Donors:
     values: np.ndarray        # (N, D)
     low: np.ndarray           # (D,)
     high: np.ndarray          # (D,)
+    #: per tuple of given columns, the k-d tree over them and the trend of the others: built
+    #: once, not again for every shard
+    _searches: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"kind": np.array("donors"), "values": self.values, "low": self.low,
@@ -193,10 +209,7 @@ class Donors:
     def sample(self, n: int, rng: np.random.Generator,
                given: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """``n`` draws of the columns not in ``given`` (values per row or scalars)."""
-        given = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in (given or {}).items()
-                 if k in self.columns}
-        a = [self.columns.index(k) for k in given]
-        b = [i for i in range(len(self.columns)) if i not in a]
+        given, a, b = split_given(self.columns, n, given)
         if not b:
             return {}
         if not a:
@@ -206,37 +219,42 @@ class Donors:
         if not np.isfinite(x).all():
             raise SimulationError(f"cannot draw {', '.join(self.columns[j] for j in b)} given "
                                   "non-finite values")
-        scale = self.values[:, a].std(0)
-        scale[scale == 0] = 1.0
+        tree, scale, trend = self._search(tuple(a), tuple(b))
         k = min(DONOR_NEIGHBOURS, len(self.values))
-        _, nearest = cKDTree(self.values[:, a] / scale).query(x / scale, k=k)
-        rows = nearest.reshape(n, k)[np.arange(n), rng.integers(0, k, n)]
-        beyond = x - np.clip(x, self.values[:, a].min(0), self.values[:, a].max(0))
-        out = self.values[rows][:, b] + beyond @ self.trend(a, b)
-        out = np.clip(out, self.low[b], self.high[b])
+        _, nearest = tree.query(x / scale, k=k)
+        donor = self.values[nearest.reshape(n, k)[np.arange(n), rng.integers(0, k, n)]]
+        seen = self.values[:, a]
+        beyond = x - np.clip(x, seen.min(0), seen.max(0))
+        out = np.clip(donor[:, b] + beyond @ trend, self.low[b], self.high[b])
         return {self.columns[j]: out[:, i] for i, j in enumerate(b)}
 
     def beyond(self, given: dict[str, np.ndarray]) -> np.ndarray:
         """Per row of ``given``, whether a value it gives lies outside the donors' range (the
-        draw there is extrapolated along :meth:`trend`)."""
-        known = [k for k in given if k in self.columns]
+        draw there is extrapolated along the trend of :meth:`_search`)."""
         out = np.zeros(np.broadcast(*[np.asarray(v) for v in given.values()], 0).shape, bool)
-        for k in known:
+        for k in (k for k in given if k in self.columns):
             span = self.values[:, self.columns.index(k)]
             out |= (given[k] < span.min()) | (given[k] > span.max())
         return out
 
-    def trend(self, a: list[int], b: list[int]) -> np.ndarray:
-        """The least-squares slopes (A, B) of columns ``b`` on columns ``a`` over the donors.
-        Where a star lies beyond the donors' range in ``a`` (the model's period range outreaches
-        the cross-match's: ELL, the Catalina stars' log P -0.68 to -0.55 against the
-        cross-match's from -0.52; ECL, 5 % of drawn periods below its shortest), its edge donors'
-        values move along these slopes by the distance beyond, rather than being copied
-        unchanged; inside, the donors' own values stand (moved by their distance from the star
-        as well, ECL's Teff given the period was told apart 0.06 more often than the control's,
-        its Teff-period relation being far from a line)."""
-        design = np.column_stack([np.ones(len(self.values)), self.values[:, a]])
-        return np.linalg.lstsq(design, self.values[:, b], rcond=None)[0][1:]
+    def _search(self, a: tuple[int, ...], b: tuple[int, ...]):
+        """For given columns ``a``: a k-d tree over the donors in them, each scaled by its
+        spread, the scale, and the least-squares slopes (A, B) of columns ``b`` on them. Where
+        a star lies beyond the donors' range in ``a`` (the model's period range outreaches the
+        cross-match's: ELL, the Catalina stars' log P -0.68 to -0.55 against the cross-match's
+        from -0.52; ECL, 5 % of drawn periods below its shortest), its donor's values move
+        along these slopes by the distance beyond, rather than being copied unchanged; inside,
+        the donors' own values stand (moved by their distance from the star as well, ECL's
+        Teff given the period was told apart 0.06 more often than the control's, its
+        Teff-period relation being far from a line)."""
+        if a not in self._searches:
+            seen = self.values[:, list(a)]
+            scale = seen.std(0)
+            scale[scale == 0] = 1.0
+            design = np.column_stack([np.ones(len(seen)), seen])
+            trend = np.linalg.lstsq(design, self.values[:, list(b)], rcond=None)[0][1:]
+            self._searches[a] = (cKDTree(seen / scale), scale, trend)
+        return self._searches[a]
 
 
 def fit_donors(values: np.ndarray, columns: tuple[str, ...], low, high) -> Donors:
@@ -336,20 +354,21 @@ class ClassPrior:
         out.update(self.primary.sample(n, rng, out))
         beyond = np.zeros(n, bool)
         if self.secondary is not None:
-            if isinstance(self.secondary, Donors):
-                beyond = self.secondary.beyond(out)
+            beyond = self.secondary.beyond(out)
             out.update(self.secondary.sample(n, rng, out))
         drawn = {name: out.get(name, np.full(n, np.nan)) for name in PARAMETERS}
         return {**drawn, "teff_source": teff_sources(drawn["teff"], self.sources.get("teff", ""),
                                                      "teff" in fixed, beyond)}
 
 
-def teff_sources(teff: np.ndarray, source: str, fixed: bool, beyond: np.ndarray) -> np.ndarray:
+def teff_sources(teff: np.ndarray, source: str, fixed: bool, beyond: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Per star where its Teff came from: ``fixed``; the prior's source, marked where the star's
-    period lies beyond the donors' (:meth:`Donors.trend` extrapolated it); or ``none`` (NaN)."""
+    period lies beyond the donors' (:meth:`Donors.sample` extrapolated it); or ``none`` (NaN)."""
     if fixed:
         return np.full(len(teff), "fixed")
-    labels = np.where(beyond, f"{source}, extrapolated beyond its periods", source)
+    labels = source if beyond is None else np.where(
+        beyond, f"{source}, extrapolated beyond its periods", source)
     return np.where(np.isfinite(teff), labels, "none")
 
 
@@ -489,7 +508,7 @@ def prior_report(model, xmatch: pd.DataFrame | None, classes, seed: int = 0,
     mean and standard deviation over draws of accuracy minus control, each pair on the same
     held-out stars, so their shared noise cancels (:func:`prior_verdict` reads it).
     ``outside``: for the secondary part, the share of periods the primary draws beyond the
-    donors' (:meth:`Donors.trend` carries them there). ``testable``: False where the held-out
+    donors' (:meth:`Donors.sample` carries them there). ``testable``: False where the held-out
     stars are too few for the classifier to split at all (:func:`testable`), so the accuracy
     says nothing. A class whose prior cannot be made is a row with the ``reason``."""
     rows = []
@@ -504,11 +523,11 @@ def prior_report(model, xmatch: pd.DataFrame | None, classes, seed: int = 0,
             density = getattr(prior, part)
             if len(real) < FOLDS:
                 continue
+            # the primary's joint; the secondary given the held-out stars' own periods, as a
+            # simulation uses it (its period from the primary): Teff | P is what is tested
+            given = {} if part == "primary" else {"log_period": real[:, 0]}
             accuracy, control = [], []
             for _ in range(draws):
-                # the primary's joint; the secondary given the held-out stars' own periods, as
-                # a simulation uses it (its period from the primary): Teff | P is what is tested
-                given = {} if part == "primary" else {"log_period": real[:, 0]}
                 drawn = {**given, **density.sample(len(real), rng, given)}
                 accuracy.append(two_sample_accuracy(
                     real, np.column_stack([drawn[c] for c in density.columns]), seed))
@@ -595,7 +614,7 @@ class TablePrior:
         rows = rng.integers(0, len(self.values), n)
         out = {p: self.values[rows, i] for i, p in enumerate(PARAMETERS)}
         out.update({k: np.full(n, v) for k, v in fixed.items()})
-        out["teff_source"] = teff_sources(out["teff"], self.source, "teff" in fixed, np.zeros(n, bool))
+        out["teff_source"] = teff_sources(out["teff"], self.source, "teff" in fixed)
         if self.subtype is not None:
             out["subtype"] = self.subtype[rows]
         return out
