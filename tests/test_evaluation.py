@@ -142,6 +142,10 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
                             "spread", "hertzsprung", "leavitt", "rr_lyrae"}
     assert not any(name.startswith("_") for name in results)  # intermediates stay out
     assert any(row["stars"] > 0 for row in results["inference"]["rows"])  # real curves inferred
+    for row in results["inference"]["rows"]:  # halves and twins split by the star's O-C verdict
+        for check in ("halves", "twin"):
+            assert (row[f"period_{check}_constant_68_n"] + row[f"period_{check}_wander_68_n"]
+                    <= row[f"period_{check}_68_n"])
     assert results["cadence_invariance"] < 1e-5
     assert 0 <= results["tstr"]["trained_on_synthetic"] <= 1
     for row in results["two_sample"]:  # the grouped test and its references, per class
@@ -218,7 +222,8 @@ def test_inference_targets_pool_the_rows_by_their_cases():
                   "period_twin_68": (0.75, halves[1]) if halves[1] else (None, 0),
                   "period_twin_in_68": (0.7, n_period) if halves[1] else (None, 0),
                   "period_halves_constant_68": (0.75, 4) if halves[1] else (None, 0),
-                  "period_halves_wander_68": (0.25, 4) if halves[1] else (None, 0)}
+                  "period_halves_wander_68": (0.25, 4) if halves[1] else (None, 0),
+                  "period_twin_wander_68": (0.7, 10) if halves[1] else (None, 0)}
         for name, (share, n) in shares.items():
             out[name], out[name + "_n"] = share, n
         return out
@@ -239,7 +244,14 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     # split by the whole curve's O-C diagram: constant period against wandering phase
     assert "(a constant period; probability > 0.01): 75% of 4 (target 68% ± 5%): not met" in lines
     assert "phase wanders (O-C probability ≤ 0.01: no constant period explains" in lines
-    assert "seasons): 25% of 4" in lines
+    assert "seasons): 25% of 4; their periodic twins (the same cadences and noise, a constant period): 70% of 10" in lines
+    assert "the intervals are calibrated on these stars' cadences" in lines  # the twins agree, the stars do not
+    result["rows"][0]["period_twin_wander_68"] = 0.9
+    assert "outside the target of 68% ± 5%: the intervals themselves are off here" in "\n".join(inference_lines(result))
+    for key in ("period_twin_wander_68", "period_twin_wander_68_n"):  # an evaluation from before the split
+        del result["rows"][0][key]
+    assert "seasons): 25% of 4\n" in "\n".join(inference_lines(result))
+    result["rows"][0].update(period_twin_wander_68=0.7, period_twin_wander_68_n=10)
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines
