@@ -448,6 +448,22 @@ def test_the_spread_s_second_control_is_also_read_against_the_other_stars():
     text = spread_lines(rows)[0]
     assert ("Against those stars' widths instead, the generated ones lie within 20% in 3 rows, "
             "the test stars' own in 2.") in text
+    # met: generated in rows 1, 3 and 4, the other stars in rows 1 and 3: one row apart, which
+    # says nothing
+    assert "the generated widths do in 1 and the other stars' in 0 (McNemar's exact test, p = 1;" in text
+    assert "no evidence that the generator meets the target less often" in text
+
+
+def test_met_as_often_is_mcnemar_s_exact_test_of_the_discordant_rows():
+    """Ten rows only the second meets and none only the first: p = 2 / 2^10; as many each way:
+    p = 1; none discordant: p = 1."""
+    from pelsvae_core.evaluation.fidelity import met_as_often
+    first = np.r_[np.ones(5, bool), np.zeros(10, bool)]
+    second = np.ones(15, bool)
+    assert met_as_often(first, second) == {"only_first": 0, "only_second": 10, "p": pytest.approx(2 / 2**10)}
+    assert met_as_often(second, first)["only_first"] == 10
+    assert met_as_often(np.r_[first, ~first[5:]], np.r_[second, np.zeros(10, bool)])["p"] == pytest.approx(1.0)
+    assert met_as_often(first, first)["p"] == 1.0
 
 
 def test_each_simulation_prior_row_is_read_against_chance_and_its_control():

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import theilslopes
+from scipy.stats import binomtest, theilslopes
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
 from threadpoolctl import threadpool_limits
@@ -254,6 +254,19 @@ def within_tolerance(ratio: float) -> bool:
     """Whether a width ratio meets the spread target (|ratio - 1| <= :data:`SPREAD_TOLERANCE`;
     False for NaN, a row without the sample)."""
     return bool(abs(ratio - 1) <= SPREAD_TOLERANCE)
+
+
+def met_as_often(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
+    """Whether two generators of the same rows meet a target as often: the rows only ``first``
+    meets, those only ``second`` meets, and the two-sided p-value of McNemar's exact test of
+    their difference (a binomial test of the discordant rows at 1/2; McNemar 1947,
+    Psychometrika 12, 153). The test takes the rows as independent; the spread's rows of one
+    bin share their stars, so the p-value is a rough one."""
+    first, second = np.asarray(first, bool), np.asarray(second, bool)
+    only_first, only_second = int((first & ~second).sum()), int((~first & second).sum())
+    discordant = only_first + only_second
+    p = binomtest(min(only_first, only_second), discordant, 0.5).pvalue if discordant else 1.0
+    return {"only_first": only_first, "only_second": only_second, "p": float(p)}
 
 
 def spread_table(shapes: pd.DataFrame) -> pd.DataFrame:
