@@ -244,14 +244,19 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     # split by the whole curve's O-C diagram: constant period against wandering phase
     assert "(a constant period; probability > 0.01): 75% of 4 (target 68% ± 5%): not met" in lines
     assert "phase wanders (O-C probability ≤ 0.01: no constant period explains" in lines
-    assert "seasons): 25% of 4; their periodic twins (the same cadences and noise, a constant period): 70% of 10" in lines
-    assert "the intervals are calibrated on these stars' cadences" in lines  # the twins agree, the stars do not
-    result["rows"][0]["period_twin_wander_68"] = 0.9
-    assert "outside the target of 68% ± 5%: the intervals themselves are off here" in "\n".join(inference_lines(result))
+    # the wanderers beside their own twins (binomial SD of a calibrated 68 %: 0.233 at 4, 0.147 at 10)
+    assert ("seasons): 25% of 4 (-1.8 SD); their periodic twins (the same cadences and noise, a "
+            "constant period): 70% of 10 (+0.1 SD)\n") in lines   # too few wanderers to say
+    result["rows"][0].update(period_halves_wander_68=0.1, period_halves_wander_68_n=30)
+    text = "\n".join(inference_lines(result))
+    assert "10% of 30 (-6.8 SD)" in text and "what their halves disagree by is the stars' changing period" in text
+    result["rows"][0]["period_twin_wander_68"] = 0.3      # -2.6 SD: the twins miss as well
+    assert "the intervals are too narrow on these stars' cadences" in "\n".join(inference_lines(result))
     for key in ("period_twin_wander_68", "period_twin_wander_68_n"):  # an evaluation from before the split
         del result["rows"][0][key]
-    assert "seasons): 25% of 4\n" in "\n".join(inference_lines(result))
-    result["rows"][0].update(period_twin_wander_68=0.7, period_twin_wander_68_n=10)
+    assert "seasons): 10% of 30\n" in "\n".join(inference_lines(result))
+    result["rows"][0].update(period_halves_wander_68=0.25, period_halves_wander_68_n=4,
+                             period_twin_wander_68=0.7, period_twin_wander_68_n=10)
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines

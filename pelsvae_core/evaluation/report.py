@@ -456,9 +456,11 @@ def recalibration_line(summary: dict | None) -> str:
 
 def wander_lines(rows: list[dict]) -> list[str]:
     """The halves of the stars whose phase wanders, beside their periodic twins: the same
-    cadences and noise with a constant period (:mod:`.inference`). Where the twins agree as a
-    calibrated interval should and the real halves do not, the disagreement is the stars'
-    changing period, not the intervals; the line says which of the two the numbers show."""
+    cadences and noise with a constant period (:mod:`.inference`). Where the twins' intervals
+    are not too narrow (coverage at least the target's lower edge, or within two binomial
+    standard deviations of it) and the real halves lie more than two below the target, the
+    disagreement is the stars' changing period, not the intervals; where the twins' intervals
+    are too narrow, the intervals are; the line says which the numbers show, if either."""
     share, n = _pooled(rows, "period_halves_wander_68")
     if share is None:
         return []
@@ -468,13 +470,16 @@ def wander_lines(rows: list[dict]) -> list[str]:
     if twin is None:  # evaluations written before the twins were split by it
         return [line]
     goal, tolerance = COVERAGE_TARGETS["period_twin_68"]
-    line += f"; their periodic twins (the same cadences and noise, a constant period): {twin:.0%} of {n_twin}"
-    if abs(twin - goal) <= tolerance and share < goal - tolerance:
-        line += (f", within the target of {goal:.0%} ± {tolerance:.0%}: the intervals are calibrated "
-                 "on these stars' cadences, and what their halves disagree by is the stars' changing "
-                 "period, which an interval from one half cannot know")
-    elif abs(twin - goal) > tolerance:
-        line += f", outside the target of {goal:.0%} ± {tolerance:.0%}: the intervals themselves are off here"
+    def departure(value: float, count: int) -> float:   # in binomial SD of a calibrated interval
+        return (value - goal) / math.sqrt(goal * (1 - goal) / count)
+    line += (f" ({departure(share, n):+.1f} SD); their periodic twins (the same cadences and noise, a "
+             f"constant period): {twin:.0%} of {n_twin} ({departure(twin, n_twin):+.1f} SD)")
+    twins_wide_enough = twin >= goal - tolerance or departure(twin, n_twin) >= -2
+    if twins_wide_enough and departure(share, n) < -2:
+        line += (": on these stars' cadences the intervals are not too narrow, so what their halves "
+                 "disagree by is the stars' changing period, which an interval from one half cannot know")
+    elif not twins_wide_enough:
+        line += ": the intervals are too narrow on these stars' cadences"
     return [line]
 
 
