@@ -260,6 +260,9 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines
+    # M's error beside the prior's spread, as Teff's (the LMC Cepheids at a known distance)
+    result["rows"][0].update(abs_mag_bias=0.004, abs_mag_rms=0.012, abs_mag_prior_sd=0.71)
+    assert "| +0.00, 0.01 / 0.71 |" in "\n".join(inference_lines(result))
     # per class, also without the curves whose label or period is doubtful
     result["per_class"] = [{"group": "Catalina V_CSS", "epochs": "all", "class": "T2CEP", "n": 20,
                             "inference": 0.7, "baseline": 0.85, "doubtful": 2,

@@ -521,7 +521,7 @@ def inference_lines(result: dict) -> list[str]:
                      "twin P in 16–84 %", "halves within 1 σ", "halves median z",
                      "twin halves within 1 σ", "class",
                      "random forest", "mean p(class) (z)", "RRab/RRc", "other subtypes", "Teff in 16–84 %",
-                     "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I bias, RMS (mag)",
+                     "Teff in 2.5–97.5 %", "Teff RMS / prior sd (K)", "M_I bias, RMS / prior sd (mag)",
                      "CPU s per star"],
                     [[r["group"], r["epochs"], f"{r['stars']} ({r['failed']})", _share(r, "period_1pct"),
                       _share(r, "period_target"), _share(r, "period_in_68"),
@@ -532,7 +532,8 @@ def inference_lines(result: dict) -> list[str]:
                       _share(r, "baseline_class"), _class_probability(r),
                       _share(r, "mode"), _share(r, "subtype"), _share(r, "teff_68"), _share(r, "teff_95"),
                       "–" if r["teff_rms"] is None else f"{r['teff_rms']:.0f} / {r['teff_prior_sd']:.0f}",
-                      "–" if r["abs_mag_rms"] is None else f"{r['abs_mag_bias']:+.2f}, {r['abs_mag_rms']:.2f}",
+                      "–" if r["abs_mag_rms"] is None else
+                      f"{r['abs_mag_bias']:+.2f}, {r['abs_mag_rms']:.2f} / {r['abs_mag_prior_sd']:.2f}",
                       number(r["cpu_s"], ".2f")] for r in rows]), "", "Targets, pooled over the rows above (for a coverage also its departure from the "
              "target in binomial standard deviations of a calibrated interval at that count, SD: "
              "at these counts the ± tolerance is about one of them):", ""]
