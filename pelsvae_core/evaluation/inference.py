@@ -293,8 +293,8 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
                    "stars": len(row["cpu"]), "failed": len(row["failed"])}
             for name in ("period_1pct", "period_target", "period_in_68", "period_twin_in_68",
                          "period_halves_68", "period_halves_constant_68", "period_halves_wander_68",
-                         "period_twin_68", "period_twin_constant_68", "period_twin_wander_68", "class", "baseline_class", "mode",
-                         "subtype", "teff_68", "teff_95"):
+                         "period_twin_68", "period_twin_constant_68", "period_twin_wander_68",
+                         "class", "baseline_class", "mode", "subtype", "teff_68", "teff_95"):
                 out[name], out[name + "_n"] = _fraction(row[name])
             out.update(period_median_z=_summary(np.median, row["period_z"]),
                        period_halves_median_z=_summary(np.median, row["period_halves_z"]),
