@@ -146,6 +146,10 @@ def test_evaluate_writes_numbers_figures_and_report_checksummed_in_the_folder(
         for check in ("halves", "twin"):
             assert (row[f"period_{check}_constant_68_n"] + row[f"period_{check}_wander_68_n"]
                     <= row[f"period_{check}_68_n"])
+        for kind in ("constant", "wander"):   # a twin's halves count only beside its star's
+            assert row[f"period_twin_{kind}_68_n"] <= row[f"period_halves_{kind}_68_n"]
+        discordant = row["period_wander_only_real"] + row["period_wander_only_twin"]
+        assert discordant <= row["period_twin_wander_68_n"]
     assert results["cadence_invariance"] < 1e-5
     assert 0 <= results["tstr"]["trained_on_synthetic"] <= 1
     for row in results["two_sample"]:  # the grouped test and its references, per class
@@ -223,9 +227,12 @@ def test_inference_targets_pool_the_rows_by_their_cases():
                   "period_twin_in_68": (0.7, n_period) if halves[1] else (None, 0),
                   "period_halves_constant_68": (0.75, 4) if halves[1] else (None, 0),
                   "period_halves_wander_68": (0.25, 4) if halves[1] else (None, 0),
-                  "period_twin_wander_68": (0.7, 10) if halves[1] else (None, 0)}
+                  "period_twin_wander_68": (0.7, 10) if halves[1] else (None, 0),
+                  "period_twin_constant_68": (0.69, 4) if halves[1] else (None, 0),
+                  "period_twin_wanders": (0.0, 12) if halves[1] else (None, 0)}
         for name, (share, n) in shares.items():
             out[name], out[name + "_n"] = share, n
+        out.update(period_wander_only_real=0, period_wander_only_twin=1 if halves[1] else 0)
         return out
     result = {"rows": [row("all", 0.9, 10, 0.9, 0.9, 10, halves=(0.5, 8)), row(60, 1.0, 30, 0.9, 0.9, 30)],
               "per_class": [], "split": "test", "per_group": 40, "seed": 0, "baseline_curves": 0}
@@ -244,19 +251,31 @@ def test_inference_targets_pool_the_rows_by_their_cases():
     # split by the whole curve's O-C diagram: constant period against wandering phase
     assert "(a constant period; probability > 0.01): 75% of 4 (target 68% ± 5%): not met" in lines
     assert "phase wanders (O-C probability ≤ 0.01: no constant period explains" in lines
-    # the wanderers beside their own twins (binomial SD of a calibrated 68 %: 0.233 at 4, 0.147 at 10)
+    # the wanderers beside their own twins (binomial SD of a calibrated 68 %: 0.233 at 4,
+    # 0.147 at 10), paired star by star: too few to say anything
     assert ("seasons): 25% of 4 (-1.8 SD); their periodic twins (the same cadences and noise, a "
-            "constant period): 70% of 10 (+0.1 SD)\n") in lines   # too few wanderers to say
-    result["rows"][0].update(period_halves_wander_68=0.1, period_halves_wander_68_n=30)
+            "constant period): 70% of 10 (+0.1 SD); paired by star, only the real halves agree for 0, "
+            "only the twins' for 1 (McNemar's exact test, p = 1)\n") in lines
+    assert "the same stars' periodic twins: 69% of 4 (target 68% ± 5%): met" in lines
+    assert "the twins' own O-C diagrams, every twin strictly periodic: 0% of 12 called wandering" in lines
+    # many wanderers whose halves disagree where their twins' agree, eight pairs to none: read
+    result["rows"][0].update(period_halves_wander_68=0.1, period_halves_wander_68_n=30,
+                             period_wander_only_twin=8)
     text = "\n".join(inference_lines(result))
-    assert "10% of 30 (-6.8 SD)" in text and "what their halves disagree by is the stars' changing period" in text
-    result["rows"][0]["period_twin_wander_68"] = 0.3      # -2.6 SD: the twins miss as well
+    assert "10% of 30 (-6.8 SD)" in text and "p = 0.0078): the cadences and the noise are not" in text
+    result["rows"][0]["period_wander_only_twin"] = 3      # p = 0.25: the pairs do not say it
+    text = "\n".join(inference_lines(result))
+    assert "p = 0.25)\n" in text and "are not what" not in text
+    result["rows"][0]["period_twin_wander_68"] = 0.3      # -2.2 SD below 63 %: the twins miss too
     assert "the intervals are too narrow on these stars' cadences" in "\n".join(inference_lines(result))
+    result["rows"][0]["period_twin_wander_68"] = 0.5      # -0.9 SD below 63 %: no reading
+    assert "too narrow" not in "\n".join(inference_lines(result))
     for key in ("period_twin_wander_68", "period_twin_wander_68_n"):  # an evaluation from before the split
         del result["rows"][0][key]
-    assert "seasons): 10% of 30\n" in "\n".join(inference_lines(result))
+    assert "seasons): 10% of 30 (-6.8 SD)\n" in "\n".join(inference_lines(result))
     result["rows"][0].update(period_halves_wander_68=0.25, period_halves_wander_68_n=4,
-                             period_twin_wander_68=0.7, period_twin_wander_68_n=10)
+                             period_twin_wander_68=0.7, period_twin_wander_68_n=10,
+                             period_wander_only_twin=1)
     result["rows"][1]["teff_68"] = 0.6
     assert "Teff 16–84 % intervals: 68% of 40 (target 68% ± 5%): met" in "\n".join(inference_lines(result))
     assert "class probabilities against the classes right: not measured" in lines
@@ -460,6 +479,13 @@ def test_the_spread_s_second_control_is_also_read_against_the_other_stars():
     # says nothing
     assert "the generated widths do in 1 and the other stars' in 0 (McNemar's exact test, p = 1;" in text
     assert "no evidence that the generator meets the target less often" in text
+    # rows without other stars are not paired; eight rows only the other stars meet: told
+    extra = {**rows[0], "n_other": 0, "other_stars": float("nan"), "other_ratio": float("nan"),
+             "other_met": False}
+    worse = {**rows[0], "generated": 2.0, "ratio": 2.0, "met": False}
+    text = spread_lines(rows + [extra] * 5 + [worse] * 8)[0]
+    assert "the generated widths do in 1 and the other stars' in 8 (McNemar's exact test, p = 0.039;" in text
+    assert "the generator meets the target less often than another sample of real stars does" in text
 
 
 def test_met_as_often_is_mcnemar_s_exact_test_of_the_discordant_rows():
@@ -468,7 +494,8 @@ def test_met_as_often_is_mcnemar_s_exact_test_of_the_discordant_rows():
     from pelsvae_core.evaluation.fidelity import met_as_often
     first = np.r_[np.ones(5, bool), np.zeros(10, bool)]
     second = np.ones(15, bool)
-    assert met_as_often(first, second) == {"only_first": 0, "only_second": 10, "p": pytest.approx(2 / 2**10)}
+    assert met_as_often(first, second) == {"only_first": 0, "only_second": 10,
+                                           "p": pytest.approx(2 / 2**10)}
     assert met_as_often(second, first)["only_first"] == 10
     assert met_as_often(np.r_[first, ~first[5:]], np.r_[second, np.zeros(10, bool)])["p"] == pytest.approx(1.0)
     assert met_as_often(first, first)["p"] == 1.0

@@ -492,8 +492,9 @@ def test_the_halves_of_a_real_curve_are_compared_in_units_of_their_intervals(mod
     assert 0.7 < np.std(residual / np.hypot(star.err, found.best.jitter[0])) < 1.3
     assert halves_z(model, twin) is not None
     # the twin's whole curve against the period it was made with: a period 1 % off is outside
-    assert twin_covered(model, twin, found.best.period) is not None  # not refused
-    assert twin_covered(model, twin, found.best.period * 1.01) is False
+    covered, constant_p = twin_covered(model, twin, found.best.period)  # not refused
+    assert 0 <= constant_p <= 1        # the twin's own O-C verdict: a strictly periodic star
+    assert twin_covered(model, twin, found.best.period * 1.01)[0] is False
 
 
 def test_a_latent_table_without_subtypes_gives_a_null_subtype_with_the_reason(model):

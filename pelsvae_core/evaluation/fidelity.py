@@ -256,17 +256,22 @@ def within_tolerance(ratio: float) -> bool:
     return bool(abs(ratio - 1) <= SPREAD_TOLERANCE)
 
 
-def met_as_often(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
+def mcnemar_p(only_first: int, only_second: int) -> float:
+    """Two-sided p-value of McNemar's exact test (McNemar 1947, Psychometrika 12, 153): of the
+    pairs that disagree, ``only_first`` go one way and ``only_second`` the other; under the
+    hypothesis that both ways are equally likely, a binomial test at 1/2 (1 without any)."""
+    discordant = only_first + only_second
+    return float(binomtest(min(only_first, only_second), discordant, 0.5).pvalue) if discordant else 1.0
+
+
+def met_as_often(first: np.ndarray, second: np.ndarray) -> dict[str, int | float]:
     """Whether two generators of the same rows meet a target as often: the rows only ``first``
-    meets, those only ``second`` meets, and the two-sided p-value of McNemar's exact test of
-    their difference (a binomial test of the discordant rows at 1/2; McNemar 1947,
-    Psychometrika 12, 153). The test takes the rows as independent; the spread's rows of one
-    bin share their stars, so the p-value is a rough one."""
+    meets, those only ``second`` meets, and :func:`mcnemar_p` of them. The test takes the rows
+    as independent; the spread's rows of one bin share their stars, so the p-value is a rough
+    one."""
     first, second = np.asarray(first, bool), np.asarray(second, bool)
     only_first, only_second = int((first & ~second).sum()), int((~first & second).sum())
-    discordant = only_first + only_second
-    p = binomtest(min(only_first, only_second), discordant, 0.5).pvalue if discordant else 1.0
-    return {"only_first": only_first, "only_second": only_second, "p": float(p)}
+    return {"only_first": only_first, "only_second": only_second, "p": mcnemar_p(only_first, only_second)}
 
 
 def spread_table(shapes: pd.DataFrame) -> pd.DataFrame:

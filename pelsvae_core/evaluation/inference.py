@@ -30,11 +30,11 @@ much a survey like Gaia can tell. Measured per group and version (:func:`calibra
   (:func:`pelsvae_core.inference.fit.o_minus_c`): stars whose seasonal phase shifts lie on a
   line within their errors (a constant period: probability above :data:`CONSTANT_PERIOD_P`)
   and stars whose phase wanders (no constant period explains their seasons' phases), each
-  beside its own stars' twins: where the wanderers' twins, with the same cadences and noise
-  but a constant period, agree as a calibrated interval should and the wanderers do not, what
-  the halves disagree by is the stars' changing period, which no interval from one half can
-  know (measured on 41 validation wanderers, 2026-12-04: real halves 20 % within 1 sigma,
-  their twins 71 %; constant-period stars 65 %, their twins 74 %);
+  beside its own stars' twins, paired star by star: the twins keep the cadences and the noise
+  and lose the wander, so where they agree as a calibrated interval should and the real halves
+  agree less often, the cadences and the noise are not what the halves disagree by. The twins'
+  own O-C verdicts are counted too: a 1 % test should call about 1 % of strictly periodic
+  twins wandering;
 * class accuracy, beside a random forest on Fourier features of the same curves (the usual
   baseline: Richards et al. 2011, ApJ 733, 10) trained on training-split curves of the same
   survey, and per true class, also without the stars whose catalogue period lies outside their
@@ -109,7 +109,8 @@ TEFF_GROUPS = ("SDSS RRLYR ugriz", "OGLE-IV RRLYR I", "OGLE CEP I")
 PERIOD_TARGET, MODE_TARGET = 0.95, 0.90
 COVERAGE_TARGETS = {"teff_68": (0.68, 0.05), "teff_95": (0.95, 0.03),
                     "period_twin_in_68": (0.68, 0.05), "period_halves_68": (0.68, 0.05),
-                    "period_twin_68": (0.68, 0.05), "period_halves_constant_68": (0.68, 0.05)}
+                    "period_twin_68": (0.68, 0.05), "period_halves_constant_68": (0.68, 0.05),
+                    "period_twin_constant_68": (0.68, 0.05)}
 #: Below this probability of its O-C diagram under a constant period (a 1 % test), a star's
 #: phase wanders (:attr:`pelsvae_core.inference.fit.Fit.constant_period_p`).
 CONSTANT_PERIOD_P = 0.01
@@ -294,9 +295,13 @@ def calibrate(model, stars: dict[str, list[Star]], versions, forest, seed: int,
             for name in ("period_1pct", "period_target", "period_in_68", "period_twin_in_68",
                          "period_halves_68", "period_halves_constant_68", "period_halves_wander_68",
                          "period_twin_68", "period_twin_constant_68", "period_twin_wander_68",
-                         "class", "baseline_class", "mode", "subtype", "teff_68", "teff_95"):
+                         "period_twin_wanders", "class", "baseline_class", "mode", "subtype",
+                         "teff_68", "teff_95"):
                 out[name], out[name + "_n"] = _fraction(row[name])
-            out.update(period_median_z=_summary(np.median, row["period_z"]),
+            pairs = np.array(row["period_wander_pairs"], dtype=bool).reshape(-1, 2)
+            out.update(period_wander_only_real=int((pairs[:, 0] & ~pairs[:, 1]).sum()),
+                       period_wander_only_twin=int((~pairs[:, 0] & pairs[:, 1]).sum()),
+                       period_median_z=_summary(np.median, row["period_z"]),
                        period_halves_median_z=_summary(np.median, row["period_halves_z"]),
                        mean_class_probability=_summary(np.mean, row["class_prob"]),
                        **class_calibration(row["class"], row["class_prob"], row["class_star"]),
@@ -350,11 +355,12 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
     if halves and ok:
         rng = np.random.default_rng(zlib.crc32(star.key.encode()))  # the star's own twin noise
         twin = periodic_twin(found, star, rng)
-        if (covered := twin_covered(model, twin, found.best.period)) is not None:
+        if (twin_found := twin_covered(model, twin, found.best.period)) is not None:
+            covered, twin_constant_p = twin_found
             row["period_twin_in_68"].append(covered)
-        constant_p = found.best.constant_period_p   # NaN: too few seasons to tell
-        kind = None if not np.isfinite(constant_p) else \
-            "constant" if constant_p > CONSTANT_PERIOD_P else "wander"
+            if np.isfinite(twin_constant_p):
+                row["period_twin_wanders"].append(twin_constant_p <= CONSTANT_PERIOD_P)
+        kind = o_c_verdict(found.best.constant_period_p)
         if (z := halves_z(model, star)) is not None:
             row["period_halves_z"].append(z)
             row["period_halves_68"].append(z < 1)
@@ -364,6 +370,8 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
                 row["period_twin_68"].append(twin_z < 1)
                 if kind:  # the same cadences and noise with a constant period: the control
                     row[f"period_twin_{kind}_68"].append(twin_z < 1)
+                if kind == "wander":
+                    row["period_wander_pairs"].append((z < 1, twin_z < 1))
     row["class"].append(r["class"] == star.cls)
     row["class_star"].append(star.key)
     row["true_class"].append(star.cls)
@@ -395,15 +403,27 @@ def periodic_twin(found, star: Star, rng: np.random.Generator) -> Star:
     return dataclasses.replace(star, mag=mag)
 
 
-def twin_covered(model, twin: Star, period: float) -> bool | None:
+def o_c_verdict(constant_p: float) -> str | None:
+    """"constant" where a constant period explains a fit's O-C diagram (probability above
+    :data:`CONSTANT_PERIOD_P`), "wander" where it does not, None without a diagram (NaN)."""
+    if not np.isfinite(constant_p):
+        return None
+    return "constant" if constant_p > CONSTANT_PERIOD_P else "wander"
+
+
+def twin_covered(model, twin: Star, period: float) -> tuple[bool, float] | None:
     """Whether the 16-84 % period interval inferred from the whole curve of a periodic twin
     (:func:`periodic_twin`) holds the period it was made with: the intervals' coverage where
-    the truth is known exactly (None where the inference refuses the curve)."""
+    the truth is known exactly; and the probability that a constant period explains the twin's
+    own O-C diagram (:attr:`pelsvae_core.inference.fit.Fit.constant_period_p`: a calibrated
+    test calls 1 % of such twins wandering at :data:`CONSTANT_PERIOD_P`). None where the
+    inference refuses the curve."""
     try:
-        interval = analyse(model, twin.time, twin.mag, twin.err, band=twin.band).result["period_interval"]
+        found = analyse(model, twin.time, twin.mag, twin.err, band=twin.band)
     except ValueError:
         return None
-    return interval["p16"] <= period <= interval["p84"]
+    interval = found.result["period_interval"]
+    return interval["p16"] <= period <= interval["p84"], found.best.constant_period_p
 
 
 def halves_z(model, star: Star) -> float | None:

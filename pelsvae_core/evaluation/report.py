@@ -8,7 +8,8 @@ import pandas as pd
 
 from ..data.relations import CLASS_PERIOD_ENDS, class_period_note
 from .fidelity import (COVERED_GAP, FOLDS, GENERATED_DRAWS, MARGIN, MIN_BIN_STARS,
-                       SLOPE_TOLERANCE, SPREAD_COLUMNS, SPREAD_TOLERANCE, TARGET_CURVES, met_as_often)
+                       SLOPE_TOLERANCE, SPREAD_COLUMNS, SPREAD_TOLERANCE, TARGET_CURVES, mcnemar_p,
+                       met_as_often)
 from .inference import (CONSTANT_PERIOD_P, COVERAGE_TARGETS, MODE_TARGET, PERIOD_MIN_EPOCHS,
                         PERIOD_TARGET)
 from .suite import PERIOD_NEIGHBOURS, SPREAD_SAMPLES
@@ -217,7 +218,8 @@ def _against_other_stars(frame: pd.DataFrame) -> str:
     generator of real stars would match that second sample as often as the test stars do)."""
     def near_other(width: pd.Series) -> int:
         return int(((width / frame["other_stars"] - 1).abs() <= SPREAD_TOLERANCE).sum())
-    paired = met_as_often(frame["met"].astype(bool), frame["other_met"].astype(bool))
+    judged = frame[frame["n_other"].gt(0) & frame["other_ratio"].notna()]  # rows with other stars
+    paired = met_as_often(judged["met"].astype(bool), judged["other_met"].astype(bool))
     reading = ("no evidence that the generator meets the target less often than another sample of "
                "real stars does" if paired["p"] >= 0.05 or paired["only_first"] > paired["only_second"]
                else "the generator meets the target less often than another sample of real stars does")
@@ -418,13 +420,19 @@ def class_calibration_line(rows: list[dict]) -> str:
             f"± 2 of it): {verdict(abs(star_deviation) <= 2)}")
 
 
+def departure(share: float, level: float, n: int) -> float:
+    """How far a coverage ``share`` of ``n`` cases lies from a calibrated interval's ``level``,
+    in standard deviations of the binomial count, sqrt(level (1 - level) / n) as a share."""
+    return (share - level) / math.sqrt(level * (1 - level) / n) + 0.0   # + 0.0: no "-0.0"
+
+
 def row_coverage_line(rows: list[dict], name: str, label: str) -> str:
     """Whether the rows' Teff coverages scatter about the nominal level as chance allows: a
     row of n stars (one curve each) covers a calibrated interval of level p a binomial number
     of times, of standard deviation sqrt(n p (1 - p)), so with 40 stars a 68 % interval may
     cover 61-75 % at one SD. Rows beyond two are named; the largest departure is given."""
     nominal = COVERAGE_TARGETS[name][0]
-    scored = [(r, (r[name] - nominal) / math.sqrt(nominal * (1 - nominal) / r[name + "_n"]))
+    scored = [(r, departure(r[name], nominal, r[name + "_n"]))
               for r in rows if r[name] is not None and r[name + "_n"]]
     if not scored:
         return f"- Teff {label} coverage per row: no rows"
@@ -455,32 +463,43 @@ def recalibration_line(summary: dict | None) -> str:
 
 
 def wander_lines(rows: list[dict]) -> list[str]:
-    """The halves of the stars whose phase wanders, beside their periodic twins: the same
-    cadences and noise with a constant period (:mod:`.inference`). Where the twins' intervals
-    are not too narrow (coverage at least the target's lower edge, or within two binomial
-    standard deviations of it) and the real halves lie more than two below the target, the
-    disagreement is the stars' changing period, not the intervals; where the twins' intervals
-    are too narrow, the intervals are; the line says which the numbers show, if either."""
+    """The halves of the stars whose phase wanders, beside their periodic twins (:mod:`.inference`:
+    the same cadences and noise, a constant period), paired star by star, and the twins' own O-C
+    verdicts. Read only where the numbers say it: the twins' intervals wide enough (coverage
+    at least the target's lower edge) while the real halves agree more than two binomial
+    standard deviations below the target and, paired, significantly less often than their
+    twins (McNemar, p < 0.05): then the cadences and the noise are not what the halves disagree
+    by; the twins' coverage more than two below the lower edge: the intervals are too narrow."""
     share, n = _pooled(rows, "period_halves_wander_68")
     if share is None:
         return []
+    goal, tolerance = COVERAGE_TARGETS["period_twin_68"]
     line = (f"- the halves of the stars whose phase wanders (O-C probability ≤ {CONSTANT_PERIOD_P:g}: "
-            f"no constant period explains the phases of their seasons): {share:.0%} of {n}")
+            f"no constant period explains the phases of their seasons): {share:.0%} of {n} "
+            f"({departure(share, goal, n):+.1f} SD)")
     twin, n_twin = _pooled(rows, "period_twin_wander_68")
     if twin is None:  # evaluations written before the twins were split by it
         return [line]
-    goal, tolerance = COVERAGE_TARGETS["period_twin_68"]
-    def departure(value: float, count: int) -> float:   # in binomial SD of a calibrated interval
-        return (value - goal) / math.sqrt(goal * (1 - goal) / count)
-    line += (f" ({departure(share, n):+.1f} SD); their periodic twins (the same cadences and noise, a "
-             f"constant period): {twin:.0%} of {n_twin} ({departure(twin, n_twin):+.1f} SD)")
-    twins_wide_enough = twin >= goal - tolerance or departure(twin, n_twin) >= -2
-    if twins_wide_enough and departure(share, n) < -2:
-        line += (": on these stars' cadences the intervals are not too narrow, so what their halves "
-                 "disagree by is the stars' changing period, which an interval from one half cannot know")
-    elif not twins_wide_enough:
+    only_real = sum(r.get("period_wander_only_real", 0) for r in rows)
+    only_twin = sum(r.get("period_wander_only_twin", 0) for r in rows)
+    p = mcnemar_p(only_real, only_twin)
+    line += (f"; their periodic twins (the same cadences and noise, a constant period): {twin:.0%} of "
+             f"{n_twin} ({departure(twin, goal, n_twin):+.1f} SD); paired by star, only the real halves "
+             f"agree for {only_real}, only the twins' for {only_twin} (McNemar's exact test, p = {p:.2g})")
+    if twin >= goal - tolerance and departure(share, goal, n) < -2 and only_twin > only_real and p < 0.05:
+        line += (": the cadences and the noise are not what these halves disagree by; the phase "
+                 "wander their O-C diagrams show is (a changing period, a Blazhko modulation, or a "
+                 "shape the model misses that moves with the seasons), which an interval from one "
+                 "half cannot know")
+    elif departure(twin, goal - tolerance, n_twin) < -2:
         line += ": the intervals are too narrow on these stars' cadences"
-    return [line]
+    lines = [line]
+    wanders, n_wanders = _pooled(rows, "period_twin_wanders")
+    if wanders is not None:
+        lines.append(f"- the twins' own O-C diagrams, every twin strictly periodic: {wanders:.0%} of "
+                     f"{n_wanders} called wandering at probability ≤ {CONSTANT_PERIOD_P:g} (a calibrated "
+                     f"test: {CONSTANT_PERIOD_P:.0%})")
+    return lines
 
 
 def inference_lines(result: dict) -> list[str]:
@@ -513,7 +532,8 @@ def inference_lines(result: dict) -> list[str]:
              "right. M_I: the LMC Cepheids inferred at the LMC distance against the catalogue's mean V "
              "and I; the inferred M is the fitted curve's intensity-mean magnitude minus the distance "
              "modulus, so this checks the photometry (bias and RMS of our intensity mean against "
-             "OGLE's), not the model's physics; no coverage is counted: the catalogue value "
+             "OGLE's), not the model's physics, and the training stars' spread of M beside it is context, "
+             "not a measure of what the model tells; no coverage is counted: the catalogue value "
              "shares the distance and reddening the inference is given, so their spread cannot "
              "enter the comparison.", "",
              *table(["group", "epochs", "stars (failed)", "period within 1 %",
@@ -550,7 +570,9 @@ def inference_lines(result: dict) -> list[str]:
                 "cadences)", "period_twin_68", *COVERAGE_TARGETS["period_twin_68"]),
                ("the real halves again, of the stars whose whole curve's O-C diagram is a line "
                 f"within its errors (a constant period; probability > {CONSTANT_PERIOD_P:g})",
-                "period_halves_constant_68", *COVERAGE_TARGETS["period_halves_constant_68"])]
+                "period_halves_constant_68", *COVERAGE_TARGETS["period_halves_constant_68"]),
+               ("the same stars' periodic twins", "period_twin_constant_68",
+                *COVERAGE_TARGETS["period_twin_constant_68"])]
     for text, name, goal, tolerance in targets:
         share, n = _pooled(rows, name)
         if share is None:
@@ -559,7 +581,7 @@ def inference_lines(result: dict) -> list[str]:
         met = share >= goal if tolerance is None else abs(share - goal) <= tolerance
         wanted = f"≥ {goal:.0%}" if tolerance is None else f"{goal:.0%} ± {tolerance:.0%}"
         spread = "" if tolerance is None else \
-            f"; {round((share - goal) / math.sqrt(goal * (1 - goal) / n), 1) + 0.0:+.1f} SD"
+            f"; {round(departure(share, goal, n), 1) + 0.0:+.1f} SD"
         lines.append(f"- {text}: {share:.0%} of {n} (target {wanted}): {verdict(met)}{spread}")
     lines += wander_lines(rows)
     lines += [row_coverage_line(rows, name, label)

@@ -360,8 +360,8 @@ def _analyse(model, times, mags, errs, band, distance_pc) -> Inference:
                         f"changing period?): a constant period explains the fit's O-C diagram with "
                         f"p = {best.constant_period_p:.2g}, and from it the period's interval is "
                         f"{best.timing_sigma / best.own_frequency_sigma:.1f} times as wide as the "
-                        f"fit alone gives; it holds the mean period over these data, and other "
-                        f"years' data may give a period outside it")
+                        f"fit alone gives; it is an interval for the mean period over these data, "
+                        f"and other years' data may give a period outside it")
     result = {
         "class": best_class, "class_probabilities": probabilities, "subtype": subtype,
         "subtype_probabilities": subtype_probabilities, "period": best.period,
