@@ -353,25 +353,7 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
     if ok:  # the error in units of the interval's half width, for the right period only
         row["period_z"].append(abs(r["period"] - star.period) / max((interval["p84"] - interval["p16"]) / 2, 1e-300))
     if halves and ok:
-        rng = np.random.default_rng(zlib.crc32(star.key.encode()))  # the star's own twin noise
-        twin = periodic_twin(found, star, rng)
-        if (twin_found := twin_covered(model, twin, found.best.period)) is not None:
-            covered, twin_constant_p = twin_found
-            row["period_twin_in_68"].append(covered)
-            if np.isfinite(twin_constant_p):
-                row["period_twin_wanders"].append(twin_constant_p <= CONSTANT_PERIOD_P)
-        kind = o_c_verdict(found.best.constant_period_p)
-        if (z := halves_z(model, star)) is not None:
-            row["period_halves_z"].append(z)
-            row["period_halves_68"].append(z < 1)
-            if kind:
-                row[f"period_halves_{kind}_68"].append(z < 1)
-            if (twin_z := halves_z(model, twin)) is not None:
-                row["period_twin_68"].append(twin_z < 1)
-                if kind:  # the same cadences and noise with a constant period: the control
-                    row[f"period_twin_{kind}_68"].append(twin_z < 1)
-                if kind == "wander":
-                    row["period_wander_pairs"].append((z < 1, twin_z < 1))
+        _period_checks(model, star, found, row)
     row["class"].append(r["class"] == star.cls)
     row["class_star"].append(star.key)
     row["true_class"].append(star.cls)
@@ -388,6 +370,33 @@ def _measure(model, star: Star, forest, row: dict, halves: bool = False) -> None
         row["teff_error"].append(r["teff"]["median"] - star.teff)
     if at_lmc and r["abs_mag"] is not None:
         row["m_error"].append(r["abs_mag"]["median"] - LMC_A_I - star.abs_mag)
+
+
+def _period_checks(model, star: Star, found, row: dict) -> None:
+    """The period intervals' checks without the catalogue, appended to ``row``: the periodic
+    twin's whole curve against its own period and its O-C verdict; the star's two halves
+    against each other and its twin's, each also under the star's own O-C verdict, and for a
+    wandering star the pair (its halves agree, its twin's agree)."""
+    twin = periodic_twin(found, star, np.random.default_rng(zlib.crc32(star.key.encode())))
+    if (twin_found := twin_covered(model, twin, found.best.period)) is not None:
+        covered, twin_constant_p = twin_found
+        row["period_twin_in_68"].append(covered)
+        if (twin_kind := o_c_verdict(twin_constant_p)) is not None:
+            row["period_twin_wanders"].append(twin_kind == "wander")
+    if (z := halves_z(model, star)) is None:
+        return
+    kind = o_c_verdict(found.best.constant_period_p)
+    row["period_halves_z"].append(z)
+    row["period_halves_68"].append(z < 1)
+    if kind:
+        row[f"period_halves_{kind}_68"].append(z < 1)
+    if (twin_z := halves_z(model, twin)) is None:
+        return
+    row["period_twin_68"].append(twin_z < 1)
+    if kind:  # the same cadences and noise with a constant period: the control
+        row[f"period_twin_{kind}_68"].append(twin_z < 1)
+    if kind == "wander":
+        row["period_wander_pairs"].append((z < 1, twin_z < 1))
 
 
 def periodic_twin(found, star: Star, rng: np.random.Generator) -> Star:

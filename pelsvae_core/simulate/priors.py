@@ -99,6 +99,11 @@ def split_given(columns: tuple[str, ...], n: int, given: dict | None
     return given, a, [i for i in range(len(columns)) if i not in a]
 
 
+def no_rows(given: dict[str, np.ndarray]) -> np.ndarray:
+    """An all-False flag per row of ``given`` (values per row or scalars)."""
+    return np.zeros(np.broadcast(*[np.asarray(v) for v in given.values()], 0).shape, bool)
+
+
 @dataclass
 class Mixture:
     """A Gaussian mixture over ``columns`` (a subset of :data:`PARAMETERS`), in their own
@@ -123,7 +128,7 @@ class Mixture:
     def beyond(self, given: dict[str, np.ndarray]) -> np.ndarray:
         """No row is flagged: a mixture's conditional is defined everywhere (and its draws held
         to the bounds); :meth:`Donors.beyond` is what marks extrapolation."""
-        return np.zeros(np.broadcast(*[np.asarray(v) for v in given.values()], 0).shape, bool)
+        return no_rows(given)
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> "Mixture":
@@ -231,7 +236,7 @@ class Donors:
     def beyond(self, given: dict[str, np.ndarray]) -> np.ndarray:
         """Per row of ``given``, whether a value it gives lies outside the donors' range (the
         draw there is extrapolated along the trend of :meth:`_search`)."""
-        out = np.zeros(np.broadcast(*[np.asarray(v) for v in given.values()], 0).shape, bool)
+        out = no_rows(given)
         for k in (k for k in given if k in self.columns):
             span = self.values[:, self.columns.index(k)]
             out |= (given[k] < span.min()) | (given[k] > span.max())
